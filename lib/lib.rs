@@ -6,5 +6,13 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`mqtt`] | the codec: packets, properties, reason codes, topic names and filters |
+//! | [`broker`] | sessions, subscription tree, retained messages, QoS flows, wills, `$SYS` |
+//! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
+//! | [`shutdown`] | the shutdown signal every task selects on |
+//! | [`cli`] | Go-style command-line compatibility shared by the binaries |
 
+pub mod broker;
+pub mod cli;
+pub mod listener;
 pub mod mqtt;
+pub mod shutdown;

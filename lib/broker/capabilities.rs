@@ -1,0 +1,78 @@
+//! What the broker allows and announces: the `capabilities:` keys of the original's config,
+//! plus the queue limits of persistent sessions.
+
+use crate::mqtt::{Protocol, QoS};
+
+/// Server limits and optional features, announced to v5 clients in CONNACK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Cap on a message's expiry interval, seconds (`maximum-message-expiry-interval`).
+    pub maximum_message_expiry_interval: u32,
+    /// Cap on a session's expiry interval, seconds (`maximum-session-expiry-interval`).
+    pub maximum_session_expiry_interval: u32,
+    /// Outbound messages a client may have queued before QoS 0 ones are dropped
+    /// (`maximum-client-writes-pending`).
+    pub maximum_client_writes_pending: usize,
+    /// Largest packet accepted, bytes; 0 means the protocol's own limit (`maximum-packet-size`).
+    pub maximum_packet_size: u32,
+    /// QoS 2 publishes a client may have unacknowledged towards us (`receive-maximum`).
+    pub receive_maximum: u16,
+    /// Topic aliases a client may use towards us (`topic-alias-maximum`).
+    pub topic_alias_maximum: u16,
+    /// Highest QoS granted (`maximum-qos`).
+    pub maximum_qos: QoS,
+    /// Retained messages supported (`retain-available`).
+    pub retain_available: bool,
+    /// Wildcard subscriptions supported (`wildcard-sub-available`).
+    pub wildcard_sub_available: bool,
+    /// Subscription identifiers supported (`sub-id-available`).
+    pub sub_id_available: bool,
+    /// Shared subscriptions supported (`shared-sub-available`).
+    pub shared_sub_available: bool,
+    /// Oldest protocol accepted (`minimum-protocol-version`: 3, 4 or 5).
+    pub minimum_protocol_version: u8,
+    /// Keep alive the server imposes on v5 clients, seconds; 0 keeps the client's.
+    pub server_keep_alive: u16,
+    /// Messages kept for a persistent session while it is offline (oldest dropped first).
+    pub maximum_queued_messages: usize,
+    /// Unacknowledged QoS 1/2 messages sent to a client at once when it names no receive maximum.
+    pub maximum_inflight: u16,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            maximum_message_expiry_interval: 86_400,
+            maximum_session_expiry_interval: u32::MAX,
+            maximum_client_writes_pending: 8192,
+            maximum_packet_size: 0,
+            receive_maximum: 1024,
+            topic_alias_maximum: 65_535,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            wildcard_sub_available: true,
+            sub_id_available: true,
+            shared_sub_available: true,
+            minimum_protocol_version: 3,
+            server_keep_alive: 0,
+            maximum_queued_messages: 1000,
+            maximum_inflight: 1024,
+        }
+    }
+}
+
+impl Capabilities {
+    /// The packet size limit for decoding.
+    pub fn packet_size_limit(&self) -> usize {
+        if self.maximum_packet_size == 0 {
+            crate::mqtt::wire::MAX_VARIABLE_INTEGER + 5
+        } else {
+            self.maximum_packet_size as usize
+        }
+    }
+
+    /// True if clients of `protocol` may connect.
+    pub fn accepts(&self, protocol: Protocol) -> bool {
+        protocol.level() >= self.minimum_protocol_version
+    }
+}

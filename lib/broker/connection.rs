@@ -1,0 +1,786 @@
+//! One client connection: a task that owns the socket and, while connected, the client's
+//! session state. It reads and decodes packets, applies the protocol (CONNECT handshake,
+//! QoS flows, subscriptions, topic aliases, flow control, keep alive), drains the session's
+//! outbox, and writes everything produced in one wake-up with one write.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::broker::Broker;
+use super::message::{Delivery, Message};
+use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
+use super::sessions::{Closed, PendingWill, NEVER_EXPIRES};
+use super::stats::Stats;
+use crate::mqtt::topic::{parse_shared, valid_topic_filter};
+use crate::mqtt::{
+    decode, peek_frame, Auth, ConnAck, Connect, DecodeError, Disconnect, LastWill, MqttString, Packet, Protocol,
+    PubReply, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
+};
+use crate::shutdown::Shutdown;
+
+/// Time a client has to send CONNECT after opening the connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Above this many buffered output bytes the outbox is not drained until the socket takes them.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Time given to flush the last packets before closing.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bytes read per read call when the buffer has no room.
+const READ_CHUNK: usize = 4096;
+
+/// Why and how a connection ends.
+#[derive(Debug)]
+struct Close {
+    /// v5: the DISCONNECT reason code to send, if any.
+    reason: Option<ReasonCode>,
+    /// Whether the will message is published.
+    publish_will: bool,
+    /// For the log.
+    why: String,
+}
+
+impl Close {
+    fn protocol(reason: ReasonCode, why: impl Into<String>) -> Close {
+        Close { reason: Some(reason), publish_will: true, why: why.into() }
+    }
+
+    fn decode(e: &DecodeError) -> Close {
+        Close::protocol(e.reason_code(), e.to_string())
+    }
+}
+
+/// Serves one client on `stream` until it disconnects, breaks the protocol, is taken over,
+/// or the broker shuts down.
+pub async fn serve<S>(broker: Arc<Broker>, stream: S, peer: String, mut shutdown: Shutdown)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut rbuf = BytesMut::new();
+    let max_packet = broker.capabilities.packet_size_limit();
+    let first = tokio::select! {
+        r = tokio::time::timeout(CONNECT_TIMEOUT, read_connect(&mut reader, &mut rbuf, max_packet)) => r,
+        _ = shutdown.wait() => return,
+    };
+    let connect = match first {
+        Ok(Ok(Some(c))) => c,
+        Ok(Ok(None)) => return,
+        Ok(Err(refusal)) => {
+            tracing::debug!(%peer, error = %refusal.why, "refused connection");
+            if let Some((protocol, code)) = refusal.connack {
+                let mut out = BytesMut::new();
+                if Packet::ConnAck(ConnAck::new(code, false)).encode(protocol, &mut out).is_ok() {
+                    let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
+                }
+            }
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "no CONNECT in time");
+            return;
+        }
+    };
+    let (kick_tx, mut kick_rx) = mpsc::channel(1);
+    let mut link = match Link::accept(&broker, *connect, kick_tx, &peer).await {
+        Ok(link) => link,
+        Err((protocol, code, why)) => {
+            tracing::info!(%peer, reason = %code, why, "connection refused");
+            let mut out = BytesMut::new();
+            if Packet::ConnAck(ConnAck::new(code, false)).encode(protocol, &mut out).is_ok() {
+                let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
+            }
+            return;
+        }
+    };
+    broker.stats.client_connected();
+    tracing::debug!(%peer, client_id = %link.client_id, protocol = %link.protocol, "client connected");
+    let outbox = link.outbox.clone();
+    link.drain_outbox();
+
+    let close = loop {
+        let keep_alive = link.keep_alive_deadline();
+        let draining = link.out.len() < WRITE_HIGH_WATER;
+        tokio::select! {
+            read = reader.read_buf(reserve(&mut rbuf)) => match read {
+                Ok(0) => break Close { reason: None, publish_will: true, why: "connection closed by the client".into() },
+                Ok(n) => {
+                    Stats::add(&broker.stats.bytes_received, n as u64);
+                    link.last_packet = Instant::now();
+                    if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
+                        break close;
+                    }
+                    link.drain_outbox();
+                }
+                Err(e) => break Close { reason: None, publish_will: true, why: format!("read error: {e}") },
+            },
+            written = writer.write_buf(&mut link.out), if !link.out.is_empty() => match written {
+                Ok(n) => Stats::add(&broker.stats.bytes_sent, n as u64),
+                Err(e) => break Close { reason: None, publish_will: true, why: format!("write error: {e}") },
+            },
+            _ = outbox.notified(), if draining => link.drain_outbox(),
+            _ = sleep_until(keep_alive), if keep_alive.is_some() => {
+                break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+            }
+            Some(reason) = kick_rx.recv() => {
+                break Close { reason: Some(reason), publish_will: true, why: format!("disconnected by the server: {reason}") };
+            }
+            _ = shutdown.wait() => {
+                break Close { reason: Some(ReasonCode::SERVER_SHUTTING_DOWN), publish_will: true, why: "server shutting down".into() };
+            }
+        }
+    };
+
+    tracing::debug!(%peer, client_id = %link.client_id, why = %close.why, "client disconnected");
+    if let (Some(reason), true) = (close.reason, link.protocol.is_v5()) {
+        link.send(Packet::Disconnect(Disconnect::new(reason)));
+    }
+    if !link.out.is_empty() {
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
+            writer.write_all_buf(&mut link.out).await?;
+            writer.shutdown().await
+        })
+        .await;
+    }
+    Stats::sub(&broker.stats.clients_connected, 1);
+    link.finish(close.publish_will);
+}
+
+fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    buf
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Why the first packet did not open a connection.
+struct Refusal {
+    /// The CONNACK to answer with, in which protocol, if one is due.
+    connack: Option<(Protocol, ReasonCode)>,
+    why: String,
+}
+
+/// Reads the first packet, which must be CONNECT `[MQTT-3.1.0-1]`. `Ok(None)`: the client
+/// went away first.
+async fn read_connect<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    rbuf: &mut BytesMut,
+    max_packet: usize,
+) -> Result<Option<Box<Connect>>, Refusal> {
+    loop {
+        let level = connect_level(rbuf);
+        match decode(rbuf, Protocol::V5, max_packet) {
+            Ok(Some(Packet::Connect(c))) => return Ok(Some(c)),
+            Ok(Some(p)) => return Err(Refusal { connack: None, why: format!("first packet is {}, not CONNECT", p.name()) }),
+            Ok(None) => {}
+            Err(DecodeError::UnsupportedProtocol { name, level }) => {
+                // [MQTT-3.1.2-2]: answer 0x01 (3.1.1 format, which every client reads) and close.
+                return Err(Refusal {
+                    connack: Some((Protocol::V3_1_1, ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION)),
+                    why: format!("unsupported protocol {name:?} level {level}"),
+                });
+            }
+            Err(e) => {
+                // A v5 client learns why in CONNACK; 3.x clients are simply closed.
+                let connack = (level == Some(5)).then_some((Protocol::V5, e.reason_code()));
+                return Err(Refusal { connack, why: e.to_string() });
+            }
+        }
+        if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
+            rbuf.reserve(frame.total_len().saturating_sub(rbuf.len()));
+        }
+        match reader.read_buf(reserve(rbuf)).await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The protocol level of a CONNECT at the start of `buf`, read without decoding it.
+fn connect_level(buf: &[u8]) -> Option<u8> {
+    let frame = peek_frame(buf, usize::MAX).ok()??;
+    let body = buf.get(frame.header_len..)?;
+    let name_len = u16::from_be_bytes([*body.first()?, *body.get(1)?]) as usize;
+    body.get(2 + name_len).copied()
+}
+
+/// The protocol state of one connected client.
+struct Link {
+    broker: Arc<Broker>,
+    /// Identifies this connection in the session registry.
+    connection: u64,
+    protocol: Protocol,
+    client_id: MqttString,
+    /// The session state, owned while connected.
+    session: SessionState,
+    /// Where the router puts messages for this client.
+    outbox: Arc<Outbox>,
+    /// The will, published unless the client disconnects normally.
+    will: Option<LastWill>,
+    /// Seconds the session outlives the connection.
+    session_expiry: u32,
+    /// Keep alive in force (0: none).
+    keep_alive: u16,
+    /// When the last packet arrived.
+    last_packet: Instant,
+    /// Topic aliases the client set up towards us.
+    inbound_aliases: HashMap<u16, MqttString>,
+    /// Topic aliases we set up towards the client.
+    outbound_aliases: HashMap<MqttString, u16>,
+    /// The client's topic alias maximum.
+    client_alias_max: u16,
+    /// The client's receive maximum: QoS 1/2 messages we may have unacknowledged.
+    send_quota: usize,
+    /// The client's maximum packet size.
+    client_max_packet: usize,
+    /// Packets waiting to be written.
+    out: BytesMut,
+}
+
+impl Link {
+    /// Validates CONNECT, opens the session and queues CONNACK (and the resent inflight
+    /// messages). On refusal: the protocol and code of the CONNACK to send.
+    async fn accept(
+        broker: &Arc<Broker>,
+        connect: Connect,
+        kick: mpsc::Sender<ReasonCode>,
+        peer: &str,
+    ) -> Result<Link, (Protocol, ReasonCode, &'static str)> {
+        let caps = &broker.capabilities;
+        let protocol = connect.protocol;
+        let v5 = protocol.is_v5();
+        let refuse = |v5_code: ReasonCode, v3_code: ReasonCode, why| {
+            Err((protocol, if v5 { v5_code } else { v3_code }, why))
+        };
+        if !caps.accepts(protocol) {
+            return refuse(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION, ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION, "protocol below the minimum version");
+        }
+        if connect.properties.authentication_method.is_some() {
+            // No enhanced authentication method is installed.
+            return refuse(ReasonCode::BAD_AUTHENTICATION_METHOD, ReasonCode::V3_NOT_AUTHORIZED, "unknown authentication method");
+        }
+        if let Some(will) = &connect.will {
+            if will.qos > caps.maximum_qos {
+                return refuse(ReasonCode::QOS_NOT_SUPPORTED, ReasonCode::V3_NOT_AUTHORIZED, "will QoS above the maximum");
+            }
+            if will.retain && !caps.retain_available {
+                return refuse(ReasonCode::RETAIN_NOT_SUPPORTED, ReasonCode::V3_NOT_AUTHORIZED, "retained will not supported");
+            }
+        }
+        let mut assigned = None;
+        let client_id = if connect.client_id.is_empty() {
+            if !v5 && !connect.clean_start {
+                // [MQTT-3.1.3-8]
+                return refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, ReasonCode::V3_IDENTIFIER_REJECTED, "empty client id without clean session");
+            }
+            if protocol == Protocol::V3_1 {
+                return refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, ReasonCode::V3_IDENTIFIER_REJECTED, "empty client id in MQTT 3.1");
+            }
+            let id = MqttString::from(format!("auto-{:016x}", broker.next_connection_id() ^ random_seed()));
+            assigned = Some(id.clone());
+            id
+        } else {
+            connect.client_id.clone()
+        };
+
+        let session_expiry = if v5 {
+            connect.properties.session_expiry_interval.unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            NEVER_EXPIRES
+        }
+        .min(caps.maximum_session_expiry_interval);
+
+        let connection = broker.next_connection_id();
+        let opened = match broker.sessions.open(&client_id, connect.clean_start, connection, kick, caps.maximum_client_writes_pending).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(%peer, client_id = %client_id, error = %e, "session takeover failed");
+                return refuse(ReasonCode::SERVER_BUSY, ReasonCode::V3_SERVER_UNAVAILABLE, "session takeover timed out");
+            }
+        };
+        if let Some(old) = &opened.discarded {
+            broker.end_session(&client_id, old);
+        }
+        if let Some(will) = opened.will {
+            broker.publish(will);
+        }
+
+        let keep_alive = if v5 && caps.server_keep_alive > 0 { caps.server_keep_alive } else { connect.keep_alive };
+        let mut link = Link {
+            broker: broker.clone(),
+            connection,
+            protocol,
+            client_id,
+            session: opened.state,
+            outbox: opened.outbox,
+            will: connect.will,
+            session_expiry,
+            keep_alive,
+            last_packet: Instant::now(),
+            inbound_aliases: HashMap::new(),
+            outbound_aliases: HashMap::new(),
+            client_alias_max: connect.properties.topic_alias_maximum.unwrap_or(0),
+            send_quota: connect.properties.receive_maximum.unwrap_or(caps.maximum_inflight) as usize,
+            client_max_packet: connect.properties.maximum_packet_size.map_or(usize::MAX, |m| m as usize),
+            out: BytesMut::new(),
+        };
+
+        let mut connack = ConnAck::new(ReasonCode::SUCCESS, opened.present);
+        if v5 {
+            let p = &mut connack.properties;
+            if connect.properties.session_expiry_interval.is_some_and(|e| e > session_expiry) {
+                p.session_expiry_interval = Some(session_expiry);
+            }
+            p.receive_maximum = Some(caps.receive_maximum);
+            if caps.maximum_qos < QoS::ExactlyOnce {
+                p.maximum_qos = Some(caps.maximum_qos);
+            }
+            if !caps.retain_available {
+                p.retain_available = Some(false);
+            }
+            if caps.maximum_packet_size > 0 {
+                p.maximum_packet_size = Some(caps.maximum_packet_size);
+            }
+            p.assigned_client_identifier = assigned;
+            if caps.topic_alias_maximum > 0 {
+                p.topic_alias_maximum = Some(caps.topic_alias_maximum);
+            }
+            if !caps.wildcard_sub_available {
+                p.wildcard_subscription_available = Some(false);
+            }
+            if !caps.sub_id_available {
+                p.subscription_identifiers_available = Some(false);
+            }
+            if !caps.shared_sub_available {
+                p.shared_subscription_available = Some(false);
+            }
+            if caps.server_keep_alive > 0 {
+                p.server_keep_alive = Some(caps.server_keep_alive);
+            }
+        }
+        link.send(Packet::ConnAck(connack));
+        link.resend_inflight();
+        Ok(link)
+    }
+
+    /// When the keep alive runs out: 1.5 times the interval after the last packet.
+    fn keep_alive_deadline(&self) -> Option<Instant> {
+        (self.keep_alive > 0).then(|| self.last_packet + Duration::from_millis(self.keep_alive as u64 * 1500))
+    }
+
+    /// Encodes a packet into the output buffer.
+    fn send(&mut self, packet: Packet) {
+        let before = self.out.len();
+        if let Err(e) = packet.encode(self.protocol, &mut self.out) {
+            self.out.truncate(before);
+            tracing::warn!(client_id = %self.client_id, error = %e, packet = packet.name(), "could not encode packet");
+            return;
+        }
+        Stats::add(&self.broker.stats.packets_sent, 1);
+    }
+
+    /// Resends unacknowledged messages after a session is resumed `[MQTT-4.4.0-1]`.
+    fn resend_inflight(&mut self) {
+        let now = Instant::now();
+        let inflight: Vec<InflightMessage> = self.session.inflight.iter().cloned().collect();
+        for m in inflight {
+            match m.stage {
+                Stage::AwaitPubComp => self.send(Packet::PubRel(PubReply::new(m.packet_id))),
+                Stage::AwaitPubAck | Stage::AwaitPubRec => {
+                    let mut publish = m.delivery.to_publish(now);
+                    publish.packet_id = m.packet_id;
+                    publish.dup = true;
+                    self.send(Packet::Publish(publish));
+                }
+            }
+        }
+    }
+
+    /// Decodes and handles every whole packet in `rbuf`.
+    fn handle_input(&mut self, rbuf: &mut BytesMut, max_packet: usize) -> Result<(), Close> {
+        loop {
+            match decode(rbuf, self.protocol, max_packet) {
+                Ok(Some(packet)) => {
+                    Stats::add(&self.broker.stats.packets_received, 1);
+                    self.handle(packet)?;
+                }
+                Ok(None) => {
+                    if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
+                        rbuf.reserve(frame.total_len().saturating_sub(rbuf.len()));
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(Close::decode(&e)),
+            }
+        }
+    }
+
+    fn handle(&mut self, packet: Packet) -> Result<(), Close> {
+        match packet {
+            Packet::Publish(p) => self.on_publish(p),
+            Packet::PubAck(r) => {
+                if self.session.complete(r.packet_id, Stage::AwaitPubAck).is_some() {
+                    Stats::sub(&self.broker.stats.inflight, 1);
+                }
+                Ok(())
+            }
+            Packet::PubRec(r) => {
+                if !r.reason.is_success() {
+                    if self.session.complete(r.packet_id, Stage::AwaitPubRec).is_some() {
+                        Stats::sub(&self.broker.stats.inflight, 1);
+                    }
+                    return Ok(());
+                }
+                let reason = match self.session.inflight_mut(r.packet_id) {
+                    Some(m) if m.stage != Stage::AwaitPubAck => {
+                        m.stage = Stage::AwaitPubComp;
+                        ReasonCode::SUCCESS
+                    }
+                    _ => ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+                };
+                self.send(Packet::PubRel(PubReply::with_reason(r.packet_id, reason)));
+                Ok(())
+            }
+            Packet::PubRel(r) => {
+                let reason = if self.session.inbound_qos2.remove(&r.packet_id) {
+                    ReasonCode::SUCCESS
+                } else {
+                    ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
+                };
+                self.send(Packet::PubComp(PubReply::with_reason(r.packet_id, reason)));
+                Ok(())
+            }
+            Packet::PubComp(r) => {
+                if self.session.complete(r.packet_id, Stage::AwaitPubComp).is_some() {
+                    Stats::sub(&self.broker.stats.inflight, 1);
+                }
+                Ok(())
+            }
+            Packet::Subscribe(s) => self.on_subscribe(s),
+            Packet::Unsubscribe(u) => {
+                self.on_unsubscribe(u);
+                Ok(())
+            }
+            Packet::PingReq => {
+                self.send(Packet::PingResp);
+                Ok(())
+            }
+            Packet::Disconnect(d) => self.on_disconnect(d),
+            Packet::Auth(a) => self.on_auth(a),
+            Packet::Connect(_) => Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "second CONNECT")), // [MQTT-3.1.0-2]
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "server-to-client packet sent by a client"))
+            }
+        }
+    }
+
+    fn on_publish(&mut self, mut p: Publish) -> Result<(), Close> {
+        let caps = &self.broker.capabilities;
+        Stats::add(&self.broker.stats.messages_received, 1);
+        if !p.properties.subscription_identifiers.is_empty() {
+            return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "subscription identifier in a client PUBLISH")); // [MQTT-3.3.4-6]
+        }
+        if p.qos > caps.maximum_qos {
+            if self.protocol.is_v5() {
+                return Err(Close::protocol(ReasonCode::QOS_NOT_SUPPORTED, "PUBLISH above the maximum QoS"));
+            }
+            p.qos = caps.maximum_qos;
+        }
+        if p.retain && !caps.retain_available && self.protocol.is_v5() {
+            return Err(Close::protocol(ReasonCode::RETAIN_NOT_SUPPORTED, "retained PUBLISH not supported"));
+        }
+        if let Some(alias) = p.properties.topic_alias {
+            if alias > caps.topic_alias_maximum {
+                return Err(Close::protocol(ReasonCode::TOPIC_ALIAS_INVALID, "topic alias above the maximum")); // [MQTT-3.3.2-9]
+            }
+            if p.topic.is_empty() {
+                match self.inbound_aliases.get(&alias) {
+                    Some(topic) => p.topic = topic.clone(),
+                    None => return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
+                }
+            } else {
+                self.inbound_aliases.insert(alias, p.topic.clone());
+            }
+        }
+        if p.topic.starts_with('$') {
+            // Clients may not publish into the broker's own `$SYS` tree.
+            if p.topic.starts_with("$SYS") {
+                return self.ack_publish(&p, ReasonCode::NOT_AUTHORIZED);
+            }
+        }
+        match p.qos {
+            QoS::AtMostOnce => {
+                self.route(p);
+                Ok(())
+            }
+            QoS::AtLeastOnce => {
+                let reached = self.route(p.clone());
+                self.ack_publish(&p, if reached == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS })
+            }
+            QoS::ExactlyOnce => {
+                if self.session.inbound_qos2.contains(&p.packet_id) {
+                    // A resent PUBLISH of a message already received: not delivered again.
+                    return self.ack_publish(&p, ReasonCode::SUCCESS);
+                }
+                if self.session.inbound_qos2.len() >= caps.receive_maximum as usize {
+                    return Err(Close::protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded"));
+                }
+                self.session.inbound_qos2.insert(p.packet_id);
+                let reached = self.route(p.clone());
+                self.ack_publish(&p, if reached == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS })
+            }
+        }
+    }
+
+    /// Answers a QoS 1 or 2 PUBLISH. 3.x clients are disconnected instead of refused.
+    fn ack_publish(&mut self, p: &Publish, reason: ReasonCode) -> Result<(), Close> {
+        if !reason.is_success() && !self.protocol.is_v5() {
+            return Err(Close { reason: None, publish_will: true, why: format!("PUBLISH refused: {reason}") });
+        }
+        let reason = if self.protocol.is_v5() { reason } else { ReasonCode::SUCCESS };
+        match p.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.send(Packet::PubAck(PubReply::with_reason(p.packet_id, reason))),
+            QoS::ExactlyOnce => {
+                if !reason.is_success() {
+                    self.session.inbound_qos2.remove(&p.packet_id);
+                }
+                self.send(Packet::PubRec(PubReply::with_reason(p.packet_id, reason)))
+            }
+        }
+        Ok(())
+    }
+
+    fn route(&self, p: Publish) -> usize {
+        let max_expiry = self.broker.capabilities.maximum_message_expiry_interval;
+        self.broker.publish(Message::from_publish(p, Some(self.client_id.clone()), max_expiry))
+    }
+
+    fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Close> {
+        let caps = self.broker.capabilities.clone();
+        if s.properties.subscription_identifier.is_some() && !caps.sub_id_available {
+            return Err(Close::protocol(ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, "subscription identifiers not supported"));
+        }
+        let v5 = self.protocol.is_v5();
+        let failure = |v5_code: ReasonCode| if v5 { v5_code } else { ReasonCode::V3_SUBACK_FAILURE };
+        let mut reasons = Vec::with_capacity(s.filters.len());
+        let mut retained = Vec::new();
+        for f in &s.filters {
+            let shared = parse_shared(&f.filter);
+            let inner = match shared {
+                Ok(Some(sh)) => sh.filter,
+                Ok(None) => &f.filter[..],
+                Err(_) => {
+                    reasons.push(failure(ReasonCode::TOPIC_FILTER_INVALID));
+                    continue;
+                }
+            };
+            if !valid_topic_filter(inner) {
+                reasons.push(failure(ReasonCode::TOPIC_FILTER_INVALID));
+                continue;
+            }
+            let is_shared = matches!(shared, Ok(Some(_)));
+            if is_shared && !caps.shared_sub_available {
+                reasons.push(failure(ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED));
+                continue;
+            }
+            if !caps.wildcard_sub_available && inner.contains(['+', '#']) {
+                reasons.push(failure(ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
+                continue;
+            }
+            let mut options = f.options;
+            options.qos = options.qos.min(caps.maximum_qos);
+            if !v5 {
+                options.no_local = false;
+                options.retain_as_published = false;
+                options.retain_handling = RetainHandling::OnSubscribe;
+            }
+            let sub = SessionSubscription { options, identifier: s.properties.subscription_identifier };
+            let is_new = self.broker.subscribe(&self.client_id, &self.outbox, &f.filter, sub);
+            self.session.subscriptions.insert(f.filter.clone(), sub);
+            reasons.push(ReasonCode(options.qos as u8));
+            let send_retained = !is_shared
+                && match options.retain_handling {
+                    RetainHandling::OnSubscribe => true,
+                    RetainHandling::OnNewSubscribe => is_new,
+                    RetainHandling::Never => false,
+                };
+            if send_retained {
+                retained.push((inner.to_string(), sub));
+            }
+        }
+        self.send(Packet::SubAck(SubAck { packet_id: s.packet_id, reasons, properties: Default::default() }));
+        for (filter, sub) in retained {
+            for m in self.broker.retained.matching(&filter) {
+                self.broker.deliver_retained(&self.outbox, &m, &sub);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_unsubscribe(&mut self, u: Unsubscribe) {
+        let mut reasons = Vec::with_capacity(u.filters.len());
+        for filter in &u.filters {
+            let existed = self.session.subscriptions.remove(filter).is_some();
+            self.broker.unsubscribe(&self.client_id, filter);
+            reasons.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
+        }
+        self.send(Packet::UnsubAck(UnsubAck { packet_id: u.packet_id, reasons, properties: Default::default() }));
+    }
+
+    fn on_disconnect(&mut self, d: Disconnect) -> Result<(), Close> {
+        if let Some(expiry) = d.properties.session_expiry_interval {
+            if self.session_expiry == 0 && expiry != 0 {
+                // [MQTT-3.14.2-2]
+                return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "session expiry set in DISCONNECT after 0 in CONNECT"));
+            }
+            self.session_expiry = expiry.min(self.broker.capabilities.maximum_session_expiry_interval);
+        }
+        let publish_will = d.reason == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE;
+        Err(Close { reason: None, publish_will, why: format!("DISCONNECT {}", d.reason) })
+    }
+
+    fn on_auth(&mut self, a: Auth) -> Result<(), Close> {
+        // Enhanced authentication was not started at CONNECT (no method is installed), so an
+        // AUTH packet is either a protocol error or names a method we do not know.
+        if a.properties.authentication_method.is_some() {
+            Err(Close::protocol(ReasonCode::BAD_AUTHENTICATION_METHOD, "unknown authentication method"))
+        } else {
+            Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "AUTH without authentication at CONNECT"))
+        }
+    }
+
+    /// Moves queued messages into the output buffer while the client's receive maximum and
+    /// the output high-water mark allow.
+    fn drain_outbox(&mut self) {
+        let outbox = self.outbox.clone();
+        let now = Instant::now();
+        outbox.drain(|d| {
+            if self.out.len() >= WRITE_HIGH_WATER {
+                return Err(d);
+            }
+            if d.message.is_expired(now) {
+                Stats::add(&self.broker.stats.messages_dropped, 1);
+                return Ok(());
+            }
+            if d.qos != QoS::AtMostOnce && self.session.inflight.len() >= self.send_quota {
+                return Err(d);
+            }
+            self.send_delivery(d, now);
+            Ok(())
+        });
+    }
+
+    fn send_delivery(&mut self, d: Delivery, now: Instant) {
+        let mut publish = d.to_publish(now);
+        if self.protocol.is_v5() && self.client_alias_max > 0 {
+            self.apply_outbound_alias(&mut publish);
+        }
+        if Packet::Publish(publish.clone()).encoded_len(self.protocol) > self.client_max_packet {
+            // [MQTT-3.1.2-25]: never send a packet above the client's maximum; the message is dropped.
+            Stats::add(&self.broker.stats.messages_dropped, 1);
+            return;
+        }
+        if d.qos != QoS::AtMostOnce {
+            let Some(id) = self.session.next_packet_id() else {
+                Stats::add(&self.broker.stats.messages_dropped, 1);
+                return;
+            };
+            publish.packet_id = id;
+            let stage = if d.qos == QoS::AtLeastOnce { Stage::AwaitPubAck } else { Stage::AwaitPubRec };
+            self.session.inflight.push_back(InflightMessage { packet_id: id, delivery: d, stage });
+            Stats::add(&self.broker.stats.inflight, 1);
+        }
+        Stats::add(&self.broker.stats.messages_sent, 1);
+        self.send(Packet::Publish(publish));
+    }
+
+    /// Replaces the topic with an alias the client already knows, or sets up a new one while
+    /// aliases are left.
+    fn apply_outbound_alias(&mut self, publish: &mut Publish) {
+        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
+            publish.properties.topic_alias = Some(alias);
+            publish.topic = MqttString::default();
+        } else if self.outbound_aliases.len() < self.client_alias_max as usize {
+            let alias = self.outbound_aliases.len() as u16 + 1;
+            self.outbound_aliases.insert(publish.topic.clone(), alias);
+            publish.properties.topic_alias = Some(alias);
+        }
+    }
+
+    /// Hands the session back and publishes the will if due.
+    fn finish(self, publish_will: bool) {
+        let broker = self.broker.clone();
+        let max_expiry = broker.capabilities.maximum_message_expiry_interval;
+        let mut now_will = None;
+        let mut pending = None;
+        if let Some(will) = self.will.filter(|_| publish_will) {
+            let delay = will.properties.will_delay_interval.unwrap_or(0);
+            let message = will_message(will, &self.client_id, max_expiry);
+            if delay == 0 || self.session_expiry == 0 {
+                now_will = Some(message);
+            } else {
+                pending = Some(PendingWill { at: Instant::now() + Duration::from_secs(delay as u64), message });
+            }
+        }
+        let inflight = self.session.inflight.len() as u64;
+        let closed = broker.sessions.close(
+            &self.client_id,
+            self.connection,
+            self.session,
+            self.session_expiry,
+            pending,
+            broker.capabilities.maximum_queued_messages,
+        );
+        if let Closed::Ended(state) = closed {
+            Stats::sub(&broker.stats.inflight, inflight);
+            broker.end_session(&self.client_id, &state);
+        }
+        if let Some(will) = now_will {
+            broker.publish(will);
+        }
+    }
+}
+
+fn will_message(will: LastWill, client_id: &MqttString, max_expiry: u32) -> Message {
+    let p = will.properties;
+    let publish = Publish {
+        dup: false,
+        qos: will.qos,
+        retain: will.retain,
+        topic: will.topic,
+        packet_id: 0,
+        properties: crate::mqtt::PublishProperties {
+            payload_format_indicator: p.payload_format_indicator,
+            message_expiry_interval: p.message_expiry_interval,
+            topic_alias: None,
+            response_topic: p.response_topic,
+            correlation_data: p.correlation_data,
+            user_properties: p.user_properties,
+            subscription_identifiers: Vec::new(),
+            content_type: p.content_type,
+        },
+        payload: will.payload,
+    };
+    Message::from_publish(publish, Some(client_id.clone()), max_expiry)
+}
+
+/// A per-process seed that makes assigned client identifiers hard to guess across restarts.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    h.finish()
+}

@@ -1,0 +1,20 @@
+//! The single-node broker: sessions, routing, retained messages, QoS flows, wills.
+//!
+//! Data flow: a listener hands a stream to [`connection::serve`]; the connection opens the
+//! client's session in [`sessions::Sessions`], and on PUBLISH calls [`Broker::publish`], which
+//! updates the [`retained::RetainedStore`], matches the [`subscriptions::SubscriptionTree`]
+//! and pushes one [`message::Delivery`] per subscriber into its [`session::Outbox`]; each
+//! subscriber's connection drains its outbox into its socket.
+
+pub mod broker;
+pub mod capabilities;
+pub mod connection;
+pub mod message;
+pub mod retained;
+pub mod session;
+pub mod sessions;
+pub mod stats;
+pub mod subscriptions;
+
+pub use broker::Broker;
+pub use capabilities::Capabilities;

@@ -1,0 +1,59 @@
+//! Retained messages: the last retained message of each topic, sent to new subscribers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+
+use super::message::Message;
+use crate::mqtt::topic::matches;
+use crate::mqtt::MqttString;
+
+/// The retained message of every topic that has one.
+#[derive(Debug, Default)]
+pub struct RetainedStore {
+    messages: RwLock<HashMap<MqttString, Arc<Message>>>,
+}
+
+impl RetainedStore {
+    /// Stores `message` as its topic's retained message, or clears the topic when the payload
+    /// is empty `[MQTT-3.3.1-10]`. Returns the change in the number of retained messages.
+    pub fn set(&self, message: &Arc<Message>) -> i64 {
+        let mut map = self.messages.write();
+        if message.payload.is_empty() {
+            map.remove(&message.topic).map_or(0, |_| -1)
+        } else {
+            map.insert(message.topic.clone(), message.clone()).map_or(1, |_| 0)
+        }
+    }
+
+    /// The unexpired retained messages whose topics match `filter`.
+    pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
+        let now = Instant::now();
+        self.messages
+            .read()
+            .values()
+            .filter(|m| !m.is_expired(now) && matches(filter, &m.topic))
+            .cloned()
+            .collect()
+    }
+
+    /// Drops expired messages; returns how many.
+    pub fn purge_expired(&self, now: Instant) -> usize {
+        let mut map = self.messages.write();
+        let before = map.len();
+        map.retain(|_, m| !m.is_expired(now));
+        before - map.len()
+    }
+
+    /// Number of retained messages.
+    pub fn len(&self) -> usize {
+        self.messages.read().len()
+    }
+
+    /// True if there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,264 @@
+//! The registry of sessions by client identifier: which connection holds each one, takeover
+//! by a new connection with the same client id, check-in when a connection ends, session
+//! expiry, and delayed will messages.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Notify};
+
+use super::message::Message;
+use super::session::{Outbox, SessionState};
+use crate::mqtt::{MqttString, ReasonCode};
+
+/// How long a new connection waits for the connection it takes over to hand back the session.
+const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A session expiry interval that means "never expires" `[MQTT-3.1.2-23]`.
+pub const NEVER_EXPIRES: u32 = u32::MAX;
+
+/// The connection currently serving a session.
+#[derive(Debug)]
+struct Owner {
+    /// Identifies the connection.
+    connection: u64,
+    /// Tells it to disconnect, with the reason code to send.
+    kick: mpsc::Sender<ReasonCode>,
+}
+
+/// A will message waiting for its delay to pass.
+#[derive(Debug)]
+pub struct PendingWill {
+    /// When it is due.
+    pub at: Instant,
+    /// The message.
+    pub message: Message,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// Shared with the router.
+    outbox: Arc<Outbox>,
+    /// The state, when no connection holds it.
+    state: Option<SessionState>,
+    /// The connection holding the state, if any.
+    owner: Option<Owner>,
+    /// Seconds the session outlives its connection.
+    expiry_interval: u32,
+    /// When its last connection ended.
+    disconnected_at: Option<Instant>,
+    /// A delayed will.
+    will: Option<PendingWill>,
+}
+
+/// A session handed to a new connection.
+#[derive(Debug)]
+pub struct Opened {
+    /// The session's outbox (the same one as before when the session is resumed).
+    pub outbox: Arc<Outbox>,
+    /// Its state.
+    pub state: SessionState,
+    /// True if an existing session was resumed (CONNACK session present).
+    pub present: bool,
+    /// A previous session discarded by clean start: its subscriptions must leave the router.
+    pub discarded: Option<SessionState>,
+    /// A will of the previous connection that is due now.
+    pub will: Option<Message>,
+}
+
+/// What became of a session when its connection ended.
+#[derive(Debug)]
+pub enum Closed {
+    /// Kept for a later connection.
+    Kept,
+    /// Ended: its subscriptions must leave the router.
+    Ended(SessionState),
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The connection holding the session did not hand it back in time.
+    #[error("the previous connection of this client id did not release its session in time")]
+    TakeoverTimeout,
+}
+
+/// Work the housekeeping tick found.
+#[derive(Debug, Default)]
+pub struct Expired {
+    /// Sessions that ended, with their state.
+    pub sessions: Vec<(MqttString, SessionState)>,
+    /// Wills now due.
+    pub wills: Vec<Message>,
+}
+
+/// All sessions of this node.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<MqttString, Entry>>,
+    /// Signalled whenever a connection hands its session back.
+    returned: Notify,
+}
+
+impl Sessions {
+    /// Gives the session of `client_id` to connection `connection`: resumed, or new when
+    /// `clean_start` is set or none exists. A connection holding it is told to disconnect
+    /// with 0x8E Session taken over, and this waits until it has handed the session back.
+    pub async fn open(
+        &self,
+        client_id: &MqttString,
+        clean_start: bool,
+        connection: u64,
+        kick: mpsc::Sender<ReasonCode>,
+        outbox_limit: usize,
+    ) -> Result<Opened, OpenError> {
+        let deadline = tokio::time::Instant::now() + TAKEOVER_TIMEOUT;
+        let mut kicked = false;
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            {
+                let mut map = self.map.lock();
+                match map.get_mut(client_id) {
+                    Some(entry) if entry.owner.is_some() => {
+                        if !kicked {
+                            if let Some(owner) = &entry.owner {
+                                let _ = owner.kick.try_send(ReasonCode::SESSION_TAKEN_OVER);
+                            }
+                            kicked = true;
+                        }
+                    }
+                    Some(entry) => {
+                        let will = entry.will.take().filter(|_| clean_start).map(|w| w.message);
+                        let old = entry.state.take().unwrap_or_default();
+                        entry.owner = Some(Owner { connection, kick });
+                        entry.disconnected_at = None;
+                        let (state, present, discarded) = if clean_start {
+                            entry.outbox = Arc::new(Outbox::new(client_id.clone(), outbox_limit));
+                            (SessionState::default(), false, Some(old))
+                        } else {
+                            entry.outbox.set_limit(outbox_limit);
+                            (old, true, None)
+                        };
+                        entry.outbox.set_online(true);
+                        return Ok(Opened { outbox: entry.outbox.clone(), state, present, discarded, will });
+                    }
+                    None => {
+                        let outbox = Arc::new(Outbox::new(client_id.clone(), outbox_limit));
+                        outbox.set_online(true);
+                        map.insert(
+                            client_id.clone(),
+                            Entry {
+                                outbox: outbox.clone(),
+                                state: None,
+                                owner: Some(Owner { connection, kick }),
+                                expiry_interval: 0,
+                                disconnected_at: None,
+                                will: None,
+                            },
+                        );
+                        return Ok(Opened { outbox, state: SessionState::default(), present: false, discarded: None, will: None });
+                    }
+                }
+            }
+            if tokio::time::timeout_at(deadline, returned).await.is_err() {
+                return Err(OpenError::TakeoverTimeout);
+            }
+        }
+    }
+
+    /// Hands the session back when connection `connection` ends. With an expiry interval of
+    /// 0 the session ends now; otherwise it is kept, with `will` delayed if given.
+    pub fn close(
+        &self,
+        client_id: &MqttString,
+        connection: u64,
+        state: SessionState,
+        expiry_interval: u32,
+        will: Option<PendingWill>,
+        outbox_limit: usize,
+    ) -> Closed {
+        let mut map = self.map.lock();
+        let owned = map
+            .get(client_id)
+            .is_some_and(|e| e.owner.as_ref().is_some_and(|o| o.connection == connection));
+        if !owned {
+            return Closed::Ended(state);
+        }
+        let closed = if expiry_interval == 0 {
+            if let Some(entry) = map.remove(client_id) {
+                entry.outbox.set_online(false);
+            }
+            Closed::Ended(state)
+        } else {
+            let entry = map.get_mut(client_id).expect("checked above");
+            entry.owner = None;
+            entry.state = Some(state);
+            entry.expiry_interval = expiry_interval;
+            entry.disconnected_at = Some(Instant::now());
+            entry.will = will;
+            entry.outbox.set_online(false);
+            entry.outbox.set_limit(outbox_limit);
+            Closed::Kept
+        };
+        drop(map);
+        self.returned.notify_waiters();
+        closed
+    }
+
+    /// Ends sessions whose expiry interval has passed and collects wills now due.
+    pub fn expire(&self, now: Instant) -> Expired {
+        let mut out = Expired::default();
+        let mut map = self.map.lock();
+        map.retain(|client_id, entry| {
+            if entry.owner.is_some() {
+                return true;
+            }
+            let ended = entry.expiry_interval != NEVER_EXPIRES
+                && entry
+                    .disconnected_at
+                    .is_some_and(|t| now >= t + Duration::from_secs(entry.expiry_interval as u64));
+            if entry.will.as_ref().is_some_and(|w| ended || w.at <= now) {
+                if let Some(w) = entry.will.take() {
+                    out.wills.push(w.message);
+                }
+            }
+            if ended {
+                out.sessions.push((client_id.clone(), entry.state.take().unwrap_or_default()));
+            }
+            !ended
+        });
+        out
+    }
+
+    /// Tells the connection of `client_id` to disconnect with `reason`; false if none is connected.
+    pub fn kick(&self, client_id: &str, reason: ReasonCode) -> bool {
+        let map = self.map.lock();
+        match map.get(client_id).and_then(|e| e.owner.as_ref()) {
+            Some(owner) => owner.kick.try_send(reason).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Sessions held, online or not.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    /// True if no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Tells every connection to disconnect with `reason` (shutdown).
+    pub fn kick_all(&self, reason: ReasonCode) {
+        for entry in self.map.lock().values() {
+            if let Some(owner) = &entry.owner {
+                let _ = owner.kick.try_send(reason);
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The subscription tree: topic filters by level, each node holding the subscribers whose
+//! filter ends there, plus shared-subscription groups (`$share/{group}/{filter}`).
+//!
+//! Read on every publish, written on SUBSCRIBE/UNSUBSCRIBE: the broker keeps it behind a
+//! read-write lock so publishes from many connections match concurrently.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::session::Outbox;
+use crate::mqtt::topic::parse_shared;
+use crate::mqtt::{MqttString, SubscriptionOptions};
+
+/// One client's subscription to one filter, as the router needs it.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    /// Where matching messages go.
+    pub outbox: Arc<Outbox>,
+    /// The options the client subscribed with (QoS already capped by the server).
+    pub options: SubscriptionOptions,
+    /// The v5 subscription identifier, if the client gave one.
+    pub identifier: Option<u32>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    /// Child levels, including the `+` and `#` wildcard levels.
+    children: HashMap<Box<str>, Node>,
+    /// Ordinary subscribers whose filter ends at this node, by client id.
+    subscribers: HashMap<MqttString, Subscriber>,
+    /// Shared-subscription groups whose filter ends at this node, by share name.
+    shared: HashMap<Box<str>, SharedGroup>,
+}
+
+/// The members of one share group; each message goes to one of them.
+#[derive(Debug, Default)]
+struct SharedGroup {
+    /// Members in subscription order.
+    members: Vec<(MqttString, Subscriber)>,
+    /// Round-robin cursor.
+    next: AtomicUsize,
+}
+
+impl Node {
+    fn is_empty(&self) -> bool {
+        self.children.is_empty() && self.subscribers.is_empty() && self.shared.is_empty()
+    }
+}
+
+/// The subscriptions of every session of this node.
+#[derive(Debug, Default)]
+pub struct SubscriptionTree {
+    root: Node,
+    /// Number of (client, filter) subscriptions held.
+    count: usize,
+}
+
+/// The subscribers a topic name matched.
+#[derive(Default)]
+pub struct Matches<'a> {
+    /// Ordinary subscriptions; one client may appear several times (overlapping filters).
+    pub subscribers: Vec<&'a Subscriber>,
+    /// One member picked from each matching share group.
+    pub shared: Vec<&'a Subscriber>,
+}
+
+impl SubscriptionTree {
+    /// Adds or replaces `client_id`'s subscription to `filter` (which may be `$share/...`).
+    /// Returns true if it did not exist before (for retain handling 1).
+    pub fn subscribe(&mut self, filter: &str, client_id: &MqttString, subscriber: Subscriber) -> bool {
+        let (group, filter) = split_shared(filter);
+        let node = filter.split('/').fold(&mut self.root, |node, level| node.children.entry(level.into()).or_default());
+        let is_new = match group {
+            None => node.subscribers.insert(client_id.clone(), subscriber).is_none(),
+            Some(group) => {
+                let g = node.shared.entry(group.into()).or_default();
+                match g.members.iter_mut().find(|(id, _)| id == client_id) {
+                    Some(member) => {
+                        member.1 = subscriber;
+                        false
+                    }
+                    None => {
+                        g.members.push((client_id.clone(), subscriber));
+                        true
+                    }
+                }
+            }
+        };
+        if is_new {
+            self.count += 1;
+        }
+        is_new
+    }
+
+    /// Removes `client_id`'s subscription to `filter`; true if it existed.
+    pub fn unsubscribe(&mut self, filter: &str, client_id: &str) -> bool {
+        let (group, filter) = split_shared(filter);
+        let levels: Vec<&str> = filter.split('/').collect();
+        let removed = remove(&mut self.root, &levels, group, client_id);
+        if removed {
+            self.count -= 1;
+        }
+        removed
+    }
+
+    /// The number of subscriptions held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True if there is no subscription.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Collects the subscribers of `topic`. Wildcards at the first level do not match
+    /// `$` topics `[MQTT-4.7.2-1]`.
+    pub fn matches<'a>(&'a self, topic: &str, out: &mut Matches<'a>) {
+        let levels: Vec<&str> = topic.split('/').collect();
+        collect(&self.root, &levels, 0, topic.starts_with('$'), out);
+    }
+}
+
+fn split_shared(filter: &str) -> (Option<&str>, &str) {
+    match parse_shared(filter) {
+        Ok(Some(shared)) => (Some(shared.group), shared.filter),
+        _ => (None, filter),
+    }
+}
+
+fn remove(node: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str) -> bool {
+    let Some((first, rest)) = levels.split_first() else {
+        return match group {
+            None => node.subscribers.remove(client_id).is_some(),
+            Some(group) => {
+                let Some(g) = node.shared.get_mut(group) else { return false };
+                let before = g.members.len();
+                g.members.retain(|(id, _)| id != client_id);
+                let removed = g.members.len() != before;
+                if g.members.is_empty() {
+                    node.shared.remove(group);
+                }
+                removed
+            }
+        };
+    };
+    let Some(child) = node.children.get_mut(*first) else { return false };
+    let removed = remove(child, rest, group, client_id);
+    if child.is_empty() {
+        node.children.remove(*first);
+    }
+    removed
+}
+
+fn collect<'a>(node: &'a Node, levels: &[&str], depth: usize, dollar: bool, out: &mut Matches<'a>) {
+    let wildcards_allowed = !(depth == 0 && dollar);
+    if wildcards_allowed {
+        if let Some(hash) = node.children.get("#") {
+            add(hash, out);
+        }
+    }
+    let Some(level) = levels.get(depth) else {
+        add(node, out);
+        return;
+    };
+    if wildcards_allowed {
+        if let Some(plus) = node.children.get("+") {
+            collect(plus, levels, depth + 1, dollar, out);
+        }
+    }
+    if let Some(child) = node.children.get(*level) {
+        collect(child, levels, depth + 1, dollar, out);
+    }
+}
+
+fn add<'a>(node: &'a Node, out: &mut Matches<'a>) {
+    out.subscribers.extend(node.subscribers.values());
+    for group in node.shared.values() {
+        if let Some(member) = pick(group) {
+            out.shared.push(member);
+        }
+    }
+}
+
+/// Picks the next member of a share group, preferring members that are connected.
+fn pick(group: &SharedGroup) -> Option<&Subscriber> {
+    let n = group.members.len();
+    if n == 0 {
+        return None;
+    }
+    let start = group.next.fetch_add(1, Ordering::Relaxed);
+    (0..n)
+        .map(|i| &group.members[(start + i) % n].1)
+        .find(|s| s.outbox.is_online())
+        .or_else(|| Some(&group.members[start % n].1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::QoS;
+
+    fn sub(id: &str) -> (MqttString, Subscriber) {
+        let id = MqttString::from(id);
+        let outbox = Arc::new(Outbox::new(id.clone(), 10));
+        (id, Subscriber { outbox, options: SubscriptionOptions::qos(QoS::AtLeastOnce), identifier: None })
+    }
+
+    fn matched(tree: &SubscriptionTree, topic: &str) -> Vec<String> {
+        let mut m = Matches::default();
+        tree.matches(topic, &mut m);
+        let mut ids: Vec<String> = m.subscribers.iter().chain(&m.shared).map(|s| s.outbox.client_id.to_string()).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn wildcards_and_exact_filters_match() {
+        let mut t = SubscriptionTree::default();
+        for (filter, id) in [("a/b", "exact"), ("a/+", "plus"), ("a/#", "hash"), ("#", "all"), ("b/#", "other")] {
+            let (cid, s) = sub(id);
+            assert!(t.subscribe(filter, &cid, s));
+        }
+        assert_eq!(matched(&t, "a/b"), ["all", "exact", "hash", "plus"]);
+        assert_eq!(matched(&t, "a"), ["all", "hash"]);
+        assert_eq!(matched(&t, "$SYS/x"), Vec::<String>::new());
+        assert_eq!(t.len(), 5);
+    }
+
+    #[test]
+    fn unsubscribe_prunes_and_reports() {
+        let mut t = SubscriptionTree::default();
+        let (cid, s) = sub("c");
+        t.subscribe("a/b/c", &cid, s.clone());
+        assert!(!t.subscribe("a/b/c", &cid, s));
+        assert!(!t.unsubscribe("a/b", "c"));
+        assert!(t.unsubscribe("a/b/c", "c"));
+        assert!(t.root.is_empty());
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn shared_group_delivers_to_one_member_round_robin() {
+        let mut t = SubscriptionTree::default();
+        for id in ["m1", "m2"] {
+            let (cid, s) = sub(id);
+            s.outbox.set_online(true);
+            t.subscribe("$share/g/x/+", &cid, s);
+        }
+        let picks: Vec<Vec<String>> = (0..4).map(|_| matched(&t, "x/1")).collect();
+        assert!(picks.iter().all(|p| p.len() == 1));
+        assert_ne!(picks[0], picks[1]);
+        assert!(t.unsubscribe("$share/g/x/+", "m1"));
+        assert_eq!(matched(&t, "x/1"), ["m2"]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Listeners: accept connections and hand each stream to [`crate::broker::connection::serve`].
+
+pub mod tcp;

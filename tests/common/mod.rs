@@ -1,0 +1,121 @@
+//! Shared by the integration tests: a `comqtt serve` child process on a free loopback port,
+//! and a small MQTT client on our codec that lets tests send exact packets (or raw bytes)
+//! and assert on exactly what comes back.
+#![allow(dead_code)]
+
+pub mod client;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use client::TestClient;
+
+/// A free TCP port on 127.0.0.1 (bound and released; the broker binds it right after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
+}
+
+/// A running `comqtt` process, killed when dropped.
+pub struct BrokerProcess {
+    child: Child,
+    /// MQTT TCP port.
+    pub port: u16,
+    /// Where its log goes (kept for failed tests to read).
+    pub log: PathBuf,
+}
+
+impl BrokerProcess {
+    /// Starts `comqtt serve --tcp 127.0.0.1:PORT` with extra flags and waits until it accepts.
+    pub fn start(extra: &[&str]) -> BrokerProcess {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("comqtt-test-{port}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let tcp = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_comqtt"))
+            .args(["serve", "--tcp", &tcp, "--level", "0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("starting comqtt");
+        let broker = BrokerProcess { child, port, log };
+        broker.wait_ready();
+        broker
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("comqtt did not listen on {} in time; log:\n{}", self.port, self.log_text());
+    }
+
+    /// The broker's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `host:port` for clients.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        } else {
+            eprintln!("--- comqtt log ({}) ---\n{}", self.log.display(), self.log_text());
+        }
+    }
+}
+
+/// Runs an external program (a third-party client) and returns its output, failing the test
+/// with a clear message if the program is missing.
+pub fn run_tool(program: &str, args: &[&str], timeout: Duration) -> std::process::Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} is required by this test (scripts/test installs it): {e}"));
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("collecting output")
+}

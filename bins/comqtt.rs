@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use comqtt::broker::{Broker, Capabilities};
-use comqtt::listener::tcp;
+use comqtt::listener::{self, tls, Transport};
 use comqtt::shutdown::ShutdownSignal;
 
 #[derive(Parser, Debug)]
@@ -30,6 +30,18 @@ struct ServeArgs {
     /// Network address of the MQTT TCP listener.
     #[arg(long, value_name = "ADDR", default_value = ":1883")]
     tcp: String,
+    /// Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off.
+    #[arg(long, value_name = "ADDR", default_value = ":1882")]
+    ws: String,
+    /// Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS.
+    #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// Private key of the server certificate (PEM).
+    #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// CA certificates (PEM) client certificates must chain to: turns on mutual TLS.
+    #[arg(long = "tls-ca", value_name = "FILE", requires = "tls_cert")]
+    tls_ca: Option<std::path::PathBuf>,
     /// Storage: 0 memory. (1 embedded, 2 alias of 1, 3 redis arrive with persistence.)
     #[arg(long = "storage-way", value_name = "N", default_value_t = 0)]
     storage_way: u8,
@@ -66,7 +78,11 @@ fn init_logging(args: &ServeArgs) {
     if !args.log_enable || level == "off" {
         return;
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| {
+        // Library chatter (rustls warns about IP addresses sent as SNI) only at debug level.
+        let quiet = if level == "debug" { "" } else { ",rustls=error,tungstenite=error" };
+        tracing_subscriber::EnvFilter::new(format!("{level}{quiet}"))
+    });
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -85,18 +101,34 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     let broker = Broker::new(Capabilities::default());
     let signal = ShutdownSignal::new();
-    let addr = tcp::normalize(&args.tcp);
-    let listener = tcp::bind(&args.tcp).await.with_context(|| format!("listening for MQTT on {addr} (--tcp)"))?;
-    tracing::info!(address = %listener.local_addr()?, "attached listener id=tcp protocol=tcp");
-    let housekeeping = tokio::spawn(broker.clone().run_housekeeping(signal.subscribe()));
-    let tcp_task = tokio::spawn(tcp::run(listener, Arc::clone(&broker), signal.subscribe()));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = tls::TlsFiles { cert: cert.clone(), key: key.clone(), ca: args.tls_ca.clone() };
+            Some(tls::acceptor(&files).context("setting up TLS (--tls-cert, --tls-key, --tls-ca)")?)
+        }
+        _ => None,
+    };
+    let mut tasks = Vec::new();
+    for (flag, addr, websocket) in [("--tcp", &args.tcp, false), ("--ws", &args.ws, true)] {
+        if addr.is_empty() {
+            continue;
+        }
+        let transport = Transport { tls: tls.clone(), websocket };
+        let listener = listener::bind(addr)
+            .await
+            .with_context(|| format!("listening for MQTT on {} ({flag})", listener::normalize(addr)))?;
+        tracing::info!(address = %listener.local_addr()?, protocol = transport.name(), "attached listener");
+        tasks.push(tokio::spawn(listener::run(listener, transport, Arc::clone(&broker), signal.subscribe())));
+    }
+    tasks.push(tokio::spawn(broker.clone().run_housekeeping(signal.subscribe())));
     tracing::info!("comqtt server started");
 
     wait_for_signal().await?;
     tracing::info!("shutting down");
     signal.fire();
-    let _ = tcp_task.await;
-    let _ = housekeeping.await;
+    for task in tasks {
+        let _ = task.await;
+    }
     // Give connections a moment to send DISCONNECT 0x8B and flush.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
     while broker.stats.clients_connected.load(std::sync::atomic::Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {

@@ -101,6 +101,8 @@ where
     let outbox = link.outbox.clone();
     link.drain_outbox();
 
+    // Set after a write; TLS and WebSocket streams hold bytes until flushed.
+    let mut unflushed = false;
     let close = loop {
         let keep_alive = link.keep_alive_deadline();
         let draining = link.out.len() < WRITE_HIGH_WATER;
@@ -117,8 +119,12 @@ where
                 }
                 Err(e) => break Close { reason: None, publish_will: true, why: format!("read error: {e}") },
             },
-            written = writer.write_buf(&mut link.out), if !link.out.is_empty() => match written {
-                Ok(n) => Stats::add(&broker.stats.bytes_sent, n as u64),
+            written = write_or_flush(&mut writer, &mut link.out), if !link.out.is_empty() || unflushed => match written {
+                Ok(Some(n)) => {
+                    Stats::add(&broker.stats.bytes_sent, n as u64);
+                    unflushed = true;
+                }
+                Ok(None) => unflushed = false,
                 Err(e) => break Close { reason: None, publish_will: true, why: format!("write error: {e}") },
             },
             _ = outbox.notified(), if draining => link.drain_outbox(),
@@ -147,6 +153,16 @@ where
     }
     Stats::sub(&broker.stats.clients_connected, 1);
     link.finish(close.publish_will);
+}
+
+/// Writes some of `out` (`Some(bytes written)`), or flushes once `out` is empty (`None`).
+/// Cancel-safe: an interrupted write wrote nothing, an interrupted flush is retried.
+async fn write_or_flush<W: AsyncWrite + Unpin>(writer: &mut W, out: &mut BytesMut) -> std::io::Result<Option<usize>> {
+    if out.is_empty() {
+        writer.flush().await.map(|()| None)
+    } else {
+        writer.write_buf(out).await.map(Some)
+    }
 }
 
 fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
@@ -206,8 +222,12 @@ async fn read_connect<R: AsyncRead + Unpin>(
     }
 }
 
-/// The protocol level of a CONNECT at the start of `buf`, read without decoding it.
+/// The protocol level of a CONNECT at the start of `buf`, read without decoding it; `None`
+/// for any other packet type, so no other packet is ever answered with CONNACK.
 fn connect_level(buf: &[u8]) -> Option<u8> {
+    if *buf.first()? >> 4 != crate::mqtt::kind::CONNECT {
+        return None;
+    }
     let frame = peek_frame(buf, usize::MAX).ok()??;
     let body = buf.get(frame.header_len..)?;
     let name_len = u16::from_be_bytes([*body.first()?, *body.get(1)?]) as usize;

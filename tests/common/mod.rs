@@ -29,13 +29,23 @@ pub struct BrokerProcess {
 impl BrokerProcess {
     /// Starts `comqtt serve --tcp 127.0.0.1:PORT` with extra flags and waits until it accepts.
     pub fn start(extra: &[&str]) -> BrokerProcess {
+        BrokerProcess::start_custom(|port| {
+            let mut args: Vec<String> = ["serve", "--tcp", &format!("127.0.0.1:{port}"), "--ws", "", "--level", "0"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args
+        })
+    }
+
+    /// Starts `comqtt` with the arguments `args(port)` builds; `port` must be its TCP listener.
+    pub fn start_custom(args: impl FnOnce(u16) -> Vec<String>) -> BrokerProcess {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("comqtt-test-{port}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let tcp = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_comqtt"))
-            .args(["serve", "--tcp", &tcp, "--level", "0"])
-            .args(extra)
+            .args(args(port))
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -118,4 +128,11 @@ pub fn run_tool(program: &str, args: &[&str], timeout: Duration) -> std::process
         std::thread::sleep(Duration::from_millis(10));
     }
     child.wait_with_output().expect("collecting output")
+}
+
+impl BrokerProcess {
+    /// The broker's process id (for reading `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }

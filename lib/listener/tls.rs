@@ -1,0 +1,85 @@
+//! TLS server settings from PEM files: certificate chain, private key, and an optional CA
+//! whose certificates clients must present (mutual TLS). TLS 1.2 and 1.3 only.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+/// Why TLS could not be set up; every variant names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file could not be read or holds no usable item.
+    #[error("cannot read {what} from {path}: {reason}")]
+    Pem {
+        /// What was expected: certificate, private key, CA certificate.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// rustls refused the combination (key does not match the certificate, ...).
+    #[error("invalid TLS settings: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// The CA file gave no certificate rustls accepts for client verification.
+    #[error("cannot use the CA certificates of {path} to verify clients: {reason}")]
+    ClientVerifier {
+        /// The CA file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Files of the `mqtt.tls` settings.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    /// Server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Server private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// CA certificates (PEM) that client certificates must chain to; turns on mutual TLS.
+    pub ca: Option<PathBuf>,
+}
+
+fn pem_error(what: &'static str, path: &Path, reason: impl ToString) -> TlsError {
+    TlsError::Pem { what, path: path.to_path_buf(), reason: reason.to_string() }
+}
+
+fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| pem_error(what, path, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(what, path, e))?;
+    if certs.is_empty() {
+        return Err(pem_error(what, path, "no CERTIFICATE block found"));
+    }
+    Ok(certs)
+}
+
+/// Builds the acceptor for `files`.
+pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
+    let certs = certificates(&files.cert, "certificate")?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| pem_error("private key", &files.key, e))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let config = match &files.ca {
+        None => builder.with_no_client_auth().with_single_cert(certs, key)?,
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in certificates(ca, "CA certificate")? {
+                roots.add(cert).map_err(|e| pem_error("CA certificate", ca, e))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| TlsError::ClientVerifier { path: ca.clone(), reason: e.to_string() })?;
+            builder.with_client_cert_verifier(verifier).with_single_cert(certs, key)?
+        }
+    };
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}

@@ -52,7 +52,7 @@ pub enum DecodeError {
         /// The packet type it was found in.
         packet: &'static str,
     },
-    /// A PUBLISH topic name that is empty without an alias or holds wildcards: 0x90.
+    /// A topic name (PUBLISH or will) that holds wildcards, or an empty will topic: 0x90.
     #[error("invalid topic name: {0}")]
     TopicName(&'static str),
     /// Topic alias 0 `[MQTT-3.3.2-8]`: 0x94 Topic Alias invalid.

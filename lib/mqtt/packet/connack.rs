@@ -105,7 +105,8 @@ impl ConnAck {
         if flags & 0xFE != 0 {
             return Err(DecodeError::Malformed("CONNACK reserved flags are set")); // [MQTT-3.2.2-1]
         }
-        let session_present = flags & 0x01 != 0;
+        // MQTT 3.1 has no session present flag (the encoder never sets it): ignore the bit.
+        let session_present = flags & 0x01 != 0 && protocol != Protocol::V3_1;
         let set = if protocol.is_v5() { allowed::CONNACK } else { allowed::CONNACK_V3 };
         let code = check_reason(r.u8()?, set, "CONNACK")?;
         if session_present && code != ReasonCode::SUCCESS {

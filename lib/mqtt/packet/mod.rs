@@ -126,7 +126,7 @@ impl Packet {
                 Packet::PubRec(PubReply::decode(&mut r, protocol, "PUBREC", allowed::PUBACK)?)
             }
             kind::PUBREL => {
-                expect_flags(flags, 2)?;
+                expect_resend_flags(flags, protocol)?;
                 Packet::PubRel(PubReply::decode(&mut r, protocol, "PUBREL", allowed::PUBREL)?)
             }
             kind::PUBCOMP => {
@@ -134,7 +134,7 @@ impl Packet {
                 Packet::PubComp(PubReply::decode(&mut r, protocol, "PUBCOMP", allowed::PUBREL)?)
             }
             kind::SUBSCRIBE => {
-                expect_flags(flags, 2)?;
+                expect_resend_flags(flags, protocol)?;
                 Packet::Subscribe(Subscribe::decode(&mut r, protocol)?)
             }
             kind::SUBACK => {
@@ -142,7 +142,7 @@ impl Packet {
                 Packet::SubAck(SubAck::decode(&mut r, protocol)?)
             }
             kind::UNSUBSCRIBE => {
-                expect_flags(flags, 2)?;
+                expect_resend_flags(flags, protocol)?;
                 Packet::Unsubscribe(Unsubscribe::decode(&mut r, protocol)?)
             }
             kind::UNSUBACK => {
@@ -257,6 +257,15 @@ fn expect_flags(flags: u8, expected: u8) -> Result<(), DecodeError> {
     } else {
         Err(DecodeError::Malformed("reserved fixed header flags are wrong"))
     }
+}
+
+/// The flags of PUBREL, SUBSCRIBE and UNSUBSCRIBE: 0b0010. MQTT 3.1 gave these packets QoS 1
+/// and let a resend set DUP, so 0b1010 is accepted there too.
+fn expect_resend_flags(flags: u8, protocol: Protocol) -> Result<(), DecodeError> {
+    if protocol == Protocol::V3_1 && flags == 0x0A {
+        return Ok(());
+    }
+    expect_flags(flags, 2)
 }
 
 /// A packet identifier, which must not be 0 `[MQTT-2.2.1-3]`.

@@ -116,7 +116,8 @@ impl Publish {
             if protocol.is_v5() { properties::read(r)? } else { PublishProperties::default() };
         if topic.is_empty() {
             if properties.topic_alias.is_none() {
-                return Err(DecodeError::TopicName("empty topic name without a topic alias"));
+                // v5 3.3.2.1: "It is a Protocol Error if the Topic Name is zero length and there is no Topic Alias".
+                return Err(DecodeError::Protocol("empty topic name without a topic alias"));
             }
         } else if !valid_topic_name(&topic) {
             return Err(DecodeError::TopicName("wildcard in a PUBLISH topic name")); // [MQTT-3.3.2-2]

@@ -1,11 +1,15 @@
 //! `comqtt`: the broker node. `comqtt serve [FLAGS]`, or `comqtt [FLAGS]` as the original
 //! Go binary was run. Flags keep the original's names; Go's single-dash spelling works too.
+//! Settings come from built-in defaults, then `--conf FILE`, then the flags given.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use comqtt::broker::{Broker, Capabilities};
+use comqtt::broker::Broker;
+use comqtt::config::Config;
 use comqtt::listener::{self, tls, Transport};
 use comqtt::shutdown::ShutdownSignal;
 
@@ -23,59 +27,139 @@ struct Cli {
 enum Command {
     /// Run a broker node.
     Serve(ServeArgs),
+    /// Validate or print configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Check a YAML config file: exit 0 if it is valid, else print what is wrong.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Print the full default configuration as YAML.
+    Default,
+}
+
+#[derive(Args, Debug, Clone, Default)]
 struct ServeArgs {
-    /// Network address of the MQTT TCP listener.
-    #[arg(long, value_name = "ADDR", default_value = ":1883")]
-    tcp: String,
-    /// Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off.
-    #[arg(long, value_name = "ADDR", default_value = ":1882")]
-    ws: String,
+    /// YAML config file (the original's schema); flags given as well override its values.
+    #[arg(long, value_name = "FILE")]
+    conf: Option<PathBuf>,
+    /// Network address of the MQTT TCP listener [default: :1883].
+    #[arg(long, value_name = "ADDR")]
+    tcp: Option<String>,
+    /// Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off [default: :1882].
+    #[arg(long, value_name = "ADDR")]
+    ws: Option<String>,
     /// Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS.
     #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<std::path::PathBuf>,
+    tls_cert: Option<String>,
     /// Private key of the server certificate (PEM).
     #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<std::path::PathBuf>,
+    tls_key: Option<String>,
     /// CA certificates (PEM) client certificates must chain to: turns on mutual TLS.
     #[arg(long = "tls-ca", value_name = "FILE", requires = "tls_cert")]
-    tls_ca: Option<std::path::PathBuf>,
-    /// Storage: 0 memory. (1 embedded, 2 alias of 1, 3 redis arrive with persistence.)
-    #[arg(long = "storage-way", value_name = "N", default_value_t = 0)]
-    storage_way: u8,
-    /// Logging on or off.
-    #[arg(long = "log-enable", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    log_enable: bool,
-    /// Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=7))]
-    level: u8,
-    /// Environment: 0 development (readable console logs), 1 production (JSON logs).
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
-    env: u8,
+    tls_ca: Option<String>,
+    /// Storage: 0 memory (the only store of this build) [default: 0].
+    #[arg(long = "storage-way", value_name = "N")]
+    storage_way: Option<u8>,
+    /// Logging on or off [default: true].
+    #[arg(long = "log-enable", value_name = "BOOL", action = clap::ArgAction::Set)]
+    log_enable: Option<bool>,
+    /// Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=7))]
+    level: Option<u8>,
+    /// Environment: 0 development (readable console logs), 1 production (JSON logs) [default: 0].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=1))]
+    env: Option<u8>,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // A message, not a backtrace: most errors here are the user's to fix.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse_from(comqtt::cli::go_style_args(std::env::args()));
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
+        Some(Command::Config(ConfigCommand::Default)) => {
+            print!("{}", Config::default_yaml());
+            return Ok(());
+        }
+        Some(Command::Config(ConfigCommand::Check { file })) => {
+            Config::load(&file)?;
+            println!("{}: valid", file.display());
+            return Ok(());
+        }
         None => cli.serve,
     };
-    init_logging(&args);
+    let config = settings(&args)?;
+    init_logging(&config, &args);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(config))
 }
 
-fn init_logging(args: &ServeArgs) {
-    let level = match args.level {
-        0 => "debug",
-        1 => "info",
-        2 => "warn",
-        3..=6 => "error",
-        _ => "off",
+/// Defaults, then the file, then the flags given.
+fn settings(args: &ServeArgs) -> Result<Config> {
+    let mut config = match &args.conf {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
     };
-    if !args.log_enable || level == "off" {
+    let mqtt = &mut config.mqtt;
+    if let Some(v) = &args.tcp {
+        mqtt.tcp = v.clone();
+    }
+    if let Some(v) = &args.ws {
+        mqtt.ws = v.clone();
+    }
+    if let Some(v) = &args.tls_cert {
+        mqtt.tls.server_cert = v.clone();
+    }
+    if let Some(v) = &args.tls_key {
+        mqtt.tls.server_key = v.clone();
+    }
+    if let Some(v) = &args.tls_ca {
+        mqtt.tls.ca_cert = v.clone();
+    }
+    if let Some(v) = args.storage_way {
+        config.storage_way = v;
+    }
+    if let Some(v) = args.log_enable {
+        config.log.enable = v;
+    }
+    if let Some(v) = args.env {
+        config.log.format = v;
+    }
+    config.validate().context("invalid settings")?;
+    Ok(config)
+}
+
+fn init_logging(config: &Config, args: &ServeArgs) {
+    // `--level` uses the original README's scale; the YAML `log.level` the slog one.
+    let level = match args.level {
+        Some(0) => "debug",
+        Some(1) => "info",
+        Some(2) => "warn",
+        Some(3..=6) => "error",
+        Some(_) => "off",
+        None => match config.log.level {
+            i8::MIN..=-1 => "debug",
+            0..=3 => "info",
+            4..=7 => "warn",
+            _ => "error",
+        },
+    };
+    if !config.log.enable || level == "off" {
         return;
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| {
@@ -88,28 +172,30 @@ fn init_logging(args: &ServeArgs) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    if args.env == 1 {
+    if config.log.format == 1 {
         builder.json().init();
     } else {
         builder.init();
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
-    if args.storage_way != 0 {
-        bail!("--storage-way {} is not available yet: this build keeps sessions and retained messages in memory (--storage-way 0)", args.storage_way);
-    }
-    let broker = Broker::new(Capabilities::default());
+async fn serve(config: Config) -> Result<()> {
+    let capabilities = config.mqtt.options.capabilities.to_capabilities()?;
+    let broker = Broker::new(capabilities);
     let signal = ShutdownSignal::new();
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let files = tls::TlsFiles { cert: cert.clone(), key: key.clone(), ca: args.tls_ca.clone() };
-            Some(tls::acceptor(&files).context("setting up TLS (--tls-cert, --tls-key, --tls-ca)")?)
-        }
-        _ => None,
+    let t = &config.mqtt.tls;
+    let tls = if t.server_cert.is_empty() {
+        None
+    } else {
+        let files = tls::TlsFiles {
+            cert: t.server_cert.clone().into(),
+            key: t.server_key.clone().into(),
+            ca: (!t.ca_cert.is_empty()).then(|| t.ca_cert.clone().into()),
+        };
+        Some(tls::acceptor(&files).context("setting up TLS (mqtt.tls / --tls-cert, --tls-key, --tls-ca)")?)
     };
     let mut tasks = Vec::new();
-    for (flag, addr, websocket) in [("--tcp", &args.tcp, false), ("--ws", &args.ws, true)] {
+    for (flag, addr, websocket) in [("--tcp", &config.mqtt.tcp, false), ("--ws", &config.mqtt.ws, true)] {
         if addr.is_empty() {
             continue;
         }
@@ -120,7 +206,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::info!(address = %listener.local_addr()?, protocol = transport.name(), "attached listener");
         tasks.push(tokio::spawn(listener::run(listener, transport, Arc::clone(&broker), signal.subscribe())));
     }
-    tasks.push(tokio::spawn(broker.clone().run_housekeeping(signal.subscribe())));
+    let sys_interval = Duration::from_secs(config.mqtt.options.sys_topic_resend_interval);
+    tasks.push(tokio::spawn(broker.clone().run_housekeeping(sys_interval, signal.subscribe())));
     tracing::info!("comqtt server started");
 
     wait_for_signal().await?;
@@ -130,9 +217,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let _ = task.await;
     }
     // Give connections a moment to send DISCONNECT 0x8B and flush.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while broker.stats.clients_connected.load(std::sync::atomic::Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tracing::info!("comqtt server stopped");
     Ok(())

@@ -9,10 +9,12 @@
 //! | [`broker`] | sessions, subscription tree, retained messages, QoS flows, wills, `$SYS` |
 //! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
 //! | [`shutdown`] | the shutdown signal every task selects on |
+//! | [`config`] | the YAML configuration (original schema) merged with defaults and flags |
 //! | [`cli`] | Go-style command-line compatibility shared by the binaries |
 
 pub mod broker;
 pub mod cli;
+pub mod config;
 pub mod listener;
 pub mod mqtt;
 pub mod shutdown;

@@ -156,12 +156,21 @@ impl Broker {
         }
     }
 
-    /// Runs housekeeping every second until `shutdown` fires.
-    pub async fn run_housekeeping(self: Arc<Self>, mut shutdown: crate::shutdown::Shutdown) {
+    /// Runs housekeeping every second, and publishes `$SYS` topics every `sys_interval`
+    /// (never when zero), until `shutdown` fires.
+    pub async fn run_housekeeping(self: Arc<Self>, sys_interval: Duration, mut shutdown: crate::shutdown::Shutdown) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_sys: Option<Instant> = None;
         loop {
             tokio::select! {
-                _ = tick.tick() => self.housekeeping(Instant::now()),
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.housekeeping(now);
+                    if !sys_interval.is_zero() && last_sys.is_none_or(|t| now.duration_since(t) >= sys_interval) {
+                        super::sys::publish(&self, now);
+                        last_sys = Some(now);
+                    }
+                }
                 _ = shutdown.wait() => return,
             }
         }

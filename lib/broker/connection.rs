@@ -31,6 +31,9 @@ const WRITE_HIGH_WATER: usize = 256 * 1024;
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes read per read call when the buffer has no room.
 const READ_CHUNK: usize = 4096;
+/// Most bytes reserved at once for the rest of a packet: a peer's fixed header alone never
+/// makes us allocate up to 256 MiB; a larger packet's buffer grows as its bytes arrive.
+const RESERVE_AHEAD: usize = 1024 * 1024;
 
 /// Why and how a connection ends.
 #[derive(Debug)]
@@ -194,6 +197,11 @@ async fn read_connect<R: AsyncRead + Unpin>(
     max_packet: usize,
 ) -> Result<Option<Box<Connect>>, Refusal> {
     loop {
+        if let Some(&first) = rbuf.first().filter(|&&b| b != crate::mqtt::kind::CONNECT << 4) {
+            // [MQTT-3.1.0-1], [MQTT-2.1.3-1]: the first byte is not that of a CONNECT, so
+            // neither is the packet; its announced body is not waited for.
+            return Err(Refusal { connack: None, why: format!("first packet starts with 0x{first:02X}, not CONNECT") });
+        }
         let level = connect_level(rbuf);
         match decode(rbuf, Protocol::V5, max_packet) {
             Ok(Some(Packet::Connect(c))) => return Ok(Some(c)),
@@ -213,7 +221,7 @@ async fn read_connect<R: AsyncRead + Unpin>(
             }
         }
         if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
-            rbuf.reserve(frame.total_len().saturating_sub(rbuf.len()));
+            rbuf.reserve(frame.total_len().saturating_sub(rbuf.len()).min(RESERVE_AHEAD));
         }
         match reader.read_buf(reserve(rbuf)).await {
             Ok(0) | Err(_) => return Ok(None),
@@ -438,7 +446,7 @@ impl Link {
                 }
                 Ok(None) => {
                     if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
-                        rbuf.reserve(frame.total_len().saturating_sub(rbuf.len()));
+                        rbuf.reserve(frame.total_len().saturating_sub(rbuf.len()).min(RESERVE_AHEAD));
                     }
                     return Ok(());
                 }
@@ -534,11 +542,11 @@ impl Link {
                 self.inbound_aliases.insert(alias, p.topic.clone());
             }
         }
-        if p.topic.starts_with('$') {
-            // Clients may not publish into the broker's own `$SYS` tree.
-            if p.topic.starts_with("$SYS") {
-                return self.ack_publish(&p, ReasonCode::NOT_AUTHORIZED);
-            }
+        if p.topic.starts_with("$SYS") {
+            // Clients may not publish into the broker's own `$SYS` tree: refused in v5,
+            // acknowledged and dropped in 3.x `[MQTT-3.3.5-2]`.
+            Stats::add(&self.broker.stats.messages_dropped, 1);
+            return self.ack_publish(&p, ReasonCode::NOT_AUTHORIZED);
         }
         match p.qos {
             QoS::AtMostOnce => {
@@ -564,11 +572,9 @@ impl Link {
         }
     }
 
-    /// Answers a QoS 1 or 2 PUBLISH. 3.x clients are disconnected instead of refused.
+    /// Answers a QoS 1 or 2 PUBLISH. 3.x has no refusal codes: a refused message is
+    /// acknowledged as received and dropped `[MQTT-3.3.5-2]`.
     fn ack_publish(&mut self, p: &Publish, reason: ReasonCode) -> Result<(), Close> {
-        if !reason.is_success() && !self.protocol.is_v5() {
-            return Err(Close { reason: None, publish_will: true, why: format!("PUBLISH refused: {reason}") });
-        }
         let reason = if self.protocol.is_v5() { reason } else { ReasonCode::SUCCESS };
         match p.qos {
             QoS::AtMostOnce => {}
@@ -708,7 +714,12 @@ impl Link {
         if self.protocol.is_v5() && self.client_alias_max > 0 {
             self.apply_outbound_alias(&mut publish);
         }
-        if Packet::Publish(publish.clone()).encoded_len(self.protocol) > self.client_max_packet {
+        if d.qos != QoS::AtMostOnce {
+            // Any non-zero id sizes the packet the same; the real one is taken only if it is sent.
+            publish.packet_id = 1;
+        }
+        let mut packet = Packet::Publish(publish);
+        if packet.encoded_len(self.protocol) > self.client_max_packet {
             // [MQTT-3.1.2-25]: never send a packet above the client's maximum; the message is dropped.
             Stats::add(&self.broker.stats.messages_dropped, 1);
             return;
@@ -718,13 +729,15 @@ impl Link {
                 Stats::add(&self.broker.stats.messages_dropped, 1);
                 return;
             };
-            publish.packet_id = id;
+            if let Packet::Publish(p) = &mut packet {
+                p.packet_id = id;
+            }
             let stage = if d.qos == QoS::AtLeastOnce { Stage::AwaitPubAck } else { Stage::AwaitPubRec };
             self.session.inflight.push_back(InflightMessage { packet_id: id, delivery: d, stage });
             Stats::add(&self.broker.stats.inflight, 1);
         }
         Stats::add(&self.broker.stats.messages_sent, 1);
-        self.send(Packet::Publish(publish));
+        self.send(packet);
     }
 
     /// Replaces the topic with an alias the client already knows, or sets up a new one while

@@ -15,6 +15,7 @@ pub mod session;
 pub mod sessions;
 pub mod stats;
 pub mod subscriptions;
+pub mod sys;
 
 pub use broker::Broker;
 pub use capabilities::Capabilities;

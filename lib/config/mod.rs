@@ -1,0 +1,326 @@
+//! Configuration: the original comqtt's YAML schema (`storage-way`, `mqtt:` with listeners,
+//! TLS files and `options.capabilities`, `log:`), merged as built-in defaults < file <
+//! command-line flags. Unlike the original, a partial file keeps the defaults of the keys it
+//! leaves out. Unknown keys and bad values are errors naming the key (and, for syntax and
+//! unknown keys, the line).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::broker::Capabilities;
+use crate::mqtt::QoS;
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// YAML syntax, an unknown key or a value of the wrong type; the message has the line.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with key path and line.
+        message: String,
+    },
+    /// A value outside what the key allows.
+    #[error("{key}: {value} is not allowed ({allowed})")]
+    Invalid {
+        /// Dotted key path.
+        key: &'static str,
+        /// The value found.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// 0 memory (the only store of this build).
+    pub storage_way: u8,
+    /// Listeners and MQTT options.
+    pub mqtt: MqttConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// The `mqtt:` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MqttConfig {
+    /// TCP listener address; empty turns it off.
+    pub tcp: String,
+    /// WebSocket listener address; empty turns it off.
+    pub ws: String,
+    /// TLS files; with a certificate, both listeners speak TLS.
+    pub tls: TlsConfig,
+    /// Broker options.
+    pub options: MqttOptions,
+}
+
+/// The `mqtt.tls:` block.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TlsConfig {
+    /// CA certificates clients must present certificates from (mutual TLS).
+    pub ca_cert: String,
+    /// Server certificate chain (PEM).
+    pub server_cert: String,
+    /// Server private key (PEM).
+    pub server_key: String,
+}
+
+/// The `mqtt.options:` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MqttOptions {
+    /// Seconds between `$SYS` updates; 0 turns them off.
+    pub sys_topic_resend_interval: u64,
+    /// Limits and features.
+    pub capabilities: CapabilitiesConfig,
+}
+
+/// The `mqtt.options.capabilities:` block, with the original's key names and encodings
+/// (0/1 for the `*-available` flags), plus comqtt's queue limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CapabilitiesConfig {
+    pub maximum_message_expiry_interval: u32,
+    pub maximum_session_expiry_interval: u32,
+    pub maximum_client_writes_pending: usize,
+    /// 0: no limit beyond the protocol's.
+    pub maximum_packet_size: u32,
+    pub receive_maximum: u16,
+    pub topic_alias_maximum: u16,
+    pub maximum_qos: u8,
+    pub retain_available: u8,
+    pub wildcard_sub_available: u8,
+    pub sub_id_available: u8,
+    pub shared_sub_available: u8,
+    pub minimum_protocol_version: u8,
+    /// comqtt: keep alive imposed on v5 clients (0: the client's own).
+    pub server_keep_alive: u16,
+    /// comqtt: messages kept for an offline persistent session.
+    pub maximum_queued_messages: usize,
+    /// comqtt: unacknowledged messages towards a client that names no receive maximum.
+    pub maximum_inflight: u16,
+}
+
+/// The `log:` block (this build: console output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LogConfig {
+    /// Logging on or off.
+    pub enable: bool,
+    /// 0 text, 1 JSON.
+    pub format: u8,
+    /// slog levels of the original: -4 debug, 0 info, 4 warn, 8 error.
+    pub level: i8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { storage_way: 0, mqtt: MqttConfig::default(), log: LogConfig::default() }
+    }
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig { tcp: ":1883".into(), ws: ":1882".into(), tls: TlsConfig::default(), options: MqttOptions::default() }
+    }
+}
+
+impl Default for MqttOptions {
+    fn default() -> Self {
+        MqttOptions { sys_topic_resend_interval: 1, capabilities: CapabilitiesConfig::default() }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { enable: true, format: 0, level: 0 }
+    }
+}
+
+impl Default for CapabilitiesConfig {
+    fn default() -> Self {
+        let c = Capabilities::default();
+        CapabilitiesConfig {
+            maximum_message_expiry_interval: c.maximum_message_expiry_interval,
+            maximum_session_expiry_interval: c.maximum_session_expiry_interval,
+            maximum_client_writes_pending: c.maximum_client_writes_pending,
+            maximum_packet_size: c.maximum_packet_size,
+            receive_maximum: c.receive_maximum,
+            topic_alias_maximum: c.topic_alias_maximum,
+            maximum_qos: c.maximum_qos as u8,
+            retain_available: c.retain_available as u8,
+            wildcard_sub_available: c.wildcard_sub_available as u8,
+            sub_id_available: c.sub_id_available as u8,
+            shared_sub_available: c.shared_sub_available as u8,
+            minimum_protocol_version: c.minimum_protocol_version,
+            server_keep_alive: c.server_keep_alive,
+            maximum_queued_messages: c.maximum_queued_messages,
+            maximum_inflight: c.maximum_inflight,
+        }
+    }
+}
+
+fn flag(key: &'static str, v: u8) -> Result<bool, ConfigError> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(ConfigError::Invalid { key, value: v.to_string(), allowed: "0 or 1" }),
+    }
+}
+
+impl CapabilitiesConfig {
+    /// The broker's capabilities, or the first value out of range.
+    pub fn to_capabilities(&self) -> Result<Capabilities, ConfigError> {
+        let maximum_qos = QoS::from_u8(self.maximum_qos).ok_or(ConfigError::Invalid {
+            key: "mqtt.options.capabilities.maximum-qos",
+            value: self.maximum_qos.to_string(),
+            allowed: "0, 1 or 2",
+        })?;
+        if !(3..=5).contains(&self.minimum_protocol_version) {
+            return Err(ConfigError::Invalid {
+                key: "mqtt.options.capabilities.minimum-protocol-version",
+                value: self.minimum_protocol_version.to_string(),
+                allowed: "3 (MQTT 3.1), 4 (3.1.1) or 5",
+            });
+        }
+        for (key, v) in [
+            ("mqtt.options.capabilities.receive-maximum", self.receive_maximum as usize),
+            ("mqtt.options.capabilities.maximum-client-writes-pending", self.maximum_client_writes_pending),
+            ("mqtt.options.capabilities.maximum-queued-messages", self.maximum_queued_messages),
+            ("mqtt.options.capabilities.maximum-inflight", self.maximum_inflight as usize),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid { key, value: "0".into(), allowed: "at least 1" });
+            }
+        }
+        if self.maximum_packet_size != 0 && self.maximum_packet_size < 64 {
+            return Err(ConfigError::Invalid {
+                key: "mqtt.options.capabilities.maximum-packet-size",
+                value: self.maximum_packet_size.to_string(),
+                allowed: "0 (unlimited) or at least 64 bytes",
+            });
+        }
+        Ok(Capabilities {
+            maximum_message_expiry_interval: self.maximum_message_expiry_interval,
+            maximum_session_expiry_interval: self.maximum_session_expiry_interval,
+            maximum_client_writes_pending: self.maximum_client_writes_pending,
+            maximum_packet_size: self.maximum_packet_size,
+            receive_maximum: self.receive_maximum,
+            topic_alias_maximum: self.topic_alias_maximum,
+            maximum_qos,
+            retain_available: flag("mqtt.options.capabilities.retain-available", self.retain_available)?,
+            wildcard_sub_available: flag("mqtt.options.capabilities.wildcard-sub-available", self.wildcard_sub_available)?,
+            sub_id_available: flag("mqtt.options.capabilities.sub-id-available", self.sub_id_available)?,
+            shared_sub_available: flag("mqtt.options.capabilities.shared-sub-available", self.shared_sub_available)?,
+            minimum_protocol_version: self.minimum_protocol_version,
+            server_keep_alive: self.server_keep_alive,
+            maximum_queued_messages: self.maximum_queued_messages,
+            maximum_inflight: self.maximum_inflight,
+        })
+    }
+}
+
+impl Config {
+    /// Parses YAML text; `path` names the source in errors.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            yaml_serde::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a YAML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::from_yaml(&text, path)
+    }
+
+    /// Checks every value against what its key allows.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.storage_way != 0 {
+            return Err(ConfigError::Invalid {
+                key: "storage-way",
+                value: self.storage_way.to_string(),
+                allowed: "0 (memory); the embedded and Redis stores are not in this build yet",
+            });
+        }
+        if self.log.format > 1 {
+            return Err(ConfigError::Invalid { key: "log.format", value: self.log.format.to_string(), allowed: "0 text or 1 json" });
+        }
+        let tls = &self.mqtt.tls;
+        if tls.server_cert.is_empty() != tls.server_key.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "mqtt.tls",
+                value: "only one of server-cert and server-key".into(),
+                allowed: "both server-cert and server-key, or neither",
+            });
+        }
+        if !tls.ca_cert.is_empty() && tls.server_cert.is_empty() {
+            return Err(ConfigError::Invalid { key: "mqtt.tls.ca-cert", value: tls.ca_cert.clone(), allowed: "only together with server-cert and server-key" });
+        }
+        self.mqtt.options.capabilities.to_capabilities().map(|_| ())
+    }
+
+    /// The full default configuration as YAML.
+    pub fn default_yaml() -> String {
+        yaml_serde::to_string(&Config::default()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml(text, Path::new("test.yml"))
+    }
+
+    #[test]
+    fn partial_file_keeps_defaults() {
+        let c = parse("mqtt:\n  options:\n    capabilities:\n      maximum-qos: 1\n").unwrap();
+        assert_eq!(c.mqtt.options.capabilities.maximum_qos, 1);
+        assert_eq!(c.mqtt.options.capabilities.receive_maximum, 1024);
+        assert_eq!(c.mqtt.tcp, ":1883");
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_line() {
+        let err = parse("mqtt:\n  tcp: :1883\n  tpc: :1884\n").unwrap_err().to_string();
+        assert!(err.contains("tpc") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_value_names_key_and_allowed_values() {
+        let err = parse("mqtt:\n  options:\n    capabilities:\n      maximum-qos: 3\n").unwrap_err().to_string();
+        assert!(err.contains("maximum-qos") && err.contains("0, 1 or 2"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error_with_line() {
+        let err = parse("mqtt:\n  options:\n    sys-topic-resend-interval: soon\n").unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn default_yaml_round_trips() {
+        assert_eq!(parse(&Config::default_yaml()).unwrap(), Config::default());
+    }
+}

@@ -546,44 +546,38 @@ impl Link {
             // Clients may not publish into the broker's own `$SYS` tree: refused in v5,
             // acknowledged and dropped in 3.x `[MQTT-3.3.5-2]`.
             Stats::add(&self.broker.stats.messages_dropped, 1);
-            return self.ack_publish(&p, ReasonCode::NOT_AUTHORIZED);
+            return self.ack(p.qos, p.packet_id, ReasonCode::NOT_AUTHORIZED);
         }
-        match p.qos {
-            QoS::AtMostOnce => {
-                self.route(p);
-                Ok(())
+        let (qos, packet_id) = (p.qos, p.packet_id);
+        if qos == QoS::ExactlyOnce {
+            if self.session.inbound_qos2.contains(&packet_id) {
+                // A resent PUBLISH of a message already received: not delivered again.
+                return self.ack(qos, packet_id, ReasonCode::SUCCESS);
             }
-            QoS::AtLeastOnce => {
-                let reached = self.route(p.clone());
-                self.ack_publish(&p, if reached == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS })
+            if self.session.inbound_qos2.len() >= caps.receive_maximum as usize {
+                return Err(Close::protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded"));
             }
-            QoS::ExactlyOnce => {
-                if self.session.inbound_qos2.contains(&p.packet_id) {
-                    // A resent PUBLISH of a message already received: not delivered again.
-                    return self.ack_publish(&p, ReasonCode::SUCCESS);
-                }
-                if self.session.inbound_qos2.len() >= caps.receive_maximum as usize {
-                    return Err(Close::protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded"));
-                }
-                self.session.inbound_qos2.insert(p.packet_id);
-                let reached = self.route(p.clone());
-                self.ack_publish(&p, if reached == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS })
-            }
+            self.session.inbound_qos2.insert(packet_id);
         }
+        let reached = self.route(p);
+        if qos == QoS::AtMostOnce {
+            return Ok(());
+        }
+        self.ack(qos, packet_id, if reached == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS })
     }
 
     /// Answers a QoS 1 or 2 PUBLISH. 3.x has no refusal codes: a refused message is
     /// acknowledged as received and dropped `[MQTT-3.3.5-2]`.
-    fn ack_publish(&mut self, p: &Publish, reason: ReasonCode) -> Result<(), Close> {
+    fn ack(&mut self, qos: QoS, packet_id: u16, reason: ReasonCode) -> Result<(), Close> {
         let reason = if self.protocol.is_v5() { reason } else { ReasonCode::SUCCESS };
-        match p.qos {
+        match qos {
             QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.send(Packet::PubAck(PubReply::with_reason(p.packet_id, reason))),
+            QoS::AtLeastOnce => self.send(Packet::PubAck(PubReply::with_reason(packet_id, reason))),
             QoS::ExactlyOnce => {
                 if !reason.is_success() {
-                    self.session.inbound_qos2.remove(&p.packet_id);
+                    self.session.inbound_qos2.remove(&packet_id);
                 }
-                self.send(Packet::PubRec(PubReply::with_reason(p.packet_id, reason)))
+                self.send(Packet::PubRec(PubReply::with_reason(packet_id, reason)))
             }
         }
         Ok(())

@@ -117,8 +117,7 @@ impl SubscriptionTree {
     /// Collects the subscribers of `topic`. Wildcards at the first level do not match
     /// `$` topics `[MQTT-4.7.2-1]`.
     pub fn matches<'a>(&'a self, topic: &str, out: &mut Matches<'a>) {
-        let levels: Vec<&str> = topic.split('/').collect();
-        collect(&self.root, &levels, 0, topic.starts_with('$'), out);
+        collect(&self.root, topic.split('/'), true, topic.starts_with('$'), out);
     }
 }
 
@@ -153,24 +152,26 @@ fn remove(node: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str
     removed
 }
 
-fn collect<'a>(node: &'a Node, levels: &[&str], depth: usize, dollar: bool, out: &mut Matches<'a>) {
-    let wildcards_allowed = !(depth == 0 && dollar);
+/// Walks the tree along the topic's levels (`levels` yields the ones below `node`; cloning
+/// the iterator is how each branch keeps its place, without allocating).
+fn collect<'a>(node: &'a Node, mut levels: std::str::Split<'_, char>, first: bool, dollar: bool, out: &mut Matches<'a>) {
+    let wildcards_allowed = !(first && dollar);
     if wildcards_allowed {
         if let Some(hash) = node.children.get("#") {
             add(hash, out);
         }
     }
-    let Some(level) = levels.get(depth) else {
+    let Some(level) = levels.next() else {
         add(node, out);
         return;
     };
     if wildcards_allowed {
         if let Some(plus) = node.children.get("+") {
-            collect(plus, levels, depth + 1, dollar, out);
+            collect(plus, levels.clone(), false, dollar, out);
         }
     }
-    if let Some(child) = node.children.get(*level) {
-        collect(child, levels, depth + 1, dollar, out);
+    if let Some(child) = node.children.get(level) {
+        collect(child, levels, false, dollar, out);
     }
 }
 

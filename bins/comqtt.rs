@@ -105,6 +105,11 @@ fn run() -> Result<()> {
     };
     let config = settings(&args)?;
     init_logging(&config, &args);
+    // Each client is a file descriptor: raise the soft limit to the hard one, as Go does.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(serve(config))
 }

@@ -705,9 +705,11 @@ impl Link {
 
     fn send_delivery(&mut self, d: Delivery, now: Instant) {
         let mut publish = d.to_publish(now);
-        if self.protocol.is_v5() && self.client_alias_max > 0 {
-            self.apply_outbound_alias(&mut publish);
-        }
+        let new_alias = if self.protocol.is_v5() && self.client_alias_max > 0 {
+            self.apply_outbound_alias(&mut publish)
+        } else {
+            None
+        };
         if d.qos != QoS::AtMostOnce {
             // Any non-zero id sizes the packet the same; the real one is taken only if it is sent.
             publish.packet_id = 1;
@@ -730,20 +732,27 @@ impl Link {
             self.session.inflight.push_back(InflightMessage { packet_id: id, delivery: d, stage });
             Stats::add(&self.broker.stats.inflight, 1);
         }
+        // Only a PUBLISH that is sent sets up its alias: the client learns it from that packet.
+        if let Some((topic, alias)) = new_alias {
+            self.outbound_aliases.insert(topic, alias);
+        }
         Stats::add(&self.broker.stats.messages_sent, 1);
         self.send(packet);
     }
 
     /// Replaces the topic with an alias the client already knows, or sets up a new one while
-    /// aliases are left.
-    fn apply_outbound_alias(&mut self, publish: &mut Publish) {
+    /// aliases are left. Returns a new mapping, to be recorded once the PUBLISH is sent.
+    fn apply_outbound_alias(&self, publish: &mut Publish) -> Option<(MqttString, u16)> {
         if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
             publish.properties.topic_alias = Some(alias);
             publish.topic = MqttString::default();
+            None
         } else if self.outbound_aliases.len() < self.client_alias_max as usize {
             let alias = self.outbound_aliases.len() as u16 + 1;
-            self.outbound_aliases.insert(publish.topic.clone(), alias);
             publish.properties.topic_alias = Some(alias);
+            Some((publish.topic.clone(), alias))
+        } else {
+            None
         }
     }
 

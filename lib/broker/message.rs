@@ -54,9 +54,10 @@ impl Message {
         self.expires_at.is_some_and(|t| t <= now)
     }
 
-    /// Seconds left before expiry, as the forwarded expiry interval `[MQTT-3.3.2-6]`.
+    /// Seconds left before expiry, rounded up, as the forwarded expiry interval
+    /// `[MQTT-3.3.2-6]`: a message forwarded at once keeps the interval it was published with.
     pub fn remaining_expiry(&self, now: Instant) -> Option<u32> {
-        self.expires_at.map(|t| t.saturating_duration_since(now).as_secs() as u32)
+        self.expires_at.map(|t| t.saturating_duration_since(now).as_millis().div_ceil(1000) as u32)
     }
 }
 

@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use super::broker::Broker;
 use super::message::{Delivery, Message};
 use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
-use super::sessions::{Closed, PendingWill, NEVER_EXPIRES};
+use super::sessions::{Closed, Kick, PendingWill, NEVER_EXPIRES};
 use super::stats::Stats;
 use crate::mqtt::topic::{parse_shared, valid_topic_filter};
 use crate::mqtt::{
@@ -34,6 +33,11 @@ const READ_CHUNK: usize = 4096;
 /// Most bytes reserved at once for the rest of a packet: a peer's fixed header alone never
 /// makes us allocate up to 256 MiB; a larger packet's buffer grows as its bytes arrive.
 const RESERVE_AHEAD: usize = 1024 * 1024;
+/// A read smaller than this that leaves no partial packet frees the read buffer: the
+/// connection is quiet, and an idle connection should hold no buffer.
+const QUIET_READ: usize = 512;
+/// An empty output buffer larger than this is freed after a burst.
+const KEEP_OUT_CAPACITY: usize = 64 * 1024;
 
 /// Why and how a connection ends.
 #[derive(Debug)]
@@ -66,7 +70,9 @@ where
     let mut rbuf = BytesMut::new();
     let max_packet = broker.capabilities.packet_size_limit();
     let first = tokio::select! {
-        r = tokio::time::timeout(CONNECT_TIMEOUT, read_connect(&mut reader, &mut rbuf, max_packet)) => r,
+        // Boxed, like `Link::accept` below: the handshake's state is freed once it is over
+        // instead of sizing every connection's task for it.
+        r = Box::pin(tokio::time::timeout(CONNECT_TIMEOUT, read_connect(&mut reader, &mut rbuf, max_packet))) => r,
         _ = shutdown.wait() => return,
     };
     let connect = match first {
@@ -87,8 +93,8 @@ where
             return;
         }
     };
-    let (kick_tx, mut kick_rx) = mpsc::channel(1);
-    let mut link = match Link::accept(&broker, *connect, kick_tx, &peer).await {
+    let kick = Arc::new(Kick::default());
+    let mut link = match Box::pin(Link::accept(&broker, *connect, kick.clone(), &peer)).await {
         Ok(link) => link,
         Err((protocol, code, why)) => {
             tracing::info!(%peer, reason = %code, why, "connection refused");
@@ -103,6 +109,9 @@ where
     tracing::debug!(%peer, client_id = %link.client_id, protocol = %link.protocol, "client connected");
     let outbox = link.outbox.clone();
     link.drain_outbox();
+    if rbuf.is_empty() {
+        rbuf = BytesMut::new();
+    }
 
     // Set after a write; TLS and WebSocket streams hold bytes until flushed.
     let mut unflushed = false;
@@ -118,6 +127,9 @@ where
                     if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
                         break close;
                     }
+                    if n < QUIET_READ && rbuf.is_empty() {
+                        rbuf = BytesMut::new();
+                    }
                     link.drain_outbox();
                 }
                 Err(e) => break Close { reason: None, publish_will: true, why: format!("read error: {e}") },
@@ -127,14 +139,19 @@ where
                     Stats::add(&broker.stats.bytes_sent, n as u64);
                     unflushed = true;
                 }
-                Ok(None) => unflushed = false,
+                Ok(None) => {
+                    unflushed = false;
+                    if link.out.capacity() > KEEP_OUT_CAPACITY {
+                        link.out = BytesMut::new();
+                    }
+                }
                 Err(e) => break Close { reason: None, publish_will: true, why: format!("write error: {e}") },
             },
             _ = outbox.notified(), if draining => link.drain_outbox(),
             _ = sleep_until(keep_alive), if keep_alive.is_some() => {
                 break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
             }
-            Some(reason) = kick_rx.recv() => {
+            reason = kick.received() => {
                 break Close { reason: Some(reason), publish_will: true, why: format!("disconnected by the server: {reason}") };
             }
             _ = shutdown.wait() => {
@@ -253,8 +270,8 @@ struct Link {
     session: SessionState,
     /// Where the router puts messages for this client.
     outbox: Arc<Outbox>,
-    /// The will, published unless the client disconnects normally.
-    will: Option<LastWill>,
+    /// The will, published unless the client disconnects normally (boxed: often absent).
+    will: Option<Box<LastWill>>,
     /// Seconds the session outlives the connection.
     session_expiry: u32,
     /// Keep alive in force (0: none).
@@ -281,7 +298,7 @@ impl Link {
     async fn accept(
         broker: &Arc<Broker>,
         connect: Connect,
-        kick: mpsc::Sender<ReasonCode>,
+        kick: Arc<Kick>,
         peer: &str,
     ) -> Result<Link, (Protocol, ReasonCode, &'static str)> {
         let caps = &broker.capabilities;
@@ -318,7 +335,7 @@ impl Link {
             assigned = Some(id.clone());
             id
         } else {
-            connect.client_id.clone()
+            connect.client_id.detached()
         };
 
         let session_expiry = if v5 {
@@ -353,7 +370,7 @@ impl Link {
             client_id,
             session: opened.state,
             outbox: opened.outbox,
-            will: connect.will,
+            will: connect.will.map(|w| Box::new(detach_will(w))),
             session_expiry,
             keep_alive,
             last_packet: Instant::now(),
@@ -539,7 +556,7 @@ impl Link {
                     None => return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
                 }
             } else {
-                self.inbound_aliases.insert(alias, p.topic.clone());
+                self.inbound_aliases.insert(alias, p.topic.detached());
             }
         }
         if p.topic.starts_with("$SYS") {
@@ -629,7 +646,7 @@ impl Link {
             }
             let sub = SessionSubscription { options, identifier: s.properties.subscription_identifier };
             let is_new = self.broker.subscribe(&self.client_id, &self.outbox, &f.filter, sub);
-            self.session.subscriptions.insert(f.filter.clone(), sub);
+            self.session.subscriptions.insert(f.filter.detached(), sub);
             reasons.push(ReasonCode(options.qos as u8));
             let send_retained = !is_shared
                 && match options.retain_handling {
@@ -750,7 +767,7 @@ impl Link {
         } else if self.outbound_aliases.len() < self.client_alias_max as usize {
             let alias = self.outbound_aliases.len() as u16 + 1;
             publish.properties.topic_alias = Some(alias);
-            Some((publish.topic.clone(), alias))
+            Some((publish.topic.detached(), alias))
         } else {
             None
         }
@@ -764,11 +781,11 @@ impl Link {
         let mut pending = None;
         if let Some(will) = self.will.filter(|_| publish_will) {
             let delay = will.properties.will_delay_interval.unwrap_or(0);
-            let message = will_message(will, &self.client_id, max_expiry);
+            let message = will_message(*will, &self.client_id, max_expiry);
             if delay == 0 || self.session_expiry == 0 {
                 now_will = Some(message);
             } else {
-                pending = Some(PendingWill { at: Instant::now() + Duration::from_secs(delay as u64), message });
+                pending = Some(Box::new(PendingWill { at: Instant::now() + Duration::from_secs(delay as u64), message }));
             }
         }
         let inflight = self.session.inflight.len() as u64;
@@ -787,6 +804,28 @@ impl Link {
         if let Some(will) = now_will {
             broker.publish(will);
         }
+    }
+}
+
+/// The will with every field copied out of the CONNECT packet's read buffer: it is kept for
+/// the whole connection.
+fn detach_will(will: LastWill) -> LastWill {
+    let p = will.properties;
+    let bytes = |b: Option<bytes::Bytes>| b.map(|b| bytes::Bytes::copy_from_slice(&b));
+    LastWill {
+        topic: will.topic.detached(),
+        payload: bytes::Bytes::copy_from_slice(&will.payload),
+        qos: will.qos,
+        retain: will.retain,
+        properties: crate::mqtt::WillProperties {
+            will_delay_interval: p.will_delay_interval,
+            payload_format_indicator: p.payload_format_indicator,
+            message_expiry_interval: p.message_expiry_interval,
+            content_type: p.content_type.map(|s| s.detached()),
+            response_topic: p.response_topic.map(|s| s.detached()),
+            correlation_data: bytes(p.correlation_data),
+            user_properties: p.user_properties.into_iter().map(|(k, v)| (k.detached(), v.detached())).collect(),
+        },
     }
 }
 
@@ -819,4 +858,20 @@ fn random_seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(Instant::now().elapsed().as_nanos() as u64);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every connection's task holds this future for its whole life, so its size is most of
+    /// an idle connection's memory (benches/idle_memory.py measures the whole: ~7.5 KiB). The
+    /// handshake is boxed to keep it out; this catches state creeping back in.
+    #[test]
+    fn connection_task_state_stays_small() {
+        let broker = super::Broker::new(Default::default());
+        let (stream, _peer) = tokio::io::duplex(64);
+        let signal = crate::shutdown::ShutdownSignal::new();
+        let task = super::serve(broker, stream, String::new(), signal.subscribe());
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 2048, "connection task state is {size} bytes");
+    }
 }

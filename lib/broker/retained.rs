@@ -24,7 +24,13 @@ impl RetainedStore {
         if message.payload.is_empty() {
             map.remove(&message.topic).map_or(0, |_| -1)
         } else {
-            map.insert(message.topic.clone(), message.clone()).map_or(1, |_| 0)
+            // Kept for long: copy topic and payload out of the publisher's read buffer.
+            let kept = Arc::new(Message {
+                topic: message.topic.detached(),
+                payload: bytes::Bytes::copy_from_slice(&message.payload),
+                ..Message::clone(message)
+            });
+            map.insert(kept.topic.clone(), kept).map_or(1, |_| 0)
         }
     }
 

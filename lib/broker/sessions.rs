@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use super::message::Message;
 use super::session::{Outbox, SessionState};
@@ -19,13 +21,45 @@ const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(5);
 /// A session expiry interval that means "never expires" `[MQTT-3.1.2-23]`.
 pub const NEVER_EXPIRES: u32 = u32::MAX;
 
+/// How the registry tells a connection to disconnect: a reason code and a wake-up. Lighter
+/// than a channel, which matters for idle connections.
+#[derive(Debug, Default)]
+pub struct Kick {
+    /// The reason code; 0 while no one asked.
+    reason: AtomicU8,
+    /// Wakes the connection.
+    notify: Notify,
+}
+
+impl Kick {
+    /// Asks the connection to disconnect with `reason` (the first request wins).
+    pub fn send(&self, reason: ReasonCode) {
+        // 0x00 never ends a connection here, so it can mean "not kicked".
+        let code = if reason.0 == 0 { ReasonCode::UNSPECIFIED_ERROR.0 } else { reason.0 };
+        if self.reason.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Waits until someone asks the connection to disconnect, and returns why.
+    pub async fn received(&self) -> ReasonCode {
+        loop {
+            let code = self.reason.load(Ordering::Acquire);
+            if code != 0 {
+                return ReasonCode(code);
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
 /// The connection currently serving a session.
 #[derive(Debug)]
 struct Owner {
     /// Identifies the connection.
     connection: u64,
     /// Tells it to disconnect, with the reason code to send.
-    kick: mpsc::Sender<ReasonCode>,
+    kick: Arc<Kick>,
 }
 
 /// A will message waiting for its delay to pass.
@@ -49,8 +83,8 @@ struct Entry {
     expiry_interval: u32,
     /// When its last connection ended.
     disconnected_at: Option<Instant>,
-    /// A delayed will.
-    will: Option<PendingWill>,
+    /// A delayed will (boxed: most sessions have none).
+    will: Option<Box<PendingWill>>,
 }
 
 /// A session handed to a new connection.
@@ -111,7 +145,7 @@ impl Sessions {
         client_id: &MqttString,
         clean_start: bool,
         connection: u64,
-        kick: mpsc::Sender<ReasonCode>,
+        kick: Arc<Kick>,
         outbox_limit: usize,
     ) -> Result<Opened, OpenError> {
         let deadline = tokio::time::Instant::now() + TAKEOVER_TIMEOUT;
@@ -126,7 +160,7 @@ impl Sessions {
                     Some(entry) if entry.owner.is_some() => {
                         if !kicked {
                             if let Some(owner) = &entry.owner {
-                                let _ = owner.kick.try_send(ReasonCode::SESSION_TAKEN_OVER);
+                                owner.kick.send(ReasonCode::SESSION_TAKEN_OVER);
                             }
                             kicked = true;
                         }
@@ -178,7 +212,7 @@ impl Sessions {
         connection: u64,
         state: SessionState,
         expiry_interval: u32,
-        will: Option<PendingWill>,
+        will: Option<Box<PendingWill>>,
         outbox_limit: usize,
     ) -> Closed {
         let mut map = self.map.lock();
@@ -238,7 +272,10 @@ impl Sessions {
     pub fn kick(&self, client_id: &str, reason: ReasonCode) -> bool {
         let map = self.map.lock();
         match map.get(client_id).and_then(|e| e.owner.as_ref()) {
-            Some(owner) => owner.kick.try_send(reason).is_ok(),
+            Some(owner) => {
+                owner.kick.send(reason);
+                true
+            }
             None => false,
         }
     }
@@ -257,7 +294,7 @@ impl Sessions {
     pub fn kick_all(&self, reason: ReasonCode) {
         for entry in self.map.lock().values() {
             if let Some(owner) = &entry.owner {
-                let _ = owner.kick.try_send(reason);
+                owner.kick.send(reason);
             }
         }
     }

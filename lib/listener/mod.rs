@@ -7,6 +7,8 @@
 pub mod tls;
 pub mod websocket;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,15 +62,7 @@ pub async fn run(listener: TcpListener, transport: Transport, broker: Arc<Broker
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let transport = transport.clone();
-                let broker = broker.clone();
-                let shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    let peer = peer.to_string();
-                    if let Err(e) = handle(stream, &transport, broker, peer.clone(), shutdown).await {
-                        tracing::debug!(%peer, transport = transport.name(), error = %e, "handshake failed");
-                    }
-                });
+                tokio::spawn(handle(stream, &transport, broker.clone(), peer.to_string(), shutdown.clone()));
             }
             Err(e) => {
                 // Out of file descriptors and the like: wait a little instead of spinning.
@@ -79,31 +73,44 @@ pub async fn run(listener: TcpListener, transport: Transport, broker: Arc<Broker
     }
 }
 
-async fn handle(
+/// The task serving one accepted socket. Each transport's future is boxed on its own, so a
+/// plain TCP connection's task is sized for plain TCP, not for the largest (TLS + WebSocket)
+/// handshake state: idle connections are most of a broker's memory.
+fn handle(
     stream: TcpStream,
     transport: &Transport,
     broker: Arc<Broker>,
     peer: String,
     shutdown: Shutdown,
-) -> std::io::Result<()> {
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     let limit = broker.capabilities.packet_size_limit();
-    match (&transport.tls, transport.websocket) {
-        (None, false) => connection::serve(broker, stream, peer, shutdown).await,
-        (None, true) => {
-            let ws = timed(websocket::accept(stream, limit)).await?;
-            connection::serve(broker, ws, peer, shutdown).await
-        }
-        (Some(tls), false) => {
-            let stream = timed(tls.accept(stream)).await?;
-            connection::serve(broker, stream, peer, shutdown).await
-        }
-        (Some(tls), true) => {
-            let stream = timed(tls.accept(stream)).await?;
-            let ws = timed(websocket::accept(stream, limit)).await?;
-            connection::serve(broker, ws, peer, shutdown).await
-        }
+    let name = transport.name();
+    let failed = move |peer: &str, e: std::io::Error| tracing::debug!(%peer, transport = name, error = %e, "handshake failed");
+    match (transport.tls.clone(), transport.websocket) {
+        (None, false) => Box::pin(connection::serve(broker, stream, peer, shutdown)),
+        (None, true) => Box::pin(async move {
+            match timed(websocket::accept(stream, limit)).await {
+                Ok(ws) => connection::serve(broker, ws, peer, shutdown).await,
+                Err(e) => failed(&peer, e),
+            }
+        }),
+        (Some(tls), false) => Box::pin(async move {
+            match timed(tls.accept(stream)).await {
+                Ok(stream) => connection::serve(broker, stream, peer, shutdown).await,
+                Err(e) => failed(&peer, e),
+            }
+        }),
+        (Some(tls), true) => Box::pin(async move {
+            let ws = match timed(tls.accept(stream)).await {
+                Ok(stream) => timed(websocket::accept(stream, limit)).await,
+                Err(e) => Err(e),
+            };
+            match ws {
+                Ok(ws) => connection::serve(broker, ws, peer, shutdown).await,
+                Err(e) => failed(&peer, e),
+            }
+        }),
     }
-    Ok(())
 }
 
 async fn timed<T>(f: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {

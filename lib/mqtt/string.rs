@@ -50,6 +50,13 @@ impl MqttString {
     pub fn as_bytes(&self) -> &Bytes {
         &self.0
     }
+
+    /// A copy in its own allocation of exactly its length. For strings kept long after their
+    /// packet (client ids, subscription filters, retained topics): a zero-copy slice would keep
+    /// the whole read buffer it came from alive.
+    pub fn detached(&self) -> MqttString {
+        MqttString(Bytes::copy_from_slice(&self.0))
+    }
 }
 
 impl Deref for MqttString {

@@ -30,6 +30,12 @@ enum Command {
     /// Validate or print configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write shell completions and the man page under DIR (used by scripts/gen-docs).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Directory that receives completions/ and man/.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,6 +101,10 @@ fn run() -> Result<()> {
         Some(Command::Config(ConfigCommand::Default)) => {
             print!("{}", Config::default_yaml());
             return Ok(());
+        }
+        Some(Command::GenerateDocs { dir }) => {
+            use clap::CommandFactory;
+            return comqtt::cli::generate_docs(Cli::command(), &dir).with_context(|| format!("writing docs under {}", dir.display()));
         }
         Some(Command::Config(ConfigCommand::Check { file })) => {
             Config::load(&file)?;

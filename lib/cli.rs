@@ -1,6 +1,9 @@
 //! Command-line helpers shared by the binaries: Go-style flags (`-tcp :1883`, `-num-clients=5`)
-//! are rewritten to the `--long` form clap parses, so command lines written for the original
-//! Go tools run unchanged.
+//! rewritten to the `--long` form clap parses, so command lines written for the original Go
+//! tools run unchanged; and the generation of shell completions and man pages from the clap
+//! definitions, so help, completions and man pages never drift apart.
+
+use std::path::Path;
 
 /// Rewrites single-dash long flags (`-tcp`, `-num-clients=5`) to `--tcp`, `--num-clients=5`.
 /// Single-letter flags (`-h`), `--` flags, `-` alone and negative numbers are left alone.
@@ -30,6 +33,23 @@ pub fn go_style_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
         }
     }
     out
+}
+
+/// Writes bash, zsh and fish completions to `dir/completions/` and the man page to
+/// `dir/man/` for the command `cmd`.
+pub fn generate_docs(mut cmd: clap::Command, dir: &Path) -> std::io::Result<()> {
+    use clap_complete::{generate_to, Shell};
+    let name = cmd.get_name().to_string();
+    let completions = dir.join("completions");
+    let man = dir.join("man");
+    std::fs::create_dir_all(&completions)?;
+    std::fs::create_dir_all(&man)?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        generate_to(shell, &mut cmd, &name, &completions)?;
+    }
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    std::fs::write(man.join(format!("{name}.1")), page)
 }
 
 #[cfg(test)]

@@ -1,0 +1,71 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_comqtt_global_optspecs
+    string join \n conf= tcp= ws= tls-cert= tls-key= tls-ca= storage-way= log-enable= level= env= h/help V/version
+end
+
+function __fish_comqtt_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_comqtt_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_comqtt_using_subcommand
+    set -l cmd (__fish_comqtt_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c comqtt -n "__fish_comqtt_needs_command" -l conf -d 'YAML config file (the original\'s schema); flags given as well override its values' -r -F
+complete -c comqtt -n "__fish_comqtt_needs_command" -l tcp -d 'Network address of the MQTT TCP listener [default: :1883]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l ws -d 'Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off [default: :1882]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-cert -d 'Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-key -d 'Private key of the server certificate (PEM)' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-ca -d 'CA certificates (PEM) client certificates must chain to: turns on mutual TLS' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l storage-way -d 'Storage: 0 memory (the only store of this build) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
+false\t''"
+complete -c comqtt -n "__fish_comqtt_needs_command" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l env -d 'Environment: 0 development (readable console logs), 1 production (JSON logs) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -s h -l help -d 'Print help'
+complete -c comqtt -n "__fish_comqtt_needs_command" -s V -l version -d 'Print version'
+complete -c comqtt -n "__fish_comqtt_needs_command" -f -a "serve" -d 'Run a broker node'
+complete -c comqtt -n "__fish_comqtt_needs_command" -f -a "config" -d 'Validate or print configuration files'
+complete -c comqtt -n "__fish_comqtt_needs_command" -f -a "generate-docs" -d 'Write shell completions and the man page under DIR (used by scripts/gen-docs)'
+complete -c comqtt -n "__fish_comqtt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l conf -d 'YAML config file (the original\'s schema); flags given as well override its values' -r -F
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tcp -d 'Network address of the MQTT TCP listener [default: :1883]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l ws -d 'Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off [default: :1882]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-cert -d 'Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-key -d 'Private key of the server certificate (PEM)' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-ca -d 'CA certificates (PEM) client certificates must chain to: turns on mutual TLS' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l storage-way -d 'Storage: 0 memory (the only store of this build) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
+false\t''"
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l env -d 'Environment: 0 development (readable console logs), 1 production (JSON logs) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -s h -l help -d 'Print help'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "check" -d 'Check a YAML config file: exit 0 if it is valid, else print what is wrong'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "default" -d 'Print the full default configuration as YAML'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check a YAML config file: exit 0 if it is valid, else print what is wrong'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "default" -d 'Print the full default configuration as YAML'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c comqtt -n "__fish_comqtt_using_subcommand generate-docs" -s h -l help -d 'Print help'
+complete -c comqtt -n "__fish_comqtt_using_subcommand help; and not __fish_seen_subcommand_from serve config generate-docs help" -f -a "serve" -d 'Run a broker node'
+complete -c comqtt -n "__fish_comqtt_using_subcommand help; and not __fish_seen_subcommand_from serve config generate-docs help" -f -a "config" -d 'Validate or print configuration files'
+complete -c comqtt -n "__fish_comqtt_using_subcommand help; and not __fish_seen_subcommand_from serve config generate-docs help" -f -a "generate-docs" -d 'Write shell completions and the man page under DIR (used by scripts/gen-docs)'
+complete -c comqtt -n "__fish_comqtt_using_subcommand help; and not __fish_seen_subcommand_from serve config generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c comqtt -n "__fish_comqtt_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check a YAML config file: exit 0 if it is valid, else print what is wrong'
+complete -c comqtt -n "__fish_comqtt_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "default" -d 'Print the full default configuration as YAML'

@@ -32,6 +32,8 @@ pub struct Broker {
     pub sessions: Sessions,
     /// Source of connection identifiers.
     next_connection: AtomicU64,
+    /// Client identifiers refused at CONNECT (0x8A Banned).
+    banned: RwLock<std::collections::BTreeSet<String>>,
 }
 
 impl Broker {
@@ -44,6 +46,7 @@ impl Broker {
             retained: RetainedStore::default(),
             sessions: Sessions::default(),
             next_connection: AtomicU64::new(1),
+            banned: RwLock::new(Default::default()),
         })
     }
 
@@ -124,6 +127,34 @@ impl Broker {
         let existed = tree.unsubscribe(filter, client_id);
         self.stats.subscriptions.store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
         existed
+    }
+
+    /// Every subscribed filter with its number of subscribers.
+    pub fn subscription_summary(&self) -> Vec<(String, usize)> {
+        self.subscriptions.read().summary()
+    }
+
+    /// Bans a client id: refused at CONNECT from now on, and disconnected (0x98 Administrative
+    /// action) if connected. True if it was not banned before.
+    pub fn ban(&self, client_id: &str) -> bool {
+        let added = self.banned.write().insert(client_id.to_string());
+        self.sessions.kick(client_id, crate::mqtt::ReasonCode::ADMINISTRATIVE_ACTION);
+        added
+    }
+
+    /// Lifts a ban; true if there was one.
+    pub fn unban(&self, client_id: &str) -> bool {
+        self.banned.write().remove(client_id)
+    }
+
+    /// True if the client id is banned.
+    pub fn is_banned(&self, client_id: &str) -> bool {
+        self.banned.read().contains(client_id)
+    }
+
+    /// The banned client ids, sorted.
+    pub fn banned(&self) -> Vec<String> {
+        self.banned.read().iter().cloned().collect()
     }
 
     /// Removes every subscription of an ended session from the router.

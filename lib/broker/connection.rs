@@ -11,6 +11,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::broker::Broker;
+use super::client_info::{ClientInfo, WillSummary};
 use super::message::{Delivery, Message};
 use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
 use super::sessions::{Closed, Kick, PendingWill, NEVER_EXPIRES};
@@ -123,6 +124,7 @@ where
                 Ok(0) => break Close { reason: None, publish_will: true, why: "connection closed by the client".into() },
                 Ok(n) => {
                     Stats::add(&broker.stats.bytes_received, n as u64);
+                    Stats::add(&link.info.bytes_received, n as u64);
                     link.last_packet = Instant::now();
                     if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
                         break close;
@@ -137,6 +139,7 @@ where
             written = write_or_flush(&mut writer, &mut link.out), if !link.out.is_empty() || unflushed => match written {
                 Ok(Some(n)) => {
                     Stats::add(&broker.stats.bytes_sent, n as u64);
+                    Stats::add(&link.info.bytes_sent, n as u64);
                     unflushed = true;
                 }
                 Ok(None) => {
@@ -270,6 +273,8 @@ struct Link {
     session: SessionState,
     /// Where the router puts messages for this client.
     outbox: Arc<Outbox>,
+    /// What operators see of this client.
+    info: Arc<ClientInfo>,
     /// The will, published unless the client disconnects normally (boxed: often absent).
     will: Option<Box<LastWill>>,
     /// Seconds the session outlives the connection.
@@ -347,8 +352,28 @@ impl Link {
         }
         .min(caps.maximum_session_expiry_interval);
 
+        if broker.is_banned(&client_id) {
+            return refuse(ReasonCode::BANNED, ReasonCode::V3_NOT_AUTHORIZED, "client id is banned");
+        }
+        let keep_alive = if v5 && caps.server_keep_alive > 0 { caps.server_keep_alive } else { connect.keep_alive };
+        let info = Arc::new(ClientInfo {
+            username: connect.username.as_ref().map(|u| u.to_string()),
+            clean_start: connect.clean_start,
+            keep_alive,
+            will: connect.will.as_ref().map(|w| WillSummary {
+                topic: w.topic.to_string(),
+                payload: bytes::Bytes::copy_from_slice(&w.payload),
+                qos: w.qos,
+                retain: w.retain,
+            }),
+            ..ClientInfo::new(client_id.clone(), peer.to_string(), protocol)
+        });
         let connection = broker.next_connection_id();
-        let opened = match broker.sessions.open(&client_id, connect.clean_start, connection, kick, caps.maximum_client_writes_pending).await {
+        let opened = match broker
+            .sessions
+            .open(&client_id, connect.clean_start, connection, kick, caps.maximum_client_writes_pending, info.clone())
+            .await
+        {
             Ok(o) => o,
             Err(e) => {
                 tracing::warn!(%peer, client_id = %client_id, error = %e, "session takeover failed");
@@ -362,7 +387,6 @@ impl Link {
             broker.publish(will);
         }
 
-        let keep_alive = if v5 && caps.server_keep_alive > 0 { caps.server_keep_alive } else { connect.keep_alive };
         let mut link = Link {
             broker: broker.clone(),
             connection,
@@ -370,6 +394,7 @@ impl Link {
             client_id,
             session: opened.state,
             outbox: opened.outbox,
+            info,
             will: connect.will.map(|w| Box::new(detach_will(w))),
             session_expiry,
             keep_alive,
@@ -381,6 +406,9 @@ impl Link {
             client_max_packet: connect.properties.maximum_packet_size.map_or(usize::MAX, |m| m as usize),
             out: BytesMut::new(),
         };
+
+        // A resumed session brings its unacknowledged messages along.
+        link.info.inflight.store(link.session.inflight.len() as u64, std::sync::atomic::Ordering::Relaxed);
 
         let mut connack = ConnAck::new(ReasonCode::SUCCESS, opened.present);
         if v5 {
@@ -436,6 +464,12 @@ impl Link {
         Stats::add(&self.broker.stats.packets_sent, 1);
     }
 
+    /// Counts an outbound QoS 1/2 message as completed.
+    fn inflight_done(&self) {
+        Stats::sub(&self.broker.stats.inflight, 1);
+        Stats::sub(&self.info.inflight, 1);
+    }
+
     /// Resends unacknowledged messages after a session is resumed `[MQTT-4.4.0-1]`.
     fn resend_inflight(&mut self) {
         let now = Instant::now();
@@ -477,14 +511,14 @@ impl Link {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(r) => {
                 if self.session.complete(r.packet_id, Stage::AwaitPubAck).is_some() {
-                    Stats::sub(&self.broker.stats.inflight, 1);
+                    self.inflight_done();
                 }
                 Ok(())
             }
             Packet::PubRec(r) => {
                 if !r.reason.is_success() {
                     if self.session.complete(r.packet_id, Stage::AwaitPubRec).is_some() {
-                        Stats::sub(&self.broker.stats.inflight, 1);
+                        self.inflight_done();
                     }
                     return Ok(());
                 }
@@ -509,7 +543,7 @@ impl Link {
             }
             Packet::PubComp(r) => {
                 if self.session.complete(r.packet_id, Stage::AwaitPubComp).is_some() {
-                    Stats::sub(&self.broker.stats.inflight, 1);
+                    self.inflight_done();
                 }
                 Ok(())
             }
@@ -647,6 +681,7 @@ impl Link {
             let sub = SessionSubscription { options, identifier: s.properties.subscription_identifier };
             let is_new = self.broker.subscribe(&self.client_id, &self.outbox, &f.filter, sub);
             self.session.subscriptions.insert(f.filter.detached(), sub);
+            self.info.subscribed(&f.filter);
             reasons.push(ReasonCode(options.qos as u8));
             let send_retained = !is_shared
                 && match options.retain_handling {
@@ -671,6 +706,7 @@ impl Link {
         let mut reasons = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
             let existed = self.session.subscriptions.remove(filter).is_some();
+            self.info.unsubscribed(filter);
             self.broker.unsubscribe(&self.client_id, filter);
             reasons.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
         }
@@ -748,6 +784,7 @@ impl Link {
             let stage = if d.qos == QoS::AtLeastOnce { Stage::AwaitPubAck } else { Stage::AwaitPubRec };
             self.session.inflight.push_back(InflightMessage { packet_id: id, delivery: d, stage });
             Stats::add(&self.broker.stats.inflight, 1);
+            Stats::add(&self.info.inflight, 1);
         }
         // Only a PUBLISH that is sent sets up its alias: the client learns it from that packet.
         if let Some((topic, alias)) = new_alias {

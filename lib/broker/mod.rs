@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod capabilities;
+pub mod client_info;
 pub mod connection;
 pub mod message;
 pub mod retained;

@@ -45,6 +45,23 @@ impl RetainedStore {
             .collect()
     }
 
+    /// One page of retained messages sorted by topic, `$SYS` excluded, and the total count.
+    pub fn page(&self, page: usize, page_size: usize) -> (Vec<Arc<Message>>, usize) {
+        let now = Instant::now();
+        let map = self.messages.read();
+        let mut all: Vec<&Arc<Message>> =
+            map.values().filter(|m| !m.topic.starts_with("$SYS") && !m.is_expired(now)).collect();
+        all.sort_by(|a, b| a.topic.cmp(&b.topic));
+        let total = all.len();
+        let items = all.into_iter().skip(page.saturating_sub(1) * page_size).take(page_size).cloned().collect();
+        (items, total)
+    }
+
+    /// Removes the retained message of `topic`; true if there was one.
+    pub fn remove(&self, topic: &str) -> bool {
+        self.messages.write().remove(topic).is_some()
+    }
+
     /// Drops expired messages; returns how many.
     pub fn purge_expired(&self, now: Instant) -> usize {
         let mut map = self.messages.write();

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use super::client_info::ClientInfo;
 use super::message::Message;
 use super::session::{Outbox, SessionState};
 use crate::mqtt::{MqttString, ReasonCode};
@@ -85,6 +86,19 @@ struct Entry {
     disconnected_at: Option<Instant>,
     /// A delayed will (boxed: most sessions have none).
     will: Option<Box<PendingWill>>,
+    /// What operators see of the client.
+    info: Arc<ClientInfo>,
+}
+
+/// A client as listed for operators.
+#[derive(Debug, Clone)]
+pub struct ClientView {
+    /// Its description.
+    pub info: Arc<ClientInfo>,
+    /// Whether a connection serves it now.
+    pub online: bool,
+    /// Messages waiting in its outbox.
+    pub queued: usize,
 }
 
 /// A session handed to a new connection.
@@ -147,6 +161,7 @@ impl Sessions {
         connection: u64,
         kick: Arc<Kick>,
         outbox_limit: usize,
+        info: Arc<ClientInfo>,
     ) -> Result<Opened, OpenError> {
         let deadline = tokio::time::Instant::now() + TAKEOVER_TIMEOUT;
         let mut kicked = false;
@@ -175,8 +190,11 @@ impl Sessions {
                             (SessionState::default(), false, Some(old))
                         } else {
                             entry.outbox.set_limit(outbox_limit);
+                            // The resumed session keeps its subscriptions.
+                            *info.filters.lock() = entry.info.filters.lock().clone();
                             (old, true, None)
                         };
+                        entry.info = info;
                         entry.outbox.set_online(true);
                         return Ok(Opened { outbox: entry.outbox.clone(), state, present, discarded, will });
                     }
@@ -192,6 +210,7 @@ impl Sessions {
                                 expiry_interval: 0,
                                 disconnected_at: None,
                                 will: None,
+                                info,
                             },
                         );
                         return Ok(Opened { outbox, state: SessionState::default(), present: false, discarded: None, will: None });
@@ -278,6 +297,26 @@ impl Sessions {
             }
             None => false,
         }
+    }
+
+    /// Every client with a session, online or not, sorted by client id.
+    pub fn clients(&self) -> Vec<ClientView> {
+        let mut all: Vec<ClientView> = self
+            .map
+            .lock()
+            .values()
+            .map(|e| ClientView { info: e.info.clone(), online: e.owner.is_some(), queued: e.outbox.len() })
+            .collect();
+        all.sort_by(|a, b| a.info.client_id.cmp(&b.info.client_id));
+        all
+    }
+
+    /// One client, online or not.
+    pub fn client(&self, client_id: &str) -> Option<ClientView> {
+        self.map
+            .lock()
+            .get(client_id)
+            .map(|e| ClientView { info: e.info.clone(), online: e.owner.is_some(), queued: e.outbox.len() })
     }
 
     /// Sessions held, online or not.

@@ -114,10 +114,39 @@ impl SubscriptionTree {
         self.count == 0
     }
 
+    /// Every filter with its number of subscribers (shared groups as `$share/{group}/{filter}`),
+    /// sorted by filter.
+    pub fn summary(&self) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        summarize(&self.root, &mut String::new(), true, &mut out);
+        out.sort();
+        out
+    }
+
     /// Collects the subscribers of `topic`. Wildcards at the first level do not match
     /// `$` topics `[MQTT-4.7.2-1]`.
     pub fn matches<'a>(&'a self, topic: &str, out: &mut Matches<'a>) {
         collect(&self.root, topic.split('/'), true, topic.starts_with('$'), out);
+    }
+}
+
+fn summarize(node: &Node, path: &mut String, root: bool, out: &mut Vec<(String, usize)>) {
+    if !root {
+        if !node.subscribers.is_empty() {
+            out.push((path.clone(), node.subscribers.len()));
+        }
+        for (group, g) in &node.shared {
+            out.push((format!("$share/{group}/{path}"), g.members.len()));
+        }
+    }
+    for (level, child) in &node.children {
+        let len = path.len();
+        if !root {
+            path.push('/');
+        }
+        path.push_str(level);
+        summarize(child, path, false, out);
+        path.truncate(len);
     }
 }
 
@@ -227,6 +256,8 @@ mod tests {
         assert_eq!(matched(&t, "a"), ["all", "hash"]);
         assert_eq!(matched(&t, "$SYS/x"), Vec::<String>::new());
         assert_eq!(t.len(), 5);
+        let summary: Vec<(String, usize)> = ["#", "a/#", "a/+", "a/b", "b/#"].iter().map(|f| (f.to_string(), 1)).collect();
+        assert_eq!(t.summary(), summary);
     }
 
     #[test]

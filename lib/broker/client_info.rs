@@ -1,0 +1,86 @@
+//! What the broker knows about a client for operators (HTTP API, `$SYS`, comqtt-top): who it
+//! is, where it connects from, its counters. Shared by the client's connection, which
+//! updates it, and the session registry, which lists it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
+
+use crate::mqtt::{MqttString, Protocol, QoS};
+
+/// One client as the last connection of its session described it.
+#[derive(Debug)]
+pub struct ClientInfo {
+    /// Client identifier.
+    pub client_id: MqttString,
+    /// Remote address of the connection.
+    pub remote: String,
+    /// User name of CONNECT, if any.
+    pub username: Option<String>,
+    /// Protocol version.
+    pub protocol: Protocol,
+    /// Clean session / clean start flag of CONNECT.
+    pub clean_start: bool,
+    /// Keep alive in force, seconds.
+    pub keep_alive: u16,
+    /// When the connection was accepted.
+    pub connected_at: SystemTime,
+    /// The will, if CONNECT carried one.
+    pub will: Option<WillSummary>,
+    /// Bytes read from this client.
+    pub bytes_received: AtomicU64,
+    /// Bytes written to this client.
+    pub bytes_sent: AtomicU64,
+    /// Unacknowledged outbound QoS 1/2 messages.
+    pub inflight: AtomicU64,
+    /// Topic filters subscribed, in subscription order.
+    pub filters: Mutex<Vec<String>>,
+}
+
+/// The parts of a will shown to operators.
+#[derive(Debug, Clone)]
+pub struct WillSummary {
+    pub topic: String,
+    pub payload: bytes::Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+impl ClientInfo {
+    /// A record for a new connection.
+    pub fn new(client_id: MqttString, remote: String, protocol: Protocol) -> ClientInfo {
+        ClientInfo {
+            client_id,
+            remote,
+            username: None,
+            protocol,
+            clean_start: true,
+            keep_alive: 0,
+            connected_at: SystemTime::now(),
+            will: None,
+            bytes_received: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            inflight: AtomicU64::new(0),
+            filters: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records a subscription (replacing one to the same filter).
+    pub fn subscribed(&self, filter: &str) {
+        let mut filters = self.filters.lock();
+        if !filters.iter().any(|f| f == filter) {
+            filters.push(filter.to_string());
+        }
+    }
+
+    /// Records an unsubscription.
+    pub fn unsubscribed(&self, filter: &str) {
+        self.filters.lock().retain(|f| f != filter);
+    }
+
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

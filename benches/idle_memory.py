@@ -60,7 +60,7 @@ async def main():
         cmd = ["mosquitto", "-c", conf.name]
     else:
         binary = os.path.join(os.path.dirname(__file__), "..", "target", "release", "comqtt")
-        cmd = [binary, "serve", "--tcp", f"127.0.0.1:{port}", "--ws", "", "--level", "3"]
+        cmd = [binary, "serve", "--tcp", f"127.0.0.1:{port}", "--ws", "", "--http", "", "--storage-way", "0", "--level", "3"]
     broker = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)))
     try:

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use comqtt::broker::Broker;
 use comqtt::config::Config;
+use comqtt::http;
 use comqtt::listener::{self, tls, Transport};
 use comqtt::shutdown::ShutdownSignal;
 
@@ -60,6 +61,12 @@ struct ServeArgs {
     /// Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off [default: :1882].
     #[arg(long, value_name = "ADDR")]
     ws: Option<String>,
+    /// Network address of the HTTP API (stats, clients, retained, blacklist, publish, /metrics, /healthz, /readyz); empty turns it off [default: :8080].
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Bearer token the HTTP API's mutating requests (POST, DELETE) must carry; without one they are refused (403).
+    #[arg(long = "http-token", value_name = "TOKEN", env = "COMQTT_HTTP_TOKEN", hide_env_values = true)]
+    http_token: Option<String>,
     /// Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS.
     #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<String>,
@@ -69,9 +76,24 @@ struct ServeArgs {
     /// CA certificates (PEM) client certificates must chain to: turns on mutual TLS.
     #[arg(long = "tls-ca", value_name = "FILE", requires = "tls_cert")]
     tls_ca: Option<String>,
-    /// Storage: 0 memory (the only store of this build) [default: 0].
+    /// Storage: 0 memory, 1 embedded redb file, 2 alias of 1 [default: 1].
     #[arg(long = "storage-way", value_name = "N")]
     storage_way: Option<u8>,
+    /// Redis address for --storage-way 3 [default: 127.0.0.1:6379].
+    #[arg(long, value_name = "ADDR")]
+    redis: Option<String>,
+    /// Redis database number [default: 0].
+    #[arg(long = "redis-db", value_name = "N")]
+    redis_db: Option<i64>,
+    /// Redis password.
+    #[arg(long = "redis-pass", value_name = "PASSWORD", env = "COMQTT_REDIS_PASS", hide_env_values = true)]
+    redis_pass: Option<String>,
+    /// File of the embedded store [default: ./data/comqtt.redb].
+    #[arg(long = "storage-path", value_name = "FILE")]
+    storage_path: Option<String>,
+    /// Acknowledge persistent-session messages only once on disk (true) or commit every 200 ms (false) [default: true].
+    #[arg(long = "storage-sync", value_name = "BOOL", action = clap::ArgAction::Set)]
+    storage_sync: Option<bool>,
     /// Logging on or off [default: true].
     #[arg(long = "log-enable", value_name = "BOOL", action = clap::ArgAction::Set)]
     log_enable: Option<bool>,
@@ -137,6 +159,12 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     if let Some(v) = &args.ws {
         mqtt.ws = v.clone();
     }
+    if let Some(v) = &args.http {
+        mqtt.http = v.clone();
+    }
+    if let Some(v) = &args.http_token {
+        mqtt.http_token = v.clone();
+    }
     if let Some(v) = &args.tls_cert {
         mqtt.tls.server_cert = v.clone();
     }
@@ -148,6 +176,21 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     }
     if let Some(v) = args.storage_way {
         config.storage_way = v;
+    }
+    if let Some(v) = &args.storage_path {
+        config.storage_path = v.clone();
+    }
+    if let Some(v) = args.storage_sync {
+        config.storage_sync = v;
+    }
+    if let Some(v) = &args.redis {
+        config.redis.options.addr = v.clone();
+    }
+    if let Some(v) = args.redis_db {
+        config.redis.options.db = v;
+    }
+    if let Some(v) = &args.redis_pass {
+        config.redis.options.password = v.clone();
     }
     if let Some(v) = args.log_enable {
         config.log.enable = v;
@@ -196,7 +239,45 @@ fn init_logging(config: &Config, args: &ServeArgs) {
 
 async fn serve(config: Config) -> Result<()> {
     let capabilities = config.mqtt.options.capabilities.to_capabilities()?;
-    let broker = Broker::new(capabilities);
+    let store = match config.storage_way {
+        0 => {
+            tracing::info!("storage: memory (sessions and retained messages are lost on restart)");
+            None
+        }
+        3 => {
+            let r = &config.redis;
+            let options = comqtt::storage::redis::RedisOptions {
+                addr: r.options.addr.clone(),
+                username: r.options.username.clone(),
+                password: r.options.password.clone(),
+                db: r.options.db,
+                prefix: r.prefix.clone(),
+            };
+            let backend = comqtt::storage::redis::RedisStore::open(options)?;
+            let (store, snapshot) = comqtt::storage::Store::start(Box::new(backend), config.storage_sync)?;
+            tracing::info!(address = %r.options.addr, db = r.options.db, prefix = %r.prefix, "storage: redis");
+            Some((store, snapshot))
+        }
+        way => {
+            if way == 2 {
+                tracing::info!("storage-way 2 (badger in the original) is served by the embedded redb store, as 1");
+            }
+            let path = std::path::Path::new(&config.storage_path);
+            let backend = comqtt::storage::embedded::Embedded::open(path)?;
+            let (store, snapshot) = comqtt::storage::Store::start(Box::new(backend), config.storage_sync)?;
+            tracing::info!(path = %path.display(), sync = config.storage_sync, "storage: embedded");
+            Some((store, snapshot))
+        }
+    };
+    let (store, snapshot) = match store {
+        Some((store, snapshot)) => (Some(store), Some(snapshot)),
+        None => (None, None),
+    };
+    let broker = Broker::with_store(capabilities, store.clone());
+    if let Some(snapshot) = snapshot {
+        let (sessions, retained) = broker.restore(snapshot);
+        tracing::info!(sessions, retained, "restored persisted state");
+    }
     let signal = ShutdownSignal::new();
     let t = &config.mqtt.tls;
     let tls = if t.server_cert.is_empty() {
@@ -210,6 +291,28 @@ async fn serve(config: Config) -> Result<()> {
         Some(tls::acceptor(&files).context("setting up TLS (mqtt.tls / --tls-cert, --tls-key, --tls-ca)")?)
     };
     let mut tasks = Vec::new();
+    // The HTTP API comes up first, so /readyz can tell "starting" from "ready".
+    let readiness = http::Readiness::new();
+    let http_signal = ShutdownSignal::new();
+    let http_task = if config.mqtt.http.is_empty() {
+        None
+    } else {
+        let listener = listener::bind(&config.mqtt.http)
+            .await
+            .with_context(|| format!("listening for HTTP on {} (--http / mqtt.http)", listener::normalize(&config.mqtt.http)))?;
+        tracing::info!(address = %listener.local_addr()?, protocol = "http", "attached listener");
+        let token = Some(config.mqtt.http_token.clone()).filter(|t| !t.is_empty());
+        if token.is_none() {
+            tracing::info!("no HTTP API token (--http-token, COMQTT_HTTP_TOKEN, mqtt.http-token): POST and DELETE requests are refused");
+        }
+        let settings = http::Settings { token, node_name: http::host_name(), config: config.mqtt.clone() };
+        let serving = http::serve(listener, Arc::clone(&broker), settings, readiness.clone(), http_signal.subscribe());
+        Some(tokio::spawn(async move {
+            if let Err(e) = serving.await {
+                tracing::error!(error = %e, "HTTP API stopped");
+            }
+        }))
+    };
     for (flag, addr, websocket) in [("--tcp", &config.mqtt.tcp, false), ("--ws", &config.mqtt.ws, true)] {
         if addr.is_empty() {
             continue;
@@ -223,10 +326,12 @@ async fn serve(config: Config) -> Result<()> {
     }
     let sys_interval = Duration::from_secs(config.mqtt.options.sys_topic_resend_interval);
     tasks.push(tokio::spawn(broker.clone().run_housekeeping(sys_interval, signal.subscribe())));
+    readiness.listeners_bound();
     tracing::info!("comqtt server started");
 
     wait_for_signal().await?;
     tracing::info!("shutting down");
+    readiness.shutting_down();
     signal.fire();
     for task in tasks {
         let _ = task.await;
@@ -235,6 +340,19 @@ async fn serve(config: Config) -> Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while broker.stats.clients_connected.load(std::sync::atomic::Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The HTTP API answers (/readyz 503) until the clients are gone, then finishes the
+    // requests in progress.
+    http_signal.fire();
+    if let Some(task) = http_task
+        && tokio::time::timeout(Duration::from_secs(2), task).await.is_err()
+    {
+        tracing::warn!("HTTP requests still in progress at exit");
+    }
+    if let Some(store) = &store {
+        if tokio::time::timeout(Duration::from_secs(5), store.flush()).await.is_err() {
+            tracing::warn!("storage writes still pending at exit");
+        }
     }
     tracing::info!("comqtt server stopped");
     Ok(())

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= tls-cert= tls-key= tls-ca= storage-way= log-enable= level= env= h/help V/version
+    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= log-enable= level= env= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -27,10 +27,18 @@ end
 complete -c comqtt -n "__fish_comqtt_needs_command" -l conf -d 'YAML config file (the original\'s schema); flags given as well override its values' -r -F
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tcp -d 'Network address of the MQTT TCP listener [default: :1883]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l ws -d 'Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off [default: :1882]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l http -d 'Network address of the HTTP API (stats, clients, retained, blacklist, publish, /metrics, /healthz, /readyz); empty turns it off [default: :8080]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l http-token -d 'Bearer token the HTTP API\'s mutating requests (POST, DELETE) must carry; without one they are refused (403)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-cert -d 'Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-key -d 'Private key of the server certificate (PEM)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-ca -d 'CA certificates (PEM) client certificates must chain to: turns on mutual TLS' -r
-complete -c comqtt -n "__fish_comqtt_needs_command" -l storage-way -d 'Storage: 0 memory (the only store of this build) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l storage-way -d 'Storage: 0 memory, 1 embedded redb file, 2 alias of 1 [default: 1]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l redis -d 'Redis address for --storage-way 3 [default: 127.0.0.1:6379]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l redis-db -d 'Redis database number [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l redis-pass -d 'Redis password' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l storage-path -d 'File of the embedded store [default: ./data/comqtt.redb]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l storage-sync -d 'Acknowledge persistent-session messages only once on disk (true) or commit every 200 ms (false) [default: true]' -r -f -a "true\t''
+false\t''"
 complete -c comqtt -n "__fish_comqtt_needs_command" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_needs_command" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
@@ -44,10 +52,18 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -f -a "help" -d 'Print this 
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l conf -d 'YAML config file (the original\'s schema); flags given as well override its values' -r -F
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tcp -d 'Network address of the MQTT TCP listener [default: :1883]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l ws -d 'Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off [default: :1882]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l http -d 'Network address of the HTTP API (stats, clients, retained, blacklist, publish, /metrics, /healthz, /readyz); empty turns it off [default: :8080]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l http-token -d 'Bearer token the HTTP API\'s mutating requests (POST, DELETE) must carry; without one they are refused (403)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-cert -d 'Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-key -d 'Private key of the server certificate (PEM)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-ca -d 'CA certificates (PEM) client certificates must chain to: turns on mutual TLS' -r
-complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l storage-way -d 'Storage: 0 memory (the only store of this build) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l storage-way -d 'Storage: 0 memory, 1 embedded redb file, 2 alias of 1 [default: 1]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l redis -d 'Redis address for --storage-way 3 [default: 127.0.0.1:6379]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l redis-db -d 'Redis database number [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l redis-pass -d 'Redis password' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l storage-path -d 'File of the embedded store [default: ./data/comqtt.redb]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l storage-sync -d 'Acknowledge persistent-session messages only once on disk (true) or commit every 200 ms (false) [default: true]' -r -f -a "true\t''
+false\t''"
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r

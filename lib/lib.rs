@@ -7,7 +7,9 @@
 //! | --- | --- |
 //! | [`mqtt`] | the codec: packets, properties, reason codes, topic names and filters |
 //! | [`broker`] | sessions, subscription tree, retained messages, QoS flows, wills, `$SYS` |
+//! | [`http`] | the HTTP API: stats, clients, retained, blacklist, publish, `/metrics`, health |
 //! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
+//! | [`storage`] | persistence: the group-commit store and its embedded (redb) backend |
 //! | [`shutdown`] | the shutdown signal every task selects on |
 //! | [`config`] | the YAML configuration (original schema) merged with defaults and flags |
 //! | [`cli`] | Go-style command-line compatibility shared by the binaries |
@@ -15,6 +17,8 @@
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod listener;
 pub mod mqtt;
 pub mod shutdown;
+pub mod storage;

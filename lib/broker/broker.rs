@@ -16,6 +16,12 @@ use super::sessions::Sessions;
 use super::stats::Stats;
 use super::subscriptions::{Matches, Subscriber, SubscriptionTree};
 use crate::mqtt::{MqttString, QoS};
+use crate::storage::record::{now_unix, SessionRecord};
+use crate::storage::{Change, Snapshot, Store};
+use super::client_info::ClientInfo;
+use super::session::{InflightMessage};
+use super::sessions::{PendingWill, NEVER_EXPIRES};
+use crate::mqtt::Protocol;
 
 /// One broker node: everything connections share.
 #[derive(Debug)]
@@ -34,11 +40,18 @@ pub struct Broker {
     next_connection: AtomicU64,
     /// Client identifiers refused at CONNECT (0x8A Banned).
     banned: RwLock<std::collections::BTreeSet<String>>,
+    /// Persistence, unless the broker runs in memory (`--storage-way 0`).
+    pub store: Option<Arc<Store>>,
 }
 
 impl Broker {
-    /// A broker with no session, subscription or retained message.
+    /// A broker with no session, subscription or retained message, in memory.
     pub fn new(capabilities: Capabilities) -> Arc<Broker> {
+        Broker::with_store(capabilities, None)
+    }
+
+    /// A broker persisting to `store` (state already loaded with [`Broker::restore`]).
+    pub fn with_store(capabilities: Capabilities, store: Option<Arc<Store>>) -> Arc<Broker> {
         Arc::new(Broker {
             capabilities,
             stats: Stats::default(),
@@ -47,6 +60,7 @@ impl Broker {
             sessions: Sessions::default(),
             next_connection: AtomicU64::new(1),
             banned: RwLock::new(Default::default()),
+            store,
         })
     }
 
@@ -58,7 +72,14 @@ impl Broker {
     /// Publishes a message: updates the retained store if it is retained, then delivers it
     /// to every matching subscription. Returns the number of subscribers it reached.
     pub fn publish(&self, message: Message) -> usize {
+        self.publish_durable(message).0
+    }
+
+    /// [`Broker::publish`], also returning the store ticket after which the message is durable
+    /// for every persistent session it was queued for (0: nothing to wait for).
+    pub fn publish_durable(&self, message: Message) -> (usize, u64) {
         let message = Arc::new(message);
+        let mut changes = Vec::new();
         if message.retain && self.capabilities.retain_available {
             let delta = self.retained.set(&message);
             if delta > 0 {
@@ -66,11 +87,20 @@ impl Broker {
             } else if delta < 0 {
                 Stats::sub(&self.stats.retained, 1);
             }
+            if self.store.is_some() && !message.topic.starts_with("$SYS") {
+                let kept = (!message.payload.is_empty()).then(|| message.clone());
+                changes.push(Change::Retained { topic: message.topic.detached(), message: kept });
+            }
         }
-        self.route(&message)
+        let reached = self.route(&message, &mut changes);
+        let ticket = match (&self.store, changes.is_empty()) {
+            (Some(store), false) => store.submit(changes),
+            _ => 0,
+        };
+        (reached, ticket)
     }
 
-    fn route(&self, message: &Arc<Message>) -> usize {
+    fn route(&self, message: &Arc<Message>, changes: &mut Vec<Change>) -> usize {
         let tree = self.subscriptions.read();
         let mut m = Matches::default();
         tree.matches(&message.topic, &mut m);
@@ -87,29 +117,61 @@ impl Broker {
             let qos = group.iter().map(|s| s.options.qos).max().unwrap_or(QoS::AtMostOnce);
             let retain_as_published = group.iter().any(|s| s.options.retain_as_published);
             let ids = group.iter().filter_map(|s| s.identifier).collect();
-            self.deliver(&first.outbox, message, qos, retain_as_published && message.retain, ids);
+            self.deliver(&first.outbox, message, qos, retain_as_published && message.retain, ids, changes);
             reached += 1;
             rest = &rest[same..];
         }
         for s in &m.shared {
             let ids = s.identifier.into_iter().collect();
-            self.deliver(&s.outbox, message, s.options.qos, s.options.retain_as_published && message.retain, ids);
+            self.deliver(&s.outbox, message, s.options.qos, s.options.retain_as_published && message.retain, ids, changes);
             reached += 1;
         }
         reached
     }
 
-    fn deliver(&self, outbox: &Outbox, message: &Arc<Message>, granted: QoS, retain: bool, subscription_ids: Vec<u32>) {
-        let delivery = Delivery { message: message.clone(), qos: granted.min(message.qos), retain, subscription_ids };
-        if let Queued::DroppedOldest = outbox.push(delivery) {
+    fn deliver(
+        &self,
+        outbox: &Outbox,
+        message: &Arc<Message>,
+        granted: QoS,
+        retain: bool,
+        subscription_ids: Vec<u32>,
+        changes: &mut Vec<Change>,
+    ) {
+        let qos = granted.min(message.qos);
+        let mut delivery = Delivery { message: message.clone(), qos, retain, subscription_ids, seq: 0 };
+        if let Some(store) = self.store.as_ref().filter(|_| qos != QoS::AtMostOnce && outbox.is_persistent()) {
+            delivery.seq = store.next_seq();
+            changes.push(Change::Message {
+                client_id: outbox.client_id.clone(),
+                seq: delivery.seq,
+                delivery: delivery.clone(),
+                packet_id: 0,
+                stage: None,
+            });
+        }
+        if let Queued::DroppedOldest(dropped) = outbox.push(delivery) {
             Stats::add(&self.stats.messages_dropped, 1);
+            if dropped.seq != 0 {
+                changes.push(Change::MessageDone { client_id: outbox.client_id.clone(), seq: dropped.seq });
+            }
         }
     }
 
     /// Delivers a retained message to one new subscription (RETAIN set `[MQTT-3.3.1-9]`).
-    pub fn deliver_retained(&self, outbox: &Outbox, message: &Arc<Message>, sub: &SessionSubscription) {
+    pub fn deliver_retained(&self, outbox: &Outbox, message: &Arc<Message>, sub: &SessionSubscription) -> u64 {
         let ids = sub.identifier.into_iter().collect();
-        self.deliver(outbox, message, sub.options.qos, true, ids);
+        let mut changes = Vec::new();
+        self.deliver(outbox, message, sub.options.qos, true, ids, &mut changes);
+        self.persist(changes)
+    }
+
+    /// Submits changes to the store, if there is one; returns the ticket (0: nothing to wait).
+    pub fn persist(&self, changes: Vec<Change>) -> u64 {
+        match &self.store {
+            Some(store) if !changes.is_empty() => store.submit(changes),
+            _ => 0,
+        }
     }
 
     /// Adds a subscription of `client_id`; true if it did not exist before.
@@ -127,6 +189,118 @@ impl Broker {
         let existed = tree.unsubscribe(filter, client_id);
         self.stats.subscriptions.store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
         existed
+    }
+
+    /// Loads persisted state at startup: persistent sessions come back offline with their
+    /// subscriptions, queued and in-flight messages and inbound QoS 2 ids; retained messages
+    /// come back; expired sessions and messages are dropped. A session that was online when
+    /// the broker stopped lost its connection abnormally, so its will is due. Returns the
+    /// number of sessions and retained messages restored.
+    pub fn restore(&self, snapshot: Snapshot) -> (usize, usize) {
+        let now = Instant::now();
+        let unix = now_unix();
+        let mut restored = 0;
+        // Published once every session (and so every subscription) is back.
+        let mut due_wills = Vec::new();
+        for s in snapshot.sessions {
+            let r = s.record;
+            let elapsed = unix.saturating_sub(r.last_seen);
+            let expired = !r.online && r.expiry_interval != NEVER_EXPIRES && elapsed >= r.expiry_interval as u64;
+            if expired {
+                self.persist(vec![Change::SessionEnded { client_id: s.client_id.clone() }]);
+                if let Some((_, will)) = r.will {
+                    due_wills.push(will);
+                }
+                continue;
+            }
+            let disconnected_at = if r.online { now } else { now.checked_sub(Duration::from_secs(elapsed)).unwrap_or(now) };
+            let protocol = match r.protocol_level {
+                3 => Protocol::V3_1,
+                4 => Protocol::V3_1_1,
+                _ => Protocol::V5,
+            };
+            let client_id = s.client_id;
+            let outbox = Arc::new(Outbox::new(client_id.clone(), self.capabilities.maximum_queued_messages));
+            outbox.set_persistent(true);
+            let info = Arc::new(ClientInfo::new(client_id.clone(), String::new(), protocol));
+            let mut state = SessionState::default();
+            for (filter, options, identifier) in s.subscriptions {
+                let sub = SessionSubscription { options, identifier };
+                self.subscribe(&client_id, &outbox, &filter, sub);
+                info.subscribed(&filter);
+                state.subscriptions.insert(filter, sub);
+            }
+            let mut messages = s.messages;
+            messages.sort_by_key(|(seq, _)| *seq);
+            for (seq, mut stored) in messages {
+                stored.delivery.seq = seq;
+                if stored.delivery.message.is_expired(now) {
+                    self.persist(vec![Change::MessageDone { client_id: client_id.clone(), seq }]);
+                    continue;
+                }
+                match stored.stage {
+                    Some(stage) if stored.packet_id != 0 => {
+                        state.inflight.push_back(InflightMessage { packet_id: stored.packet_id, delivery: stored.delivery, stage });
+                        Stats::add(&self.stats.inflight, 1);
+                        Stats::add(&info.inflight, 1);
+                    }
+                    _ => {
+                        if let Queued::DroppedOldest(d) = outbox.push(stored.delivery) {
+                            self.persist(vec![Change::MessageDone { client_id: client_id.clone(), seq: d.seq }]);
+                        }
+                    }
+                }
+            }
+            state.inbound_qos2 = s.inbound_qos2.into_iter().collect();
+            let will = match r.will {
+                Some((delay, message)) if delay == 0 => {
+                    due_wills.push(message);
+                    None
+                }
+                Some((delay, message)) => Some(Box::new(PendingWill { at: now + Duration::from_secs(delay as u64), message })),
+                None => None,
+            };
+            if r.online {
+                // From now on the session is offline; a second restart must not send the will again.
+                let record = SessionRecord {
+                    online: false,
+                    last_seen: unix,
+                    will: will.as_ref().map(|w| (w.at.saturating_duration_since(now).as_secs() as u32, w.message.clone())),
+                    ..r
+                };
+                self.persist(vec![Change::Session { client_id: client_id.clone(), record }]);
+            }
+            self.sessions.restore(client_id, outbox, state, r.expiry_interval, disconnected_at, will, info);
+            restored += 1;
+        }
+        for will in due_wills {
+            self.publish(will);
+        }
+        let mut retained = 0;
+        for m in snapshot.retained {
+            if !m.is_expired(now) && self.retained.set(&Arc::new(m)) > 0 {
+                Stats::add(&self.stats.retained, 1);
+                retained += 1;
+            }
+        }
+        (restored, retained)
+    }
+
+    /// Removes the retained message of `topic`, in memory and in the store; true if there was one.
+    pub fn remove_retained(&self, topic: &str) -> bool {
+        let removed = self.retained.remove(topic);
+        if removed {
+            Stats::sub(&self.stats.retained, 1);
+            self.persist(vec![Change::Retained { topic: MqttString::from(topic), message: None }]);
+        }
+        removed
+    }
+
+    /// Waits until the store has made `ticket` durable (at once without a store).
+    pub async fn durable(&self, ticket: u64) {
+        if let Some(store) = self.store.as_ref().filter(|_| ticket > 0) {
+            let _ = store.committed().wait_for(|c| *c >= ticket).await;
+        }
     }
 
     /// Every subscribed filter with its number of subscribers.
@@ -176,6 +350,7 @@ impl Broker {
         for (client_id, state) in &expired.sessions {
             tracing::debug!(client_id = %client_id, "session expired");
             self.end_session(client_id, state);
+            self.persist(vec![Change::SessionEnded { client_id: client_id.clone() }]);
         }
         for will in expired.wills {
             tracing::debug!(topic = %will.topic, "publishing delayed will");

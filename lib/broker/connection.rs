@@ -22,6 +22,8 @@ use crate::mqtt::{
     PubReply, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 use crate::shutdown::Shutdown;
+use crate::storage::record::{now_unix, SessionRecord};
+use crate::storage::Change;
 
 /// Time a client has to send CONNECT after opening the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -116,7 +118,9 @@ where
 
     // Set after a write; TLS and WebSocket streams hold bytes until flushed.
     let mut unflushed = false;
+    let mut committed = broker.store.as_ref().map(|s| s.committed());
     let close = loop {
+        link.flush_counts();
         let keep_alive = link.keep_alive_deadline();
         let draining = link.out.len() < WRITE_HIGH_WATER;
         tokio::select! {
@@ -151,6 +155,7 @@ where
                 Err(e) => break Close { reason: None, publish_will: true, why: format!("write error: {e}") },
             },
             _ = outbox.notified(), if draining => link.drain_outbox(),
+            Some(c) = commits(&mut committed), if link.hold_until > 0 => link.release(c),
             _ = sleep_until(keep_alive), if keep_alive.is_some() => {
                 break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
             }
@@ -175,6 +180,7 @@ where
         .await;
     }
     Stats::sub(&broker.stats.clients_connected, 1);
+    link.flush_counts();
     link.finish(close.publish_will);
 }
 
@@ -193,6 +199,17 @@ fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
         buf.reserve(READ_CHUNK);
     }
     buf
+}
+
+/// The next committed-ticket watermark of the store; never resolves without a store.
+async fn commits(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<u64> {
+    match rx {
+        Some(rx) => {
+            let _ = rx.changed().await;
+            Some(*rx.borrow_and_update())
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -262,6 +279,15 @@ fn connect_level(buf: &[u8]) -> Option<u8> {
     body.get(2 + name_len).copied()
 }
 
+/// Per-connection counters, flushed into [`Stats`] once per wake-up.
+#[derive(Debug, Default)]
+struct Counts {
+    packets_received: u64,
+    packets_sent: u64,
+    messages_received: u64,
+    messages_sent: u64,
+}
+
 /// The protocol state of one connected client.
 struct Link {
     broker: Arc<Broker>,
@@ -293,8 +319,17 @@ struct Link {
     send_quota: usize,
     /// The client's maximum packet size.
     client_max_packet: usize,
+    /// Counters gathered during one wake-up, added to the broker's at its end (one atomic
+    /// add per counter per wake-up instead of per packet).
+    counts: Counts,
     /// Packets waiting to be written.
     out: BytesMut,
+    /// Packets that must wait until the store has committed `hold_until`.
+    held: BytesMut,
+    /// The store ticket `held` waits for; 0 when nothing is held.
+    hold_until: u64,
+    /// Whether this session's state is persisted (persistent session, broker with a store).
+    persistent: bool,
 }
 
 impl Link {
@@ -368,6 +403,10 @@ impl Link {
             }),
             ..ClientInfo::new(client_id.clone(), peer.to_string(), protocol)
         });
+        if session_expiry > 0 && broker.store.as_ref().is_some_and(|s| !s.is_healthy()) {
+            // A persistent session cannot be promised while the store cannot be written.
+            return refuse(ReasonCode::SERVER_UNAVAILABLE, ReasonCode::V3_SERVER_UNAVAILABLE, "storage unavailable");
+        }
         let connection = broker.next_connection_id();
         let opened = match broker
             .sessions
@@ -404,8 +443,22 @@ impl Link {
             client_alias_max: connect.properties.topic_alias_maximum.unwrap_or(0),
             send_quota: connect.properties.receive_maximum.unwrap_or(caps.maximum_inflight) as usize,
             client_max_packet: connect.properties.maximum_packet_size.map_or(usize::MAX, |m| m as usize),
+            counts: Counts::default(),
             out: BytesMut::new(),
+            held: BytesMut::new(),
+            hold_until: 0,
+            persistent: broker.store.is_some() && session_expiry > 0,
         };
+        link.outbox.set_persistent(link.persistent);
+        let mut changes = Vec::new();
+        if opened.discarded.is_some() || (broker.store.is_some() && !link.persistent && !opened.present) {
+            // A clean start ends whatever an earlier connection persisted under this id.
+            changes.push(Change::SessionEnded { client_id: link.client_id.clone() });
+        }
+        if link.persistent {
+            changes.push(Change::Session { client_id: link.client_id.clone(), record: link.session_record(true) });
+        }
+        broker.persist(changes);
 
         // A resumed session brings its unacknowledged messages along.
         link.info.inflight.store(link.session.inflight.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -453,15 +506,96 @@ impl Link {
         (self.keep_alive > 0).then(|| self.last_packet + Duration::from_millis(self.keep_alive as u64 * 1500))
     }
 
-    /// Encodes a packet into the output buffer.
+    /// Encodes a packet into the output buffer, or behind the held output when something
+    /// before it waits for a commit (order is kept).
     fn send(&mut self, packet: Packet) {
-        let before = self.out.len();
-        if let Err(e) = packet.encode(self.protocol, &mut self.out) {
-            self.out.truncate(before);
+        let buf = if self.hold_until > 0 { &mut self.held } else { &mut self.out };
+        let before = buf.len();
+        if let Err(e) = packet.encode(self.protocol, buf) {
+            buf.truncate(before);
             tracing::warn!(client_id = %self.client_id, error = %e, packet = packet.name(), "could not encode packet");
             return;
         }
-        Stats::add(&self.broker.stats.packets_sent, 1);
+        self.counts.packets_sent += 1;
+    }
+
+    /// Submits changes of this session's persisted state; with `hold`, every packet sent from
+    /// now on waits until they are durable.
+    fn persist(&mut self, changes: Vec<Change>, hold: bool) {
+        if !self.persistent {
+            return;
+        }
+        let ticket = self.broker.persist(changes);
+        if hold {
+            self.hold_for(ticket);
+        }
+    }
+
+    /// Holds output from now on until the store has committed `ticket`.
+    fn hold_for(&mut self, ticket: u64) {
+        let done = self.broker.store.as_ref().is_none_or(|s| s.is_committed(ticket));
+        if ticket > 0 && !done {
+            self.hold_until = self.hold_until.max(ticket);
+        }
+    }
+
+    /// Releases held output once the store has committed what it waits for.
+    fn release(&mut self, committed: u64) {
+        if self.hold_until > 0 && committed >= self.hold_until {
+            self.hold_until = 0;
+            if self.out.is_empty() {
+                std::mem::swap(&mut self.out, &mut self.held);
+            } else {
+                self.out.extend_from_slice(&self.held);
+                self.held.clear();
+            }
+        }
+    }
+
+    /// The session's persisted record.
+    fn session_record(&self, online: bool) -> SessionRecord {
+        let max_expiry = self.broker.capabilities.maximum_message_expiry_interval;
+        SessionRecord {
+            expiry_interval: self.session_expiry,
+            last_seen: now_unix(),
+            online,
+            protocol_level: self.protocol.level(),
+            will: self.will.as_ref().filter(|_| online).map(|w| {
+                (w.properties.will_delay_interval.unwrap_or(0), will_message(LastWill::clone(w), &self.client_id, max_expiry))
+            }),
+        }
+    }
+
+    /// The store record of an inflight message's new stage.
+    fn inflight_change(&self, m: &InflightMessage) -> Option<Change> {
+        (m.delivery.seq != 0).then(|| Change::Message {
+            client_id: self.client_id.clone(),
+            seq: m.delivery.seq,
+            delivery: m.delivery.clone(),
+            packet_id: m.packet_id,
+            stage: Some(m.stage),
+        })
+    }
+
+    /// The store record of a message that is done.
+    fn done_change(&self, seq: u64) -> Vec<Change> {
+        if seq == 0 { Vec::new() } else { vec![Change::MessageDone { client_id: self.client_id.clone(), seq }] }
+    }
+
+    /// Adds this wake-up's counters to the broker's.
+    fn flush_counts(&mut self) {
+        let c = std::mem::take(&mut self.counts);
+        let stats = &self.broker.stats;
+        for (counter, n) in [
+            (&stats.packets_received, c.packets_received),
+            (&stats.packets_sent, c.packets_sent),
+            (&stats.messages_received, c.messages_received),
+            (&stats.messages_sent, c.messages_sent),
+        ] {
+            if n > 0 {
+                Stats::add(counter, n);
+            }
+        }
     }
 
     /// Counts an outbound QoS 1/2 message as completed.
@@ -492,7 +626,7 @@ impl Link {
         loop {
             match decode(rbuf, self.protocol, max_packet) {
                 Ok(Some(packet)) => {
-                    Stats::add(&self.broker.stats.packets_received, 1);
+                    self.counts.packets_received += 1;
                     self.handle(packet)?;
                 }
                 Ok(None) => {
@@ -510,30 +644,43 @@ impl Link {
         match packet {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(r) => {
-                if self.session.complete(r.packet_id, Stage::AwaitPubAck).is_some() {
+                if let Some(m) = self.session.complete(r.packet_id, Stage::AwaitPubAck) {
                     self.inflight_done();
+                    let done = self.done_change(m.delivery.seq);
+                    self.persist(done, false);
                 }
                 Ok(())
             }
             Packet::PubRec(r) => {
                 if !r.reason.is_success() {
-                    if self.session.complete(r.packet_id, Stage::AwaitPubRec).is_some() {
+                    if let Some(m) = self.session.complete(r.packet_id, Stage::AwaitPubRec) {
                         self.inflight_done();
+                        let done = self.done_change(m.delivery.seq);
+                        self.persist(done, false);
                     }
                     return Ok(());
                 }
+                let mut change = None;
                 let reason = match self.session.inflight_mut(r.packet_id) {
                     Some(m) if m.stage != Stage::AwaitPubAck => {
                         m.stage = Stage::AwaitPubComp;
+                        let m = m.clone();
+                        change = self.inflight_change(&m);
                         ReasonCode::SUCCESS
                     }
                     _ => ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
                 };
+                // PUBREL only once the new stage is durable: after a crash we must resend PUBREL,
+                // never the PUBLISH again.
+                self.persist(change.into_iter().collect(), true);
                 self.send(Packet::PubRel(PubReply::with_reason(r.packet_id, reason)));
                 Ok(())
             }
             Packet::PubRel(r) => {
                 let reason = if self.session.inbound_qos2.remove(&r.packet_id) {
+                    // PUBCOMP lets the client reuse the id: the release must be durable first.
+                    let change = Change::InboundQos2 { client_id: self.client_id.clone(), packet_id: r.packet_id, present: false };
+                    self.persist(vec![change], true);
                     ReasonCode::SUCCESS
                 } else {
                     ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
@@ -542,8 +689,10 @@ impl Link {
                 Ok(())
             }
             Packet::PubComp(r) => {
-                if self.session.complete(r.packet_id, Stage::AwaitPubComp).is_some() {
+                if let Some(m) = self.session.complete(r.packet_id, Stage::AwaitPubComp) {
                     self.inflight_done();
+                    let done = self.done_change(m.delivery.seq);
+                    self.persist(done, false);
                 }
                 Ok(())
             }
@@ -567,7 +716,7 @@ impl Link {
 
     fn on_publish(&mut self, mut p: Publish) -> Result<(), Close> {
         let caps = &self.broker.capabilities;
-        Stats::add(&self.broker.stats.messages_received, 1);
+        self.counts.messages_received += 1;
         if !p.properties.subscription_identifiers.is_empty() {
             return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "subscription identifier in a client PUBLISH")); // [MQTT-3.3.4-6]
         }
@@ -609,8 +758,13 @@ impl Link {
                 return Err(Close::protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded"));
             }
             self.session.inbound_qos2.insert(packet_id);
+            let change = Change::InboundQos2 { client_id: self.client_id.clone(), packet_id, present: true };
+            self.persist(vec![change], true);
         }
-        let reached = self.route(p);
+        let (reached, ticket) = self.route(p);
+        // The acknowledgement waits until the message is durable for every persistent
+        // session it was queued for.
+        self.hold_for(ticket);
         if qos == QoS::AtMostOnce {
             return Ok(());
         }
@@ -634,9 +788,9 @@ impl Link {
         Ok(())
     }
 
-    fn route(&self, p: Publish) -> usize {
+    fn route(&self, p: Publish) -> (usize, u64) {
         let max_expiry = self.broker.capabilities.maximum_message_expiry_interval;
-        self.broker.publish(Message::from_publish(p, Some(self.client_id.clone()), max_expiry))
+        self.broker.publish_durable(Message::from_publish(p, Some(self.client_id.clone()), max_expiry))
     }
 
     fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Close> {
@@ -682,6 +836,13 @@ impl Link {
             let is_new = self.broker.subscribe(&self.client_id, &self.outbox, &f.filter, sub);
             self.session.subscriptions.insert(f.filter.detached(), sub);
             self.info.subscribed(&f.filter);
+            let change = Change::Subscribed {
+                client_id: self.client_id.clone(),
+                filter: f.filter.detached(),
+                options,
+                identifier: sub.identifier,
+            };
+            self.persist(vec![change], true);
             reasons.push(ReasonCode(options.qos as u8));
             let send_retained = !is_shared
                 && match options.retain_handling {
@@ -707,6 +868,10 @@ impl Link {
         for filter in &u.filters {
             let existed = self.session.subscriptions.remove(filter).is_some();
             self.info.unsubscribed(filter);
+            if existed {
+                let change = Change::Unsubscribed { client_id: self.client_id.clone(), filter: filter.detached() };
+                self.persist(vec![change], true);
+            }
             self.broker.unsubscribe(&self.client_id, filter);
             reasons.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
         }
@@ -746,6 +911,8 @@ impl Link {
             }
             if d.message.is_expired(now) {
                 Stats::add(&self.broker.stats.messages_dropped, 1);
+                let done = self.done_change(d.seq);
+                self.persist(done, false);
                 return Ok(());
             }
             if d.qos != QoS::AtMostOnce && self.session.inflight.len() >= self.send_quota {
@@ -771,6 +938,8 @@ impl Link {
         if packet.encoded_len(self.protocol) > self.client_max_packet {
             // [MQTT-3.1.2-25]: never send a packet above the client's maximum; the message is dropped.
             Stats::add(&self.broker.stats.messages_dropped, 1);
+            let done = self.done_change(d.seq);
+            self.persist(done, false);
             return;
         }
         if d.qos != QoS::AtMostOnce {
@@ -782,7 +951,13 @@ impl Link {
                 p.packet_id = id;
             }
             let stage = if d.qos == QoS::AtLeastOnce { Stage::AwaitPubAck } else { Stage::AwaitPubRec };
-            self.session.inflight.push_back(InflightMessage { packet_id: id, delivery: d, stage });
+            let m = InflightMessage { packet_id: id, delivery: d, stage };
+            if let Some(change) = self.inflight_change(&m) {
+                // A QoS 2 PUBLISH goes out only once its packet id is durable, so a restart
+                // resends it with the same id (the client then discards the duplicate).
+                self.persist(vec![change], stage == Stage::AwaitPubRec);
+            }
+            self.session.inflight.push_back(m);
             Stats::add(&self.broker.stats.inflight, 1);
             Stats::add(&self.info.inflight, 1);
         }
@@ -790,7 +965,7 @@ impl Link {
         if let Some((topic, alias)) = new_alias {
             self.outbound_aliases.insert(topic, alias);
         }
-        Stats::add(&self.broker.stats.messages_sent, 1);
+        self.counts.messages_sent += 1;
         self.send(packet);
     }
 
@@ -826,6 +1001,17 @@ impl Link {
             }
         }
         let inflight = self.session.inflight.len() as u64;
+        if self.persistent && self.session_expiry > 0 {
+            let mut record = SessionRecord {
+                expiry_interval: self.session_expiry,
+                last_seen: now_unix(),
+                online: false,
+                protocol_level: self.protocol.level(),
+                will: None,
+            };
+            record.will = pending.as_ref().map(|w| (w.at.saturating_duration_since(Instant::now()).as_secs() as u32, w.message.clone()));
+            broker.persist(vec![Change::Session { client_id: self.client_id.clone(), record }]);
+        }
         let closed = broker.sessions.close(
             &self.client_id,
             self.connection,
@@ -837,6 +1023,9 @@ impl Link {
         if let Closed::Ended(state) = closed {
             Stats::sub(&broker.stats.inflight, inflight);
             broker.end_session(&self.client_id, &state);
+            if self.persistent {
+                broker.persist(vec![Change::SessionEnded { client_id: self.client_id.clone() }]);
+            }
         }
         if let Some(will) = now_will {
             broker.publish(will);

@@ -72,6 +72,8 @@ pub struct Delivery {
     pub retain: bool,
     /// Identifiers of the subscriptions that matched.
     pub subscription_ids: Vec<u32>,
+    /// Its key in the store when it belongs to a persistent session; 0 when not persisted.
+    pub seq: u64,
 }
 
 impl Delivery {

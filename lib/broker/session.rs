@@ -25,15 +25,17 @@ pub struct Outbox {
     limit: AtomicUsize,
     /// Whether a connection currently serves the session.
     online: AtomicBool,
+    /// Whether its QoS 1/2 messages are persisted (a persistent session with a store).
+    persistent: AtomicBool,
 }
 
 /// What happened to a message pushed into an outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Queued {
     /// Queued without loss.
     Yes,
-    /// Queued, and the oldest message was dropped to make room.
-    DroppedOldest,
+    /// Queued, and the oldest message (returned) was dropped to make room.
+    DroppedOldest(Delivery),
     /// Not queued: QoS 0 for an offline session.
     Skipped,
 }
@@ -47,6 +49,7 @@ impl Outbox {
             notify: Notify::new(),
             limit: AtomicUsize::new(limit.max(1)),
             online: AtomicBool::new(false),
+            persistent: AtomicBool::new(false),
         }
     }
 
@@ -60,8 +63,9 @@ impl Outbox {
         let mut queue = self.queue.lock();
         let mut result = Queued::Yes;
         if queue.len() >= limit {
-            queue.pop_front();
-            result = Queued::DroppedOldest;
+            if let Some(oldest) = queue.pop_front() {
+                result = Queued::DroppedOldest(oldest);
+            }
         }
         queue.push_back(delivery);
         drop(queue);
@@ -114,6 +118,16 @@ impl Outbox {
     /// True while a connection serves the session.
     pub fn is_online(&self) -> bool {
         self.online.load(Ordering::Relaxed)
+    }
+
+    /// Marks whether the session's QoS 1/2 messages are persisted.
+    pub fn set_persistent(&self, persistent: bool) {
+        self.persistent.store(persistent, Ordering::Relaxed);
+    }
+
+    /// True if the session's QoS 1/2 messages are persisted.
+    pub fn is_persistent(&self) -> bool {
+        self.persistent.load(Ordering::Relaxed)
     }
 }
 

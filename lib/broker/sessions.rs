@@ -299,6 +299,22 @@ impl Sessions {
         }
     }
 
+    /// Adds a session loaded from the store, offline since `disconnected_at`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore(
+        &self,
+        client_id: MqttString,
+        outbox: Arc<Outbox>,
+        state: SessionState,
+        expiry_interval: u32,
+        disconnected_at: Instant,
+        will: Option<Box<PendingWill>>,
+        info: Arc<ClientInfo>,
+    ) {
+        let entry = Entry { outbox, state: Some(state), owner: None, expiry_interval, disconnected_at: Some(disconnected_at), will, info };
+        self.map.lock().insert(client_id, entry);
+    }
+
     /// Every client with a session, online or not, sorted by client id.
     pub fn clients(&self) -> Vec<ClientView> {
         let mut all: Vec<ClientView> = self

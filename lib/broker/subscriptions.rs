@@ -4,7 +4,8 @@
 //! Read on every publish, written on SUBSCRIBE/UNSUBSCRIBE: the broker keeps it behind a
 //! read-write lock so publishes from many connections match concurrently.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -56,13 +57,14 @@ pub struct SubscriptionTree {
     count: usize,
 }
 
-/// The subscribers a topic name matched.
+/// The subscribers a topic name matched. Inline up to a few entries: most topics match few
+/// subscriptions, and a publish should not allocate to find them.
 #[derive(Default)]
 pub struct Matches<'a> {
     /// Ordinary subscriptions; one client may appear several times (overlapping filters).
-    pub subscribers: Vec<&'a Subscriber>,
+    pub subscribers: SmallVec<[&'a Subscriber; 8]>,
     /// One member picked from each matching share group.
-    pub shared: Vec<&'a Subscriber>,
+    pub shared: SmallVec<[&'a Subscriber; 2]>,
 }
 
 impl SubscriptionTree {

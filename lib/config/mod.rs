@@ -46,10 +46,18 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
-    /// 0 memory (the only store of this build).
+    /// 0 memory, 1 embedded (redb file, the default), 2 accepted as an alias of 1.
     pub storage_way: u8,
+    /// File of the embedded store.
+    pub storage_path: String,
+    /// Acknowledge QoS 1/2 messages of persistent sessions only once they are on disk (the
+    /// default). `false` commits every 200 ms instead: faster, but a crash loses the last
+    /// moments of acknowledged messages.
+    pub storage_sync: bool,
     /// Listeners and MQTT options.
     pub mqtt: MqttConfig,
+    /// Redis, for `storage-way: 3`.
+    pub redis: RedisConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -62,6 +70,10 @@ pub struct MqttConfig {
     pub tcp: String,
     /// WebSocket listener address; empty turns it off.
     pub ws: String,
+    /// HTTP API address (stats, clients, `/metrics`, health); empty turns it off.
+    pub http: String,
+    /// Bearer token of the HTTP API's mutating requests; empty refuses them all.
+    pub http_token: String,
     /// TLS files; with a certificate, both listeners speak TLS.
     pub tls: TlsConfig,
     /// Broker options.
@@ -116,6 +128,42 @@ pub struct CapabilitiesConfig {
     pub maximum_inflight: u16,
 }
 
+/// The `redis:` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RedisConfig {
+    /// Connection settings.
+    pub options: RedisOptionsConfig,
+    /// Key prefix.
+    pub prefix: String,
+}
+
+/// The `redis.options:` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RedisOptionsConfig {
+    /// `host:port`.
+    pub addr: String,
+    /// ACL user name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Database number.
+    pub db: i64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig { options: RedisOptionsConfig::default(), prefix: "comqtt".into() }
+    }
+}
+
+impl Default for RedisOptionsConfig {
+    fn default() -> Self {
+        RedisOptionsConfig { addr: "127.0.0.1:6379".into(), username: String::new(), password: String::new(), db: 0 }
+    }
+}
+
 /// The `log:` block (this build: console output).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -130,13 +178,27 @@ pub struct LogConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { storage_way: 0, mqtt: MqttConfig::default(), log: LogConfig::default() }
+        Config {
+            storage_way: 1,
+            storage_path: "./data/comqtt.redb".into(),
+            storage_sync: true,
+            mqtt: MqttConfig::default(),
+            redis: RedisConfig::default(),
+            log: LogConfig::default(),
+        }
     }
 }
 
 impl Default for MqttConfig {
     fn default() -> Self {
-        MqttConfig { tcp: ":1883".into(), ws: ":1882".into(), tls: TlsConfig::default(), options: MqttOptions::default() }
+        MqttConfig {
+            tcp: ":1883".into(),
+            ws: ":1882".into(),
+            http: ":8080".into(),
+            http_token: String::new(),
+            tls: TlsConfig::default(),
+            options: MqttOptions::default(),
+        }
     }
 }
 
@@ -255,12 +317,18 @@ impl Config {
 
     /// Checks every value against what its key allows.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.storage_way != 0 {
+        if self.storage_way > 3 {
             return Err(ConfigError::Invalid {
                 key: "storage-way",
                 value: self.storage_way.to_string(),
-                allowed: "0 (memory); the embedded and Redis stores are not in this build yet",
+                allowed: "0 memory, 1 embedded, 2 (alias of 1), 3 redis",
             });
+        }
+        if self.storage_way == 3 && self.redis.prefix.is_empty() {
+            return Err(ConfigError::Invalid { key: "redis.prefix", value: "\"\"".into(), allowed: "a non-empty key prefix" });
+        }
+        if self.storage_way != 0 && self.storage_path.is_empty() {
+            return Err(ConfigError::Invalid { key: "storage-path", value: "\"\"".into(), allowed: "a file path for the embedded store" });
         }
         if self.log.format > 1 {
             return Err(ConfigError::Invalid { key: "log.format", value: self.log.format.to_string(), allowed: "0 text or 1 json" });
@@ -299,6 +367,14 @@ mod tests {
         assert_eq!(c.mqtt.options.capabilities.maximum_qos, 1);
         assert_eq!(c.mqtt.options.capabilities.receive_maximum, 1024);
         assert_eq!(c.mqtt.tcp, ":1883");
+        assert_eq!(c.mqtt.http, ":8080");
+    }
+
+    #[test]
+    fn http_api_keys() {
+        let c = parse("mqtt:\n  http: 127.0.0.1:9090\n  http-token: s3cret\n").unwrap();
+        assert_eq!((c.mqtt.http.as_str(), c.mqtt.http_token.as_str()), ("127.0.0.1:9090", "s3cret"));
+        assert_eq!(Config::default().mqtt.http_token, "");
     }
 
     #[test]

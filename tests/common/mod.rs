@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod http;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -28,9 +29,10 @@ pub struct BrokerProcess {
 
 impl BrokerProcess {
     /// Starts `comqtt serve --tcp 127.0.0.1:PORT` with extra flags and waits until it accepts.
+    /// The WebSocket listener and the HTTP API are off.
     pub fn start(extra: &[&str]) -> BrokerProcess {
         BrokerProcess::start_custom(|port| {
-            let mut args: Vec<String> = ["serve", "--tcp", &format!("127.0.0.1:{port}"), "--ws", "", "--level", "0"]
+            let mut args: Vec<String> = ["serve", "--tcp", &format!("127.0.0.1:{port}"), "--ws", "", "--http", "", "--level", "0"]
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
@@ -40,12 +42,28 @@ impl BrokerProcess {
     }
 
     /// Starts `comqtt` with the arguments `args(port)` builds; `port` must be its TCP listener.
+    /// A `serve` command line that mentions neither `--http` nor `--conf` gets `--http ""`, so
+    /// tests running side by side never fight over the HTTP API's default port :8080 (a test's
+    /// config file should set `mqtt.http`).
     pub fn start_custom(args: impl FnOnce(u16) -> Vec<String>) -> BrokerProcess {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("comqtt-test-{port}.log"));
         let file = std::fs::File::create(&log).expect("log file");
+        let mut args = args(port);
+        let mentions_http = args.iter().any(|a| {
+            let flag = a.trim_start_matches('-').split('=').next().unwrap_or_default();
+            a.starts_with('-') && (flag == "http" || flag == "conf")
+        });
+        if args.first().is_some_and(|a| a == "serve") && !mentions_http {
+            args.extend(["--http".to_string(), String::new()]);
+        }
+        // Parallel tests must not share the default store file: memory unless a test chooses.
+        let chooses_store = args.iter().any(|a| a.starts_with("--storage-way"));
+        if args.first().is_some_and(|a| a == "serve") && !chooses_store {
+            args.extend(["--storage-way".to_string(), "0".to_string()]);
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_comqtt"))
-            .args(args(port))
+            .args(args)
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

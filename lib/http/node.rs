@@ -1,0 +1,45 @@
+//! What this node is: `GET /api/v1/mqtt/config` (its `mqtt:` configuration, capabilities
+//! included, the token never shown) and the original README's cluster routes `GET
+//! /cluster/conf` and `GET /cluster/ms`. Clustering is not built yet, so those describe a
+//! single node: mode "single", and a member list holding only this node.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::ApiState;
+
+/// What the cluster routes say about clustering until it exists.
+const NOT_CLUSTERED: &str = "clustering is not built yet: this node runs alone";
+
+/// `GET /api/v1/mqtt/config`: the `mqtt:` settings in force (listeners, TLS files, `$SYS`
+/// interval, capabilities) with the YAML key names; `http-token` shows only whether one is set.
+pub async fn config(State(api): State<ApiState>) -> Json<Value> {
+    let mut config = api.settings.config.clone();
+    config.http_token = if api.settings.token.is_some() { "<set>".into() } else { String::new() };
+    Json(serde_json::to_value(&config).unwrap_or(Value::Null))
+}
+
+/// `GET /cluster/conf`: this node's cluster settings.
+pub async fn cluster_conf(State(api): State<ApiState>) -> Json<Value> {
+    let addr = api.local_addr;
+    Json(json!({
+        "mode": "single",
+        "node_name": api.settings.node_name,
+        "bind_addr": addr.map(|a| a.ip().to_string()),
+        "http_port": addr.map(|a| a.port()),
+        "members": [],
+        "note": NOT_CLUSTERED,
+    }))
+}
+
+/// `GET /cluster/ms`: the member list, which is this node alone.
+pub async fn cluster_members(State(api): State<ApiState>) -> Json<Value> {
+    let addr = api.local_addr;
+    Json(json!([{
+        "name": api.settings.node_name,
+        "addr": addr.map(|a| a.ip().to_string()),
+        "status": "alive",
+        "tags": { "http-port": addr.map(|a| a.port().to_string()) },
+    }]))
+}

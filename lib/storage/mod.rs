@@ -1,0 +1,175 @@
+//! Persistence: what a broker must find again after a restart (persistent sessions with
+//! their subscriptions, queued and in-flight messages, inbound QoS 2 state and will;
+//! retained messages), written through one writer thread with group commits.
+//!
+//! Connections hand [`Change`]s to the [`Store`] and get a ticket; the writer thread applies
+//! every change waiting at once in one transaction of the [`Backend`] and then raises the
+//! committed-ticket watermark. A connection that must not answer before its changes are
+//! durable (PUBACK of a message queued for a persistent session, PUBREC, PUBCOMP) holds its
+//! output until the watermark passes its ticket, so one disk sync acknowledges every message
+//! that arrived meanwhile. With `--storage-way 0` there is no store and nothing waits.
+//!
+//! Files: `record` (value format), `embedded` (redb, the default), `redis` (Redis, the
+//! original's cluster store), `writer` (the thread).
+
+pub mod embedded;
+pub mod record;
+pub mod redis;
+mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::broker::message::{Delivery, Message};
+use crate::broker::session::Stage;
+use crate::mqtt::{MqttString, SubscriptionOptions};
+use record::{SessionRecord, StoredDelivery};
+
+/// Why persisted state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be opened (the message names the file or address).
+    #[error("cannot open the {store} store at {location}: {reason}")]
+    Open {
+        /// embedded or redis.
+        store: &'static str,
+        /// File path or address.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// A read or write failed.
+    #[error("{store} store at {location}: {reason}")]
+    Io {
+        /// embedded or redis.
+        store: &'static str,
+        /// File path or address.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// A stored value does not decode.
+    #[error("corrupt stored record: {0}")]
+    Corrupt(&'static str),
+}
+
+/// One change to persisted state.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A persistent session's record, written when a connection opens or closes it.
+    Session { client_id: MqttString, record: SessionRecord },
+    /// The session ended: it and everything it owns are removed.
+    SessionEnded { client_id: MqttString },
+    /// A subscription was added or replaced.
+    Subscribed { client_id: MqttString, filter: MqttString, options: SubscriptionOptions, identifier: Option<u32> },
+    /// A subscription was removed.
+    Unsubscribed { client_id: MqttString, filter: MqttString },
+    /// A message of a persistent session: queued (no packet id) or in flight.
+    Message { client_id: MqttString, seq: u64, delivery: Delivery, packet_id: u16, stage: Option<Stage> },
+    /// A message was completed (acknowledged, expired or dropped).
+    MessageDone { client_id: MqttString, seq: u64 },
+    /// An inbound QoS 2 packet id was received (`present`) or released.
+    InboundQos2 { client_id: MqttString, packet_id: u16, present: bool },
+    /// The retained message of a topic was set or cleared.
+    Retained { topic: MqttString, message: Option<Arc<Message>> },
+}
+
+/// A persistent session as loaded at startup.
+#[derive(Debug)]
+pub struct StoredSession {
+    pub client_id: MqttString,
+    pub record: SessionRecord,
+    pub subscriptions: Vec<(MqttString, SubscriptionOptions, Option<u32>)>,
+    /// Messages by sequence number, oldest first.
+    pub messages: Vec<(u64, StoredDelivery)>,
+    pub inbound_qos2: Vec<u16>,
+}
+
+/// Everything loaded at startup.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub sessions: Vec<StoredSession>,
+    pub retained: Vec<Message>,
+}
+
+/// A storage engine: loads the state at startup, applies batches of changes atomically.
+pub trait Backend: Send + 'static {
+    /// Reads everything.
+    fn load(&mut self) -> Result<Snapshot, StoreError>;
+    /// Applies `changes` in order as one atomic, durable (when `durable`) commit.
+    fn apply(&mut self, changes: &[Change], durable: bool) -> Result<(), StoreError>;
+}
+
+/// The handle connections use: submit changes, learn when they are durable.
+#[derive(Debug)]
+pub struct Store {
+    /// The channel to the writer and the last ticket handed out; locked together so tickets
+    /// reach the writer in order.
+    sender: Mutex<(u64, std::sync::mpsc::Sender<(u64, Change)>)>,
+    /// The highest ticket whose change is durable.
+    committed: watch::Receiver<u64>,
+    /// Source of message sequence numbers.
+    next_seq: AtomicU64,
+    /// When false, nothing waits for commits (faster, loses the last moments on a crash).
+    sync: bool,
+    /// False while the backend fails (Redis unreachable); set by the writer.
+    healthy: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Store {
+    /// Loads `backend` and starts its writer thread. `sync`: whether acknowledgements wait for
+    /// durable commits (the default) or commits are periodic.
+    pub fn start(mut backend: Box<dyn Backend>, sync: bool) -> Result<(Arc<Store>, Snapshot), StoreError> {
+        let snapshot = backend.load()?;
+        let max_seq = snapshot.sessions.iter().flat_map(|s| s.messages.iter().map(|(seq, _)| *seq)).max().unwrap_or(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (committed_tx, committed) = watch::channel(0);
+        let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        writer::spawn(backend, rx, committed_tx, sync, healthy.clone());
+        let store = Store { sender: Mutex::new((0, tx)), committed, next_seq: AtomicU64::new(max_seq + 1), sync, healthy };
+        Ok((Arc::new(store), snapshot))
+    }
+
+    /// Submits changes; returns the ticket to wait for (0 when nothing needs waiting).
+    pub fn submit(&self, changes: impl IntoIterator<Item = Change>) -> u64 {
+        let mut guard = self.sender.lock();
+        let (last, tx) = &mut *guard;
+        for change in changes {
+            *last += 1;
+            if tx.send((*last, change)).is_err() {
+                tracing::error!("the storage writer has stopped; changes are no longer persisted");
+            }
+        }
+        if self.sync { *last } else { 0 }
+    }
+
+    /// A receiver of the committed-ticket watermark.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+
+    /// True once `ticket` is durable.
+    pub fn is_committed(&self, ticket: u64) -> bool {
+        *self.committed.borrow() >= ticket
+    }
+
+    /// False while the last write failed and is being retried (Redis unreachable).
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// A fresh message sequence number.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Waits until everything submitted so far is durable (shutdown).
+    pub async fn flush(&self) {
+        let target = self.sender.lock().0;
+        let mut rx = self.committed.clone();
+        let _ = rx.wait_for(|c| *c >= target).await;
+    }
+}

@@ -1,0 +1,229 @@
+//! The Redis store (`--storage-way 3`), with the original's key layout; values use our
+//! record format ([`super::record`]):
+//!
+//! | key | type | field → value |
+//! | --- | --- | --- |
+//! | `<prefix>:cl` | hash | client id → session record |
+//! | `<prefix>:sub:<client id>` | hash | topic filter → subscription record |
+//! | `<prefix>:ifm:<client id>` | hash | sequence number (decimal) → delivery record |
+//! | `<prefix>:in2:<client id>` | set | inbound QoS 2 packet ids (decimal) |
+//! | `<prefix>:ret` | hash | topic → message record |
+//!
+//! Each batch of changes is one `MULTI`/`EXEC` pipeline. A lost connection is reopened on the
+//! next batch; the writer thread retries the batch with backoff until Redis is back. How
+//! durable a commit is depends on the Redis server's own persistence settings.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use redis::{Client, Commands, Connection};
+
+use super::record::{self, encode_delivery, encode_message, encode_session, encode_subscription};
+use super::{Backend, Change, Snapshot, StoreError, StoredSession};
+use crate::mqtt::MqttString;
+
+/// How long to wait for Redis to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Where Redis is and how to log in.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// `host:port`.
+    pub addr: String,
+    /// ACL user name, if any.
+    pub username: String,
+    /// Password, if any.
+    pub password: String,
+    /// Database number.
+    pub db: i64,
+    /// Key prefix (`comqtt`).
+    pub prefix: String,
+}
+
+/// The Redis-backed store.
+pub struct RedisStore {
+    client: Client,
+    conn: Option<Connection>,
+    options: RedisOptions,
+}
+
+impl RedisStore {
+    /// Connects (failing fast with the address in the error when Redis cannot be reached).
+    pub fn open(options: RedisOptions) -> Result<RedisStore, StoreError> {
+        let url = redis_url(&options).ok_or_else(|| StoreError::Open {
+            store: "redis",
+            location: options.addr.clone(),
+            reason: "expected host:port".into(),
+        })?;
+        let client = Client::open(url).map_err(|e| StoreError::Open { store: "redis", location: options.addr.clone(), reason: e.to_string() })?;
+        let mut store = RedisStore { client, conn: None, options };
+        store.connection().map_err(|e| match e {
+            StoreError::Io { store, location, reason } => StoreError::Open { store, location, reason },
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    fn io(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Io { store: "redis", location: self.options.addr.clone(), reason: e.to_string() }
+    }
+
+    /// The open connection, reconnecting if the last one broke.
+    fn connection(&mut self) -> Result<&mut Connection, StoreError> {
+        if self.conn.is_none() {
+            let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(|e| self.io(e))?;
+            tracing::info!(address = %self.options.addr, db = self.options.db, "connected to redis");
+            self.conn = Some(conn);
+        }
+        match self.conn.as_mut() {
+            Some(conn) => Ok(conn),
+            None => Err(StoreError::Io { store: "redis", location: self.options.addr.clone(), reason: "no connection".into() }),
+        }
+    }
+
+    fn key(&self, kind: &str) -> String {
+        format!("{}:{kind}", self.options.prefix)
+    }
+
+    fn client_key(&self, kind: &str, client_id: &str) -> String {
+        format!("{}:{kind}:{client_id}", self.options.prefix)
+    }
+
+    fn load_inner(&mut self) -> Result<Snapshot, StoreError> {
+        let (cl, ret) = (self.key("cl"), self.key("ret"));
+        let sessions_raw: Vec<(String, Vec<u8>)> = {
+            let conn = self.connection()?;
+            conn.hgetall(&cl).map_err(|e| StoreError::Io { store: "redis", location: String::new(), reason: e.to_string() })?
+        };
+        let mut sessions = Vec::new();
+        for (id, raw) in sessions_raw {
+            let record = record::decode_session(&mut Bytes::from(raw))?;
+            let (sub_key, ifm_key, in2_key) = (self.client_key("sub", &id), self.client_key("ifm", &id), self.client_key("in2", &id));
+            let addr = self.options.addr.clone();
+            let conn = self.connection()?;
+            let err = |e: redis::RedisError| StoreError::Io { store: "redis", location: addr.clone(), reason: e.to_string() };
+            let subs: Vec<(String, Vec<u8>)> = conn.hgetall(&sub_key).map_err(err)?;
+            let msgs: Vec<(String, Vec<u8>)> = conn.hgetall(&ifm_key).map_err(err)?;
+            let in2: Vec<String> = conn.smembers(&in2_key).map_err(err)?;
+            let mut s = StoredSession { client_id: MqttString::from(id), record, subscriptions: Vec::new(), messages: Vec::new(), inbound_qos2: Vec::new() };
+            for (filter, raw) in subs {
+                let (options, identifier) = record::decode_subscription(&mut Bytes::from(raw))?;
+                s.subscriptions.push((MqttString::from(filter), options, identifier));
+            }
+            for (seq, raw) in msgs {
+                let seq = seq.parse().map_err(|_| StoreError::Corrupt("message sequence"))?;
+                s.messages.push((seq, record::decode_delivery(&mut Bytes::from(raw))?));
+            }
+            s.messages.sort_by_key(|(seq, _)| *seq);
+            s.inbound_qos2 = in2.iter().filter_map(|p| p.parse().ok()).collect();
+            sessions.push(s);
+        }
+        let retained_raw: Vec<(String, Vec<u8>)> = {
+            let addr = self.options.addr.clone();
+            self.connection()?.hgetall(&ret).map_err(|e| StoreError::Io { store: "redis", location: addr, reason: e.to_string() })?
+        };
+        let mut retained = Vec::new();
+        for (_, raw) in retained_raw {
+            retained.push(record::decode_message(&mut Bytes::from(raw))?);
+        }
+        Ok(Snapshot { sessions, retained })
+    }
+}
+
+/// `redis://[user][:password]@host:port/db` for the options, or `None` for a bad address.
+fn redis_url(o: &RedisOptions) -> Option<String> {
+    let addr = o.addr.strip_prefix("redis://").unwrap_or(&o.addr);
+    let (host, port) = addr.rsplit_once(':')?;
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    let port: u16 = port.parse().ok()?;
+    let auth = match (o.username.is_empty(), o.password.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => format!(":{}@", percent_encode(&o.password)),
+        (false, true) => format!("{}@", percent_encode(&o.username)),
+        (false, false) => format!("{}:{}@", percent_encode(&o.username), percent_encode(&o.password)),
+    };
+    Some(format!("redis://{auth}{host}:{port}/{}", o.db))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Backend for RedisStore {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        let result = self.load_inner();
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+
+    fn apply(&mut self, changes: &[Change], _durable: bool) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let mut buf = BytesMut::new();
+        for change in changes {
+            buf.clear();
+            match change {
+                Change::Session { client_id, record } => {
+                    encode_session(record, &mut buf);
+                    pipe.hset(self.key("cl"), client_id.as_str(), &buf[..]).ignore();
+                }
+                Change::SessionEnded { client_id } => {
+                    pipe.hdel(self.key("cl"), client_id.as_str()).ignore();
+                    for kind in ["sub", "ifm", "in2"] {
+                        pipe.del(self.client_key(kind, client_id)).ignore();
+                    }
+                }
+                Change::Subscribed { client_id, filter, options, identifier } => {
+                    encode_subscription(options, *identifier, &mut buf);
+                    pipe.hset(self.client_key("sub", client_id), filter.as_str(), &buf[..]).ignore();
+                }
+                Change::Unsubscribed { client_id, filter } => {
+                    pipe.hdel(self.client_key("sub", client_id), filter.as_str()).ignore();
+                }
+                Change::Message { client_id, seq, delivery, packet_id, stage } => {
+                    encode_delivery(delivery, *packet_id, *stage, &mut buf);
+                    pipe.hset(self.client_key("ifm", client_id), seq.to_string(), &buf[..]).ignore();
+                }
+                Change::MessageDone { client_id, seq } => {
+                    pipe.hdel(self.client_key("ifm", client_id), seq.to_string()).ignore();
+                }
+                Change::InboundQos2 { client_id, packet_id, present } => {
+                    let key = self.client_key("in2", client_id);
+                    if *present {
+                        pipe.sadd(key, packet_id.to_string()).ignore();
+                    } else {
+                        pipe.srem(key, packet_id.to_string()).ignore();
+                    }
+                }
+                Change::Retained { topic, message } => match message {
+                    Some(m) => {
+                        encode_message(m, &mut buf);
+                        pipe.hset(self.key("ret"), topic.as_str(), &buf[..]).ignore();
+                    }
+                    None => {
+                        pipe.hdel(self.key("ret"), topic.as_str()).ignore();
+                    }
+                },
+            }
+        }
+        let result: Result<(), redis::RedisError> = match self.connection() {
+            Ok(conn) => pipe.query(conn),
+            Err(e) => return Err(e),
+        };
+        result.map_err(|e| {
+            // Reconnect on the next attempt.
+            self.conn = None;
+            self.io(e)
+        })
+    }
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""comqtt against Mosquitto (Debian package) under the same load, in one run.
+
+For each scenario and each broker: start the broker on a free loopback port, run comqtt-bench
+(release build) against it, and read the broker's CPU time from /proc/<pid>/stat before and
+after. Prints delivered messages/s, broker CPU seconds per 100k delivered messages and the
+comqtt/Mosquitto ratios.
+
+usage: benches/compare.py [--quick] [--persistence]
+  (build first: cargo build --release --bin comqtt --bin comqtt-bench)
+  --persistence   QoS 1 to persistent sessions: comqtt memory / embedded / redis vs
+                  Mosquitto with `persistence true`
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+COMQTT = os.path.join(ROOT, "target", "release", "comqtt")
+BENCH = os.path.join(ROOT, "target", "release", "comqtt-bench")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def wait_port(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Broker:
+    def __init__(self, kind, tmp, persistence=False, redis_port=None):
+        self.port = free_port()
+        self.kind = kind
+        if kind == "mosquitto":
+            conf = os.path.join(tmp, f"mosquitto-{self.port}.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                        f"max_queued_messages 1000000\nmax_inflight_messages 0\n"
+                        f"persistence {'true' if persistence else 'false'}\n"
+                        f"persistence_location {tmp}/\nautosave_interval 1\n")
+            cmd = ["mosquitto", "-c", conf]
+        else:
+            way = {"comqtt": "0", "comqtt-embedded": "1", "comqtt-redis": "3"}[kind]
+            cmd = [COMQTT, "serve", "--tcp", f"127.0.0.1:{self.port}", "--ws", "", "--http", "",
+                   "--level", "3", "--storage-way", way,
+                   "--storage-path", os.path.join(tmp, f"store-{self.port}.redb")]
+            if redis_port:
+                cmd += ["--redis", f"127.0.0.1:{redis_port}"]
+            # The queue bounds must not drop messages under this load.
+            conf = os.path.join(tmp, f"comqtt-{self.port}.yml")
+            with open(conf, "w") as f:
+                f.write("mqtt:\n  options:\n    capabilities:\n"
+                        "      maximum-client-writes-pending: 1000000\n      maximum-queued-messages: 1000000\n")
+            cmd += ["--conf", conf]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run(broker, args):
+    before = cpu_seconds(broker.proc.pid)
+    started = time.monotonic()
+    out = subprocess.run([BENCH, "-broker", f"tcp://127.0.0.1:{broker.port}", "-no-progress", "-json",
+                          "-global-timeout", "300s", *args], capture_output=True, text=True)
+    wall = time.monotonic() - started
+    cpu = cpu_seconds(broker.proc.pid) - before
+    try:
+        report = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"comqtt-bench failed: {out.stdout[-500:]} {out.stderr[-500:]}")
+    r = report["results"]
+    received = r["received"]
+    window = report["overall"]["receive_seconds"] or wall
+    lat = report.get("latency_ms") or {}
+    return {
+        "received": received,
+        "lost": r["lost"],
+        "msgs_per_s": received / window if window else 0.0,
+        "cpu_per_100k": cpu / received * 100_000 if received else float("nan"),
+        "cpu": cpu,
+        "p99_ms": lat.get("p99"),
+    }
+
+
+SCENARIOS = [
+    ("p2p QoS 0, 50 publishers -> 50 subscribers", ["-num-clients", "50", "-num-messages", "20000"]),
+    ("p2p QoS 1, 50 publishers -> 50 subscribers",
+     ["-num-clients", "50", "-num-messages", "5000", "-publisher-qos", "1", "-subscriber-qos", "1"]),
+    ("fan-out QoS 0, 1 publisher -> 1000 subscribers",
+     ["-scenario", "fanout", "-num-clients", "1000", "-num-messages", "200"]),
+]
+QUICK = [
+    ("p2p QoS 0, 10 -> 10", ["-num-clients", "10", "-num-messages", "2000"]),
+    ("p2p QoS 1, 10 -> 10", ["-num-clients", "10", "-num-messages", "1000", "-publisher-qos", "1", "-subscriber-qos", "1"]),
+    ("fan-out QoS 0, 1 -> 100", ["-scenario", "fanout", "-num-clients", "100", "-num-messages", "100"]),
+]
+PERSISTENT = [
+    ("QoS 1 to persistent sessions, 20 -> 20",
+     ["-num-clients", "20", "-num-messages", "2000", "-publisher-qos", "1", "-subscriber-qos", "1",
+      "-session-expiry", "3600"]),
+]
+
+
+def main():
+    quick = "--quick" in sys.argv
+    persistence = "--persistence" in sys.argv
+    for binary in (COMQTT, BENCH):
+        if not os.path.exists(binary):
+            sys.exit(f"missing {binary}: cargo build --release --bin comqtt --bin comqtt-bench")
+    tmp = tempfile.mkdtemp(prefix="comqtt-compare-")
+    redis = None
+    try:
+        if persistence:
+            redis_port = free_port()
+            redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", tmp],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(redis_port)
+            brokers = [("comqtt", {}), ("comqtt-embedded", {}), ("comqtt-redis", {"redis_port": redis_port}),
+                       ("mosquitto", {"persistence": True})]
+            scenarios = PERSISTENT
+        else:
+            brokers = [("comqtt", {}), ("mosquitto", {})]
+            scenarios = QUICK if quick else SCENARIOS
+        print(f"{'scenario':48} {'broker':16} {'msgs/s':>10} {'CPU s/100k':>11} {'p99 ms':>8} {'lost':>6}")
+        for name, args in scenarios:
+            results = {}
+            for kind, opts in brokers:
+                b = Broker(kind, tmp, **opts)
+                try:
+                    results[kind] = res = run(b, args)
+                finally:
+                    b.stop()
+                p99 = f"{res['p99_ms']:.2f}" if res["p99_ms"] is not None else "-"
+                print(f"{name:48} {kind:16} {res['msgs_per_s']:10.0f} {res['cpu_per_100k']:11.3f} {p99:>8} {res['lost']:6}")
+            if "mosquitto" in results and "comqtt" in results:
+                c, m = results["comqtt"], results["mosquitto"]
+                print(f"{'':48} {'ratio c/m':16} {c['msgs_per_s'] / m['msgs_per_s']:9.2f}x "
+                      f"{c['cpu_per_100k'] / m['cpu_per_100k']:10.2f}x   (targets: >= 1.5x msgs/s, <= 0.7x CPU)")
+    finally:
+        if redis:
+            redis.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+main()

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
+use super::auth::{AuthMethods, EnhancedAuth};
 use super::capabilities::Capabilities;
 use super::message::{Delivery, Message};
 use super::retained::RetainedStore;
@@ -42,6 +43,8 @@ pub struct Broker {
     banned: RwLock<std::collections::BTreeSet<String>>,
     /// Persistence, unless the broker runs in memory (`--storage-way 0`).
     pub store: Option<Arc<Store>>,
+    /// Enhanced authentication methods (MQTT 5 AUTH).
+    auth_methods: RwLock<AuthMethods>,
 }
 
 impl Broker {
@@ -61,6 +64,7 @@ impl Broker {
             next_connection: AtomicU64::new(1),
             banned: RwLock::new(Default::default()),
             store,
+            auth_methods: RwLock::new(AuthMethods::default()),
         })
     }
 
@@ -284,6 +288,16 @@ impl Broker {
             }
         }
         (restored, retained)
+    }
+
+    /// Registers an enhanced authentication method.
+    pub fn register_auth_method(&self, method: Arc<dyn EnhancedAuth>) {
+        self.auth_methods.write().register(method);
+    }
+
+    /// The enhanced authentication method called `name`, if registered.
+    pub fn auth_method(&self, name: &str) -> Option<Arc<dyn EnhancedAuth>> {
+        self.auth_methods.read().get(name).cloned()
     }
 
     /// Removes the retained message of `topic`, in memory and in the store; true if there was one.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::auth::{AuthExchange, AuthStep};
 use super::broker::Broker;
 use super::client_info::{ClientInfo, WillSummary};
 use super::message::{Delivery, Message};
@@ -96,8 +97,24 @@ where
             return;
         }
     };
+    // Enhanced authentication (v5) runs its AUTH exchange before CONNACK.
+    let auth = if connect.properties.authentication_method.is_some() {
+        match Box::pin(authenticate(&broker, &connect, &mut reader, &mut writer, &mut rbuf, max_packet)).await {
+            Ok(done) => Some(done),
+            Err(code) => {
+                tracing::info!(%peer, reason = %code, "enhanced authentication failed");
+                let mut out = BytesMut::new();
+                if Packet::ConnAck(ConnAck::new(code, false)).encode(connect.protocol, &mut out).is_ok() {
+                    let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
+                }
+                return;
+            }
+        }
+    } else {
+        None
+    };
     let kick = Arc::new(Kick::default());
-    let mut link = match Box::pin(Link::accept(&broker, *connect, kick.clone(), &peer)).await {
+    let mut link = match Box::pin(Link::accept(&broker, *connect, auth, kick.clone(), &peer)).await {
         Ok(link) => link,
         Err((protocol, code, why)) => {
             tracing::info!(%peer, reason = %code, why, "connection refused");
@@ -267,6 +284,68 @@ async fn read_connect<R: AsyncRead + Unpin>(
     }
 }
 
+/// Runs the enhanced authentication exchange of CONNECT (spec 4.12): the method's steps, with
+/// AUTH 0x18 packets in both directions until it decides. Returns the method and the data for
+/// CONNACK, or the CONNACK reason code of the refusal.
+async fn authenticate<R, W>(
+    broker: &Broker,
+    connect: &Connect,
+    reader: &mut R,
+    writer: &mut W,
+    rbuf: &mut BytesMut,
+    max_packet: usize,
+) -> Result<(MqttString, Option<bytes::Bytes>), ReasonCode>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let name = connect.properties.authentication_method.clone().unwrap_or_default();
+    let method = broker.auth_method(&name).ok_or(ReasonCode::BAD_AUTHENTICATION_METHOD)?;
+    let mut exchange = method.begin(&connect.client_id);
+    let mut data = connect.properties.authentication_data.clone();
+    loop {
+        match exchange.step(data.as_deref()) {
+            AuthStep::Success(server_data) => return Ok((name, server_data)),
+            AuthStep::Failure => return Err(ReasonCode::NOT_AUTHORIZED),
+            AuthStep::Continue(server_data) => {
+                let mut auth = Auth { reason: ReasonCode::CONTINUE_AUTHENTICATION, ..Auth::default() };
+                auth.properties.authentication_method = Some(name.clone());
+                auth.properties.authentication_data = Some(server_data);
+                let mut out = BytesMut::new();
+                Packet::Auth(auth).encode(Protocol::V5, &mut out).map_err(|_| ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)?;
+                writer.write_all(&out).await.map_err(|_| ReasonCode::UNSPECIFIED_ERROR)?;
+                let next = tokio::time::timeout(CONNECT_TIMEOUT, read_packet(reader, rbuf, max_packet))
+                    .await
+                    .map_err(|_| ReasonCode::NOT_AUTHORIZED)?;
+                match next {
+                    Ok(Some(Packet::Auth(a)))
+                        if a.reason == ReasonCode::CONTINUE_AUTHENTICATION
+                            && a.properties.authentication_method.as_ref() == Some(&name) =>
+                    {
+                        data = a.properties.authentication_data;
+                    }
+                    Ok(Some(_)) => return Err(ReasonCode::PROTOCOL_ERROR),
+                    Ok(None) => return Err(ReasonCode::UNSPECIFIED_ERROR),
+                    Err(e) => return Err(e.reason_code()),
+                }
+            }
+        }
+    }
+}
+
+/// Reads one v5 packet; `Ok(None)` when the client went away.
+async fn read_packet<R: AsyncRead + Unpin>(reader: &mut R, rbuf: &mut BytesMut, max_packet: usize) -> Result<Option<Packet>, DecodeError> {
+    loop {
+        if let Some(p) = decode(rbuf, Protocol::V5, max_packet)? {
+            return Ok(Some(p));
+        }
+        match reader.read_buf(reserve(rbuf)).await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+    }
+}
+
 /// The protocol level of a CONNECT at the start of `buf`, read without decoding it; `None`
 /// for any other packet type, so no other packet is ever answered with CONNACK.
 fn connect_level(buf: &[u8]) -> Option<u8> {
@@ -328,6 +407,10 @@ struct Link {
     held: BytesMut,
     /// The store ticket `held` waits for; 0 when nothing is held.
     hold_until: u64,
+    /// The enhanced authentication method of CONNECT, for re-authentication.
+    auth_method: Option<MqttString>,
+    /// A re-authentication exchange in progress.
+    reauth: Option<Box<dyn AuthExchange>>,
     /// Whether this session's state is persisted (persistent session, broker with a store).
     persistent: bool,
 }
@@ -338,6 +421,7 @@ impl Link {
     async fn accept(
         broker: &Arc<Broker>,
         connect: Connect,
+        auth: Option<(MqttString, Option<bytes::Bytes>)>,
         kick: Arc<Kick>,
         peer: &str,
     ) -> Result<Link, (Protocol, ReasonCode, &'static str)> {
@@ -349,10 +433,6 @@ impl Link {
         };
         if !caps.accepts(protocol) {
             return refuse(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION, ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION, "protocol below the minimum version");
-        }
-        if connect.properties.authentication_method.is_some() {
-            // No enhanced authentication method is installed.
-            return refuse(ReasonCode::BAD_AUTHENTICATION_METHOD, ReasonCode::V3_NOT_AUTHORIZED, "unknown authentication method");
         }
         if let Some(will) = &connect.will {
             if will.qos > caps.maximum_qos {
@@ -447,6 +527,8 @@ impl Link {
             out: BytesMut::new(),
             held: BytesMut::new(),
             hold_until: 0,
+            auth_method: auth.as_ref().map(|(m, _)| m.clone()),
+            reauth: None,
             persistent: broker.store.is_some() && session_expiry > 0,
         };
         link.outbox.set_persistent(link.persistent);
@@ -494,6 +576,10 @@ impl Link {
             }
             if caps.server_keep_alive > 0 {
                 p.server_keep_alive = Some(caps.server_keep_alive);
+            }
+            if let Some((method, data)) = auth {
+                p.authentication_method = Some(method);
+                p.authentication_data = data;
             }
         }
         link.send(Packet::ConnAck(connack));
@@ -890,14 +976,45 @@ impl Link {
         Err(Close { reason: None, publish_will, why: format!("DISCONNECT {}", d.reason) })
     }
 
+    /// Re-authentication (spec 4.12.1): AUTH 0x19 starts a new exchange with the method of
+    /// CONNECT, AUTH 0x18 continues it. Without a method at CONNECT, or with another method,
+    /// AUTH is a protocol error `[MQTT-4.12.0-7]`, `[MQTT-4.12.1-1]`.
     fn on_auth(&mut self, a: Auth) -> Result<(), Close> {
-        // Enhanced authentication was not started at CONNECT (no method is installed), so an
-        // AUTH packet is either a protocol error or names a method we do not know.
-        if a.properties.authentication_method.is_some() {
-            Err(Close::protocol(ReasonCode::BAD_AUTHENTICATION_METHOD, "unknown authentication method"))
-        } else {
-            Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "AUTH without authentication at CONNECT"))
+        let Some(name) = self.auth_method.clone() else {
+            return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "AUTH without authentication at CONNECT"));
+        };
+        if a.properties.authentication_method.as_ref() != Some(&name) {
+            return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "AUTH with another authentication method"));
         }
+        if a.reason == ReasonCode::RE_AUTHENTICATE {
+            let Some(method) = self.broker.auth_method(&name) else {
+                return Err(Close::protocol(ReasonCode::BAD_AUTHENTICATION_METHOD, "authentication method no longer available"));
+            };
+            self.reauth = Some(method.begin(&self.client_id));
+        } else if a.reason != ReasonCode::CONTINUE_AUTHENTICATION || self.reauth.is_none() {
+            return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "AUTH out of sequence"));
+        }
+        let step = match self.reauth.as_mut() {
+            Some(exchange) => exchange.step(a.properties.authentication_data.as_deref()),
+            None => AuthStep::Failure,
+        };
+        let reply = |reason: ReasonCode, data: Option<bytes::Bytes>| {
+            let mut auth = Auth { reason, ..Auth::default() };
+            auth.properties.authentication_method = Some(name.clone());
+            auth.properties.authentication_data = data;
+            Packet::Auth(auth)
+        };
+        match step {
+            AuthStep::Continue(data) => self.send(reply(ReasonCode::CONTINUE_AUTHENTICATION, Some(data))),
+            AuthStep::Success(data) => {
+                self.reauth = None;
+                self.send(reply(ReasonCode::SUCCESS, data));
+            }
+            AuthStep::Failure => {
+                return Err(Close::protocol(ReasonCode::NOT_AUTHORIZED, "re-authentication failed"));
+            }
+        }
+        Ok(())
     }
 
     /// Moves queued messages into the output buffer while the client's receive maximum and

@@ -6,6 +6,7 @@
 //! and pushes one [`message::Delivery`] per subscriber into its [`session::Outbox`]; each
 //! subscriber's connection drains its outbox into its socket.
 
+pub mod auth;
 pub mod broker;
 pub mod capabilities;
 pub mod client_info;

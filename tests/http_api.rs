@@ -615,3 +615,27 @@ fn the_exposition_parser_rejects_what_prometheus_would() {
     let (_, samples) = parse_exposition("# HELP x h\n# TYPE x gauge\nx{a=\"q\\\"\\n\",b=\"\"} 1.5e3 1700000000\n");
     assert_eq!((samples[0].value, samples[0].labels[0].1.as_str()), (1500.0, "q\"\n"));
 }
+
+#[tokio::test]
+async fn metrics_include_the_storage_commit_latency_histogram_with_a_store() {
+    let dir = std::env::temp_dir().join(format!("comqtt-metrics-store-{}", common::free_port()));
+    let path = dir.join("s.redb");
+    let (broker, http) = BrokerProcess::start_with_http(&["--storage-way", "1", "--storage-path", path.to_str().unwrap()]);
+    // A persistent session's subscription is one commit.
+    let mut c = Connect::new(Protocol::V5, "metrics-persistent");
+    c.clean_start = false;
+    c.properties.session_expiry_interval = Some(60);
+    let (mut client, _) = TestClient::connect_with(&broker.addr(), c).await;
+    client.subscribe_qos(1, "m/#", QoS::AtLeastOnce).await;
+    let (types, samples) = parse_exposition(&get(&http, "/metrics").await.text());
+    assert_eq!(types.get("comqtt_storage_commit_seconds").map(String::as_str), Some("histogram"));
+    let count = samples.iter().find(|s| s.name == "comqtt_storage_commit_seconds_count").expect("count sample").value;
+    assert!(count >= 1.0, "at least the subscription was committed: {count}");
+    let inf = samples
+        .iter()
+        .find(|s| s.name == "comqtt_storage_commit_seconds_bucket" && s.labels.iter().any(|(k, v)| k == "le" && v == "+Inf"))
+        .expect("+Inf bucket");
+    assert_eq!(inf.value, count, "the +Inf bucket counts every commit");
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,7 +1,7 @@
 //! `GET /metrics`: the node's counters in the Prometheus text exposition format 0.0.4,
 //! written by hand (a few dozen lines do not need a metrics crate). Names start with
 //! `comqtt_`; counters end in `_total`; every sample has its `# HELP` and `# TYPE` lines.
-//! A storage latency histogram will join them with persistence.
+//! With a store, `comqtt_storage_commit_seconds` is a histogram of its commit latency.
 
 use std::fmt::Write;
 
@@ -91,6 +91,18 @@ pub fn render(broker: &Broker) -> String {
     out.metric("comqtt_packets_sent_total", Counter, "MQTT packets sent.", info.packets_sent);
     out.metric("comqtt_process_resident_memory_bytes", Gauge, "Resident memory of the broker process.", info.memory_alloc);
     out.metric("comqtt_process_threads", Gauge, "Threads of the broker process.", info.threads);
+    if let Some(store) = &broker.store {
+        let h = store.latency();
+        let name = "comqtt_storage_commit_seconds";
+        let _ = writeln!(out.0, "# HELP {name} Time a storage commit (one group of changes) takes.");
+        let _ = writeln!(out.0, "# TYPE {name} histogram");
+        for (le, n) in &h.cumulative {
+            let le = if le.is_infinite() { "+Inf".to_string() } else { le.to_string() };
+            let _ = writeln!(out.0, "{name}_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(out.0, "{name}_sum {}", h.sum_seconds);
+        let _ = writeln!(out.0, "{name}_count {}", h.count);
+    }
     out.0
 }
 

@@ -13,6 +13,7 @@
 //! original's cluster store), `writer` (the thread).
 
 pub mod embedded;
+pub mod latency;
 pub mod record;
 pub mod redis;
 mod writer;
@@ -117,6 +118,8 @@ pub struct Store {
     sync: bool,
     /// False while the backend fails (Redis unreachable); set by the writer.
     healthy: Arc<std::sync::atomic::AtomicBool>,
+    /// How long commits take.
+    latency: Arc<latency::CommitLatency>,
 }
 
 impl Store {
@@ -128,8 +131,9 @@ impl Store {
         let (tx, rx) = std::sync::mpsc::channel();
         let (committed_tx, committed) = watch::channel(0);
         let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        writer::spawn(backend, rx, committed_tx, sync, healthy.clone());
-        let store = Store { sender: Mutex::new((0, tx)), committed, next_seq: AtomicU64::new(max_seq + 1), sync, healthy };
+        let latency = Arc::new(latency::CommitLatency::default());
+        writer::spawn(backend, rx, committed_tx, sync, healthy.clone(), latency.clone());
+        let store = Store { sender: Mutex::new((0, tx)), committed, next_seq: AtomicU64::new(max_seq + 1), sync, healthy, latency };
         Ok((Arc::new(store), snapshot))
     }
 
@@ -159,6 +163,11 @@ impl Store {
     /// False while the last write failed and is being retried (Redis unreachable).
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// The commit latency histogram.
+    pub fn latency(&self) -> latency::LatencySnapshot {
+        self.latency.snapshot()
     }
 
     /// A fresh message sequence number.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::latency::CommitLatency;
 use super::{Backend, Change};
 
 /// Most changes in one transaction.
@@ -22,6 +23,7 @@ pub(super) fn spawn(
     committed: watch::Sender<u64>,
     sync: bool,
     healthy: Arc<AtomicBool>,
+    latency: Arc<CommitLatency>,
 ) {
     let run = move || {
         let mut batch: Vec<Change> = Vec::new();
@@ -64,6 +66,7 @@ pub(super) fn spawn(
             if durable {
                 last_sync = Instant::now();
             }
+            latency.record(started.elapsed());
             tracing::trace!(changes = batch.len(), micros = started.elapsed().as_micros() as u64, "storage commit");
             committed.send_replace(last);
         }

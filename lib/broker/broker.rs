@@ -257,7 +257,7 @@ impl Broker {
             }
             state.inbound_qos2 = s.inbound_qos2.into_iter().collect();
             let will = match r.will {
-                Some((delay, message)) if delay == 0 => {
+                Some((0, message)) => {
                     due_wills.push(message);
                     None
                 }

@@ -7,6 +7,7 @@
 //! subscriber's connection drains its outbox into its socket.
 
 pub mod auth;
+#[allow(clippy::module_inception)] // the module is named for the `Broker` it holds
 pub mod broker;
 pub mod capabilities;
 pub mod client_info;

@@ -62,11 +62,10 @@ impl Outbox {
         let limit = self.limit.load(Ordering::Relaxed);
         let mut queue = self.queue.lock();
         let mut result = Queued::Yes;
-        if queue.len() >= limit {
-            if let Some(oldest) = queue.pop_front() {
+        if queue.len() >= limit
+            && let Some(oldest) = queue.pop_front() {
                 result = Queued::DroppedOldest(oldest);
             }
-        }
         queue.push_back(delivery);
         drop(queue);
         if online {

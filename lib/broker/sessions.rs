@@ -274,11 +274,10 @@ impl Sessions {
                 && entry
                     .disconnected_at
                     .is_some_and(|t| now >= t + Duration::from_secs(entry.expiry_interval as u64));
-            if entry.will.as_ref().is_some_and(|w| ended || w.at <= now) {
-                if let Some(w) = entry.will.take() {
+            if entry.will.as_ref().is_some_and(|w| ended || w.at <= now)
+                && let Some(w) = entry.will.take() {
                     out.wills.push(w.message);
                 }
-            }
             if ended {
                 out.sessions.push((client_id.clone(), entry.state.take().unwrap_or_default()));
             }

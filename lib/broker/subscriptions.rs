@@ -187,20 +187,18 @@ fn remove(node: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str
 /// the iterator is how each branch keeps its place, without allocating).
 fn collect<'a>(node: &'a Node, mut levels: std::str::Split<'_, char>, first: bool, dollar: bool, out: &mut Matches<'a>) {
     let wildcards_allowed = !(first && dollar);
-    if wildcards_allowed {
-        if let Some(hash) = node.children.get("#") {
+    if wildcards_allowed
+        && let Some(hash) = node.children.get("#") {
             add(hash, out);
         }
-    }
     let Some(level) = levels.next() else {
         add(node, out);
         return;
     };
-    if wildcards_allowed {
-        if let Some(plus) = node.children.get("+") {
+    if wildcards_allowed
+        && let Some(plus) = node.children.get("+") {
             collect(plus, levels.clone(), false, dollar, out);
         }
-    }
     if let Some(child) = node.children.get(level) {
         collect(child, levels, false, dollar, out);
     }

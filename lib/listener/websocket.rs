@@ -19,6 +19,7 @@ const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
 
 /// Completes the WebSocket handshake on `stream`, selecting the `mqtt` subprotocol when the
 /// client offers it `[MQTT-6.0.0-3]`, `[MQTT-6.0.0-4]`.
+#[allow(clippy::result_large_err)] // the callback's error type is tungstenite's, not ours
 pub async fn accept<S>(stream: S, max_message: usize) -> io::Result<WsStream<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -59,6 +59,7 @@ pub enum StoreError {
 
 /// One change to persisted state.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // transient values in the writer's channel, not stored
 pub enum Change {
     /// A persistent session's record, written when a connection opens or closes it.
     Session { client_id: MqttString, record: SessionRecord },

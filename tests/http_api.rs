@@ -639,3 +639,15 @@ async fn metrics_include_the_storage_commit_latency_histogram_with_a_store() {
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn topics_route_returns_the_subscription_tree() {
+    let (broker, http) = BrokerProcess::start_with_http(&[]);
+    let mut c = TestClient::connect(&broker.addr(), Protocol::V5, "tree").await;
+    c.subscribe_qos(1, "home/+/temp", QoS::AtMostOnce).await;
+    c.subscribe_qos(2, "home/kitchen", QoS::AtMostOnce).await;
+    let tree = get(&http, "/api/v1/mqtt/topics").await.json();
+    assert_eq!(tree["home"]["children"]["+"]["children"]["temp"]["subscribers"], 1);
+    assert_eq!(tree["home"]["children"]["kitchen"]["subscribers"], 1);
+    assert_eq!(tree["home"]["subscribers"], 0);
+}

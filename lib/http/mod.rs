@@ -30,6 +30,7 @@ pub mod publish;
 pub mod retained;
 pub mod stats;
 pub mod subscriptions;
+pub mod topics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -99,6 +100,7 @@ pub fn router(api: ApiState) -> Router {
         .route(&format!("{v1}/clients/{{id}}"), get(clients::one))
         .route(&format!("{v1}/clients/{{id}}/disconnect"), post(clients::disconnect))
         .route(&format!("{v1}/subscriptions"), get(subscriptions::list))
+        .route(&format!("{v1}/topics"), get(topics::list))
         .route(&format!("{v1}/retained"), get(retained::list))
         .route(&format!("{v1}/retained/{{*topic}}"), axum::routing::delete(retained::remove))
         .route(&format!("{v1}/blacklist"), get(blacklist::list).post(blacklist::add_body).delete(blacklist::remove_body))

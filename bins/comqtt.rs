@@ -103,6 +103,18 @@ struct ServeArgs {
     /// Environment: 0 development (readable console logs), 1 production (JSON logs) [default: 0].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=1))]
     env: Option<u8>,
+    /// Where logs go: 0 console (stderr), 1 files, 2 both (log.output) [default: 0].
+    #[arg(long = "log-output", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=2))]
+    log_output: Option<u8>,
+    /// Log file of every line, rotated by size (log.filename); "" writes none [default: ./logs/comqtt.log].
+    #[arg(long = "log-file", value_name = "FILE")]
+    log_file: Option<String>,
+    /// Log file of info and above (log.info-file); "" writes none [default: ./logs/co-info.log].
+    #[arg(long = "info-file", value_name = "FILE")]
+    info_file: Option<String>,
+    /// Log file of errors (log.error-file); "" writes none [default: ./logs/co-err.log].
+    #[arg(long = "error-file", value_name = "FILE")]
+    error_file: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -136,7 +148,14 @@ fn run() -> Result<()> {
         None => cli.serve,
     };
     let config = settings(&args)?;
-    init_logging(&config, &args);
+    // Held until exit: dropping it writes out the queued log lines.
+    let logging = comqtt::logging::init(&config.log).context("setting up logging (log: block, --log-file, --info-file, --error-file)")?;
+    if !logging.files().is_empty() {
+        let files: Vec<String> = logging.files().iter().map(|f| f.display().to_string()).collect();
+        tracing::info!(files = %files.join(", "), "writing logs to files");
+    } else if config.log.enable && config.log.output == 0 && (args.log_file.is_some() || args.info_file.is_some() || args.error_file.is_some()) {
+        tracing::warn!("log files named but log.output is 0 (console): no file is written; add --log-output 1 or 2");
+    }
     // Each client is a file descriptor: raise the soft limit to the hard one, as Go does.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => tracing::debug!(limit = n, "open file limit"),
@@ -195,46 +214,30 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     if let Some(v) = args.log_enable {
         config.log.enable = v;
     }
+    if let Some(v) = args.level {
+        // `--level` uses the original README's scale; the YAML `log.level` the slog one.
+        match comqtt::logging::level_of_flag(v) {
+            Some(level) => config.log.level = level,
+            None => config.log.enable = false,
+        }
+    }
     if let Some(v) = args.env {
         config.log.format = v;
     }
+    if let Some(v) = args.log_output {
+        config.log.output = v;
+    }
+    if let Some(v) = &args.log_file {
+        config.log.filename = v.clone();
+    }
+    if let Some(v) = &args.info_file {
+        config.log.info_file = v.clone();
+    }
+    if let Some(v) = &args.error_file {
+        config.log.error_file = v.clone();
+    }
     config.validate().context("invalid settings")?;
     Ok(config)
-}
-
-fn init_logging(config: &Config, args: &ServeArgs) {
-    // `--level` uses the original README's scale; the YAML `log.level` the slog one.
-    let level = match args.level {
-        Some(0) => "debug",
-        Some(1) => "info",
-        Some(2) => "warn",
-        Some(3..=6) => "error",
-        Some(_) => "off",
-        None => match config.log.level {
-            i8::MIN..=-1 => "debug",
-            0..=3 => "info",
-            4..=7 => "warn",
-            _ => "error",
-        },
-    };
-    if !config.log.enable || level == "off" {
-        return;
-    }
-    let filter = tracing_subscriber::EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| {
-        // Library chatter (rustls warns about IP addresses sent as SNI) only at debug level.
-        let quiet = if level == "debug" { "" } else { ",rustls=error,tungstenite=error" };
-        tracing_subscriber::EnvFilter::new(format!("{level}{quiet}"))
-    });
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    if config.log.format == 1 {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }
 
 async fn serve(config: Config) -> Result<()> {

@@ -71,7 +71,7 @@ _comqtt() {
 
     case "${cmd}" in
         comqtt)
-            opts="-h -V --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --log-enable --level --env --help --version serve config generate-docs help"
+            opts="-h -V --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,6 +142,22 @@ _comqtt() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --info-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --error-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -363,7 +379,7 @@ _comqtt() {
             return 0
             ;;
         comqtt__subcmd__serve)
-            opts="-h --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --log-enable --level --env --help"
+            opts="-h --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --log-enable --level --env --log-output --log-file --info-file --error-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -434,6 +450,22 @@ _comqtt() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --info-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --error-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

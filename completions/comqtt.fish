@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= log-enable= level= env= h/help V/version
+    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -43,6 +43,10 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l log-enable -d 'Logging on
 false\t''"
 complete -c comqtt -n "__fish_comqtt_needs_command" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l env -d 'Environment: 0 development (readable console logs), 1 production (JSON logs) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l log-output -d 'Where logs go: 0 console (stderr), 1 files, 2 both (log.output) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l log-file -d 'Log file of every line, rotated by size (log.filename); "" writes none [default: ./logs/comqtt.log]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l info-file -d 'Log file of info and above (log.info-file); "" writes none [default: ./logs/co-info.log]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l error-file -d 'Log file of errors (log.error-file); "" writes none [default: ./logs/co-err.log]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -s h -l help -d 'Print help'
 complete -c comqtt -n "__fish_comqtt_needs_command" -s V -l version -d 'Print version'
 complete -c comqtt -n "__fish_comqtt_needs_command" -f -a "serve" -d 'Run a broker node'
@@ -68,6 +72,10 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-enable -d 'L
 false\t''"
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l env -d 'Environment: 0 development (readable console logs), 1 production (JSON logs) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-output -d 'Where logs go: 0 console (stderr), 1 files, 2 both (log.output) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-file -d 'Log file of every line, rotated by size (log.filename); "" writes none [default: ./logs/comqtt.log]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l info-file -d 'Log file of info and above (log.info-file); "" writes none [default: ./logs/co-info.log]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l error-file -d 'Log file of errors (log.error-file); "" writes none [default: ./logs/co-err.log]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -s h -l help -d 'Print help'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "check" -d 'Check a YAML config file: exit 0 if it is valid, else print what is wrong'

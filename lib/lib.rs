@@ -12,6 +12,7 @@
 //! | [`storage`] | persistence: the group-commit store and its embedded (redb) backend |
 //! | [`shutdown`] | the shutdown signal every task selects on |
 //! | [`config`] | the YAML configuration (original schema) merged with defaults and flags |
+//! | [`logging`] | console and rotating-file logs (text or JSON) from the `log:` block |
 //! | [`cli`] | Go-style command-line compatibility shared by the binaries |
 
 pub mod broker;
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod listener;
+pub mod logging;
 pub mod mqtt;
 pub mod shutdown;
 pub mod storage;

@@ -164,14 +164,32 @@ impl Default for RedisOptionsConfig {
     }
 }
 
-/// The `log:` block (this build: console output).
+/// The `log:` block: the original's keys (`enable`, `format`, `output`, `filename`,
+/// `maxsize`, `max-age`, `max-backups`, `compress`, `level`) plus `info-file` and `error-file`
+/// of its older releases. Set up by [`crate::logging`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LogConfig {
     /// Logging on or off.
     pub enable: bool,
-    /// 0 text, 1 JSON.
+    /// 0 text, 1 JSON (one object per line), on the console and in files.
     pub format: u8,
+    /// 0 console (stderr, the default: no files unless asked), 1 files, 2 both.
+    pub output: u8,
+    /// The log file of every line at the level in force; "" writes none.
+    pub filename: String,
+    /// Info and above also go here; "" writes none.
+    pub info_file: String,
+    /// Errors also go here; "" writes none.
+    pub error_file: String,
+    /// Rotate a file at this many megabytes; 0 means 100 (lumberjack's default).
+    pub maxsize: u64,
+    /// Remove rotated files older than this many days; 0 keeps them.
+    pub max_age: u32,
+    /// Keep at most this many rotated files per log file; 0 keeps them all.
+    pub max_backups: u32,
+    /// Gzip rotated files.
+    pub compress: bool,
     /// slog levels of the original: -4 debug, 0 info, 4 warn, 8 error.
     pub level: i8,
 }
@@ -210,7 +228,19 @@ impl Default for MqttOptions {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { enable: true, format: 0, level: 0 }
+        LogConfig {
+            enable: true,
+            format: 0,
+            output: 0,
+            filename: "./logs/comqtt.log".into(),
+            info_file: "./logs/co-info.log".into(),
+            error_file: "./logs/co-err.log".into(),
+            maxsize: 100,
+            max_age: 30,
+            max_backups: 10,
+            compress: true,
+            level: 0,
+        }
     }
 }
 
@@ -297,6 +327,39 @@ impl CapabilitiesConfig {
     }
 }
 
+impl LogConfig {
+    /// Checks the `log:` keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.format > 1 {
+            return Err(ConfigError::Invalid { key: "log.format", value: self.format.to_string(), allowed: "0 text or 1 json" });
+        }
+        if self.output > 2 {
+            return Err(ConfigError::Invalid { key: "log.output", value: self.output.to_string(), allowed: "0 console, 1 file, 2 both" });
+        }
+        if !(-4..=8).contains(&self.level) {
+            return Err(ConfigError::Invalid {
+                key: "log.level",
+                value: self.level.to_string(),
+                allowed: "-4 to 8: -4 debug, 0 info, 4 warn, 8 error",
+            });
+        }
+        let files = [("log.filename", &self.filename), ("log.info-file", &self.info_file), ("log.error-file", &self.error_file)];
+        if self.output != 0 && files.iter().all(|(_, f)| f.is_empty()) {
+            return Err(ConfigError::Invalid {
+                key: "log.output",
+                value: self.output.to_string(),
+                allowed: "1 or 2 only with a filename, info-file or error-file (or 0 console)",
+            });
+        }
+        for (i, (key, file)) in files.iter().enumerate() {
+            if !file.is_empty() && files[..i].iter().any(|(_, other)| other == file) {
+                return Err(ConfigError::Invalid { key, value: file.to_string(), allowed: "a file no other log key names" });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Parses YAML text; `path` names the source in errors.
     pub fn from_yaml(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -330,9 +393,7 @@ impl Config {
         if self.storage_way != 0 && self.storage_path.is_empty() {
             return Err(ConfigError::Invalid { key: "storage-path", value: "\"\"".into(), allowed: "a file path for the embedded store" });
         }
-        if self.log.format > 1 {
-            return Err(ConfigError::Invalid { key: "log.format", value: self.log.format.to_string(), allowed: "0 text or 1 json" });
-        }
+        self.log.validate()?;
         let tls = &self.mqtt.tls;
         if tls.server_cert.is_empty() != tls.server_key.is_empty() {
             return Err(ConfigError::Invalid {
@@ -393,6 +454,32 @@ mod tests {
     fn wrong_type_is_an_error_with_line() {
         let err = parse("mqtt:\n  options:\n    sys-topic-resend-interval: soon\n").unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn log_block_of_the_original_parses() {
+        let c = parse(
+            "log:\n  enable: true\n  format: 1\n  output: 2\n  filename: /var/log/c.log\n  maxsize: 5\n  max-age: 7\n  max-backups: 3\n  compress: false\n  level: -4\n  info-file: i.log\n  error-file: e.log\n",
+        )
+        .unwrap();
+        let l = &c.log;
+        assert_eq!((l.format, l.output, l.filename.as_str(), l.maxsize, l.max_age, l.max_backups, l.compress, l.level), (1, 2, "/var/log/c.log", 5, 7, 3, false, -4));
+        assert_eq!((l.info_file.as_str(), l.error_file.as_str()), ("i.log", "e.log"));
+        assert_eq!(Config::default().log.output, 0, "console only unless asked");
+    }
+
+    #[test]
+    fn bad_log_values_name_the_key_and_allowed_values() {
+        for (yaml, key, allowed) in [
+            ("log:\n  output: 7\n", "log.output", "0 console, 1 file, 2 both"),
+            ("log:\n  format: 2\n", "log.format", "0 text or 1 json"),
+            ("log:\n  level: 12\n", "log.level", "-4 debug, 0 info, 4 warn, 8 error"),
+            ("log:\n  output: 1\n  filename: \"\"\n  info-file: \"\"\n  error-file: \"\"\n", "log.output", "filename"),
+            ("log:\n  info-file: a.log\n  error-file: a.log\n", "log.error-file", "no other log key"),
+        ] {
+            let err = parse(yaml).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains(allowed), "{yaml}: {err}");
+        }
     }
 
     #[test]

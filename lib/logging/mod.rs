@@ -1,0 +1,270 @@
+//! Logging: `tracing` events to the console and to rotating files, set up from the `log:`
+//! block ([`LogConfig`], with the flags already merged in by the binary).
+//!
+//! - `output` 0 writes to stderr only (the default: a fresh `comqtt serve` creates no files),
+//!   1 to files only, 2 to both.
+//! - Files: `filename` gets every line at the level in force, `info-file` info and above,
+//!   `error-file` errors only; "" leaves a file out. Each rotates by size ([`RotatingFile`]).
+//! - `format` 0 is readable text, 1 one JSON object per line; `level` is the original's slog
+//!   scale, and `COMQTT_LOG` (an `EnvFilter` directive such as `comqtt=debug`) overrides it.
+//!
+//! Every writer sits behind `tracing_appender::non_blocking`: a connection task that logs
+//! only queues the line (dropped if 128k lines are already waiting), so a slow disk or a
+//! stalled terminal never slows the broker. The [`LogGuard`] returned by [`init`] flushes
+//! the queues when dropped at exit.
+//!
+//! Files: `rotating` (the size-rotated file writer), `backups` (names, gzip and pruning of
+//! rotated files, on a background thread).
+
+mod backups;
+mod rotating;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use tracing::Subscriber;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Layer, Layered, SubscriberExt};
+use tracing_subscriber::{EnvFilter, Registry};
+
+pub use rotating::{RotatingFile, RotationPolicy};
+
+use crate::config::LogConfig;
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// A log file (or its directory) cannot be created or opened.
+    #[error("cannot open log file {path}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another global subscriber was installed first.
+    #[error("a global logger is already installed")]
+    AlreadyInstalled,
+}
+
+/// The original README's `-level` scale (0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic,
+/// 6 no level, 7 off) as a slog level of `log.level`; `None` for 7, off.
+pub fn level_of_flag(level: u8) -> Option<i8> {
+    match level {
+        0 => Some(-4),
+        1 => Some(0),
+        2 => Some(4),
+        3..=6 => Some(8),
+        _ => None,
+    }
+}
+
+/// The `tracing` level of a slog level: the lowest level the original would still log.
+fn level_filter(slog: i8) -> LevelFilter {
+    match slog {
+        i8::MIN..=-4 => LevelFilter::DEBUG,
+        -3..=0 => LevelFilter::INFO,
+        1..=4 => LevelFilter::WARN,
+        _ => LevelFilter::ERROR,
+    }
+}
+
+/// Keeps the log writer threads running; dropping it writes out the lines still queued and
+/// lets a gzip of a rotated file finish. Hold it until the process exits.
+#[must_use = "logging stops when the guard is dropped"]
+pub struct LogGuard {
+    /// One per non-blocking writer (console and each file); dropping one flushes its queue.
+    workers: Vec<WorkerGuard>,
+    /// The backup threads of the files, finished after the queues are flushed.
+    backups: Vec<backups::Backups>,
+    /// The files written, for the startup message.
+    files: Vec<PathBuf>,
+}
+
+impl LogGuard {
+    /// The log files being written (none with console output).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        self.workers.clear();
+        for backups in &self.backups {
+            backups.finish();
+        }
+    }
+}
+
+/// The subscriber's layers sit on the registry filtered by level (or `COMQTT_LOG`).
+type Filtered = Layered<EnvFilter, Registry>;
+
+/// Builds the subscriber `config` describes, without installing it: opens the files (an
+/// error names the one that failed) and starts the writer threads.
+pub fn subscriber(config: &LogConfig) -> Result<(Box<dyn Subscriber + Send + Sync>, LogGuard), LogError> {
+    let mut guard = LogGuard { workers: Vec::new(), backups: Vec::new(), files: Vec::new() };
+    let level = level_filter(config.level);
+    if !config.enable {
+        return Ok((Box::new(tracing::subscriber::NoSubscriber::default()), guard));
+    }
+    let json = config.format == 1;
+    let mut layers: Vec<Box<dyn Layer<Filtered> + Send + Sync>> = Vec::new();
+    if config.output != 1 {
+        let (writer, worker) = non_blocking("comqtt-log-console", std::io::stderr());
+        layers.push(fmt_layer(writer, json, std::io::stderr().is_terminal()));
+        guard.workers.push(worker);
+    }
+    if config.output != 0 {
+        let policy = RotationPolicy::from_config(config);
+        for (name, at_least) in [(&config.filename, LevelFilter::TRACE), (&config.info_file, LevelFilter::INFO), (&config.error_file, LevelFilter::ERROR)] {
+            if name.is_empty() {
+                continue;
+            }
+            let path = PathBuf::from(name);
+            let file = RotatingFile::open(&path, policy.clone()).map_err(|source| LogError::Open { path: path.clone(), source })?;
+            guard.backups.push(file.backups());
+            let (writer, worker) = non_blocking("comqtt-log-file", file);
+            layers.push(fmt_layer(writer, json, false).with_filter(at_least).boxed());
+            guard.workers.push(worker);
+            guard.files.push(path);
+        }
+    }
+    let filter = EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| {
+        // Library chatter (rustls warns about IP addresses sent as SNI) only at debug level.
+        let quiet = if level == LevelFilter::DEBUG { "" } else { ",rustls=error,tungstenite=error" };
+        EnvFilter::new(format!("{level}{quiet}"))
+    });
+    Ok((Box::new(tracing_subscriber::registry().with(filter).with(layers)), guard))
+}
+
+/// Builds the subscriber `config` describes and installs it for the whole process.
+pub fn init(config: &LogConfig) -> Result<LogGuard, LogError> {
+    let (subscriber, guard) = subscriber(config)?;
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| LogError::AlreadyInstalled)?;
+    Ok(guard)
+}
+
+/// A queue in front of `writer` with its own thread; full queues drop lines, never block.
+fn non_blocking<W: std::io::Write + Send + 'static>(thread: &str, writer: W) -> (tracing_appender::non_blocking::NonBlocking, WorkerGuard) {
+    NonBlockingBuilder::default().lossy(true).thread_name(thread).finish(writer)
+}
+
+/// A `fmt` layer writing text or JSON lines to `writer`.
+fn fmt_layer<W>(writer: W, json: bool, ansi: bool) -> Box<dyn Layer<Filtered> + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi);
+    if json { layer.json().boxed() } else { layer.boxed() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("comqtt-logging-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// File output only, into `dir`.
+    fn files_in(dir: &std::path::Path) -> LogConfig {
+        LogConfig {
+            output: 1,
+            filename: dir.join("comqtt.log").display().to_string(),
+            info_file: dir.join("co-info.log").display().to_string(),
+            error_file: dir.join("co-err.log").display().to_string(),
+            ..LogConfig::default()
+        }
+    }
+
+    /// Logs one event of each level through the subscriber of `config`, then flushes.
+    fn log_each_level(config: &LogConfig) {
+        let (subscriber, guard) = subscriber(config).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(client_id = "c1", "a debug line");
+            tracing::info!(client_id = "c1", "an info line");
+            tracing::warn!(client_id = "c1", "a warn line");
+            tracing::error!(client_id = "c1", "an error line");
+        });
+        drop(guard);
+    }
+
+    fn read(dir: &std::path::Path, name: &str) -> String {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+    }
+
+    #[test]
+    fn each_file_gets_its_levels() {
+        let dir = temp_dir("levels");
+        log_each_level(&LogConfig { level: -4, ..files_in(&dir) });
+        let has = |name: &str| -> [bool; 4] {
+            let text = read(&dir, name);
+            ["a debug line", "an info line", "a warn line", "an error line"].map(|l| text.contains(l))
+        };
+        assert_eq!(has("comqtt.log"), [true; 4]);
+        assert_eq!(has("co-info.log"), [false, true, true, true]);
+        assert_eq!(has("co-err.log"), [false, false, false, true]);
+        assert!(read(&dir, "co-err.log").contains("client_id"), "fields are kept");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_level_applies_to_every_file() {
+        let dir = temp_dir("warn");
+        log_each_level(&LogConfig { level: 4, ..files_in(&dir) });
+        let text = read(&dir, "comqtt.log");
+        assert!(!text.contains("an info line") && text.contains("a warn line"), "{text}");
+        assert!(!read(&dir, "co-info.log").contains("an info line"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn json_format_writes_one_object_per_line() {
+        let dir = temp_dir("json");
+        log_each_level(&LogConfig { format: 1, ..files_in(&dir) });
+        let text = read(&dir, "comqtt.log");
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("a JSON object per line")).collect();
+        assert_eq!(lines.len(), 3, "info, warn, error at level 0: {text}");
+        assert_eq!(lines[2]["level"], "ERROR");
+        assert_eq!(lines[2]["fields"]["message"], "an error line");
+        assert_eq!(lines[2]["fields"]["client_id"], "c1");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn empty_names_and_disabled_logging_write_no_file() {
+        let dir = temp_dir("none");
+        log_each_level(&LogConfig { info_file: String::new(), error_file: String::new(), ..files_in(&dir) });
+        assert!(dir.join("comqtt.log").exists());
+        assert!(!dir.join("co-info.log").exists() && !dir.join("co-err.log").exists());
+        let off = temp_dir("off");
+        log_each_level(&LogConfig { enable: false, ..files_in(&off) });
+        assert_eq!(std::fs::read_dir(&off).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&off);
+    }
+
+    #[test]
+    fn an_unopenable_file_is_an_error_naming_it() {
+        let dir = temp_dir("unopenable");
+        std::fs::write(dir.join("plain"), "").unwrap();
+        let bad = dir.join("plain").join("co-err.log");
+        let config = LogConfig { error_file: bad.display().to_string(), ..files_in(&dir) };
+        let err = subscriber(&config).err().expect("an error");
+        assert_eq!(err.to_string(), format!("cannot open log file {}", bad.display()));
+        assert!(std::error::Error::source(&err).is_some(), "the I/O error is the source");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn flag_levels_follow_the_original_readme() {
+        assert_eq!((0..=7).map(level_of_flag).collect::<Vec<_>>(), [Some(-4), Some(0), Some(4), Some(8), Some(8), Some(8), Some(8), None]);
+        assert_eq!([-4, 0, 2, 4, 8].map(level_filter), [LevelFilter::DEBUG, LevelFilter::INFO, LevelFilter::WARN, LevelFilter::WARN, LevelFilter::ERROR]);
+    }
+}

@@ -340,7 +340,9 @@ async fn retained_messages_are_listed_by_page_and_deleted_by_topic() {
         (&json!("/wCA"), &json!("base64"), &json!(2), &json!("retainer"))
     );
     assert_eq!((&all["items"][1]["payload"], &all["items"][1]["encoding"]), (&json!("v0"), &json!("utf8")));
-    assert!(all["items"][1].get("created").is_some());
+    let created = all["items"][1]["created"].as_u64().expect("created is a Unix time");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(now.abs_diff(created) < 120, "created {created} is not now ({now})");
 
     let page = get(&http, "/api/v1/mqtt/retained?page=3&page_size=2").await.json();
     assert_eq!((page["total"].clone(), page["items"].as_array().unwrap().len()), (json!(5), 1), "{page}");

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use parking_lot::RwLock;
 
@@ -13,7 +13,15 @@ use crate::mqtt::MqttString;
 /// The retained message of every topic that has one.
 #[derive(Debug, Default)]
 pub struct RetainedStore {
-    messages: RwLock<HashMap<MqttString, Arc<Message>>>,
+    messages: RwLock<HashMap<MqttString, Retained>>,
+}
+
+/// One retained message and when it was stored (shown by the HTTP API; after a restart, the
+/// time it was loaded).
+#[derive(Debug, Clone)]
+struct Retained {
+    message: Arc<Message>,
+    created: SystemTime,
 }
 
 impl RetainedStore {
@@ -30,7 +38,7 @@ impl RetainedStore {
                 payload: bytes::Bytes::copy_from_slice(&message.payload),
                 ..Message::clone(message)
             });
-            map.insert(kept.topic.clone(), kept).map_or(1, |_| 0)
+            map.insert(kept.topic.clone(), Retained { message: kept, created: SystemTime::now() }).map_or(1, |_| 0)
         }
     }
 
@@ -40,20 +48,27 @@ impl RetainedStore {
         self.messages
             .read()
             .values()
+            .map(|r| &r.message)
             .filter(|m| !m.is_expired(now) && matches(filter, &m.topic))
             .cloned()
             .collect()
     }
 
-    /// One page of retained messages sorted by topic, `$SYS` excluded, and the total count.
-    pub fn page(&self, page: usize, page_size: usize) -> (Vec<Arc<Message>>, usize) {
+    /// One page of retained messages with the time each was stored, sorted by topic, `$SYS`
+    /// excluded, and the total count.
+    pub fn page(&self, page: usize, page_size: usize) -> (Vec<(Arc<Message>, SystemTime)>, usize) {
         let now = Instant::now();
         let map = self.messages.read();
-        let mut all: Vec<&Arc<Message>> =
-            map.values().filter(|m| !m.topic.starts_with("$SYS") && !m.is_expired(now)).collect();
-        all.sort_by(|a, b| a.topic.cmp(&b.topic));
+        let mut all: Vec<&Retained> =
+            map.values().filter(|r| !r.message.topic.starts_with("$SYS") && !r.message.is_expired(now)).collect();
+        all.sort_by(|a, b| a.message.topic.cmp(&b.message.topic));
         let total = all.len();
-        let items = all.into_iter().skip(page.saturating_sub(1) * page_size).take(page_size).cloned().collect();
+        let items = all
+            .into_iter()
+            .skip(page.saturating_sub(1) * page_size)
+            .take(page_size)
+            .map(|r| (r.message.clone(), r.created))
+            .collect();
         (items, total)
     }
 
@@ -66,7 +81,7 @@ impl RetainedStore {
     pub fn purge_expired(&self, now: Instant) -> usize {
         let mut map = self.messages.write();
         let before = map.len();
-        map.retain(|_, m| !m.is_expired(now));
+        map.retain(|_, r| !r.message.is_expired(now));
         before - map.len()
     }
 

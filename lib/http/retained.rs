@@ -34,7 +34,7 @@ pub struct RetainedJson {
 
 impl RetainedJson {
     /// The JSON form of a retained message.
-    pub fn of(message: &Message) -> RetainedJson {
+    pub fn of(message: &Message, created: std::time::SystemTime) -> RetainedJson {
         let (payload, encoding) = payload_text(&message.payload);
         RetainedJson {
             topic: message.topic.to_string(),
@@ -42,7 +42,7 @@ impl RetainedJson {
             encoding,
             qos: message.qos as u8,
             client_id: message.publisher.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-            created: None,
+            created: created.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
         }
     }
 }
@@ -51,7 +51,7 @@ impl RetainedJson {
 pub async fn list(State(api): State<ApiState>, Query(paging): Query<Paging>) -> Json<Page<RetainedJson>> {
     let (page, page_size) = paging.resolve();
     let (messages, total) = api.broker.retained.page(page, page_size);
-    let items = messages.iter().map(|m: &Arc<Message>| RetainedJson::of(m)).collect();
+    let items = messages.iter().map(|(m, created): &(Arc<Message>, _)| RetainedJson::of(m, *created)).collect();
     Json(Page { items, total, page, page_size })
 }
 

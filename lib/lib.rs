@@ -6,6 +6,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`mqtt`] | the codec: packets, properties, reason codes, topic names and filters |
+//! | [`bench`](mod@bench) | the load generator behind `comqtt-bench` (mqtt-stresser compatible, latency percentiles) |
 //! | [`broker`] | sessions, subscription tree, retained messages, QoS flows, wills, `$SYS` |
 //! | [`http`] | the HTTP API: stats, clients, retained, blacklist, publish, `/metrics`, health |
 //! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
@@ -15,6 +16,7 @@
 //! | [`logging`] | console and rotating-file logs (text or JSON) from the `log:` block |
 //! | [`cli`] | Go-style command-line compatibility shared by the binaries |
 
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod config;

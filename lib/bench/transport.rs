@@ -1,0 +1,134 @@
+//! The byte stream under a client connection: TCP (bound to a source address when asked),
+//! TLS, WebSocket or WebSocket over TLS, behind one [`Transport`] type; and the [`Endpoint`]
+//! each broker URL is resolved to once per run, so thousands of connections do not each look
+//! up the host.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::url::{BrokerUrl, Scheme};
+use super::websocket::{self, WsStream};
+
+/// A broker URL resolved to a socket address, with its TLS connector.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The URL it came from.
+    pub url: BrokerUrl,
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// TLS connector and server name, for `ssl://`, `tls://` and `wss://`.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+/// Why a broker URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// Name resolution failed.
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve {
+        /// `host:port`.
+        host: String,
+        /// Why.
+        reason: io::Error,
+    },
+    /// The host is not a valid TLS server name.
+    #[error("{0:?} is not a valid TLS server name")]
+    ServerName(String),
+}
+
+impl Endpoint {
+    /// Resolves `url` (the first address returned is used) and prepares TLS if its scheme needs it.
+    pub async fn resolve(url: &BrokerUrl, tls: Option<&Arc<ClientConfig>>) -> Result<Endpoint, EndpointError> {
+        let host = url.host_port();
+        let addr = tokio::net::lookup_host(host.as_str())
+            .await
+            .and_then(|mut addrs| addrs.next().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+            .map_err(|reason| EndpointError::Resolve { host: host.clone(), reason })?;
+        let tls = match (url.scheme.is_tls(), tls) {
+            (true, Some(config)) => {
+                let name = ServerName::try_from(url.host.clone()).map_err(|_| EndpointError::ServerName(url.host.clone()))?;
+                Some((TlsConnector::from(config.clone()), name))
+            }
+            _ => None,
+        };
+        Ok(Endpoint { url: url.clone(), addr, tls })
+    }
+
+    /// Opens the byte stream: TCP connect (bound to `source` if given), then TLS and the
+    /// WebSocket handshake as the scheme asks.
+    pub async fn dial(&self, source: Option<IpAddr>) -> io::Result<Transport> {
+        let socket = if self.addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        if let Some(ip) = source {
+            socket.bind(SocketAddr::new(ip, 0))?;
+        }
+        let tcp = socket.connect(self.addr).await?;
+        tcp.set_nodelay(true)?;
+        let tls = || self.tls.clone().ok_or_else(|| io::Error::other("TLS is not configured"));
+        Ok(match self.url.scheme {
+            Scheme::Tcp => Transport::Tcp(tcp),
+            Scheme::Tls => {
+                let (connector, name) = tls()?;
+                Transport::Tls(Box::new(connector.connect(name, tcp).await?))
+            }
+            Scheme::Ws => Transport::Ws(Box::new(websocket::connect(tcp, &self.url.websocket_uri()).await?)),
+            Scheme::Wss => {
+                let (connector, name) = tls()?;
+                let stream = connector.connect(name, tcp).await?;
+                Transport::Wss(Box::new(websocket::connect(stream, &self.url.websocket_uri()).await?))
+            }
+        })
+    }
+}
+
+/// A connected byte stream of any supported kind.
+pub enum Transport {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+    /// WebSocket over TCP.
+    Ws(Box<WsStream<TcpStream>>),
+    /// WebSocket over TLS.
+    Wss(Box<WsStream<TlsStream<TcpStream>>>),
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self.get_mut() {
+            Transport::Tcp($s) => $call,
+            Transport::Tls($s) => $call,
+            Transport::Ws($s) => $call,
+            Transport::Wss($s) => $call,
+        }
+    };
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}

@@ -155,3 +155,25 @@ async fn v5_puback_says_no_matching_subscribers() {
         other => panic!("expected PUBACK, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_backlog_larger_than_the_write_buffer_is_delivered_after_the_publisher_stops() {
+    // The subscriber reads nothing while 6 MB arrive for it (more than the socket buffers and
+    // the broker's output high-water mark), then reads: every message must still come, with
+    // no new publish to wake the broker up.
+    let broker = BrokerProcess::start(&[]);
+    let mut sub = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "backlog-sub").await;
+    sub.subscribe_qos(1, "backlog", QoS::AtMostOnce).await;
+    let mut publ = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "backlog-pub").await;
+    let payload = vec![7u8; 1024];
+    for _ in 0..6000 {
+        publ.send(Packet::Publish(Publish::new("backlog", QoS::AtMostOnce, payload.clone()))).await;
+    }
+    publ.send(Packet::PingReq).await;
+    assert_eq!(publ.recv().await, Some(Packet::PingResp), "the broker has read every publish");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..6000 {
+        let p = sub.expect_publish().await;
+        assert_eq!(p.payload.len(), 1024, "message {i}");
+    }
+}

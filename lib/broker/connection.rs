@@ -162,6 +162,11 @@ where
                     Stats::add(&broker.stats.bytes_sent, n as u64);
                     Stats::add(&link.info.bytes_sent, n as u64);
                     unflushed = true;
+                    if !draining && link.out.len() < WRITE_HIGH_WATER {
+                        // Draining stopped at the high-water mark with messages still queued
+                        // (their wake-up was already used): resume now that there is room.
+                        link.drain_outbox();
+                    }
                 }
                 Ok(None) => {
                     unflushed = false;

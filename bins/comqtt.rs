@@ -138,7 +138,10 @@ fn run() -> Result<()> {
         }
         Some(Command::GenerateDocs { dir }) => {
             use clap::CommandFactory;
-            return comqtt::cli::generate_docs(Cli::command(), &dir).with_context(|| format!("writing docs under {}", dir.display()));
+            // Every binary's command line, from its one clap definition.
+            comqtt::cli::generate_docs(Cli::command(), &dir).with_context(|| format!("writing docs under {}", dir.display()))?;
+            return comqtt::cli::generate_docs(comqtt::bench::options::BenchArgs::command(), &dir)
+                .with_context(|| format!("writing docs under {}", dir.display()));
         }
         Some(Command::Config(ConfigCommand::Check { file })) => {
             Config::load(&file)?;

@@ -23,7 +23,7 @@ _comqtt__bench() {
 
     case "${cmd}" in
         comqtt__bench)
-            opts="-h -V --broker --num-clients --num-messages --constant-payload --timeout --global-timeout --rampup-size --rampup-delay --username --password --log-level --profile-cpu --profile-mem --no-progress --retain --publisher-qos --subscriber-qos --skip-tls-verification --cafile --cert --key --pause-between-messages --topic-base-path --client-id-prefix --protocol --scenario --payload-size --rate --duration --max-inflight --connect-rate --hold --source-addresses --json --threads --help --version"
+            opts="-h -V --broker --num-clients --num-messages --constant-payload --timeout --global-timeout --rampup-size --rampup-delay --username --password --log-level --profile-cpu --profile-mem --no-progress --retain --publisher-qos --subscriber-qos --skip-tls-verification --cafile --cert --key --pause-between-messages --topic-base-path --client-id-prefix --session-expiry --protocol --scenario --payload-size --rate --duration --max-inflight --connect-rate --hold --source-addresses --json --threads --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,6 +122,10 @@ _comqtt__bench() {
                     return 0
                     ;;
                 --client-id-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session-expiry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

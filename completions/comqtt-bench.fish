@@ -22,6 +22,7 @@ complete -c comqtt-bench -l key -d 'Client private key for authentication, if re
 complete -c comqtt-bench -l pause-between-messages -d 'Adds a pause between sending messages to simulate sensors sending messages infrequently' -r
 complete -c comqtt-bench -l topic-base-path -d 'Topic base path, if empty the default is internal/mqtt-stresser' -r
 complete -c comqtt-bench -l client-id-prefix -d 'Client id prefix (client ids are PREFIX-sub-HOST-workerN-RANDOM)' -r
+complete -c comqtt-bench -l session-expiry -d 'Persistent sessions: connect with clean session/start 0 and this session expiry (5.0); 0: clean sessions, as mqtt-stresser' -r
 complete -c comqtt-bench -l protocol -d 'MQTT version: 3 (3.1), 4 (3.1.1) or 5 (5.0)' -r
 complete -c comqtt-bench -l scenario -d 'Load pattern' -r -f -a "p2p\t'mqtt-stresser\'s: each worker\'s publisher sends to its own subscriber'
 fanout\t'One publisher, every subscriber on its topic'

@@ -233,3 +233,17 @@ fn tls_websocket_and_secure_websocket_against_mosquitto() {
     assert_eq!(untrusted.status.code(), Some(2), "{}", explain(&untrusted));
     assert_eq!(figure(&stdout(&untrusted), "- ConnectFailed:"), 1, "{}", explain(&untrusted));
 }
+
+#[tokio::test]
+async fn session_expiry_option_leaves_persistent_sessions_behind() {
+    let (broker, http) = BrokerProcess::start_with_http(&[]);
+    let url = format!("tcp://{}", broker.addr());
+    let out = bench(&["-broker", &url, "-num-clients", "3", "-num-messages", "5", "-publisher-qos", "1", "-subscriber-qos", "1", "-protocol", "5", "-session-expiry", "60", "-no-progress"]);
+    assert!(out.status.success(), "{}", explain(&out));
+    let stats = common::http::get(&http, "/api/v1/mqtt/stat/overall").await.json();
+    assert_eq!(stats["clients_disconnected"], 6, "3 publishers and 3 subscribers keep their sessions: {stats}");
+    let out = bench(&["-broker", &url, "-num-clients", "2", "-num-messages", "5", "-no-progress"]);
+    assert!(out.status.success(), "{}", explain(&out));
+    let stats = common::http::get(&http, "/api/v1/mqtt/stat/overall").await.json();
+    assert_eq!(stats["clients_disconnected"], 6, "clean sessions (the default) leave nothing: {stats}");
+}

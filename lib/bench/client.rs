@@ -36,6 +36,8 @@ pub struct ClientSettings {
     pub protocol: Protocol,
     /// Keep alive in seconds (paho's default is 30); 0 turns pings off.
     pub keep_alive: u16,
+    /// Session expiry for persistent sessions; 0: clean sessions.
+    pub session_expiry: u32,
     /// `-username`, if any.
     pub username: Option<String>,
     /// `-password`, if any.
@@ -156,6 +158,12 @@ impl Link {
         };
         let mut connect = Connect::new(settings.protocol, client_id);
         connect.keep_alive = settings.keep_alive;
+        if settings.session_expiry > 0 {
+            connect.clean_start = false;
+            if settings.protocol.is_v5() {
+                connect.properties.session_expiry_interval = Some(settings.session_expiry);
+            }
+        }
         connect.username = settings.username.as_deref().map(Into::into);
         connect.password = settings.password.as_ref().map(|p| Bytes::copy_from_slice(p.as_bytes()));
         if connect.password.is_some() && connect.username.is_none() && !settings.protocol.is_v5() {

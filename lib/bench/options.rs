@@ -221,6 +221,10 @@ pub struct BenchArgs {
     #[arg(long = "client-id-prefix", value_name = "PREFIX", default_value = "mqtt-stresser")]
     pub client_id_prefix: String,
 
+    /// Persistent sessions: connect with clean session/start 0 and this session expiry (5.0); 0: clean sessions, as mqtt-stresser
+    #[arg(long = "session-expiry", value_name = "SECONDS", default_value = "0")]
+    pub session_expiry: u32,
+
     /// MQTT version: 3 (3.1), 4 (3.1.1) or 5 (5.0)
     #[arg(long, value_name = "VERSION", default_value = "4", value_parser = parse_protocol)]
     pub protocol: Protocol,
@@ -392,6 +396,8 @@ pub struct Options {
     pub topic_base: String,
     /// Client id prefix.
     pub client_id_prefix: String,
+    /// `-session-expiry`: 0 for clean sessions.
+    pub session_expiry: u32,
     /// `-protocol`.
     pub protocol: Protocol,
     /// `-scenario`.
@@ -515,6 +521,7 @@ impl Options {
             pause: a.pause_between_messages.to_std(),
             topic_base: if a.topic_base_path.is_empty() { DEFAULT_TOPIC_BASE.to_string() } else { a.topic_base_path.clone() },
             client_id_prefix: a.client_id_prefix.clone(),
+            session_expiry: a.session_expiry,
             protocol: a.protocol,
             scenario: a.scenario,
             rate: (a.rate > 0.0).then_some(a.rate),

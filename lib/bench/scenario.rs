@@ -154,6 +154,7 @@ pub async fn run(options: Options, console: Arc<Console>) -> Result<Report, Setu
     let settings = ClientSettings {
         protocol: options.protocol,
         keep_alive: KEEP_ALIVE,
+        session_expiry: options.session_expiry,
         username: options.username.clone(),
         password: options.password.clone(),
         timeout: options.timeout,

@@ -25,6 +25,7 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once at startup
 enum Command {
     /// Run a broker node.
     Serve(ServeArgs),
@@ -355,10 +356,10 @@ async fn serve(config: Config) -> Result<()> {
     {
         tracing::warn!("HTTP requests still in progress at exit");
     }
-    if let Some(store) = &store {
-        if tokio::time::timeout(Duration::from_secs(5), store.flush()).await.is_err() {
-            tracing::warn!("storage writes still pending at exit");
-        }
+    if let Some(store) = &store
+        && tokio::time::timeout(Duration::from_secs(5), store.flush()).await.is_err()
+    {
+        tracing::warn!("storage writes still pending at exit");
     }
     tracing::info!("comqtt server stopped");
     Ok(())

@@ -409,7 +409,7 @@ async fn message_above_client_maximum_packet_size_is_not_sent_mqtt_3_1_2_25() {
 
 /// One hostile connection of many kinds, chosen by `i`; it ends by itself.
 async fn hostile(addr: String, i: usize) {
-    let protocol = if i % 2 == 0 { Protocol::V5 } else { Protocol::V3_1_1 };
+    let protocol = if i.is_multiple_of(2) { Protocol::V5 } else { Protocol::V3_1_1 };
     let connect = encode(protocol, Packet::Connect(Box::new(Connect::new(protocol, format!("hostile{i}")))));
     let mut c = TestClient::raw(&addr, protocol).await;
     let mut bytes = Vec::new();

@@ -8,10 +8,9 @@ use std::process::Command;
 fn checked_in_completions_and_man_pages_match_the_command_line() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = std::env::temp_dir().join(format!("comqtt-docs-{}", std::process::id()));
-    for bin in [env!("CARGO_BIN_EXE_comqtt")] {
-        let status = Command::new(bin).arg("generate-docs").arg(&out).status().expect("running generate-docs");
-        assert!(status.success());
-    }
+    // `comqtt generate-docs` writes the docs of every binary.
+    let status = Command::new(env!("CARGO_BIN_EXE_comqtt")).arg("generate-docs").arg(&out).status().expect("running generate-docs");
+    assert!(status.success());
     let mut compared = 0;
     for sub in ["completions", "man"] {
         for entry in std::fs::read_dir(out.join(sub)).unwrap() {

@@ -644,10 +644,10 @@ fn publishes() -> Vec<Publish> {
             for qos in QOS {
                 n += 1;
                 let mut p = Publish::new(*topic, qos, payload(size, n));
-                p.retain = n % 2 == 0;
+                p.retain = n.is_multiple_of(2);
                 if qos != QoS::AtMostOnce {
                     p.packet_id = PACKET_IDS[n % PACKET_IDS.len()];
-                    p.dup = n % 3 == 0;
+                    p.dup = n.is_multiple_of(3);
                 }
                 out.push(p);
             }

@@ -59,14 +59,7 @@ fn pem_error(what: &'static str, path: &Path, reason: impl ToString) -> TlsError
 }
 
 fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| pem_error(what, path, e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_error(what, path, e))?;
-    if certs.is_empty() {
-        return Err(pem_error(what, path, "no CERTIFICATE block found"));
-    }
-    Ok(certs)
+    crate::listener::tls::load_certificates(path).map_err(|reason| pem_error(what, path, reason))
 }
 
 fn system_bundle() -> Option<PathBuf> {

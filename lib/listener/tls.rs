@@ -51,15 +51,20 @@ fn pem_error(what: &'static str, path: &Path, reason: impl ToString) -> TlsError
     TlsError::Pem { what, path: path.to_path_buf(), reason: reason.to_string() }
 }
 
-fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// Every certificate of a PEM file, or why there is none (shared with comqtt-bench's client).
+pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| pem_error(what, path, e))?
+        .map_err(|e| e.to_string())?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_error(what, path, e))?;
+        .map_err(|e| e.to_string())?;
     if certs.is_empty() {
-        return Err(pem_error(what, path, "no CERTIFICATE block found"));
+        return Err("no CERTIFICATE block found".into());
     }
     Ok(certs)
+}
+
+fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    load_certificates(path).map_err(|reason| pem_error(what, path, reason))
 }
 
 /// Builds the acceptor for `files`.

@@ -41,15 +41,23 @@ where
     let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, select, Some(config))
         .await
         .map_err(io::Error::other)?;
-    Ok(WsStream { inner: ws, pending: Bytes::new() })
+    Ok(WsStream::new(ws))
 }
 
 /// A WebSocket connection read and written as bytes: each write becomes one binary frame;
 /// reads return frame payloads in order (MQTT packets may span frames `[MQTT-6.0.0-2]`).
+/// Used on both sides: the broker's listener and comqtt-bench's client.
 pub struct WsStream<S> {
     inner: WebSocketStream<S>,
     /// What is left of the last frame read.
     pending: Bytes,
+}
+
+impl<S> WsStream<S> {
+    /// Wraps a WebSocket connection whose handshake is done.
+    pub fn new(inner: WebSocketStream<S>) -> WsStream<S> {
+        WsStream { inner, pending: Bytes::new() }
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {

@@ -356,6 +356,7 @@ async fn serve(config: Config) -> Result<()> {
     {
         tracing::warn!("HTTP requests still in progress at exit");
     }
+    broker.save_counters();
     if let Some(store) = &store
         && tokio::time::timeout(Duration::from_secs(5), store.flush()).await.is_err()
     {

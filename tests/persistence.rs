@@ -225,3 +225,22 @@ fn a_corrupt_store_file_is_a_clear_error_naming_the_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(path) && !err.contains("panicked"), "{err}");
 }
+
+#[tokio::test]
+async fn cumulative_counters_continue_after_a_restart() {
+    let store = StoreFile::new();
+    let mut broker = store.start();
+    let mut publ = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "counter-pub").await;
+    for i in 0..25u16 {
+        publ.publish("counted", b"x", QoS::AtLeastOnce, false, i + 1).await;
+    }
+    drop(publ);
+    assert!(broker.terminate(), "graceful stop saves the counters");
+
+    let broker = store.start();
+    let mut reader = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "counter-reader").await;
+    reader.subscribe_qos(1, "$SYS/broker/messages/received", QoS::AtMostOnce).await;
+    let p = reader.expect_publish().await;
+    let received: u64 = std::str::from_utf8(&p.payload).unwrap().parse().unwrap();
+    assert!(received >= 25, "messages received before the restart still count: {received}");
+}

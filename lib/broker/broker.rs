@@ -24,6 +24,9 @@ use super::session::{InflightMessage};
 use super::sessions::{PendingWill, NEVER_EXPIRES};
 use crate::mqtt::Protocol;
 
+/// How often the cumulative counters are saved to the store.
+const COUNTERS_SAVE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// One broker node: everything connections share.
 #[derive(Debug)]
 pub struct Broker {
@@ -280,6 +283,9 @@ impl Broker {
         for will in due_wills {
             self.publish(will);
         }
+        if let Some(sys) = &snapshot.sys {
+            self.stats.restore(sys);
+        }
         let mut retained = 0;
         for m in snapshot.retained {
             if !m.is_expired(now) && self.retained.set(&Arc::new(m)) > 0 {
@@ -315,6 +321,11 @@ impl Broker {
         if let Some(store) = self.store.as_ref().filter(|_| ticket > 0) {
             let _ = store.committed().wait_for(|c| *c >= ticket).await;
         }
+    }
+
+    /// Saves the cumulative counters to the store, if there is one.
+    pub fn save_counters(&self) {
+        self.persist(vec![Change::Sys(self.stats.record())]);
     }
 
     /// Every subscribed filter with its number of subscribers.
@@ -381,6 +392,7 @@ impl Broker {
     pub async fn run_housekeeping(self: Arc<Self>, sys_interval: Duration, mut shutdown: crate::shutdown::Shutdown) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_sys: Option<Instant> = None;
+        let mut last_save = Instant::now();
         loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -389,6 +401,10 @@ impl Broker {
                     if !sys_interval.is_zero() && last_sys.is_none_or(|t| now.duration_since(t) >= sys_interval) {
                         super::sys::publish(&self, now);
                         last_sys = Some(now);
+                    }
+                    if now.duration_since(last_save) >= COUNTERS_SAVE_INTERVAL {
+                        self.save_counters();
+                        last_save = now;
                     }
                 }
                 _ = shutdown.wait() => return,

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
+use crate::storage::record::SysRecord;
+
 /// Counters of the whole broker.
 #[derive(Debug)]
 pub struct Stats {
@@ -63,6 +65,38 @@ impl Stats {
     /// Reads a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// The cumulative counters, as persisted.
+    pub fn record(&self) -> SysRecord {
+        SysRecord {
+            clients_maximum: Stats::get(&self.clients_maximum),
+            clients_total: Stats::get(&self.clients_total),
+            messages_received: Stats::get(&self.messages_received),
+            messages_sent: Stats::get(&self.messages_sent),
+            messages_dropped: Stats::get(&self.messages_dropped),
+            bytes_received: Stats::get(&self.bytes_received),
+            bytes_sent: Stats::get(&self.bytes_sent),
+            packets_received: Stats::get(&self.packets_received),
+            packets_sent: Stats::get(&self.packets_sent),
+        }
+    }
+
+    /// Continues the cumulative counters from a persisted record (at startup).
+    pub fn restore(&self, r: &SysRecord) {
+        for (counter, v) in [
+            (&self.clients_total, r.clients_total),
+            (&self.messages_received, r.messages_received),
+            (&self.messages_sent, r.messages_sent),
+            (&self.messages_dropped, r.messages_dropped),
+            (&self.bytes_received, r.bytes_received),
+            (&self.bytes_sent, r.bytes_sent),
+            (&self.packets_received, r.packets_received),
+            (&self.packets_sent, r.packets_sent),
+        ] {
+            counter.fetch_add(v, Ordering::Relaxed);
+        }
+        self.clients_maximum.fetch_max(r.clients_maximum, Ordering::Relaxed);
     }
 
     /// Records a client connecting.

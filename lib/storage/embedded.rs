@@ -4,7 +4,8 @@
 //! Tables (keys: client id, a 0x00 byte, then the rest; client ids never hold U+0000):
 //! `sessions` client id → session record; `subscriptions` id\0filter → subscription record;
 //! `messages` id\0seq(u64 BE) → delivery record; `inbound_qos2` id\0packet id(u16 BE) → empty;
-//! `retained` topic → message record. Value formats: [`super::record`].
+//! `retained` topic → message record; `meta` `sys` → the broker's counters. Value formats:
+//! [`super::record`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ const SUBSCRIPTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("subsc
 const MESSAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("messages");
 const INBOUND: TableDefinition<&[u8], &[u8]> = TableDefinition::new("inbound_qos2");
 const RETAINED: TableDefinition<&str, &[u8]> = TableDefinition::new("retained");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// The redb-backed store.
 pub struct Embedded {
@@ -69,6 +71,7 @@ impl Embedded {
             let mut messages = txn.open_table(MESSAGES).map_err(|e| self.io(e))?;
             let mut inbound = txn.open_table(INBOUND).map_err(|e| self.io(e))?;
             let mut retained = txn.open_table(RETAINED).map_err(|e| self.io(e))?;
+            let mut meta = txn.open_table(META).map_err(|e| self.io(e))?;
             let mut buf = BytesMut::new();
             for change in changes {
                 buf.clear();
@@ -119,6 +122,10 @@ impl Embedded {
                             retained.remove(topic.as_str()).map_err(|e| self.io(e))?;
                         }
                     },
+                    Change::Sys(sys) => {
+                        record::encode_sys(sys, &mut buf);
+                        meta.insert("sys", &buf[..]).map_err(|e| self.io(e))?;
+                    }
                 }
             }
         }
@@ -175,7 +182,12 @@ impl Backend for Embedded {
             let (_, v) = row.map_err(|e| self.io(e))?;
             retained.push(record::decode_message(&mut Bytes::copy_from_slice(v.value()))?);
         }
-        Ok(Snapshot { sessions: sessions.into_values().collect(), retained })
+        let table = txn.open_table(META).map_err(|e| self.io(e))?;
+        let sys = match table.get("sys").map_err(|e| self.io(e))? {
+            Some(v) => Some(record::decode_sys(&mut Bytes::copy_from_slice(v.value()))?),
+            None => None,
+        };
+        Ok(Snapshot { sessions: sessions.into_values().collect(), retained, sys })
     }
 
     fn apply(&mut self, changes: &[Change], durable: bool) -> Result<(), StoreError> {

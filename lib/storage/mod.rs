@@ -77,6 +77,8 @@ pub enum Change {
     InboundQos2 { client_id: MqttString, packet_id: u16, present: bool },
     /// The retained message of a topic was set or cleared.
     Retained { topic: MqttString, message: Option<Arc<Message>> },
+    /// The broker's cumulative counters.
+    Sys(record::SysRecord),
 }
 
 /// A persistent session as loaded at startup.
@@ -95,6 +97,8 @@ pub struct StoredSession {
 pub struct Snapshot {
     pub sessions: Vec<StoredSession>,
     pub retained: Vec<Message>,
+    /// The counters saved last, if any.
+    pub sys: Option<record::SysRecord>,
 }
 
 /// A storage engine: loads the state at startup, applies batches of changes atomically.

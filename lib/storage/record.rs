@@ -9,6 +9,7 @@
 //! session      = version:u8(1) expiry:u32 last_seen_unix:u64 online:u8 protocol_level:u8 has_will:u8
 //!                [will_delay:u32 message]
 //! subscription = version:u8(1) options:u8 (v5 option byte) has_id:u8 [id:u32]
+//! sys          = version:u8(1) count:u8 counter:u64*count (see [`SysRecord`])
 //! ```
 //! Integers are big-endian.
 
@@ -254,6 +255,74 @@ pub fn decode_subscription(b: &mut Bytes) -> Result<(SubscriptionOptions, Option
     Ok((options, identifier))
 }
 
+/// The broker's cumulative counters, kept across restarts (`$SYS`, `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SysRecord {
+    pub clients_maximum: u64,
+    pub clients_total: u64,
+    pub messages_received: u64,
+    pub messages_sent: u64,
+    pub messages_dropped: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+}
+
+impl SysRecord {
+    fn fields(&self) -> [u64; 9] {
+        [
+            self.clients_maximum,
+            self.clients_total,
+            self.messages_received,
+            self.messages_sent,
+            self.messages_dropped,
+            self.bytes_received,
+            self.bytes_sent,
+            self.packets_received,
+            self.packets_sent,
+        ]
+    }
+}
+
+/// Encodes the counters.
+pub fn encode_sys(s: &SysRecord, out: &mut BytesMut) {
+    out.put_u8(VERSION);
+    let fields = s.fields();
+    out.put_u8(fields.len() as u8);
+    for f in fields {
+        out.put_u64(f);
+    }
+}
+
+/// Decodes the counters; counters a later version added are ignored, missing ones are 0.
+pub fn decode_sys(b: &mut Bytes) -> Result<SysRecord, StoreError> {
+    need(b, 2, "sys record")?;
+    if b.get_u8() != VERSION {
+        return Err(corrupt("unknown sys record version"));
+    }
+    let n = b.get_u8() as usize;
+    need(b, 8 * n, "sys counters")?;
+    let mut f = [0u64; 9];
+    for i in 0..n {
+        let v = b.get_u64();
+        if let Some(slot) = f.get_mut(i) {
+            *slot = v;
+        }
+    }
+    Ok(SysRecord {
+        clients_maximum: f[0],
+        clients_total: f[1],
+        messages_received: f[2],
+        messages_sent: f[3],
+        messages_dropped: f[4],
+        bytes_received: f[5],
+        bytes_sent: f[6],
+        packets_received: f[7],
+        packets_sent: f[8],
+    })
+}
+
 /// Unix seconds now.
 pub fn now_unix() -> u64 {
     unix_ms(SystemTime::now()) / 1000
@@ -304,6 +373,11 @@ mod tests {
         let mut out = BytesMut::new();
         encode_subscription(&o, Some(77), &mut out);
         assert_eq!(decode_subscription(&mut out.freeze()).unwrap(), (o, Some(77)));
+
+        let sys = SysRecord { clients_maximum: 9, messages_sent: 1 << 40, packets_sent: 3, ..SysRecord::default() };
+        let mut out = BytesMut::new();
+        encode_sys(&sys, &mut out);
+        assert_eq!(decode_sys(&mut out.freeze()).unwrap(), sys);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | `<prefix>:ifm:<client id>` | hash | sequence number (decimal) → delivery record |
 //! | `<prefix>:in2:<client id>` | set | inbound QoS 2 packet ids (decimal) |
 //! | `<prefix>:ret` | hash | topic → message record |
+//! | `<prefix>:sys` | hash | `counters` → the broker's cumulative counters |
 //!
 //! Each batch of changes is one `MULTI`/`EXEC` pipeline. A lost connection is reopened on the
 //! next batch; the writer thread retries the batch with backoff until Redis is back. How
@@ -126,7 +127,15 @@ impl RedisStore {
         for (_, raw) in retained_raw {
             retained.push(record::decode_message(&mut Bytes::from(raw))?);
         }
-        Ok(Snapshot { sessions, retained })
+        let sys_raw: Option<Vec<u8>> = {
+            let (addr, key) = (self.options.addr.clone(), self.key("sys"));
+            self.connection()?.hget(&key, "counters").map_err(|e| StoreError::Io { store: "redis", location: addr, reason: e.to_string() })?
+        };
+        let sys = match sys_raw {
+            Some(raw) => Some(record::decode_sys(&mut Bytes::from(raw))?),
+            None => None,
+        };
+        Ok(Snapshot { sessions, retained, sys })
     }
 }
 
@@ -204,6 +213,10 @@ impl Backend for RedisStore {
                     } else {
                         pipe.srem(key, packet_id.to_string()).ignore();
                     }
+                }
+                Change::Sys(sys) => {
+                    record::encode_sys(sys, &mut buf);
+                    pipe.hset(self.key("sys"), "counters", &buf[..]).ignore();
                 }
                 Change::Retained { topic, message } => match message {
                     Some(m) => {

@@ -40,6 +40,44 @@ pub enum ConfigError {
         /// What is allowed.
         allowed: &'static str,
     },
+    /// A value outside what the key allows, in a file (with the line of the key when found).
+    #[error("{}{}: {error}", .path.display(), line_suffix(.line))]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// Line of the key, 1-based.
+        line: Option<usize>,
+        /// The error.
+        error: Box<ConfigError>,
+    },
+}
+
+fn line_suffix(line: &Option<usize>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+/// The 1-based line where the dotted `key` (e.g. `mqtt.options.capabilities.maximum-qos`) is
+/// set in block-style YAML `text`, following indentation.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let want: Vec<&str> = key.split('.').collect();
+    let mut stack: Vec<(usize, &str)> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('-') {
+            continue;
+        }
+        let indent = raw.len() - trimmed.len();
+        let Some((k, _)) = trimmed.split_once(':') else { continue };
+        let k = k.trim().trim_matches(|c| c == '"' || c == '\'');
+        while stack.last().is_some_and(|(ind, _)| *ind >= indent) {
+            stack.pop();
+        }
+        stack.push((indent, k));
+        if stack.len() == want.len() && stack.iter().zip(&want).all(|((_, k), w)| k == w) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The whole configuration.
@@ -368,7 +406,12 @@ impl Config {
         } else {
             yaml_serde::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?
         };
-        config.validate()?;
+        config.validate().map_err(|e| match e {
+            ConfigError::Invalid { key, .. } => {
+                ConfigError::InFile { path: path.to_path_buf(), line: line_of(text, key), error: Box::new(e) }
+            }
+            other => other,
+        })?;
         Ok(config)
     }
 
@@ -442,6 +485,15 @@ mod tests {
     fn unknown_key_names_the_key_and_line() {
         let err = parse("mqtt:\n  tcp: :1883\n  tpc: :1884\n").unwrap_err().to_string();
         assert!(err.contains("tpc") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_value_names_the_line_of_its_key() {
+        let text = "storage-way: 0\nmqtt:\n  tcp: :1883\n  options:\n    # limits\n    capabilities:\n      receive-maximum: 10\n      maximum-qos: 3\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("test.yml, line 8") && err.contains("maximum-qos"), "{err}");
+        assert_eq!(line_of("a:\n  b: 1\nc:\n  b: 2\n", "c.b"), Some(4));
+        assert_eq!(line_of("a: {b: 1}\n", "a.b"), None);
     }
 
     #[test]

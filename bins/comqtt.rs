@@ -160,6 +160,9 @@ fn run() -> Result<()> {
     } else if config.log.enable && config.log.output == 0 && (args.log_file.is_some() || args.info_file.is_some() || args.error_file.is_some()) {
         tracing::warn!("log files named but log.output is 0 (console): no file is written; add --log-output 1 or 2");
     }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     // Each client is a file descriptor: raise the soft limit to the hard one, as Go does.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => tracing::debug!(limit = n, "open file limit"),

@@ -166,3 +166,23 @@ fn bad_config_value_is_an_error_naming_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("maximum-qos") && err.contains("0, 1 or 2") && !err.contains("backtrace"), "{err}");
 }
+
+#[tokio::test]
+async fn obscure_not_authorized_answers_unspecified_error_instead_of_0x87() {
+    let (broker, _f) = with_capabilities("      compatibilities:\n        obscure-not-authorized: true\n");
+    let mut c = TestClient::connect(&broker.addr(), Protocol::V5, "obscure").await;
+    let mut p = Publish::new("$SYS/forged", QoS::AtLeastOnce, &b"x"[..]);
+    p.packet_id = 1;
+    c.send(Packet::Publish(p)).await;
+    match c.recv().await {
+        Some(Packet::PubAck(a)) => assert_eq!(a.reason, ReasonCode::UNSPECIFIED_ERROR),
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+    // Without the switch the same publish is refused with 0x87.
+    let plain = BrokerProcess::start(&[]);
+    let mut c = TestClient::connect(&plain.addr(), Protocol::V5, "plain").await;
+    let mut p = Publish::new("$SYS/forged", QoS::AtLeastOnce, &b"x"[..]);
+    p.packet_id = 1;
+    c.send(Packet::Publish(p)).await;
+    assert!(matches!(c.recv().await, Some(Packet::PubAck(a)) if a.reason == ReasonCode::NOT_AUTHORIZED));
+}

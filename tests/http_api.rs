@@ -653,3 +653,15 @@ async fn topics_route_returns_the_subscription_tree() {
     assert_eq!(tree["home"]["children"]["kitchen"]["subscribers"], 1);
     assert_eq!(tree["home"]["subscribers"], 0);
 }
+
+#[tokio::test]
+async fn inline_client_off_disables_publishing_through_the_api() {
+    let conf = std::env::temp_dir().join(format!("comqtt-inline-{}.yml", common::free_port()));
+    std::fs::write(&conf, "mqtt:\n  options:\n    inline-client: false\n").unwrap();
+    let (_broker, http) = BrokerProcess::start_with_http(&["--conf", conf.to_str().unwrap(), "--http-token", "secret"]);
+    let body = r#"{"topic_name": "a/b", "payload": "x", "retain": false, "qos": 0}"#;
+    let r = authorized(&http, "POST", "/api/v1/mqtt/message", Some("secret"), Some(body)).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("inline-client"));
+    let _ = std::fs::remove_file(&conf);
+}

@@ -283,7 +283,7 @@ impl Broker {
         for will in due_wills {
             self.publish(will);
         }
-        if let Some(sys) = &snapshot.sys {
+        if let Some(sys) = snapshot.sys.as_ref().filter(|_| self.capabilities.restore_counters) {
             self.stats.restore(sys);
         }
         let mut retained = 0;

@@ -37,6 +37,11 @@ pub struct Capabilities {
     pub maximum_queued_messages: usize,
     /// Unacknowledged QoS 1/2 messages sent to a client at once when it names no receive maximum.
     pub maximum_inflight: u16,
+    /// Answer v5 clients 0x80 Unspecified error instead of 0x87 Not authorized (the original's
+    /// `obscure-not-authorized`).
+    pub obscure_not_authorized: bool,
+    /// Continue the cumulative counters after a restart (`restore-sys-info-restart`).
+    pub restore_counters: bool,
 }
 
 impl Default for Capabilities {
@@ -57,6 +62,8 @@ impl Default for Capabilities {
             server_keep_alive: 0,
             maximum_queued_messages: 1000,
             maximum_inflight: 1024,
+            obscure_not_authorized: false,
+            restore_counters: true,
         }
     }
 }
@@ -68,6 +75,15 @@ impl Capabilities {
             crate::mqtt::wire::MAX_VARIABLE_INTEGER + 5
         } else {
             self.maximum_packet_size as usize
+        }
+    }
+
+    /// The code that refuses an unauthorized action: 0x87, or 0x80 with `obscure-not-authorized`.
+    pub fn not_authorized(&self) -> crate::mqtt::ReasonCode {
+        if self.obscure_not_authorized {
+            crate::mqtt::ReasonCode::UNSPECIFIED_ERROR
+        } else {
+            crate::mqtt::ReasonCode::NOT_AUTHORIZED
         }
     }
 

@@ -311,7 +311,7 @@ where
     loop {
         match exchange.step(data.as_deref()) {
             AuthStep::Success(server_data) => return Ok((name, server_data)),
-            AuthStep::Failure => return Err(ReasonCode::NOT_AUTHORIZED),
+            AuthStep::Failure => return Err(broker.capabilities.not_authorized()),
             AuthStep::Continue(server_data) => {
                 let mut auth = Auth { reason: ReasonCode::CONTINUE_AUTHENTICATION, ..Auth::default() };
                 auth.properties.authentication_method = Some(name.clone());
@@ -321,7 +321,7 @@ where
                 writer.write_all(&out).await.map_err(|_| ReasonCode::UNSPECIFIED_ERROR)?;
                 let next = tokio::time::timeout(CONNECT_TIMEOUT, read_packet(reader, rbuf, max_packet))
                     .await
-                    .map_err(|_| ReasonCode::NOT_AUTHORIZED)?;
+                    .map_err(|_| broker.capabilities.not_authorized())?;
                 match next {
                     Ok(Some(Packet::Auth(a)))
                         if a.reason == ReasonCode::CONTINUE_AUTHENTICATION
@@ -837,7 +837,8 @@ impl Link {
             // Clients may not publish into the broker's own `$SYS` tree: refused in v5,
             // acknowledged and dropped in 3.x `[MQTT-3.3.5-2]`.
             Stats::add(&self.broker.stats.messages_dropped, 1);
-            return self.ack(p.qos, p.packet_id, ReasonCode::NOT_AUTHORIZED);
+            let refused = self.broker.capabilities.not_authorized();
+            return self.ack(p.qos, p.packet_id, refused);
         }
         let (qos, packet_id) = (p.qos, p.packet_id);
         if qos == QoS::ExactlyOnce {
@@ -1016,7 +1017,7 @@ impl Link {
                 self.send(reply(ReasonCode::SUCCESS, data));
             }
             AuthStep::Failure => {
-                return Err(Close::protocol(ReasonCode::NOT_AUTHORIZED, "re-authentication failed"));
+                return Err(Close::protocol(self.broker.capabilities.not_authorized(), "re-authentication failed"));
             }
         }
         Ok(())

@@ -96,6 +96,21 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// Redis, for `storage-way: 3`.
     pub redis: RedisConfig,
+    /// The original's bridge: 0 none, 1 Kafka (not in this build: refused).
+    pub bridge_way: u8,
+    /// The bridge's own config file.
+    pub bridge_path: String,
+    /// The original's pprof endpoint (not in this build: warned about).
+    pub pprof_enable: bool,
+    /// The original's web dashboard (not in this build: warned about).
+    pub dashboard_enable: bool,
+    /// The dashboard's files.
+    pub dashboard: DashboardConfig,
+    /// Authentication: way 0 (anonymous) only in this build.
+    pub auth: AuthConfig,
+    /// The original's cluster block: refused until clustering is built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<yaml_serde::Value>,
     /// Logging.
     pub log: LogConfig,
 }
@@ -108,6 +123,8 @@ pub struct MqttConfig {
     pub tcp: String,
     /// WebSocket listener address; empty turns it off.
     pub ws: String,
+    /// The original's QUIC listener: not in this build (warned about when set).
+    pub quic: String,
     /// HTTP API address (stats, clients, `/metrics`, health); empty turns it off.
     pub http: String,
     /// Bearer token of the HTTP API's mutating requests; empty refuses them all.
@@ -124,6 +141,8 @@ pub struct MqttConfig {
 pub struct TlsConfig {
     /// CA certificates clients must present certificates from (mutual TLS).
     pub ca_cert: String,
+    /// The original's QUIC 0-RTT switch (no QUIC here: warned about).
+    pub zero_rtt: bool,
     /// Server certificate chain (PEM).
     pub server_cert: String,
     /// Server private key (PEM).
@@ -136,6 +155,12 @@ pub struct TlsConfig {
 pub struct MqttOptions {
     /// Seconds between `$SYS` updates; 0 turns them off.
     pub sys_topic_resend_interval: u64,
+    /// The original's socket buffer sizes; comqtt sizes reads and writes per wake-up, so these
+    /// are accepted for compatibility and warned about when set.
+    pub client_write_buffer_size: usize,
+    pub client_read_buffer_size: usize,
+    /// Whether the broker itself may publish (the HTTP API's `POST /api/v1/mqtt/message`).
+    pub inline_client: bool,
     /// Limits and features.
     pub capabilities: CapabilitiesConfig,
 }
@@ -164,6 +189,56 @@ pub struct CapabilitiesConfig {
     pub maximum_queued_messages: usize,
     /// comqtt: unacknowledged messages towards a client that names no receive maximum.
     pub maximum_inflight: u16,
+    /// The original's compatibility switches.
+    pub compatibilities: Compatibilities,
+}
+
+/// The `capabilities.compatibilities:` block of the original.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Compatibilities {
+    /// Answer v5 clients 0x80 Unspecified error instead of 0x87 Not authorized.
+    pub obscure_not_authorized: bool,
+    /// The original's workaround for clients that misread DISCONNECT (not needed here: warned).
+    pub passive_client_disconnect: bool,
+    /// Always send Response Information in CONNACK (comqtt sends none: warned).
+    pub always_return_response: bool,
+    /// Continue the `$SYS` counters after a restart (needs a store). Default true, unlike
+    /// the original.
+    pub restore_sys_info_restart: bool,
+}
+
+impl Default for Compatibilities {
+    fn default() -> Self {
+        Compatibilities {
+            obscure_not_authorized: false,
+            passive_client_disconnect: false,
+            always_return_response: false,
+            restore_sys_info_restart: true,
+        }
+    }
+}
+
+/// The original's `dashboard:` block.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DashboardConfig {
+    pub secret_file: String,
+    pub users_file: String,
+}
+
+/// The `auth:` block of the original.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuthConfig {
+    /// 0 anonymous, 1 user name and password, 2 client id.
+    pub way: u8,
+    /// 0 free, 1 redis, 2 mysql, 3 postgresql, 4 http.
+    pub datasource: u8,
+    /// The datasource's config file.
+    pub conf_path: String,
+    /// The blacklist ledger file.
+    pub blacklist_path: String,
 }
 
 /// The `redis:` block.
@@ -240,6 +315,13 @@ impl Default for Config {
             storage_sync: true,
             mqtt: MqttConfig::default(),
             redis: RedisConfig::default(),
+            bridge_way: 0,
+            bridge_path: String::new(),
+            pprof_enable: false,
+            dashboard_enable: false,
+            dashboard: DashboardConfig::default(),
+            auth: AuthConfig::default(),
+            cluster: None,
             log: LogConfig::default(),
         }
     }
@@ -250,6 +332,7 @@ impl Default for MqttConfig {
         MqttConfig {
             tcp: ":1883".into(),
             ws: ":1882".into(),
+            quic: String::new(),
             http: ":8080".into(),
             http_token: String::new(),
             tls: TlsConfig::default(),
@@ -260,7 +343,13 @@ impl Default for MqttConfig {
 
 impl Default for MqttOptions {
     fn default() -> Self {
-        MqttOptions { sys_topic_resend_interval: 1, capabilities: CapabilitiesConfig::default() }
+        MqttOptions {
+            sys_topic_resend_interval: 1,
+            client_write_buffer_size: 0,
+            client_read_buffer_size: 0,
+            inline_client: true,
+            capabilities: CapabilitiesConfig::default(),
+        }
     }
 }
 
@@ -301,6 +390,7 @@ impl Default for CapabilitiesConfig {
             server_keep_alive: c.server_keep_alive,
             maximum_queued_messages: c.maximum_queued_messages,
             maximum_inflight: c.maximum_inflight,
+            compatibilities: Compatibilities::default(),
         }
     }
 }
@@ -361,6 +451,8 @@ impl CapabilitiesConfig {
             server_keep_alive: self.server_keep_alive,
             maximum_queued_messages: self.maximum_queued_messages,
             maximum_inflight: self.maximum_inflight,
+            obscure_not_authorized: self.compatibilities.obscure_not_authorized,
+            restore_counters: self.compatibilities.restore_sys_info_restart,
         })
     }
 }
@@ -423,6 +515,27 @@ impl Config {
 
     /// Checks every value against what its key allows.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.cluster.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "cluster",
+                value: "a cluster block".into(),
+                allowed: "no cluster block: clustering is not in this build yet (single node only)",
+            });
+        }
+        if self.bridge_way != 0 {
+            return Err(ConfigError::Invalid {
+                key: "bridge-way",
+                value: self.bridge_way.to_string(),
+                allowed: "0: the Kafka bridge is not in this build yet",
+            });
+        }
+        if self.auth.way != 0 {
+            return Err(ConfigError::Invalid {
+                key: "auth.way",
+                value: self.auth.way.to_string(),
+                allowed: "0 (anonymous): authentication datasources are not in this build yet",
+            });
+        }
         if self.storage_way > 3 {
             return Err(ConfigError::Invalid {
                 key: "storage-way",
@@ -449,6 +562,28 @@ impl Config {
             return Err(ConfigError::Invalid { key: "mqtt.tls.ca-cert", value: tls.ca_cert.clone(), allowed: "only together with server-cert and server-key" });
         }
         self.mqtt.options.capabilities.to_capabilities().map(|_| ())
+    }
+
+    /// Settings of the original that this build accepts but does not act on, each with why;
+    /// the broker logs them at startup.
+    pub fn warnings(&self) -> Vec<String> {
+        let o = &self.mqtt.options;
+        let compat = &o.capabilities.compatibilities;
+        let mut w = Vec::new();
+        let mut note = |on: bool, what: &str| {
+            if on {
+                w.push(what.to_string());
+            }
+        };
+        note(self.pprof_enable, "pprof-enable: Go's pprof endpoint does not exist here; use perf or the /metrics endpoint");
+        note(self.dashboard_enable, "dashboard-enable: the original's web dashboard is not part of comqtt; use the HTTP API or comqtt-top");
+        note(!self.mqtt.quic.is_empty(), "mqtt.quic: the QUIC listener is not in this build; it is not started");
+        note(self.mqtt.tls.zero_rtt, "mqtt.tls.zero-rtt: applies to QUIC only, which is not in this build");
+        note(o.client_write_buffer_size != 0, "mqtt.options.client-write-buffer-size: comqtt batches each wake-up's packets into one write; ignored");
+        note(o.client_read_buffer_size != 0, "mqtt.options.client-read-buffer-size: comqtt sizes reads per wake-up; ignored");
+        note(compat.passive_client_disconnect, "capabilities.compatibilities.passive-client-disconnect: not needed, comqtt closes after sending DISCONNECT as the spec asks; ignored");
+        note(compat.always_return_response, "capabilities.compatibilities.always-return-response: comqtt sends no Response Information; ignored");
+        w
     }
 
     /// The full default configuration as YAML.
@@ -485,6 +620,31 @@ mod tests {
     fn unknown_key_names_the_key_and_line() {
         let err = parse("mqtt:\n  tcp: :1883\n  tpc: :1884\n").unwrap_err().to_string();
         assert!(err.contains("tpc") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn the_original_sample_loads_with_warnings_for_what_is_not_built() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/single-original.yml")).unwrap();
+        let c = parse(&text).unwrap();
+        assert_eq!((c.storage_way, c.mqtt.quic.as_str(), c.mqtt.options.client_read_buffer_size), (1, ":2000", 1024));
+        let warnings = c.warnings().join("\n");
+        for key in ["dashboard-enable", "mqtt.quic", "client-write-buffer-size", "client-read-buffer-size"] {
+            assert!(warnings.contains(key), "no warning for {key}: {warnings}");
+        }
+        assert!(!c.mqtt.options.capabilities.compatibilities.restore_sys_info_restart);
+    }
+
+    #[test]
+    fn features_not_built_are_refused_not_ignored() {
+        for (text, key) in [
+            ("cluster:\n  node-name: c01\n", "cluster"),
+            ("bridge-way: 1\n", "bridge-way"),
+            ("auth:\n  way: 1\n", "auth.way"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("not in this build"), "{err}");
+        }
+        assert!(parse("auth:\n  way: 0\n  datasource: 3\n").is_ok(), "anonymous needs no datasource");
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub enum ApiError {
     /// A mutating request while no token is configured: such requests are refused outright (403).
     #[error("mutating requests are disabled: configure a token with --http-token, COMQTT_HTTP_TOKEN or mqtt.http-token")]
     TokenNotConfigured,
+    /// The configuration turns the request's feature off (403).
+    #[error("{0}")]
+    Disabled(String),
     /// The thing named in the path does not exist (404), e.g. "client x is not connected".
     #[error("{0}")]
     NotFound(String),
@@ -42,7 +45,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::TokenNotConfigured => StatusCode::FORBIDDEN,
+            ApiError::TokenNotConfigured | ApiError::Disabled(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Rejected { status, .. } => *status,

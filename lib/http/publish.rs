@@ -54,6 +54,9 @@ pub async fn message(State(api): State<ApiState>, extract::Json(request): extrac
     if request.retain && !caps.retain_available {
         return Err(ApiError::BadRequest("retain: this broker has retained messages turned off (retain-available: 0)".into()));
     }
+    if !api.settings.config.options.inline_client {
+        return Err(ApiError::Disabled("publishing as the broker is turned off (mqtt.options.inline-client: false)".into()));
+    }
     let (reached, ticket) = api.broker.publish_durable(Message {
         topic: MqttString::from(topic.clone()),
         payload: Bytes::from(request.payload.into_bytes()),

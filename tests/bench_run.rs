@@ -247,3 +247,33 @@ async fn session_expiry_option_leaves_persistent_sessions_behind() {
     let stats = common::http::get(&http, "/api/v1/mqtt/stat/overall").await.json();
     assert_eq!(stats["clients_disconnected"], 6, "clean sessions (the default) leave nothing: {stats}");
 }
+
+#[tokio::test]
+async fn source_addresses_spread_connections_over_loopback_addresses() {
+    let (broker, http) = BrokerProcess::start_with_http(&[]);
+    let url = format!("tcp://{}", broker.addr());
+    // Hold the connections long enough to list them through the HTTP API.
+    let mut child = Command::new(BENCH)
+        .args(["-broker", &url, "-scenario", "conn", "-num-clients", "30", "-connect-rate", "1000", "-hold", "3s", "-no-progress", "-source-addresses", "127.0.0.2-127.0.0.4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut sources = std::collections::BTreeSet::new();
+    while Instant::now() < deadline {
+        let list = common::http::get(&http, "/api/v1/mqtt/clients?page_size=100").await.json();
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        if items.len() == 30 {
+            for c in &items {
+                let ip = c["ip"].as_str().unwrap().rsplit_once(':').unwrap().0.to_string();
+                sources.insert(ip);
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    assert_eq!(sources.into_iter().collect::<Vec<_>>(), ["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+}

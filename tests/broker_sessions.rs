@@ -383,3 +383,46 @@ async fn mqtt_3_1_client_works_end_to_end() {
     sub.disconnect().await;
     v5.disconnect().await;
 }
+
+#[tokio::test]
+async fn packets_sent_with_connect_in_one_write_are_handled_at_once_mqtt_3_1_4() {
+    // "Clients are allowed to send further Control Packets immediately after sending a CONNECT
+    // packet; Clients need not wait for a CONNACK" (3.1.4). Keep alive 0: nothing else arrives.
+    let broker = BrokerProcess::start(&[]);
+    for protocol in [Protocol::V3_1_1, Protocol::V5] {
+        let mut c = TestClient::raw(&broker.addr(), protocol).await;
+        let mut connect = comqtt::mqtt::Connect::new(protocol, "eager");
+        connect.keep_alive = 0;
+        let mut bytes = bytes::BytesMut::new();
+        comqtt::mqtt::Packet::Connect(Box::new(connect)).encode(protocol, &mut bytes).unwrap();
+        comqtt::mqtt::Packet::Subscribe(comqtt::mqtt::Subscribe::new(1, "eager/t", comqtt::mqtt::SubscriptionOptions::qos(QoS::AtMostOnce)))
+            .encode(protocol, &mut bytes)
+            .unwrap();
+        comqtt::mqtt::Packet::Publish(comqtt::mqtt::Publish::new("eager/t", QoS::AtMostOnce, &b"self"[..])).encode(protocol, &mut bytes).unwrap();
+        c.send_raw(&bytes).await;
+        assert!(matches!(c.recv().await, Some(comqtt::mqtt::Packet::ConnAck(_))));
+        assert!(matches!(c.recv().await, Some(comqtt::mqtt::Packet::SubAck(_))), "{protocol}: SUBACK without waiting for more input");
+        assert_eq!(&c.expect_publish().await.payload[..], b"self");
+    }
+}
+
+#[tokio::test]
+async fn of_several_connections_taking_over_one_ends_up_with_the_session_mqtt_3_1_4_3() {
+    let broker = BrokerProcess::start(&[]);
+    let (first, _) = TestClient::connect_with(&broker.addr(), comqtt::mqtt::Connect::new(Protocol::V5, "contested")).await;
+    let addr = broker.addr();
+    let attempts: Vec<_> = (0..3)
+        .map(|_| {
+            let addr = addr.clone();
+            tokio::spawn(async move { TestClient::connect_with(&addr, comqtt::mqtt::Connect::new(Protocol::V5, "contested")).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for a in attempts {
+        let (_c, ack) = a.await.unwrap();
+        assert_eq!(ack.code, comqtt::mqtt::ReasonCode::SUCCESS, "a takeover is never refused as busy");
+        accepted += 1;
+    }
+    assert_eq!(accepted, 3);
+    drop(first);
+}

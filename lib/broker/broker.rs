@@ -158,9 +158,9 @@ impl Broker {
             });
         }
         if let Queued::DroppedOldest(dropped) = outbox.push(delivery) {
-            Stats::add(&self.stats.messages_dropped, 1);
-            if dropped.seq != 0 {
-                changes.push(Change::MessageDone { client_id: outbox.client_id.clone(), seq: dropped.seq });
+            Stats::add(&self.stats.messages_dropped, dropped.len() as u64);
+            for d in dropped.iter().filter(|d| d.seq != 0) {
+                changes.push(Change::MessageDone { client_id: outbox.client_id.clone(), seq: d.seq });
             }
         }
     }
@@ -252,8 +252,9 @@ impl Broker {
                         Stats::add(&info.inflight, 1);
                     }
                     _ => {
-                        if let Queued::DroppedOldest(d) = outbox.push(stored.delivery) {
-                            self.persist(vec![Change::MessageDone { client_id: client_id.clone(), seq: d.seq }]);
+                        if let Queued::DroppedOldest(dropped) = outbox.push(stored.delivery) {
+                            let done = dropped.iter().map(|d| Change::MessageDone { client_id: client_id.clone(), seq: d.seq });
+                            self.persist(done.collect());
                         }
                     }
                 }

@@ -30,6 +30,8 @@ use crate::storage::Change;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Above this many buffered output bytes the outbox is not drained until the socket takes them.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Above this many buffered output bytes the connection stops reading until the client reads.
+const MAX_BUFFERED: usize = 4 * 1024 * 1024;
 /// Time given to flush the last packets before closing.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes read per read call when the buffer has no room.
@@ -128,6 +130,9 @@ where
     broker.stats.client_connected();
     tracing::debug!(%peer, client_id = %link.client_id, protocol = %link.protocol, "client connected");
     let outbox = link.outbox.clone();
+    // Packets the client sent right behind CONNECT (it need not wait for CONNACK) came in the
+    // same read; handle them now rather than at the next read.
+    let mut early_close = if rbuf.is_empty() { None } else { link.handle_input(&mut rbuf, max_packet).err() };
     link.drain_outbox();
     if rbuf.is_empty() {
         rbuf = BytesMut::new();
@@ -137,11 +142,17 @@ where
     let mut unflushed = false;
     let mut committed = broker.store.as_ref().map(|s| s.committed());
     let close = loop {
+        if let Some(close) = early_close.take() {
+            break close;
+        }
         link.flush_counts();
         let keep_alive = link.keep_alive_deadline();
-        let draining = link.out.len() < WRITE_HIGH_WATER;
+        let buffered = link.out.len() + link.held.len();
+        let draining = buffered < WRITE_HIGH_WATER;
+        // A client that sends but does not read must not make its output grow without bound.
+        let reading = buffered < MAX_BUFFERED;
         tokio::select! {
-            read = reader.read_buf(reserve(&mut rbuf)) => match read {
+            read = reader.read_buf(reserve(&mut rbuf)), if reading => match read {
                 Ok(0) => break Close { reason: None, publish_will: true, why: "connection closed by the client".into() },
                 Ok(n) => {
                     Stats::add(&broker.stats.bytes_received, n as u64);
@@ -192,9 +203,12 @@ where
 
     tracing::debug!(%peer, client_id = %link.client_id, why = %close.why, "client disconnected");
     if let (Some(reason), true) = (close.reason, link.protocol.is_v5()) {
+        // Straight into `out`: output still held for a commit is not sent (nothing it
+        // acknowledges is promised yet), but the DISCONNECT must be.
+        link.hold_until = 0;
         link.send(Packet::Disconnect(Disconnect::new(reason)));
     }
-    if !link.out.is_empty() {
+    if !link.out.is_empty() || unflushed {
         let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
             writer.write_all_buf(&mut link.out).await?;
             writer.shutdown().await
@@ -227,7 +241,10 @@ fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
 async fn commits(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<u64> {
     match rx {
         Some(rx) => {
-            let _ = rx.changed().await;
+            if rx.changed().await.is_err() {
+                // The storage writer is gone: nothing will ever be committed again.
+                std::future::pending::<()>().await;
+            }
             Some(*rx.borrow_and_update())
         }
         None => std::future::pending().await,
@@ -1029,7 +1046,7 @@ impl Link {
         let outbox = self.outbox.clone();
         let now = Instant::now();
         outbox.drain(|d| {
-            if self.out.len() >= WRITE_HIGH_WATER {
+            if self.out.len() + self.held.len() >= WRITE_HIGH_WATER {
                 return Err(d);
             }
             if d.message.is_expired(now) {

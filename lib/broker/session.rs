@@ -34,8 +34,8 @@ pub struct Outbox {
 pub enum Queued {
     /// Queued without loss.
     Yes,
-    /// Queued, and the oldest message (returned) was dropped to make room.
-    DroppedOldest(Delivery),
+    /// Queued, and the oldest messages (returned) were dropped to make room.
+    DroppedOldest(Vec<Delivery>),
     /// Not queued: QoS 0 for an offline session.
     Skipped,
 }
@@ -62,15 +62,22 @@ impl Outbox {
         let limit = self.limit.load(Ordering::Relaxed);
         let mut queue = self.queue.lock();
         let mut result = Queued::Yes;
-        if queue.len() >= limit
-            && let Some(oldest) = queue.pop_front() {
-                result = Queued::DroppedOldest(oldest);
+        // `while`, not `if`: after the limit was lowered (the session went offline) the queue
+        // shrinks to it.
+        let mut dropped = Vec::new();
+        while queue.len() >= limit {
+            match queue.pop_front() {
+                Some(oldest) => dropped.push(oldest),
+                None => break,
             }
+        }
+        if !dropped.is_empty() {
+            result = Queued::DroppedOldest(dropped);
+        }
         queue.push_back(delivery);
         drop(queue);
-        if online {
-            self.notify.notify_one();
-        }
+        // Always: the session may have come online since `online` was read above.
+        self.notify.notify_one();
         result
     }
 

@@ -164,7 +164,9 @@ impl Sessions {
         info: Arc<ClientInfo>,
     ) -> Result<Opened, OpenError> {
         let deadline = tokio::time::Instant::now() + TAKEOVER_TIMEOUT;
-        let mut kicked = false;
+        // The connection told to go; another one may win the session meanwhile (several
+        // connections taking over at once): the newest connection must end up with it.
+        let mut kicked: Option<u64> = None;
         loop {
             let returned = self.returned.notified();
             tokio::pin!(returned);
@@ -173,11 +175,9 @@ impl Sessions {
                 let mut map = self.map.lock();
                 match map.get_mut(client_id) {
                     Some(entry) if entry.owner.is_some() => {
-                        if !kicked {
-                            if let Some(owner) = &entry.owner {
-                                owner.kick.send(ReasonCode::SESSION_TAKEN_OVER);
-                            }
-                            kicked = true;
+                        if let Some(owner) = entry.owner.as_ref().filter(|o| kicked != Some(o.connection)) {
+                            owner.kick.send(ReasonCode::SESSION_TAKEN_OVER);
+                            kicked = Some(owner.connection);
                         }
                     }
                     Some(entry) => {

@@ -14,8 +14,8 @@
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
-use comqtt::mqtt::{decode, Packet, Protocol, Publish, PublishProperties, QoS};
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use comqtt::mqtt::{Packet, Protocol, Publish, PublishProperties, QoS, decode};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Packets per decoded buffer / encoded batch.
 const STREAM_PACKETS: usize = 1000;
@@ -27,7 +27,11 @@ const TOPIC: &str = "sensors/building-7/floor-3/room-12/temperature";
 /// The PUBLISH packets of one batch: distinct packet identifiers for QoS 1, and in v5 the
 /// message expiry interval a typical client sets (properties are decoded, not skipped).
 fn batch(protocol: Protocol, qos: QoS, payload_len: usize) -> Vec<Packet> {
-    let payload = Bytes::from((0..payload_len).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    let payload = Bytes::from(
+        (0..payload_len)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>(),
+    );
     (0..STREAM_PACKETS)
         .map(|i| {
             let mut p = Publish::new(TOPIC, qos, payload.clone());
@@ -35,7 +39,10 @@ fn batch(protocol: Protocol, qos: QoS, payload_len: usize) -> Vec<Packet> {
                 p.packet_id = (i % 65_535) as u16 + 1;
             }
             if protocol.is_v5() {
-                p.properties = PublishProperties { message_expiry_interval: Some(3600), ..Default::default() };
+                p.properties = PublishProperties {
+                    message_expiry_interval: Some(3600),
+                    ..Default::default()
+                };
             }
             Packet::Publish(p)
         })
@@ -55,7 +62,10 @@ fn cases() -> Vec<(Protocol, &'static str, QoS, usize)> {
 }
 
 fn id(name: &str, qos: QoS, payload_len: usize, packet_len: usize) -> BenchmarkId {
-    BenchmarkId::from_parameter(format!("{name}/qos{}/payload-{payload_len}B/packet-{packet_len}B", qos as u8))
+    BenchmarkId::from_parameter(format!(
+        "{name}/qos{}/payload-{payload_len}B/packet-{packet_len}B",
+        qos as u8
+    ))
 }
 
 fn bench_decode(c: &mut Criterion) {
@@ -71,7 +81,12 @@ fn bench_decode(c: &mut Criterion) {
         // Sanity: the stream decodes to exactly the packets encoded.
         let mut check = BytesMut::from(&stream[..]);
         for p in &packets {
-            assert_eq!(&decode(&mut check, protocol, MAX_PACKET_SIZE).unwrap().unwrap(), p);
+            assert_eq!(
+                &decode(&mut check, protocol, MAX_PACKET_SIZE)
+                    .unwrap()
+                    .unwrap(),
+                p
+            );
         }
         assert!(check.is_empty());
 

@@ -61,7 +61,10 @@ fn run(options: Options) -> Result<u8> {
     let json = options.json;
     let report = runtime.block_on(bench::run(options, console))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report.json()).context("encoding the JSON report")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json()).context("encoding the JSON report")?
+        );
     } else {
         print!("{}", report.text());
     }

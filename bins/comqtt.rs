@@ -11,11 +11,16 @@ use clap::{Args, Parser, Subcommand};
 use comqtt::broker::Broker;
 use comqtt::config::Config;
 use comqtt::http;
-use comqtt::listener::{self, tls, Transport};
+use comqtt::listener::{self, Transport, tls};
 use comqtt::shutdown::ShutdownSignal;
 
 #[derive(Parser, Debug)]
-#[command(name = "comqtt", version, about = "A clustered MQTT 3.1 / 3.1.1 / 5.0 broker", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "comqtt",
+    version,
+    about = "A clustered MQTT 3.1 / 3.1.1 / 5.0 broker",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -66,7 +71,12 @@ struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     http: Option<String>,
     /// Bearer token the HTTP API's mutating requests (POST, DELETE) must carry; without one they are refused (403).
-    #[arg(long = "http-token", value_name = "TOKEN", env = "COMQTT_HTTP_TOKEN", hide_env_values = true)]
+    #[arg(
+        long = "http-token",
+        value_name = "TOKEN",
+        env = "COMQTT_HTTP_TOKEN",
+        hide_env_values = true
+    )]
     http_token: Option<String>,
     /// Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS.
     #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
@@ -87,7 +97,12 @@ struct ServeArgs {
     #[arg(long = "redis-db", value_name = "N")]
     redis_db: Option<i64>,
     /// Redis password.
-    #[arg(long = "redis-pass", value_name = "PASSWORD", env = "COMQTT_REDIS_PASS", hide_env_values = true)]
+    #[arg(
+        long = "redis-pass",
+        value_name = "PASSWORD",
+        env = "COMQTT_REDIS_PASS",
+        hide_env_values = true
+    )]
     redis_pass: Option<String>,
     /// File of the embedded store [default: ./data/comqtt.redb].
     #[arg(long = "storage-path", value_name = "FILE")]
@@ -140,7 +155,8 @@ fn run() -> Result<()> {
         Some(Command::GenerateDocs { dir }) => {
             use clap::CommandFactory;
             // Every binary's command line, from its one clap definition.
-            comqtt::cli::generate_docs(Cli::command(), &dir).with_context(|| format!("writing docs under {}", dir.display()))?;
+            comqtt::cli::generate_docs(Cli::command(), &dir)
+                .with_context(|| format!("writing docs under {}", dir.display()))?;
             return comqtt::cli::generate_docs(comqtt::bench::options::BenchArgs::command(), &dir)
                 .with_context(|| format!("writing docs under {}", dir.display()));
         }
@@ -153,12 +169,22 @@ fn run() -> Result<()> {
     };
     let config = settings(&args)?;
     // Held until exit: dropping it writes out the queued log lines.
-    let logging = comqtt::logging::init(&config.log).context("setting up logging (log: block, --log-file, --info-file, --error-file)")?;
+    let logging = comqtt::logging::init(&config.log)
+        .context("setting up logging (log: block, --log-file, --info-file, --error-file)")?;
     if !logging.files().is_empty() {
-        let files: Vec<String> = logging.files().iter().map(|f| f.display().to_string()).collect();
+        let files: Vec<String> = logging
+            .files()
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
         tracing::info!(files = %files.join(", "), "writing logs to files");
-    } else if config.log.enable && config.log.output == 0 && (args.log_file.is_some() || args.info_file.is_some() || args.error_file.is_some()) {
-        tracing::warn!("log files named but log.output is 0 (console): no file is written; add --log-output 1 or 2");
+    } else if config.log.enable
+        && config.log.output == 0
+        && (args.log_file.is_some() || args.info_file.is_some() || args.error_file.is_some())
+    {
+        tracing::warn!(
+            "log files named but log.output is 0 (console): no file is written; add --log-output 1 or 2"
+        );
     }
     for warning in config.warnings() {
         tracing::warn!("{warning}");
@@ -168,7 +194,10 @@ fn run() -> Result<()> {
         Ok(n) => tracing::debug!(limit = n, "open file limit"),
         Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(serve(config))
 }
 
@@ -264,17 +293,21 @@ async fn serve(config: Config) -> Result<()> {
                 prefix: r.prefix.clone(),
             };
             let backend = comqtt::storage::redis::RedisStore::open(options)?;
-            let (store, snapshot) = comqtt::storage::Store::start(Box::new(backend), config.storage_sync)?;
+            let (store, snapshot) =
+                comqtt::storage::Store::start(Box::new(backend), config.storage_sync)?;
             tracing::info!(address = %r.options.addr, db = r.options.db, prefix = %r.prefix, "storage: redis");
             Some((store, snapshot))
         }
         way => {
             if way == 2 {
-                tracing::info!("storage-way 2 (badger in the original) is served by the embedded redb store, as 1");
+                tracing::info!(
+                    "storage-way 2 (badger in the original) is served by the embedded redb store, as 1"
+                );
             }
             let path = std::path::Path::new(&config.storage_path);
             let backend = comqtt::storage::embedded::Embedded::open(path)?;
-            let (store, snapshot) = comqtt::storage::Store::start(Box::new(backend), config.storage_sync)?;
+            let (store, snapshot) =
+                comqtt::storage::Store::start(Box::new(backend), config.storage_sync)?;
             tracing::info!(path = %path.display(), sync = config.storage_sync, "storage: embedded");
             Some((store, snapshot))
         }
@@ -298,7 +331,10 @@ async fn serve(config: Config) -> Result<()> {
             key: t.server_key.clone().into(),
             ca: (!t.ca_cert.is_empty()).then(|| t.ca_cert.clone().into()),
         };
-        Some(tls::acceptor(&files).context("setting up TLS (mqtt.tls / --tls-cert, --tls-key, --tls-ca)")?)
+        Some(
+            tls::acceptor(&files)
+                .context("setting up TLS (mqtt.tls / --tls-cert, --tls-key, --tls-ca)")?,
+        )
     };
     let mut tasks = Vec::new();
     // The HTTP API comes up first, so /readyz can tell "starting" from "ready".
@@ -307,35 +343,68 @@ async fn serve(config: Config) -> Result<()> {
     let http_task = if config.mqtt.http.is_empty() {
         None
     } else {
-        let listener = listener::bind(&config.mqtt.http)
-            .await
-            .with_context(|| format!("listening for HTTP on {} (--http / mqtt.http)", listener::normalize(&config.mqtt.http)))?;
+        let listener = listener::bind(&config.mqtt.http).await.with_context(|| {
+            format!(
+                "listening for HTTP on {} (--http / mqtt.http)",
+                listener::normalize(&config.mqtt.http)
+            )
+        })?;
         tracing::info!(address = %listener.local_addr()?, protocol = "http", "attached listener");
         let token = Some(config.mqtt.http_token.clone()).filter(|t| !t.is_empty());
         if token.is_none() {
-            tracing::info!("no HTTP API token (--http-token, COMQTT_HTTP_TOKEN, mqtt.http-token): POST and DELETE requests are refused");
+            tracing::info!(
+                "no HTTP API token (--http-token, COMQTT_HTTP_TOKEN, mqtt.http-token): POST and DELETE requests are refused"
+            );
         }
-        let settings = http::Settings { token, node_name: http::host_name(), config: config.mqtt.clone() };
-        let serving = http::serve(listener, Arc::clone(&broker), settings, readiness.clone(), http_signal.subscribe());
+        let settings = http::Settings {
+            token,
+            node_name: http::host_name(),
+            config: config.mqtt.clone(),
+        };
+        let serving = http::serve(
+            listener,
+            Arc::clone(&broker),
+            settings,
+            readiness.clone(),
+            http_signal.subscribe(),
+        );
         Some(tokio::spawn(async move {
             if let Err(e) = serving.await {
                 tracing::error!(error = %e, "HTTP API stopped");
             }
         }))
     };
-    for (flag, addr, websocket) in [("--tcp", &config.mqtt.tcp, false), ("--ws", &config.mqtt.ws, true)] {
+    for (flag, addr, websocket) in [
+        ("--tcp", &config.mqtt.tcp, false),
+        ("--ws", &config.mqtt.ws, true),
+    ] {
         if addr.is_empty() {
             continue;
         }
-        let transport = Transport { tls: tls.clone(), websocket };
-        let listener = listener::bind(addr)
-            .await
-            .with_context(|| format!("listening for MQTT on {} ({flag})", listener::normalize(addr)))?;
+        let transport = Transport {
+            tls: tls.clone(),
+            websocket,
+        };
+        let listener = listener::bind(addr).await.with_context(|| {
+            format!(
+                "listening for MQTT on {} ({flag})",
+                listener::normalize(addr)
+            )
+        })?;
         tracing::info!(address = %listener.local_addr()?, protocol = transport.name(), "attached listener");
-        tasks.push(tokio::spawn(listener::run(listener, transport, Arc::clone(&broker), signal.subscribe())));
+        tasks.push(tokio::spawn(listener::run(
+            listener,
+            transport,
+            Arc::clone(&broker),
+            signal.subscribe(),
+        )));
     }
     let sys_interval = Duration::from_secs(config.mqtt.options.sys_topic_resend_interval);
-    tasks.push(tokio::spawn(broker.clone().run_housekeeping(sys_interval, signal.subscribe())));
+    tasks.push(tokio::spawn(
+        broker
+            .clone()
+            .run_housekeeping(sys_interval, signal.subscribe()),
+    ));
     readiness.listeners_bound();
     tracing::info!("comqtt server started");
 
@@ -348,20 +417,30 @@ async fn serve(config: Config) -> Result<()> {
     }
     // Give connections a moment to send DISCONNECT 0x8B and flush.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    while broker.stats.clients_connected.load(std::sync::atomic::Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+    while broker
+        .stats
+        .clients_connected
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > 0
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The HTTP API answers (/readyz 503) until the clients are gone, then finishes the
     // requests in progress.
     http_signal.fire();
     if let Some(task) = http_task
-        && tokio::time::timeout(Duration::from_secs(2), task).await.is_err()
+        && tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .is_err()
     {
         tracing::warn!("HTTP requests still in progress at exit");
     }
     broker.save_counters();
     if let Some(store) = &store
-        && tokio::time::timeout(Duration::from_secs(5), store.flush()).await.is_err()
+        && tokio::time::timeout(Duration::from_secs(5), store.flush())
+            .await
+            .is_err()
     {
         tracing::warn!("storage writes still pending at exit");
     }
@@ -370,7 +449,8 @@ async fn serve(config: Config) -> Result<()> {
 }
 
 async fn wait_for_signal() -> Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
         _ = term.recv() => {}

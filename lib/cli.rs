@@ -38,7 +38,7 @@ pub fn go_style_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
 /// Writes bash, zsh and fish completions to `dir/completions/` and the man page to
 /// `dir/man/` for the command `cmd`.
 pub fn generate_docs(mut cmd: clap::Command, dir: &Path) -> std::io::Result<()> {
-    use clap_complete::{generate_to, Shell};
+    use clap_complete::{Shell, generate_to};
     let name = cmd.get_name().to_string();
     let completions = dir.join("completions");
     let man = dir.join("man");
@@ -57,16 +57,26 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Vec<String> {
-        go_style_args(std::iter::once("prog").chain(args.iter().copied()).map(String::from))
+        go_style_args(
+            std::iter::once("prog")
+                .chain(args.iter().copied())
+                .map(String::from),
+        )
     }
 
     #[test]
     fn single_dash_long_flags_become_double_dash() {
-        assert_eq!(run(&["-tcp", ":1883", "-num-clients=5"]), ["prog", "--tcp", ":1883", "--num-clients=5"]);
+        assert_eq!(
+            run(&["-tcp", ":1883", "-num-clients=5"]),
+            ["prog", "--tcp", ":1883", "--num-clients=5"]
+        );
     }
 
     #[test]
     fn short_flags_double_dash_and_values_are_kept() {
-        assert_eq!(run(&["-h", "--ws", ":1882", "-", "-5", "serve"]), ["prog", "-h", "--ws", ":1882", "-", "-5", "serve"]);
+        assert_eq!(
+            run(&["-h", "--ws", ":1882", "-", "-5", "serve"]),
+            ["prog", "-h", "--ws", ":1882", "-", "-5", "serve"]
+        );
     }
 }

@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
-use comqtt::bench::histogram::{buckets, median, Bucket};
+use comqtt::bench::histogram::{Bucket, buckets, median};
 use comqtt::bench::report::go_f0;
-use comqtt::bench::{ConnFigures, GoDuration, Outcome, Percentiles, Summary, TrafficFigures, WorkerResult};
+use comqtt::bench::{
+    ConnFigures, GoDuration, Outcome, Percentiles, Summary, TrafficFigures, WorkerResult,
+};
 
 /// A completed worker that moved 100 messages at these rates (msg/sec).
 fn worker(publish_rate: f64, receive_rate: f64) -> WorkerResult {
@@ -73,16 +75,21 @@ Median: 2177 msg/sec
 ";
 
 /// Per-worker rates that reproduce the sample's figures and histograms.
-const PUBLISH_RATES: [f64; 10] =
-    [19177.3, 25000.0, 28000.0, 50000.0, 68000.0, 75492.0, 80000.0, 110000.0, 115000.0, 129212.8];
-const RECEIVE_RATES: [f64; 10] =
-    [1922.0, 1950.0, 2000.0, 2050.0, 2100.0, 2254.0, 10000.0, 15000.0, 20000.0, 73573.0];
+const PUBLISH_RATES: [f64; 10] = [
+    19177.3, 25000.0, 28000.0, 50000.0, 68000.0, 75492.0, 80000.0, 110000.0, 115000.0, 129212.8,
+];
+const RECEIVE_RATES: [f64; 10] = [
+    1922.0, 1950.0, 2000.0, 2050.0, 2100.0, 2254.0, 10000.0, 15000.0, 20000.0, 73573.0,
+];
 
 #[test]
 fn report_reproduces_mqtt_stressers_sample_output() {
     // Workers in a shuffled order: the summary sorts the rates.
     let order = [3, 9, 0, 7, 1, 5, 8, 2, 6, 4];
-    let workers = order.iter().map(|&i| worker(PUBLISH_RATES[i], RECEIVE_RATES[(i + 4) % 10])).collect();
+    let workers = order
+        .iter()
+        .map(|&i| worker(PUBLISH_RATES[i], RECEIVE_RATES[(i + 4) % 10]))
+        .collect();
     let summary = Summary::new(figures(workers));
     assert_eq!(summary.text(), SAMPLE);
     assert_eq!(summary.exit_code(), 0);
@@ -93,10 +100,29 @@ fn report_reproduces_mqtt_stressers_sample_output() {
 fn histogram_follows_mqtt_stressers_bucket_rule() {
     // The fastest value lands in the eleventh interval, so the top bound exceeds it.
     let b = buckets(&PUBLISH_RATES, 10);
-    let lines: Vec<String> = b.iter().map(|b| format!("< {} {}", go_f0(b.upper), go_f0(b.cumulative * 100.0))).collect();
-    assert_eq!(lines, ["< 30181 30", "< 52188 40", "< 74195 50", "< 85199 70", "< 118209 90", "< 140216 100"]);
+    let lines: Vec<String> = b
+        .iter()
+        .map(|b| format!("< {} {}", go_f0(b.upper), go_f0(b.cumulative * 100.0)))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "< 30181 30",
+            "< 52188 40",
+            "< 74195 50",
+            "< 85199 70",
+            "< 118209 90",
+            "< 140216 100"
+        ]
+    );
     // Equal rates: one bucket at that rate, 100%.
-    assert_eq!(buckets(&[500.0; 4], 4), vec![Bucket { upper: 500.0, cumulative: 1.0 }]);
+    assert_eq!(
+        buckets(&[500.0; 4], 4),
+        vec![Bucket {
+            upper: 500.0,
+            cumulative: 1.0
+        }]
+    );
     // Fractions are of `total`, which may exceed the series (mqtt-stresser's completed + in progress).
     let partial = buckets(&[10.0, 20.0], 4);
     assert_eq!(partial.last().unwrap().cumulative, 0.5);
@@ -197,7 +223,10 @@ max:   5.123 ms
     assert_eq!(summary.text(), expected);
     assert_eq!(summary.lost, 170);
     assert_eq!(summary.exit_code(), 2);
-    assert_eq!(summary.problem().as_deref(), Some("170 of 400 messages lost"));
+    assert_eq!(
+        summary.problem().as_deref(),
+        Some("170 of 400 messages lost")
+    );
     let json = summary.json();
     assert_eq!(json["results"]["lost"], 170);
     assert_eq!(json["results"]["connection_lost"], 1);

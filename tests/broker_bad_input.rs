@@ -32,9 +32,14 @@ impl Witness {
         self.round += 1;
         let payload = format!("after {after} #{}", self.round);
         let mut publ = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "witness-pub").await;
-        publ.publish("witness", payload.as_bytes(), QoS::AtLeastOnce, false, 1).await;
+        publ.publish("witness", payload.as_bytes(), QoS::AtLeastOnce, false, 1)
+            .await;
         let got = self.sub.expect_publish_acked().await;
-        assert_eq!(&got.payload[..], payload.as_bytes(), "witness message after {after}");
+        assert_eq!(
+            &got.payload[..],
+            payload.as_bytes(),
+            "witness message after {after}"
+        );
         publ.disconnect().await;
         assert!(broker.is_running(), "broker exited after {after}");
     }
@@ -67,7 +72,13 @@ fn frame(first: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// A PUBLISH built byte by byte, so the topic and flags can be anything.
-fn raw_publish(protocol: Protocol, flags: u8, topic: &[u8], packet_id: Option<u16>, payload: &[u8]) -> Vec<u8> {
+fn raw_publish(
+    protocol: Protocol,
+    flags: u8,
+    topic: &[u8],
+    packet_id: Option<u16>,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(&(topic.len() as u16).to_be_bytes());
     body.extend_from_slice(topic);
@@ -83,7 +94,12 @@ fn raw_publish(protocol: Protocol, flags: u8, topic: &[u8], packet_id: Option<u1
 
 /// Connects a client, sends `bad`, and asserts the broker closes the connection: after a
 /// DISCONNECT with `v5_reason` for v5, without any packet for 3.1.1.
-async fn send_bad_after_connect(broker: &BrokerProcess, protocol: Protocol, bad: &[u8], v5_reason: ReasonCode) {
+async fn send_bad_after_connect(
+    broker: &BrokerProcess,
+    protocol: Protocol,
+    bad: &[u8],
+    v5_reason: ReasonCode,
+) {
     let mut c = TestClient::connect(&broker.addr(), protocol, "bad").await;
     c.send_raw(bad).await;
     let got = c.expect_disconnect().await;
@@ -110,7 +126,8 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn status_kib(pid: u32, key: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc/<pid>/status");
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc/<pid>/status");
     status
         .lines()
         .find_map(|l| l.strip_prefix(key))
@@ -141,9 +158,15 @@ async fn truncated_publish_then_close_is_not_delivered_and_publishes_the_will_mq
         tokio::time::sleep(Duration::from_millis(50)).await;
         drop(c);
         let will = watcher.expect_publish_acked().await;
-        assert_eq!((&will.topic[..], &will.payload[..]), ("trunc/will", &b"gone"[..]), "{protocol}: only the will");
+        assert_eq!(
+            (&will.topic[..], &will.payload[..]),
+            ("trunc/will", &b"gone"[..]),
+            "{protocol}: only the will"
+        );
         watcher.expect_nothing(Duration::from_millis(200)).await;
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} truncated PUBLISH")).await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} truncated PUBLISH"))
+            .await;
     }
 }
 
@@ -159,7 +182,8 @@ async fn remaining_length_claiming_256_mib_is_not_allocated_spec_2_1_4() {
     let mut held = Vec::new();
     for i in 0..16 {
         if i % 2 == 0 {
-            let mut c = TestClient::connect(&broker.addr(), Protocol::V5, &format!("huge{i}")).await;
+            let mut c =
+                TestClient::connect(&broker.addr(), Protocol::V5, &format!("huge{i}")).await;
             let mut bytes = vec![0x30];
             bytes.extend_from_slice(&huge);
             bytes.extend_from_slice(&[0, 3, b'a', b'/', b'b', 0, 1, 2, 3]);
@@ -177,8 +201,13 @@ async fn remaining_length_claiming_256_mib_is_not_allocated_spec_2_1_4() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let during = rss_kib(broker.pid());
     let during_virtual = status_kib(broker.pid(), "VmSize:");
-    eprintln!("RSS {before} KiB -> {during} KiB; VmSize {before_virtual} KiB -> {during_virtual} KiB");
-    assert!(during < before + 32 * 1024, "RSS grew from {before} KiB to {during} KiB");
+    eprintln!(
+        "RSS {before} KiB -> {during} KiB; VmSize {before_virtual} KiB -> {during_virtual} KiB"
+    );
+    assert!(
+        during < before + 32 * 1024,
+        "RSS grew from {before} KiB to {during} KiB"
+    );
     // Not even address space is reserved for the claims (sixteen would be 4 GiB): where
     // memory is not overcommitted, that reservation alone would abort the broker.
     assert!(
@@ -187,18 +216,27 @@ async fn remaining_length_claiming_256_mib_is_not_allocated_spec_2_1_4() {
     );
     // Every held client still waits for its body (none was refused: the size is legal).
     for c in &mut held {
-        assert!(c.recv_within(Duration::from_millis(10)).await.is_err(), "connection answered early");
+        assert!(
+            c.recv_within(Duration::from_millis(10)).await.is_err(),
+            "connection answered early"
+        );
     }
     drop(held);
-    witness.assert_broker_serves(&mut broker, "remaining length 268,435,455 then close").await;
+    witness
+        .assert_broker_serves(&mut broker, "remaining length 268,435,455 then close")
+        .await;
     assert!(rss_kib(broker.pid()) < before + 32 * 1024);
     // A packet that really is large still gets through, its buffer grown as it arrives.
     let mut big_sub = TestClient::connect(&broker.addr(), Protocol::V5, "big-sub").await;
     big_sub.subscribe_qos(1, "big", QoS::AtLeastOnce).await;
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V5, "big-pub").await;
     let payload: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
-    publ.publish("big", &payload, QoS::AtLeastOnce, false, 1).await;
-    assert!(big_sub.expect_publish_acked().await.payload == payload, "the 3 MiB message arrives intact");
+    publ.publish("big", &payload, QoS::AtLeastOnce, false, 1)
+        .await;
+    assert!(
+        big_sub.expect_publish_acked().await.payload == payload,
+        "the 3 MiB message arrives intact"
+    );
 }
 
 #[tokio::test]
@@ -208,13 +246,20 @@ async fn remaining_length_of_five_bytes_is_malformed_spec_1_5_5() {
     for protocol in BOTH {
         let bad = [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0, 1, b't'];
         send_bad_after_connect(&broker, protocol, &bad, ReasonCode::MALFORMED_PACKET).await;
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} five-byte remaining length")).await;
+        witness
+            .assert_broker_serves(
+                &mut broker,
+                &format!("{protocol} five-byte remaining length"),
+            )
+            .await;
     }
     // As the first packet, before the protocol is known: closed.
     let mut c = TestClient::raw(&broker.addr(), Protocol::V5).await;
     c.send_raw(&[0x10, 0x80, 0x80, 0x80, 0x80, 0x01]).await;
     assert_eq!(c.expect_disconnect().await, None);
-    witness.assert_broker_serves(&mut broker, "five-byte remaining length in CONNECT").await;
+    witness
+        .assert_broker_serves(&mut broker, "five-byte remaining length in CONNECT")
+        .await;
 }
 
 #[tokio::test]
@@ -222,19 +267,30 @@ async fn reserved_fixed_header_flags_are_malformed_mqtt_2_1_3_1() {
     let mut broker = BrokerProcess::start(&[]);
     let mut witness = Witness::new(&broker).await;
     for protocol in BOTH {
-        let subscribe = encode(protocol, Packet::Subscribe(comqtt::mqtt::Subscribe::new(
-            1,
-            "t",
-            comqtt::mqtt::SubscriptionOptions::qos(QoS::AtLeastOnce),
-        )));
+        let subscribe = encode(
+            protocol,
+            Packet::Subscribe(comqtt::mqtt::Subscribe::new(
+                1,
+                "t",
+                comqtt::mqtt::SubscriptionOptions::qos(QoS::AtLeastOnce),
+            )),
+        );
         for flags in [0x0, 0x3, 0xA] {
             let mut bad = subscribe.clone();
             bad[0] = 0x80 | flags; // SUBSCRIBE must carry 0b0010
             send_bad_after_connect(&broker, protocol, &bad, ReasonCode::MALFORMED_PACKET).await;
         }
         // PINGREQ with a flag set.
-        send_bad_after_connect(&broker, protocol, &[0xC1, 0x00], ReasonCode::MALFORMED_PACKET).await;
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} reserved flags")).await;
+        send_bad_after_connect(
+            &broker,
+            protocol,
+            &[0xC1, 0x00],
+            ReasonCode::MALFORMED_PACKET,
+        )
+        .await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} reserved flags"))
+            .await;
     }
 }
 
@@ -243,11 +299,18 @@ async fn publish_topic_that_is_not_utf8_is_malformed_mqtt_1_5_4_1() {
     let mut broker = BrokerProcess::start(&[]);
     let mut witness = Witness::new(&broker).await;
     for protocol in BOTH {
-        for topic in [&b"a/\xFF"[..], b"\xC0\xAF", b"\xED\xA0\x80" /* surrogate U+D800 */, b"x\xE2\x82"] {
+        for topic in [
+            &b"a/\xFF"[..],
+            b"\xC0\xAF",
+            b"\xED\xA0\x80", /* surrogate U+D800 */
+            b"x\xE2\x82",
+        ] {
             let bad = raw_publish(protocol, 0, topic, None, b"p");
             send_bad_after_connect(&broker, protocol, &bad, ReasonCode::MALFORMED_PACKET).await;
         }
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} invalid UTF-8 topic")).await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} invalid UTF-8 topic"))
+            .await;
     }
 }
 
@@ -258,7 +321,9 @@ async fn publish_topic_with_null_character_is_malformed_mqtt_1_5_4_2() {
     for protocol in BOTH {
         let bad = raw_publish(protocol, 0, b"wit\0ness", None, b"p");
         send_bad_after_connect(&broker, protocol, &bad, ReasonCode::MALFORMED_PACKET).await;
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} U+0000 in topic")).await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} U+0000 in topic"))
+            .await;
     }
 }
 
@@ -271,7 +336,9 @@ async fn publish_topic_with_wildcard_is_refused_mqtt_3_3_2_2() {
             let bad = raw_publish(protocol, 0, topic, None, b"p");
             send_bad_after_connect(&broker, protocol, &bad, ReasonCode::TOPIC_NAME_INVALID).await;
         }
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} wildcard topic")).await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} wildcard topic"))
+            .await;
     }
 }
 
@@ -282,7 +349,9 @@ async fn publish_with_qos_3_is_malformed_mqtt_3_3_1_4() {
     for protocol in BOTH {
         let bad = raw_publish(protocol, 0b0110, b"witness", Some(1), b"p");
         send_bad_after_connect(&broker, protocol, &bad, ReasonCode::MALFORMED_PACKET).await;
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} QoS 3")).await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} QoS 3"))
+            .await;
     }
 }
 
@@ -295,7 +364,9 @@ async fn qos1_publish_with_packet_id_0_is_a_protocol_error_mqtt_2_2_1_3() {
             let bad = raw_publish(protocol, flags, b"witness", Some(0), b"p");
             send_bad_after_connect(&broker, protocol, &bad, ReasonCode::PROTOCOL_ERROR).await;
         }
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} packet id 0")).await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} packet id 0"))
+            .await;
     }
 }
 
@@ -304,7 +375,10 @@ async fn connect_with_reserved_flag_is_refused_mqtt_3_1_2_3() {
     let mut broker = BrokerProcess::start(&[]);
     let mut witness = Witness::new(&broker).await;
     for protocol in BOTH {
-        let mut bytes = encode(protocol, Packet::Connect(Box::new(Connect::new(protocol, "reserved"))));
+        let mut bytes = encode(
+            protocol,
+            Packet::Connect(Box::new(Connect::new(protocol, "reserved"))),
+        );
         // Fixed header (2 bytes), protocol name "MQTT" (6), level (1), then the flags byte.
         assert_eq!(&bytes[4..8], b"MQTT");
         bytes[9] |= 0x01;
@@ -312,14 +386,22 @@ async fn connect_with_reserved_flag_is_refused_mqtt_3_1_2_3() {
         c.send_raw(&bytes).await;
         match c.recv().await {
             Some(Packet::ConnAck(ack)) => {
-                assert!(protocol.is_v5(), "a 3.1.1 client is closed without CONNACK, got {ack:?}");
+                assert!(
+                    protocol.is_v5(),
+                    "a 3.1.1 client is closed without CONNACK, got {ack:?}"
+                );
                 assert_eq!(ack.code, ReasonCode::MALFORMED_PACKET);
                 assert_eq!(c.recv().await, None, "closed after the CONNACK");
             }
-            None => assert!(!protocol.is_v5(), "v5 expects CONNACK 0x81 before the close"),
+            None => assert!(
+                !protocol.is_v5(),
+                "v5 expects CONNACK 0x81 before the close"
+            ),
             Some(other) => panic!("{protocol}: expected CONNACK or close, got {other:?}"),
         }
-        witness.assert_broker_serves(&mut broker, &format!("{protocol} CONNECT reserved flag")).await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} CONNECT reserved flag"))
+            .await;
     }
 }
 
@@ -327,7 +409,10 @@ async fn connect_with_reserved_flag_is_refused_mqtt_3_1_2_3() {
 async fn garbage_before_connect_is_closed_mqtt_3_1_0_1() {
     let mut broker = BrokerProcess::start(&[]);
     let mut witness = Witness::new(&broker).await;
-    let connect = encode(Protocol::V5, Packet::Connect(Box::new(Connect::new(Protocol::V5, "after-garbage"))));
+    let connect = encode(
+        Protocol::V5,
+        Packet::Connect(Box::new(Connect::new(Protocol::V5, "after-garbage"))),
+    );
     for seed in 1..=16u64 {
         let mut bytes = noise(seed, 1024);
         bytes.extend_from_slice(&connect);
@@ -335,23 +420,41 @@ async fn garbage_before_connect_is_closed_mqtt_3_1_0_1() {
         c.send_raw(&bytes).await;
         match c.recv_within(Duration::from_secs(3)).await {
             Ok(None) => {}
-            Ok(Some(p)) => panic!("seed {seed}: garbage {:02x?}.. answered with {p:?}", &bytes[..8]),
-            Err(()) => panic!("seed {seed}: garbage {:02x?}.. left the connection open", &bytes[..8]),
+            Ok(Some(p)) => panic!(
+                "seed {seed}: garbage {:02x?}.. answered with {p:?}",
+                &bytes[..8]
+            ),
+            Err(()) => panic!(
+                "seed {seed}: garbage {:02x?}.. left the connection open",
+                &bytes[..8]
+            ),
         }
     }
-    witness.assert_broker_serves(&mut broker, "garbage before CONNECT").await;
+    witness
+        .assert_broker_serves(&mut broker, "garbage before CONNECT")
+        .await;
 }
 
 #[tokio::test]
 async fn v5_client_exceeding_receive_maximum_with_qos2_is_disconnected_mqtt_3_3_4_7() {
     let mut broker = BrokerProcess::start(&[]);
     let mut witness = Witness::new(&broker).await;
-    let (mut c, ack) = TestClient::connect_with(&broker.addr(), Connect::new(Protocol::V5, "greedy")).await;
-    let receive_maximum = ack.properties.receive_maximum.expect("CONNACK announces the receive maximum");
+    let (mut c, ack) =
+        TestClient::connect_with(&broker.addr(), Connect::new(Protocol::V5, "greedy")).await;
+    let receive_maximum = ack
+        .properties
+        .receive_maximum
+        .expect("CONNACK announces the receive maximum");
     assert_eq!(receive_maximum, 1024, "the default receive maximum");
     let mut bytes = Vec::new();
     for id in 1..=receive_maximum + 1 {
-        bytes.extend(raw_publish(Protocol::V5, 0b0100, b"greedy/t", Some(id), b"q2"));
+        bytes.extend(raw_publish(
+            Protocol::V5,
+            0b0100,
+            b"greedy/t",
+            Some(id),
+            b"q2",
+        ));
     }
     c.send_raw(&bytes).await;
     let mut pubrecs = 0u16;
@@ -366,9 +469,14 @@ async fn v5_client_exceeding_receive_maximum_with_qos2_is_disconnected_mqtt_3_3_
         }
     };
     assert_eq!(reason, ReasonCode::RECEIVE_MAXIMUM_EXCEEDED);
-    assert_eq!(pubrecs, receive_maximum, "every PUBLISH within the receive maximum is answered");
+    assert_eq!(
+        pubrecs, receive_maximum,
+        "every PUBLISH within the receive maximum is answered"
+    );
     assert_eq!(c.recv().await, None, "closed after DISCONNECT");
-    witness.assert_broker_serves(&mut broker, "receive maximum exceeded").await;
+    witness
+        .assert_broker_serves(&mut broker, "receive maximum exceeded")
+        .await;
 }
 
 #[tokio::test]
@@ -383,11 +491,16 @@ async fn message_above_client_maximum_packet_size_is_not_sent_mqtt_3_1_2_25() {
     let mut big_sub = TestClient::connect(&broker.addr(), Protocol::V5, "big").await;
     big_sub.subscribe_qos(1, "size/+", QoS::AtLeastOnce).await;
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V5, "size-pub").await;
-    publ.publish("size/a", b"small one", QoS::AtLeastOnce, false, 1).await;
-    publ.publish("size/b", &[b'x'; 500], QoS::AtLeastOnce, false, 2).await;
-    publ.publish("size/a", b"small two", QoS::AtMostOnce, false, 0).await;
-    publ.publish("size/c", &[b'y'; 500], QoS::AtMostOnce, false, 0).await;
-    publ.publish("size/a", b"small three", QoS::AtLeastOnce, false, 3).await;
+    publ.publish("size/a", b"small one", QoS::AtLeastOnce, false, 1)
+        .await;
+    publ.publish("size/b", &[b'x'; 500], QoS::AtLeastOnce, false, 2)
+        .await;
+    publ.publish("size/a", b"small two", QoS::AtMostOnce, false, 0)
+        .await;
+    publ.publish("size/c", &[b'y'; 500], QoS::AtMostOnce, false, 0)
+        .await;
+    publ.publish("size/a", b"small three", QoS::AtLeastOnce, false, 3)
+        .await;
     for want in [&b"small one"[..], b"small two", b"small three"] {
         assert_eq!(&small.expect_publish_acked().await.payload[..], want);
     }
@@ -401,16 +514,32 @@ async fn message_above_client_maximum_packet_size_is_not_sent_mqtt_3_1_2_25() {
         v
     };
     assert_eq!(sizes, vec![9, 500, 9, 500, 11]);
-    witness.assert_broker_serves(&mut broker, "a message above a client's maximum packet size").await;
+    witness
+        .assert_broker_serves(
+            &mut broker,
+            "a message above a client's maximum packet size",
+        )
+        .await;
     // The small client is still connected and served.
-    publ.publish("size/a", b"still here", QoS::AtLeastOnce, false, 4).await;
-    assert_eq!(&small.expect_publish_acked().await.payload[..], b"still here");
+    publ.publish("size/a", b"still here", QoS::AtLeastOnce, false, 4)
+        .await;
+    assert_eq!(
+        &small.expect_publish_acked().await.payload[..],
+        b"still here"
+    );
 }
 
 /// One hostile connection of many kinds, chosen by `i`; it ends by itself.
 async fn hostile(addr: String, i: usize) {
-    let protocol = if i.is_multiple_of(2) { Protocol::V5 } else { Protocol::V3_1_1 };
-    let connect = encode(protocol, Packet::Connect(Box::new(Connect::new(protocol, format!("hostile{i}")))));
+    let protocol = if i.is_multiple_of(2) {
+        Protocol::V5
+    } else {
+        Protocol::V3_1_1
+    };
+    let connect = encode(
+        protocol,
+        Packet::Connect(Box::new(Connect::new(protocol, format!("hostile{i}")))),
+    );
     let mut c = TestClient::raw(&addr, protocol).await;
     let mut bytes = Vec::new();
     match i % 6 {
@@ -446,7 +575,9 @@ async fn fifty_concurrent_bad_clients_do_not_disturb_a_good_pair() {
     sub.subscribe_qos(1, "good", QoS::AtLeastOnce).await;
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "good-pub").await;
     let addr = broker.addr();
-    let bad: Vec<_> = (0..50).map(|i| tokio::spawn(hostile(addr.clone(), i))).collect();
+    let bad: Vec<_> = (0..50)
+        .map(|i| tokio::spawn(hostile(addr.clone(), i)))
+        .collect();
     let receiver = tokio::spawn(async move {
         for i in 0..100u32 {
             let got = sub.expect_publish_acked().await;
@@ -455,11 +586,22 @@ async fn fifty_concurrent_bad_clients_do_not_disturb_a_good_pair() {
         sub.expect_nothing(Duration::from_millis(200)).await;
     });
     for i in 0..100u32 {
-        publ.publish("good", &i.to_be_bytes(), QoS::AtLeastOnce, false, i as u16 + 1).await;
+        publ.publish(
+            "good",
+            &i.to_be_bytes(),
+            QoS::AtLeastOnce,
+            false,
+            i as u16 + 1,
+        )
+        .await;
     }
-    receiver.await.expect("the good subscriber got all 100 messages in order");
+    receiver
+        .await
+        .expect("the good subscriber got all 100 messages in order");
     for b in bad {
         b.await.expect("hostile client task");
     }
-    witness.assert_broker_serves(&mut broker, "fifty bad clients").await;
+    witness
+        .assert_broker_serves(&mut broker, "fifty bad clients")
+        .await;
 }

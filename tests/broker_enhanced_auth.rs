@@ -38,7 +38,9 @@ impl AuthExchange for ChallengeExchange {
                 self.nonce = Some(nonce.clone());
                 AuthStep::Continue(nonce)
             }
-            Some(nonce) if data == Some(&[b"secret:".as_slice(), nonce].concat()[..]) => AuthStep::Success(Some(Bytes::from_static(b"welcome"))),
+            Some(nonce) if data == Some(&[b"secret:".as_slice(), nonce].concat()[..]) => {
+                AuthStep::Success(Some(Bytes::from_static(b"welcome")))
+            }
             Some(_) => AuthStep::Failure,
         }
     }
@@ -50,12 +52,23 @@ async fn broker() -> (String, ShutdownSignal) {
     let l = listener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap().to_string();
     let signal = ShutdownSignal::new();
-    tokio::spawn(listener::run(l, Transport { tls: None, websocket: false }, broker, signal.subscribe()));
+    tokio::spawn(listener::run(
+        l,
+        Transport {
+            tls: None,
+            websocket: false,
+        },
+        broker,
+        signal.subscribe(),
+    ));
     (addr, signal)
 }
 
 fn auth(reason: ReasonCode, method: &str, data: &[u8]) -> Packet {
-    let mut a = Auth { reason, ..Auth::default() };
+    let mut a = Auth {
+        reason,
+        ..Auth::default()
+    };
     a.properties.authentication_method = Some(method.into());
     a.properties.authentication_data = Some(Bytes::copy_from_slice(data));
     Packet::Auth(a)
@@ -70,15 +83,31 @@ fn connect_with_method(id: &str, method: &str) -> Connect {
 /// Sends CONNECT and answers the challenge with `answer`; returns the client and the CONNACK code.
 async fn challenge(addr: &str, id: &str, answer: &[u8]) -> (TestClient, Packet) {
     let mut c = TestClient::raw(addr, Protocol::V5).await;
-    c.send(Packet::Connect(Box::new(connect_with_method(id, "TEST-CHALLENGE")))).await;
+    c.send(Packet::Connect(Box::new(connect_with_method(
+        id,
+        "TEST-CHALLENGE",
+    ))))
+    .await;
     match c.recv().await {
         Some(Packet::Auth(a)) => {
-            assert_eq!(a.reason, ReasonCode::CONTINUE_AUTHENTICATION, "[MQTT-4.12.0-2]");
-            assert_eq!(a.properties.authentication_data.as_deref(), Some(&b"n0nce"[..]));
+            assert_eq!(
+                a.reason,
+                ReasonCode::CONTINUE_AUTHENTICATION,
+                "[MQTT-4.12.0-2]"
+            );
+            assert_eq!(
+                a.properties.authentication_data.as_deref(),
+                Some(&b"n0nce"[..])
+            );
         }
         other => panic!("expected AUTH 0x18, got {other:?}"),
     }
-    c.send(auth(ReasonCode::CONTINUE_AUTHENTICATION, "TEST-CHALLENGE", answer)).await;
+    c.send(auth(
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        "TEST-CHALLENGE",
+        answer,
+    ))
+    .await;
     let reply = c.recv().await.expect("a reply");
     (c, reply)
 }
@@ -90,8 +119,14 @@ async fn challenge_response_exchange_ends_in_connack_with_method_and_data_mqtt_4
     match reply {
         Packet::ConnAck(ack) => {
             assert_eq!(ack.code, ReasonCode::SUCCESS);
-            assert_eq!(ack.properties.authentication_method.as_deref(), Some("TEST-CHALLENGE"));
-            assert_eq!(ack.properties.authentication_data.as_deref(), Some(&b"welcome"[..]));
+            assert_eq!(
+                ack.properties.authentication_method.as_deref(),
+                Some("TEST-CHALLENGE")
+            );
+            assert_eq!(
+                ack.properties.authentication_data.as_deref(),
+                Some(&b"welcome"[..])
+            );
         }
         other => panic!("expected CONNACK, got {other:?}"),
     }
@@ -101,7 +136,10 @@ async fn challenge_response_exchange_ends_in_connack_with_method_and_data_mqtt_4
 async fn wrong_answer_gets_connack_not_authorized() {
     let (addr, _s) = broker().await;
     let (mut c, reply) = challenge(&addr, "bad", b"secret:guess").await;
-    assert!(matches!(reply, Packet::ConnAck(ref a) if a.code == ReasonCode::NOT_AUTHORIZED), "{reply:?}");
+    assert!(
+        matches!(reply, Packet::ConnAck(ref a) if a.code == ReasonCode::NOT_AUTHORIZED),
+        "{reply:?}"
+    );
     assert_eq!(c.recv().await, None, "closed after the refusal");
 }
 
@@ -117,30 +155,59 @@ async fn re_authentication_runs_the_exchange_again_mqtt_4_12_1_1() {
     let (addr, _s) = broker().await;
     let (mut c, reply) = challenge(&addr, "reauth", b"secret:n0nce").await;
     assert!(matches!(reply, Packet::ConnAck(ref a) if a.code == ReasonCode::SUCCESS));
-    c.send(auth(ReasonCode::RE_AUTHENTICATE, "TEST-CHALLENGE", b"")).await;
-    assert!(matches!(c.recv().await, Some(Packet::Auth(a)) if a.reason == ReasonCode::CONTINUE_AUTHENTICATION));
-    c.send(auth(ReasonCode::CONTINUE_AUTHENTICATION, "TEST-CHALLENGE", b"secret:n0nce")).await;
+    c.send(auth(ReasonCode::RE_AUTHENTICATE, "TEST-CHALLENGE", b""))
+        .await;
+    assert!(
+        matches!(c.recv().await, Some(Packet::Auth(a)) if a.reason == ReasonCode::CONTINUE_AUTHENTICATION)
+    );
+    c.send(auth(
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        "TEST-CHALLENGE",
+        b"secret:n0nce",
+    ))
+    .await;
     match c.recv().await {
         Some(Packet::Auth(a)) => {
             assert_eq!(a.reason, ReasonCode::SUCCESS);
-            assert_eq!(a.properties.authentication_data.as_deref(), Some(&b"welcome"[..]));
+            assert_eq!(
+                a.properties.authentication_data.as_deref(),
+                Some(&b"welcome"[..])
+            );
         }
         other => panic!("expected AUTH 0x00, got {other:?}"),
     }
     // A failed re-authentication ends the connection with 0x87.
-    c.send(auth(ReasonCode::RE_AUTHENTICATE, "TEST-CHALLENGE", b"")).await;
+    c.send(auth(ReasonCode::RE_AUTHENTICATE, "TEST-CHALLENGE", b""))
+        .await;
     assert!(matches!(c.recv().await, Some(Packet::Auth(_))));
-    c.send(auth(ReasonCode::CONTINUE_AUTHENTICATION, "TEST-CHALLENGE", b"secret:wrong")).await;
-    assert_eq!(c.expect_disconnect().await, Some(ReasonCode::NOT_AUTHORIZED));
+    c.send(auth(
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        "TEST-CHALLENGE",
+        b"secret:wrong",
+    ))
+    .await;
+    assert_eq!(
+        c.expect_disconnect().await,
+        Some(ReasonCode::NOT_AUTHORIZED)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn auth_with_another_method_or_without_one_at_connect_is_a_protocol_error_mqtt_4_12_0_7() {
     let (addr, _s) = broker().await;
     let (mut c, _) = challenge(&addr, "switch", b"secret:n0nce").await;
-    c.send(auth(ReasonCode::RE_AUTHENTICATE, "OTHER", b"")).await;
-    assert_eq!(c.expect_disconnect().await, Some(ReasonCode::PROTOCOL_ERROR));
+    c.send(auth(ReasonCode::RE_AUTHENTICATE, "OTHER", b""))
+        .await;
+    assert_eq!(
+        c.expect_disconnect().await,
+        Some(ReasonCode::PROTOCOL_ERROR)
+    );
     let mut plain = TestClient::connect(&addr, Protocol::V5, "plain").await;
-    plain.send(auth(ReasonCode::RE_AUTHENTICATE, "TEST-CHALLENGE", b"")).await;
-    assert_eq!(plain.expect_disconnect().await, Some(ReasonCode::PROTOCOL_ERROR));
+    plain
+        .send(auth(ReasonCode::RE_AUTHENTICATE, "TEST-CHALLENGE", b""))
+        .await;
+    assert_eq!(
+        plain.expect_disconnect().await,
+        Some(ReasonCode::PROTOCOL_ERROR)
+    );
 }

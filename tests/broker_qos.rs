@@ -18,10 +18,18 @@ async fn each_qos_is_delivered_at_min_of_published_and_granted_mqtt_3_8_4_6() {
             let mut sub = TestClient::connect(&broker.addr(), protocol, "sub").await;
             sub.subscribe_qos(1, "q/t", granted).await;
             let mut publ = TestClient::connect(&broker.addr(), protocol, "pub").await;
-            for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce].into_iter().enumerate() {
-                publ.publish("q/t", format!("m{i}").as_bytes(), qos, false, 10 + i as u16).await;
+            for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+                .into_iter()
+                .enumerate()
+            {
+                publ.publish("q/t", format!("m{i}").as_bytes(), qos, false, 10 + i as u16)
+                    .await;
                 let got = sub.expect_publish_acked().await;
-                assert_eq!(got.qos, qos.min(granted), "{protocol} published {qos:?} granted {granted:?}");
+                assert_eq!(
+                    got.qos,
+                    qos.min(granted),
+                    "{protocol} published {qos:?} granted {granted:?}"
+                );
                 assert_eq!(&got.payload[..], format!("m{i}").as_bytes());
                 assert!(!got.dup);
             }
@@ -81,31 +89,54 @@ async fn unacknowledged_messages_are_resent_with_dup_on_reconnect_mqtt_4_4_0_1()
         let (mut sub, _) = TestClient::connect_with(&broker.addr(), connect.clone()).await;
         sub.subscribe_qos(1, "resend/+", QoS::ExactlyOnce).await;
         let mut publ = TestClient::connect(&broker.addr(), protocol, "resend-pub").await;
-        publ.publish("resend/1", b"q1", QoS::AtLeastOnce, false, 1).await;
-        publ.publish("resend/2", b"q2", QoS::ExactlyOnce, false, 2).await;
-        publ.publish("resend/3", b"q2-rel", QoS::ExactlyOnce, false, 3).await;
+        publ.publish("resend/1", b"q1", QoS::AtLeastOnce, false, 1)
+            .await;
+        publ.publish("resend/2", b"q2", QoS::ExactlyOnce, false, 2)
+            .await;
+        publ.publish("resend/3", b"q2-rel", QoS::ExactlyOnce, false, 3)
+            .await;
         let first = sub.expect_publish().await;
         let second = sub.expect_publish().await;
         let third = sub.expect_publish().await;
         // Acknowledge only the PUBREC of the third: it must come back as PUBREL, not PUBLISH.
-        sub.send(Packet::PubRec(PubReply::new(third.packet_id))).await;
-        assert!(matches!(sub.recv().await, Some(Packet::PubRel(r)) if r.packet_id == third.packet_id));
+        sub.send(Packet::PubRec(PubReply::new(third.packet_id)))
+            .await;
+        assert!(
+            matches!(sub.recv().await, Some(Packet::PubRel(r)) if r.packet_id == third.packet_id)
+        );
         drop(sub); // network loss, no DISCONNECT
 
         tokio::time::sleep(Duration::from_millis(100)).await;
         let (mut sub, ack) = TestClient::connect_with(&broker.addr(), connect.clone()).await;
-        assert!(ack.session_present, "{protocol}: [MQTT-3.2.2-2] session present");
+        assert!(
+            ack.session_present,
+            "{protocol}: [MQTT-3.2.2-2] session present"
+        );
         let again1 = sub.expect_publish().await;
         let again2 = sub.expect_publish().await;
         assert!(again1.dup && again2.dup, "[MQTT-3.3.1-1] DUP on redelivery");
-        assert_eq!((again1.packet_id, &again1.payload[..]), (first.packet_id, &b"q1"[..]));
-        assert_eq!((again2.packet_id, &again2.payload[..]), (second.packet_id, &b"q2"[..]));
-        assert!(matches!(sub.recv().await, Some(Packet::PubRel(r)) if r.packet_id == third.packet_id));
-        sub.send(Packet::PubAck(PubReply::new(again1.packet_id))).await;
-        sub.send(Packet::PubRec(PubReply::new(again2.packet_id))).await;
-        assert!(matches!(sub.recv().await, Some(Packet::PubRel(r)) if r.packet_id == again2.packet_id));
-        sub.send(Packet::PubComp(PubReply::new(again2.packet_id))).await;
-        sub.send(Packet::PubComp(PubReply::new(third.packet_id))).await;
+        assert_eq!(
+            (again1.packet_id, &again1.payload[..]),
+            (first.packet_id, &b"q1"[..])
+        );
+        assert_eq!(
+            (again2.packet_id, &again2.payload[..]),
+            (second.packet_id, &b"q2"[..])
+        );
+        assert!(
+            matches!(sub.recv().await, Some(Packet::PubRel(r)) if r.packet_id == third.packet_id)
+        );
+        sub.send(Packet::PubAck(PubReply::new(again1.packet_id)))
+            .await;
+        sub.send(Packet::PubRec(PubReply::new(again2.packet_id)))
+            .await;
+        assert!(
+            matches!(sub.recv().await, Some(Packet::PubRel(r)) if r.packet_id == again2.packet_id)
+        );
+        sub.send(Packet::PubComp(PubReply::new(again2.packet_id)))
+            .await;
+        sub.send(Packet::PubComp(PubReply::new(third.packet_id)))
+            .await;
         sub.expect_nothing(Duration::from_millis(300)).await;
         // Clean up the persistent session for the next protocol round.
         connect.clean_start = true;
@@ -126,19 +157,33 @@ async fn offline_persistent_session_queues_qos1_and_drops_qos0() {
         sub.subscribe_qos(1, "off", QoS::AtLeastOnce).await;
         sub.disconnect().await;
         let mut publ = TestClient::connect(&broker.addr(), protocol, "offline-pub").await;
-        publ.publish("off", b"zero", QoS::AtMostOnce, false, 0).await;
+        publ.publish("off", b"zero", QoS::AtMostOnce, false, 0)
+            .await;
         for i in 0..5u16 {
-            publ.publish("off", format!("one{i}").as_bytes(), QoS::AtLeastOnce, false, i + 1).await;
+            publ.publish(
+                "off",
+                format!("one{i}").as_bytes(),
+                QoS::AtLeastOnce,
+                false,
+                i + 1,
+            )
+            .await;
         }
         let (mut sub, ack) = TestClient::connect_with(&broker.addr(), connect.clone()).await;
         assert!(ack.session_present);
         for i in 0..5 {
-            assert_eq!(sub.expect_publish_acked().await.payload, format!("one{i}").as_bytes());
+            assert_eq!(
+                sub.expect_publish_acked().await.payload,
+                format!("one{i}").as_bytes()
+            );
         }
         sub.expect_nothing(Duration::from_millis(300)).await;
         connect.clean_start = true;
         let (sub, ack) = TestClient::connect_with(&broker.addr(), connect).await;
-        assert!(!ack.session_present, "[MQTT-3.2.2-1] clean start discards the session");
+        assert!(
+            !ack.session_present,
+            "[MQTT-3.2.2-1] clean start discards the session"
+        );
         sub.disconnect().await;
     }
 }
@@ -167,10 +212,19 @@ async fn a_backlog_larger_than_the_write_buffer_is_delivered_after_the_publisher
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "backlog-pub").await;
     let payload = vec![7u8; 1024];
     for _ in 0..6000 {
-        publ.send(Packet::Publish(Publish::new("backlog", QoS::AtMostOnce, payload.clone()))).await;
+        publ.send(Packet::Publish(Publish::new(
+            "backlog",
+            QoS::AtMostOnce,
+            payload.clone(),
+        )))
+        .await;
     }
     publ.send(Packet::PingReq).await;
-    assert_eq!(publ.recv().await, Some(Packet::PingResp), "the broker has read every publish");
+    assert_eq!(
+        publ.recv().await,
+        Some(Packet::PingResp),
+        "the broker has read every publish"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     for i in 0..6000 {
         let p = sub.expect_publish().await;

@@ -54,18 +54,32 @@ async fn first_packet_that_is_not_connect_closes_the_connection_without_a_reply_
     let broker = BrokerProcess::start(&[]);
     let cases: [(&str, &[u8]); 4] = [
         ("PINGREQ", &[0xC0, 0x00]),
-        ("SUBSCRIBE", &[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00]),
+        (
+            "SUBSCRIBE",
+            &[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00],
+        ),
         ("PUBLISH", &[0x30, 0x03, 0x00, 0x01, b'a']),
         // A PUBLISH whose payload byte sits where a CONNECT has its protocol level (5): it
         // must not be mistaken for a v5 CONNECT and answered with a CONNACK.
-        ("PUBLISH looking like level 5", &[0x30, 0x09, 0x00, 0x01, b'a', 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]),
+        (
+            "PUBLISH looking like level 5",
+            &[
+                0x30, 0x09, 0x00, 0x01, b'a', 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+            ],
+        ),
     ];
     for (what, bytes) in cases {
         let got = raw_exchange(&broker.addr(), bytes).await;
-        assert!(got.is_empty(), "first packet {what}: the broker answered {got:02x?} before closing");
+        assert!(
+            got.is_empty(),
+            "first packet {what}: the broker answered {got:02x?} before closing"
+        );
     }
     // The broker still serves well-behaved clients.
-    TestClient::connect(&broker.addr(), Protocol::V5, "after").await.disconnect().await;
+    TestClient::connect(&broker.addr(), Protocol::V5, "after")
+        .await
+        .disconnect()
+        .await;
 }
 
 #[tokio::test]
@@ -73,10 +87,15 @@ async fn second_connect_is_a_protocol_error_mqtt_3_1_0_2() {
     let broker = BrokerProcess::start(&[]);
     for protocol in [Protocol::V3_1, Protocol::V3_1_1, Protocol::V5] {
         let mut c = TestClient::connect(&broker.addr(), protocol, "twice").await;
-        c.send(Packet::Connect(Box::new(Connect::new(protocol, "twice")))).await;
+        c.send(Packet::Connect(Box::new(Connect::new(protocol, "twice"))))
+            .await;
         let reason = c.expect_disconnect().await;
         if protocol.is_v5() {
-            assert_eq!(reason, Some(ReasonCode::PROTOCOL_ERROR), "v5: DISCONNECT 0x82");
+            assert_eq!(
+                reason,
+                Some(ReasonCode::PROTOCOL_ERROR),
+                "v5: DISCONNECT 0x82"
+            );
         } else {
             assert_eq!(reason, None, "{protocol}: closed without a packet");
         }
@@ -93,14 +112,27 @@ async fn clean_session_discards_the_session_and_session_present_is_0_mqtt_3_2_2_
         c.disconnect().await;
 
         let (mut c, ack) = connect_ok(&broker.addr(), Connect::new(protocol, &*id)).await;
-        assert!(!ack.session_present, "{protocol}: clean session/start 1 must report session present 0");
-        publish_from(&broker.addr(), protocol, "clean/t", b"old subscription", QoS::AtLeastOnce).await;
+        assert!(
+            !ack.session_present,
+            "{protocol}: clean session/start 1 must report session present 0"
+        );
+        publish_from(
+            &broker.addr(),
+            protocol,
+            "clean/t",
+            b"old subscription",
+            QoS::AtLeastOnce,
+        )
+        .await;
         c.expect_nothing(Duration::from_millis(300)).await;
         c.disconnect().await;
 
         // In 3.1.1 a clean session ends with its connection; in v5 without an expiry too.
         let (c, ack) = connect_ok(&broker.addr(), persistent(protocol, &id, 0)).await;
-        assert!(!ack.session_present, "{protocol}: a clean session is not kept after the connection");
+        assert!(
+            !ack.session_present,
+            "{protocol}: a clean session is not kept after the connection"
+        );
         c.disconnect().await;
     }
 }
@@ -111,15 +143,32 @@ async fn session_present_is_0_for_a_new_and_1_for_a_stored_session_mqtt_3_2_2_2_
     for protocol in BOTH {
         let id = format!("present-{}", protocol.level());
         let (mut c, ack) = connect_ok(&broker.addr(), persistent(protocol, &id, 300)).await;
-        assert!(!ack.session_present, "{protocol}: [MQTT-3.2.2-3] no stored session yet");
+        assert!(
+            !ack.session_present,
+            "{protocol}: [MQTT-3.2.2-3] no stored session yet"
+        );
         c.subscribe_qos(1, "present/t", QoS::AtLeastOnce).await;
         c.disconnect().await;
 
         let (mut c, ack) = connect_ok(&broker.addr(), persistent(protocol, &id, 300)).await;
-        assert!(ack.session_present, "{protocol}: [MQTT-3.2.2-2] stored session resumed");
-        publish_from(&broker.addr(), protocol, "present/t", b"kept", QoS::AtLeastOnce).await;
+        assert!(
+            ack.session_present,
+            "{protocol}: [MQTT-3.2.2-2] stored session resumed"
+        );
+        publish_from(
+            &broker.addr(),
+            protocol,
+            "present/t",
+            b"kept",
+            QoS::AtLeastOnce,
+        )
+        .await;
         let p = c.expect_publish_acked().await;
-        assert_eq!((&p.topic[..], &p.payload[..]), ("present/t", &b"kept"[..]), "{protocol}: subscription kept");
+        assert_eq!(
+            (&p.topic[..], &p.payload[..]),
+            ("present/t", &b"kept"[..]),
+            "{protocol}: subscription kept"
+        );
         c.disconnect().await;
     }
 }
@@ -133,8 +182,13 @@ async fn empty_client_id_with_clean_session_gets_a_unique_identifier_mqtt_3_1_3_
         assert!(!ack_a.session_present && !ack_b.session_present);
         // Had both been given the same identifier, the second would have taken over the first.
         a.subscribe_qos(1, "anon/t", QoS::AtMostOnce).await;
-        b.publish("anon/t", b"hello", QoS::AtLeastOnce, false, 1).await;
-        assert_eq!(&a.expect_publish().await.payload[..], b"hello", "{protocol}");
+        b.publish("anon/t", b"hello", QoS::AtLeastOnce, false, 1)
+            .await;
+        assert_eq!(
+            &a.expect_publish().await.payload[..],
+            b"hello",
+            "{protocol}"
+        );
         a.disconnect().await;
         b.disconnect().await;
     }
@@ -149,7 +203,11 @@ async fn v3_empty_client_id_without_clean_session_is_refused_with_0x02_mqtt_3_1_
         let (mut c, ack) = TestClient::connect_with(&broker.addr(), connect).await;
         assert_eq!(ack.code, ReasonCode::V3_IDENTIFIER_REJECTED, "{protocol}");
         assert!(!ack.session_present);
-        assert_eq!(c.recv().await, None, "{protocol}: the connection is closed after CONNACK 0x02");
+        assert_eq!(
+            c.recv().await,
+            None,
+            "{protocol}: the connection is closed after CONNACK 0x02"
+        );
     }
 }
 
@@ -157,19 +215,40 @@ async fn v3_empty_client_id_without_clean_session_is_refused_with_0x02_mqtt_3_1_
 async fn v5_empty_client_id_gets_an_assigned_client_identifier_mqtt_3_1_3_7() {
     let broker = BrokerProcess::start(&[]);
     let (mut c, ack) = connect_ok(&broker.addr(), persistent(Protocol::V5, "", 300)).await;
-    let assigned = ack.properties.assigned_client_identifier.clone().expect("Assigned Client Identifier in CONNACK");
+    let assigned = ack
+        .properties
+        .assigned_client_identifier
+        .clone()
+        .expect("Assigned Client Identifier in CONNACK");
     assert!(!assigned.is_empty());
     let (other, ack2) = connect_ok(&broker.addr(), Connect::new(Protocol::V5, "")).await;
-    assert_ne!(ack2.properties.assigned_client_identifier, Some(assigned.clone()), "identifiers are unique");
+    assert_ne!(
+        ack2.properties.assigned_client_identifier,
+        Some(assigned.clone()),
+        "identifiers are unique"
+    );
     other.disconnect().await;
     c.subscribe_qos(1, "assigned/t", QoS::AtLeastOnce).await;
     c.disconnect().await;
 
     // The session lives under the assigned identifier.
     let (mut c, ack) = connect_ok(&broker.addr(), persistent(Protocol::V5, &assigned, 300)).await;
-    assert!(ack.session_present, "session stored under the assigned identifier");
-    assert_eq!(ack.properties.assigned_client_identifier, None, "nothing assigned for a named client");
-    publish_from(&broker.addr(), Protocol::V5, "assigned/t", b"x", QoS::AtLeastOnce).await;
+    assert!(
+        ack.session_present,
+        "session stored under the assigned identifier"
+    );
+    assert_eq!(
+        ack.properties.assigned_client_identifier, None,
+        "nothing assigned for a named client"
+    );
+    publish_from(
+        &broker.addr(),
+        Protocol::V5,
+        "assigned/t",
+        b"x",
+        QoS::AtLeastOnce,
+    )
+    .await;
     assert_eq!(&c.expect_publish_acked().await.payload[..], b"x");
     c.disconnect().await;
 }
@@ -187,7 +266,12 @@ async fn unsupported_protocol_level_gets_connack_0x01_and_close_mqtt_3_1_2_2() {
     };
     for (name, level) in [(&b"MQTT"[..], 6u8), (b"MQTT", 0), (b"MQTT", 255)] {
         let got = raw_exchange(&broker.addr(), &connect(name, level)).await;
-        assert_eq!(got, [0x20, 0x02, 0x00, 0x01], "{} level {level}: CONNACK 0x01 then close", String::from_utf8_lossy(name));
+        assert_eq!(
+            got,
+            [0x20, 0x02, 0x00, 0x01],
+            "{} level {level}: CONNACK 0x01 then close",
+            String::from_utf8_lossy(name)
+        );
     }
 }
 
@@ -200,21 +284,52 @@ async fn session_takeover_closes_the_old_connection_and_the_new_one_resumes_mqtt
         old.subscribe_qos(1, "taken/t", QoS::AtLeastOnce).await;
 
         let (mut new, ack) = connect_ok(&broker.addr(), persistent(protocol, &id, 300)).await;
-        assert!(ack.session_present, "{protocol}: the new connection resumes the session");
+        assert!(
+            ack.session_present,
+            "{protocol}: the new connection resumes the session"
+        );
         let reason = old.expect_disconnect().await;
         if protocol.is_v5() {
-            assert_eq!(reason, Some(ReasonCode::SESSION_TAKEN_OVER), "v5: DISCONNECT 0x8E");
+            assert_eq!(
+                reason,
+                Some(ReasonCode::SESSION_TAKEN_OVER),
+                "v5: DISCONNECT 0x8E"
+            );
         } else {
-            assert_eq!(reason, None, "{protocol}: [MQTT-3.1.4-2] the old connection is closed");
+            assert_eq!(
+                reason, None,
+                "{protocol}: [MQTT-3.1.4-2] the old connection is closed"
+            );
         }
-        publish_from(&broker.addr(), protocol, "taken/t", b"to the new one", QoS::AtLeastOnce).await;
-        assert_eq!(&new.expect_publish_acked().await.payload[..], b"to the new one", "{protocol}: subscription kept");
+        publish_from(
+            &broker.addr(),
+            protocol,
+            "taken/t",
+            b"to the new one",
+            QoS::AtLeastOnce,
+        )
+        .await;
+        assert_eq!(
+            &new.expect_publish_acked().await.payload[..],
+            b"to the new one",
+            "{protocol}: subscription kept"
+        );
 
         // Taking over with clean start 1 discards the session.
         let (mut newer, ack) = connect_ok(&broker.addr(), Connect::new(protocol, &*id)).await;
-        assert!(!ack.session_present, "{protocol}: clean start discards the session");
+        assert!(
+            !ack.session_present,
+            "{protocol}: clean start discards the session"
+        );
         new.expect_disconnect().await;
-        publish_from(&broker.addr(), protocol, "taken/t", b"gone", QoS::AtLeastOnce).await;
+        publish_from(
+            &broker.addr(),
+            protocol,
+            "taken/t",
+            b"gone",
+            QoS::AtLeastOnce,
+        )
+        .await;
         newer.expect_nothing(Duration::from_millis(300)).await;
         newer.disconnect().await;
     }
@@ -229,13 +344,26 @@ async fn v5_session_expires_after_its_expiry_interval_mqtt_3_1_2_23() {
     c.disconnect().await;
     // Within the interval the session is there.
     let (c, ack) = connect_ok(&addr, persistent(Protocol::V5, "expiring", 1)).await;
-    assert!(ack.session_present, "session kept within its expiry interval");
+    assert!(
+        ack.session_present,
+        "session kept within its expiry interval"
+    );
     drop(c); // network loss: the expiry interval applies as well
 
     tokio::time::sleep(Duration::from_millis(2600)).await;
     let (mut c, ack) = connect_ok(&addr, persistent(Protocol::V5, "expiring", 0)).await;
-    assert!(!ack.session_present, "session gone 2.6 s after a 1 s expiry interval");
-    publish_from(&addr, Protocol::V5, "expiring/t", b"nobody", QoS::AtLeastOnce).await;
+    assert!(
+        !ack.session_present,
+        "session gone 2.6 s after a 1 s expiry interval"
+    );
+    publish_from(
+        &addr,
+        Protocol::V5,
+        "expiring/t",
+        b"nobody",
+        QoS::AtLeastOnce,
+    )
+    .await;
     c.expect_nothing(Duration::from_millis(300)).await;
 }
 
@@ -255,7 +383,10 @@ async fn v5_session_with_expiry_0_ends_when_the_connection_closes_mqtt_3_1_2_23(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let (mut c, ack) = connect_ok(&addr, connect).await;
-        assert!(!ack.session_present, "graceful={graceful}: no session after expiry 0");
+        assert!(
+            !ack.session_present,
+            "graceful={graceful}: no session after expiry 0"
+        );
         publish_from(&addr, Protocol::V5, "zero/t", b"nobody", QoS::AtLeastOnce).await;
         c.expect_nothing(Duration::from_millis(300)).await;
         c.disconnect().await;
@@ -273,7 +404,10 @@ async fn disconnect_can_change_a_nonzero_session_expiry_interval_mqtt_3_14_2_2()
     c.send(Packet::Disconnect(d)).await;
     assert_eq!(c.recv().await, None);
     let (c, ack) = connect_ok(&addr, persistent(Protocol::V5, "shorten", 300)).await;
-    assert!(!ack.session_present, "DISCONNECT with session expiry 0 ends the session");
+    assert!(
+        !ack.session_present,
+        "DISCONNECT with session expiry 0 ends the session"
+    );
     c.disconnect().await;
 }
 
@@ -289,7 +423,11 @@ async fn disconnect_setting_session_expiry_after_connect_had_0_is_a_protocol_err
         let mut d = Disconnect::new(ReasonCode::NORMAL_DISCONNECTION);
         d.properties.session_expiry_interval = Some(300);
         c.send(Packet::Disconnect(d)).await;
-        assert_eq!(c.expect_disconnect().await, Some(ReasonCode::PROTOCOL_ERROR), "CONNECT expiry {connect_expiry:?}");
+        assert_eq!(
+            c.expect_disconnect().await,
+            Some(ReasonCode::PROTOCOL_ERROR),
+            "CONNECT expiry {connect_expiry:?}"
+        );
         let (c, ack) = connect_ok(&addr, connect).await;
         assert!(!ack.session_present, "the session was not extended");
         c.disconnect().await;
@@ -314,7 +452,11 @@ async fn silent_client_is_disconnected_after_one_and_a_half_keep_alives_mqtt_3_1
                 "{protocol}: disconnected after {elapsed:?}, expected about 1.5 s"
             );
             if protocol.is_v5() {
-                assert_eq!(reason, Some(ReasonCode::KEEP_ALIVE_TIMEOUT), "v5: DISCONNECT 0x8D");
+                assert_eq!(
+                    reason,
+                    Some(ReasonCode::KEEP_ALIVE_TIMEOUT),
+                    "v5: DISCONNECT 0x8D"
+                );
             } else {
                 assert_eq!(reason, None);
             }
@@ -365,17 +507,26 @@ async fn mqtt_3_1_client_works_end_to_end() {
     let mut sub = TestClient::connect(&addr, Protocol::V3_1, "mqisdp-sub").await;
     sub.subscribe_qos(1, "legacy/+", QoS::ExactlyOnce).await;
     let mut publ = TestClient::connect(&addr, Protocol::V3_1, "mqisdp-pub").await;
-    for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce].into_iter().enumerate() {
-        publ.publish(&format!("legacy/{i}"), b"old", qos, false, i as u16 + 1).await;
+    for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+        .into_iter()
+        .enumerate()
+    {
+        publ.publish(&format!("legacy/{i}"), b"old", qos, false, i as u16 + 1)
+            .await;
         let p = sub.expect_publish_acked().await;
-        assert_eq!((&p.topic[..], p.qos, &p.payload[..]), (&*format!("legacy/{i}"), qos, &b"old"[..]));
+        assert_eq!(
+            (&p.topic[..], p.qos, &p.payload[..]),
+            (&*format!("legacy/{i}"), qos, &b"old"[..])
+        );
     }
     // Interoperates with newer clients in both directions.
     let mut v5 = TestClient::connect(&addr, Protocol::V5, "modern").await;
-    v5.publish("legacy/x", b"new", QoS::AtLeastOnce, false, 1).await;
+    v5.publish("legacy/x", b"new", QoS::AtLeastOnce, false, 1)
+        .await;
     assert_eq!(&sub.expect_publish_acked().await.payload[..], b"new");
     v5.subscribe_qos(2, "legacy-back", QoS::AtLeastOnce).await;
-    publ.publish("legacy-back", b"back", QoS::AtLeastOnce, false, 9).await;
+    publ.publish("legacy-back", b"back", QoS::AtLeastOnce, false, 9)
+        .await;
     assert_eq!(&v5.expect_publish_acked().await.payload[..], b"back");
     publ.send(Packet::PingReq).await;
     assert_eq!(publ.recv().await, Some(Packet::PingResp));
@@ -394,14 +545,32 @@ async fn packets_sent_with_connect_in_one_write_are_handled_at_once_mqtt_3_1_4()
         let mut connect = comqtt::mqtt::Connect::new(protocol, "eager");
         connect.keep_alive = 0;
         let mut bytes = bytes::BytesMut::new();
-        comqtt::mqtt::Packet::Connect(Box::new(connect)).encode(protocol, &mut bytes).unwrap();
-        comqtt::mqtt::Packet::Subscribe(comqtt::mqtt::Subscribe::new(1, "eager/t", comqtt::mqtt::SubscriptionOptions::qos(QoS::AtMostOnce)))
+        comqtt::mqtt::Packet::Connect(Box::new(connect))
             .encode(protocol, &mut bytes)
             .unwrap();
-        comqtt::mqtt::Packet::Publish(comqtt::mqtt::Publish::new("eager/t", QoS::AtMostOnce, &b"self"[..])).encode(protocol, &mut bytes).unwrap();
+        comqtt::mqtt::Packet::Subscribe(comqtt::mqtt::Subscribe::new(
+            1,
+            "eager/t",
+            comqtt::mqtt::SubscriptionOptions::qos(QoS::AtMostOnce),
+        ))
+        .encode(protocol, &mut bytes)
+        .unwrap();
+        comqtt::mqtt::Packet::Publish(comqtt::mqtt::Publish::new(
+            "eager/t",
+            QoS::AtMostOnce,
+            &b"self"[..],
+        ))
+        .encode(protocol, &mut bytes)
+        .unwrap();
         c.send_raw(&bytes).await;
-        assert!(matches!(c.recv().await, Some(comqtt::mqtt::Packet::ConnAck(_))));
-        assert!(matches!(c.recv().await, Some(comqtt::mqtt::Packet::SubAck(_))), "{protocol}: SUBACK without waiting for more input");
+        assert!(matches!(
+            c.recv().await,
+            Some(comqtt::mqtt::Packet::ConnAck(_))
+        ));
+        assert!(
+            matches!(c.recv().await, Some(comqtt::mqtt::Packet::SubAck(_))),
+            "{protocol}: SUBACK without waiting for more input"
+        );
         assert_eq!(&c.expect_publish().await.payload[..], b"self");
     }
 }
@@ -409,18 +578,32 @@ async fn packets_sent_with_connect_in_one_write_are_handled_at_once_mqtt_3_1_4()
 #[tokio::test]
 async fn of_several_connections_taking_over_one_ends_up_with_the_session_mqtt_3_1_4_3() {
     let broker = BrokerProcess::start(&[]);
-    let (first, _) = TestClient::connect_with(&broker.addr(), comqtt::mqtt::Connect::new(Protocol::V5, "contested")).await;
+    let (first, _) = TestClient::connect_with(
+        &broker.addr(),
+        comqtt::mqtt::Connect::new(Protocol::V5, "contested"),
+    )
+    .await;
     let addr = broker.addr();
     let attempts: Vec<_> = (0..3)
         .map(|_| {
             let addr = addr.clone();
-            tokio::spawn(async move { TestClient::connect_with(&addr, comqtt::mqtt::Connect::new(Protocol::V5, "contested")).await })
+            tokio::spawn(async move {
+                TestClient::connect_with(
+                    &addr,
+                    comqtt::mqtt::Connect::new(Protocol::V5, "contested"),
+                )
+                .await
+            })
         })
         .collect();
     let mut accepted = 0;
     for a in attempts {
         let (_c, ack) = a.await.unwrap();
-        assert_eq!(ack.code, comqtt::mqtt::ReasonCode::SUCCESS, "a takeover is never refused as busy");
+        assert_eq!(
+            ack.code,
+            comqtt::mqtt::ReasonCode::SUCCESS,
+            "a takeover is never refused as busy"
+        );
         accepted += 1;
     }
     assert_eq!(accepted, 3);

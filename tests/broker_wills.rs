@@ -47,7 +47,8 @@ async fn publish_within(c: &mut TestClient, wait: Duration) -> Option<Publish> {
         Err(()) => None,
         Ok(Some(Packet::Publish(p))) => {
             if p.qos == QoS::AtLeastOnce {
-                c.send(Packet::PubAck(comqtt::mqtt::PubReply::new(p.packet_id))).await;
+                c.send(Packet::PubAck(comqtt::mqtt::PubReply::new(p.packet_id)))
+                    .await;
             }
             Some(p)
         }
@@ -66,7 +67,11 @@ async fn will_is_published_when_the_network_connection_drops_mqtt_3_1_2_8() {
         w.expect_nothing(Duration::from_millis(100)).await;
         drop(c); // no DISCONNECT
         let p = w.expect_publish_acked().await;
-        assert_eq!((&p.topic[..], &p.payload[..], p.qos, p.retain), (&*topic, &b"gone"[..], QoS::AtLeastOnce, false), "{protocol}");
+        assert_eq!(
+            (&p.topic[..], &p.payload[..], p.qos, p.retain),
+            (&*topic, &b"gone"[..], QoS::AtLeastOnce, false),
+            "{protocol}"
+        );
         w.expect_nothing(Duration::from_millis(200)).await;
     }
 }
@@ -77,11 +82,19 @@ async fn will_is_not_published_after_a_normal_disconnect_mqtt_3_1_2_10() {
     let addr = broker.addr();
     let mut w = watcher(&addr, "watcher", "will/#").await;
     for protocol in ALL {
-        let c = connect_ok(&addr, with_will(protocol, "polite", "will/t", b"must not appear")).await;
+        let c = connect_ok(
+            &addr,
+            with_will(protocol, "polite", "will/t", b"must not appear"),
+        )
+        .await;
         c.disconnect().await;
     }
     // v5 DISCONNECT with an explicit 0x00 and properties: still no will [MQTT-3.14.4-3].
-    let mut c = connect_ok(&addr, with_will(Protocol::V5, "polite5", "will/t", b"must not appear")).await;
+    let mut c = connect_ok(
+        &addr,
+        with_will(Protocol::V5, "polite5", "will/t", b"must not appear"),
+    )
+    .await;
     let mut d = Disconnect::new(ReasonCode::NORMAL_DISCONNECTION);
     d.properties.reason_string = Some("bye".into());
     c.send(Packet::Disconnect(d)).await;
@@ -94,8 +107,15 @@ async fn v5_disconnect_with_will_message_0x04_publishes_the_will() {
     let broker = BrokerProcess::start(&[]);
     let addr = broker.addr();
     let mut w = watcher(&addr, "watcher", "will/t").await;
-    let mut c = connect_ok(&addr, with_will(Protocol::V5, "asks-for-will", "will/t", b"on request")).await;
-    c.send(Packet::Disconnect(Disconnect::new(ReasonCode::DISCONNECT_WITH_WILL_MESSAGE))).await;
+    let mut c = connect_ok(
+        &addr,
+        with_will(Protocol::V5, "asks-for-will", "will/t", b"on request"),
+    )
+    .await;
+    c.send(Packet::Disconnect(Disconnect::new(
+        ReasonCode::DISCONNECT_WITH_WILL_MESSAGE,
+    )))
+    .await;
     assert_eq!(c.recv().await, None, "the connection ends");
     assert_eq!(&w.expect_publish_acked().await.payload[..], b"on request");
 }
@@ -118,7 +138,11 @@ async fn will_retain_flag_publishes_the_will_as_a_retained_message_mqtt_3_1_2_17
         let mut late = TestClient::connect(&addr, protocol, "late").await;
         late.subscribe_qos(1, &topic, QoS::AtLeastOnce).await;
         let p = late.expect_publish_acked().await;
-        assert_eq!(&p.payload[..], b"last words", "{protocol}: the will was retained");
+        assert_eq!(
+            &p.payload[..],
+            b"last words",
+            "{protocol}: the will was retained"
+        );
         assert!(p.retain, "{protocol}: retained message sent with RETAIN 1");
         late.disconnect().await;
     }
@@ -130,16 +154,26 @@ async fn v5_will_delay_interval_delays_the_will_mqtt_3_1_3_9() {
     let addr = broker.addr();
     let mut w = watcher(&addr, "watcher", "will/delayed").await;
     let mut connect = with_will(Protocol::V5, "delayed", "will/delayed", b"late");
-    connect.will.as_mut().unwrap().properties.will_delay_interval = Some(1);
+    connect
+        .will
+        .as_mut()
+        .unwrap()
+        .properties
+        .will_delay_interval = Some(1);
     connect.properties.session_expiry_interval = Some(60);
     let c = connect_ok(&addr, connect).await;
     drop(c);
     let dropped = Instant::now();
     w.expect_nothing(Duration::from_millis(800)).await;
-    let p = publish_within(&mut w, Duration::from_secs(4)).await.expect("the will after its delay");
+    let p = publish_within(&mut w, Duration::from_secs(4))
+        .await
+        .expect("the will after its delay");
     let after = dropped.elapsed();
     assert_eq!(&p.payload[..], b"late");
-    assert!(after >= Duration::from_millis(950) && after <= Duration::from_millis(3500), "published after {after:?}, delay 1 s");
+    assert!(
+        after >= Duration::from_millis(950) && after <= Duration::from_millis(3500),
+        "published after {after:?}, delay 1 s"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +183,12 @@ async fn v5_reconnect_within_the_will_delay_cancels_the_will_mqtt_3_1_3_9() {
     let mut w = watcher(&addr, "watcher", "will/cancelled").await;
     let mut connect = with_will(Protocol::V5, "flaky", "will/cancelled", b"must not appear");
     connect.clean_start = false;
-    connect.will.as_mut().unwrap().properties.will_delay_interval = Some(2);
+    connect
+        .will
+        .as_mut()
+        .unwrap()
+        .properties
+        .will_delay_interval = Some(2);
     connect.properties.session_expiry_interval = Some(60);
     drop(connect_ok(&addr, connect.clone()).await);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -170,20 +209,42 @@ async fn v5_delayed_will_is_published_when_the_session_ends_first_mqtt_3_1_3_9()
     let mut w = watcher(&addr, "watcher", "will/+").await;
     // Session expiry 0: the session ends with the connection, so the will goes out at once.
     let mut connect = with_will(Protocol::V5, "short-session", "will/now", b"session ended");
-    connect.will.as_mut().unwrap().properties.will_delay_interval = Some(600);
+    connect
+        .will
+        .as_mut()
+        .unwrap()
+        .properties
+        .will_delay_interval = Some(600);
     drop(connect_ok(&addr, connect).await);
-    let p = publish_within(&mut w, Duration::from_millis(900)).await.expect("will as soon as the session ends");
+    let p = publish_within(&mut w, Duration::from_millis(900))
+        .await
+        .expect("will as soon as the session ends");
     assert_eq!(&p.topic[..], "will/now");
 
     // Session expiry 1 s, will delay 600 s: the will goes out when the session expires.
-    let mut connect = with_will(Protocol::V5, "expiring-session", "will/expired", b"session expired");
-    connect.will.as_mut().unwrap().properties.will_delay_interval = Some(600);
+    let mut connect = with_will(
+        Protocol::V5,
+        "expiring-session",
+        "will/expired",
+        b"session expired",
+    );
+    connect
+        .will
+        .as_mut()
+        .unwrap()
+        .properties
+        .will_delay_interval = Some(600);
     connect.properties.session_expiry_interval = Some(1);
     drop(connect_ok(&addr, connect).await);
     let dropped = Instant::now();
-    let p = publish_within(&mut w, Duration::from_secs(4)).await.expect("will at session expiry");
+    let p = publish_within(&mut w, Duration::from_secs(4))
+        .await
+        .expect("will at session expiry");
     assert_eq!(&p.topic[..], "will/expired");
-    assert!(dropped.elapsed() >= Duration::from_millis(900), "not before the session expired");
+    assert!(
+        dropped.elapsed() >= Duration::from_millis(900),
+        "not before the session expired"
+    );
 }
 
 #[tokio::test]
@@ -193,13 +254,20 @@ async fn will_is_published_on_keep_alive_timeout_mqtt_3_1_2_24() {
     let mut w = watcher(&addr, "watcher", "will/#").await;
     let mut silent = Vec::new();
     for protocol in BOTH {
-        let mut connect = with_will(protocol, &format!("silent-{}", protocol.level()), &format!("will/ka/{}", protocol.level()), b"timed out");
+        let mut connect = with_will(
+            protocol,
+            &format!("silent-{}", protocol.level()),
+            &format!("will/ka/{}", protocol.level()),
+            b"timed out",
+        );
         connect.keep_alive = 1;
         silent.push(connect_ok(&addr, connect).await); // kept open, never writes again
     }
     let mut topics = Vec::new();
     for _ in BOTH {
-        let p = publish_within(&mut w, Duration::from_secs(4)).await.expect("will after the keep-alive timeout");
+        let p = publish_within(&mut w, Duration::from_secs(4))
+            .await
+            .expect("will after the keep-alive timeout");
         assert_eq!(&p.payload[..], b"timed out");
         topics.push(p.topic.to_string());
     }
@@ -213,9 +281,16 @@ async fn v5_will_of_a_taken_over_connection_is_published_mqtt_3_1_4_3() {
     let broker = BrokerProcess::start(&[]);
     let addr = broker.addr();
     let mut w = watcher(&addr, "watcher", "will/taken").await;
-    let mut old = connect_ok(&addr, with_will(Protocol::V5, "twin", "will/taken", b"taken over")).await;
+    let mut old = connect_ok(
+        &addr,
+        with_will(Protocol::V5, "twin", "will/taken", b"taken over"),
+    )
+    .await;
     let new = connect_ok(&addr, Connect::new(Protocol::V5, "twin")).await;
-    assert_eq!(old.expect_disconnect().await, Some(ReasonCode::SESSION_TAKEN_OVER));
+    assert_eq!(
+        old.expect_disconnect().await,
+        Some(ReasonCode::SESSION_TAKEN_OVER)
+    );
     assert_eq!(&w.expect_publish_acked().await.payload[..], b"taken over");
     new.disconnect().await;
     w.expect_nothing(Duration::from_millis(200)).await;
@@ -226,7 +301,12 @@ async fn v5_will_properties_arrive_on_the_will_message_mqtt_3_1_3_10() {
     let broker = BrokerProcess::start(&[]);
     let addr = broker.addr();
     let mut w = watcher(&addr, "watcher", "will/props").await;
-    let mut connect = with_will(Protocol::V5, "propertied", "will/props", b"{\"state\":\"offline\"}");
+    let mut connect = with_will(
+        Protocol::V5,
+        "propertied",
+        "will/props",
+        b"{\"state\":\"offline\"}",
+    );
     let user_properties = vec![
         ("k".into(), "1".into()),
         ("a".into(), "2".into()),
@@ -244,24 +324,48 @@ async fn v5_will_properties_arrive_on_the_will_message_mqtt_3_1_3_10() {
     drop(connect_ok(&addr, connect).await);
     let p = w.expect_publish_acked().await;
     assert_eq!(&p.payload[..], b"{\"state\":\"offline\"}");
-    assert_eq!(p.properties.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        p.properties.content_type.as_deref(),
+        Some("application/json")
+    );
     assert_eq!(p.properties.payload_format_indicator, Some(true));
-    assert_eq!(p.properties.correlation_data.as_deref(), Some(&b"\x00\x01corr"[..]));
+    assert_eq!(
+        p.properties.correlation_data.as_deref(),
+        Some(&b"\x00\x01corr"[..])
+    );
     assert_eq!(p.properties.response_topic.as_deref(), Some("will/reply"));
-    assert_eq!(p.properties.user_properties, user_properties, "user properties in order");
-    let expiry = p.properties.message_expiry_interval.expect("message expiry interval");
+    assert_eq!(
+        p.properties.user_properties, user_properties,
+        "user properties in order"
+    );
+    let expiry = p
+        .properties
+        .message_expiry_interval
+        .expect("message expiry interval");
     assert!((295..=300).contains(&expiry), "expiry {expiry}");
 }
 
 #[tokio::test]
-async fn will_is_published_when_the_server_closes_the_connection_for_a_protocol_error_mqtt_3_1_2_8() {
+async fn will_is_published_when_the_server_closes_the_connection_for_a_protocol_error_mqtt_3_1_2_8()
+{
     let broker = BrokerProcess::start(&[]);
     let addr = broker.addr();
     let mut w = watcher(&addr, "watcher", "will/violation").await;
     for protocol in BOTH {
-        let mut c = connect_ok(&addr, with_will(protocol, "violator", "will/violation", b"broke the rules")).await;
-        c.send(Packet::Connect(Box::new(Connect::new(protocol, "violator")))).await; // [MQTT-3.1.0-2]
+        let mut c = connect_ok(
+            &addr,
+            with_will(protocol, "violator", "will/violation", b"broke the rules"),
+        )
+        .await;
+        c.send(Packet::Connect(Box::new(Connect::new(
+            protocol, "violator",
+        ))))
+        .await; // [MQTT-3.1.0-2]
         c.expect_disconnect().await;
-        assert_eq!(&w.expect_publish_acked().await.payload[..], b"broke the rules", "{protocol}");
+        assert_eq!(
+            &w.expect_publish_acked().await.payload[..],
+            b"broke the rules",
+            "{protocol}"
+        );
     }
 }

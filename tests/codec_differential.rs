@@ -30,11 +30,11 @@
 
 use bytes::{Bytes, BytesMut};
 use comqtt::mqtt::{
-    decode, AckProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties, Disconnect,
+    AckProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties, Disconnect,
     DisconnectProperties, LastWill, MqttString, Packet, Protocol, PubReply, Publish,
     PublishProperties, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscribeFilter,
     SubscribeProperties, SubscriptionOptions, UnsubAck, Unsubscribe, UnsubscribeProperties,
-    UserProperty, WillProperties,
+    UserProperty, WillProperties, decode,
 };
 use mqttbytes::{v4, v5};
 
@@ -52,13 +52,24 @@ fn s(x: &str) -> MqttString {
 /// The start of a byte string, for failure messages that must not print megabytes.
 fn hex(b: &[u8]) -> String {
     let shown: Vec<String> = b.iter().take(48).map(|x| format!("{x:02X}")).collect();
-    format!("{}{} ({} bytes)", shown.join(" "), if b.len() > 48 { " .." } else { "" }, b.len())
+    format!(
+        "{}{} ({} bytes)",
+        shown.join(" "),
+        if b.len() > 48 { " .." } else { "" },
+        b.len()
+    )
 }
 
 fn encode_ours(p: &Packet, protocol: Protocol) -> BytesMut {
     let mut buf = BytesMut::new();
-    p.encode(protocol, &mut buf).unwrap_or_else(|e| panic!("{protocol}: cannot encode {}: {e}", p.name()));
-    assert_eq!(buf.len(), p.encoded_len(protocol), "{protocol}: encoded_len of {}", p.name());
+    p.encode(protocol, &mut buf)
+        .unwrap_or_else(|e| panic!("{protocol}: cannot encode {}: {e}", p.name()));
+    assert_eq!(
+        buf.len(),
+        p.encoded_len(protocol),
+        "{protocol}: encoded_len of {}",
+        p.name()
+    );
     buf
 }
 
@@ -67,20 +78,27 @@ fn decode_ours(bytes: &[u8], protocol: Protocol) -> Packet {
     let p = decode(&mut buf, protocol, MAX)
         .unwrap_or_else(|e| panic!("{protocol}: we reject {}: {e}", hex(bytes)))
         .unwrap_or_else(|| panic!("{protocol}: we see an incomplete packet in {}", hex(bytes)));
-    assert!(buf.is_empty(), "{protocol}: {} bytes left after {}", buf.len(), p.name());
+    assert!(
+        buf.is_empty(),
+        "{protocol}: {} bytes left after {}",
+        buf.len(),
+        p.name()
+    );
     p
 }
 
 fn read_v4(bytes: &[u8]) -> v4::Packet {
     let mut buf = BytesMut::from(bytes);
-    let p = v4::read(&mut buf, MAX).unwrap_or_else(|e| panic!("mqttbytes v4 rejects {}: {e:?}", hex(bytes)));
+    let p = v4::read(&mut buf, MAX)
+        .unwrap_or_else(|e| panic!("mqttbytes v4 rejects {}: {e:?}", hex(bytes)));
     assert!(buf.is_empty(), "mqttbytes v4 left {} bytes", buf.len());
     p
 }
 
 fn read_v5(bytes: &[u8]) -> v5::Packet {
     let mut buf = BytesMut::from(bytes);
-    let p = v5::read(&mut buf, MAX).unwrap_or_else(|e| panic!("mqttbytes v5 rejects {}: {e:?}", hex(bytes)));
+    let p = v5::read(&mut buf, MAX)
+        .unwrap_or_else(|e| panic!("mqttbytes v5 rejects {}: {e:?}", hex(bytes)));
     assert!(buf.is_empty(), "mqttbytes v5 left {} bytes", buf.len());
     p
 }
@@ -144,7 +162,9 @@ fn qos_to(q: QoS) -> mqttbytes::QoS {
 }
 
 fn users(u: &[UserProperty]) -> Vec<(String, String)> {
-    u.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    u.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn opt_str(o: &Option<MqttString>) -> Option<String> {
@@ -156,7 +176,8 @@ fn flag(o: Option<bool>) -> Option<u8> {
 }
 
 fn utf8(b: &Bytes) -> String {
-    String::from_utf8(b.to_vec()).expect("mqttbytes passwords are Strings: keep test passwords UTF-8")
+    String::from_utf8(b.to_vec())
+        .expect("mqttbytes passwords are Strings: keep test passwords UTF-8")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,45 +187,98 @@ fn utf8(b: &Bytes) -> String {
 
 fn connect_return_v4(code: u8) -> v4::ConnectReturnCode {
     use v4::ConnectReturnCode::*;
-    [Success, RefusedProtocolVersion, BadClientId, ServiceUnavailable, BadUserNamePassword, NotAuthorized][code as usize]
+    [
+        Success,
+        RefusedProtocolVersion,
+        BadClientId,
+        ServiceUnavailable,
+        BadUserNamePassword,
+        NotAuthorized,
+    ][code as usize]
 }
 
 const CONNACK_V5: [v5::ConnectReturnCode; 22] = {
     use v5::ConnectReturnCode::*;
     [
-        Success, UnspecifiedError, MalformedPacket, ProtocolError, ImplementationSpecificError,
-        UnsupportedProtocolVersion, ClientIdentifierNotValid, BadUserNamePassword, NotAuthorized,
-        ServerUnavailable, ServerBusy, Banned, BadAuthenticationMethod, TopicNameInvalid,
-        PacketTooLarge, QuotaExceeded, PayloadFormatInvalid, RetainNotSupported, QoSNotSupported,
-        UseAnotherServer, ServerMoved, ConnectionRateExceeded,
+        Success,
+        UnspecifiedError,
+        MalformedPacket,
+        ProtocolError,
+        ImplementationSpecificError,
+        UnsupportedProtocolVersion,
+        ClientIdentifierNotValid,
+        BadUserNamePassword,
+        NotAuthorized,
+        ServerUnavailable,
+        ServerBusy,
+        Banned,
+        BadAuthenticationMethod,
+        TopicNameInvalid,
+        PacketTooLarge,
+        QuotaExceeded,
+        PayloadFormatInvalid,
+        RetainNotSupported,
+        QoSNotSupported,
+        UseAnotherServer,
+        ServerMoved,
+        ConnectionRateExceeded,
     ]
 };
 
 const PUBACK_V5: [v5::PubAckReason; 9] = {
     use v5::PubAckReason::*;
     [
-        Success, NoMatchingSubscribers, UnspecifiedError, ImplementationSpecificError, NotAuthorized,
-        TopicNameInvalid, PacketIdentifierInUse, QuotaExceeded, PayloadFormatInvalid,
+        Success,
+        NoMatchingSubscribers,
+        UnspecifiedError,
+        ImplementationSpecificError,
+        NotAuthorized,
+        TopicNameInvalid,
+        PacketIdentifierInUse,
+        QuotaExceeded,
+        PayloadFormatInvalid,
     ]
 };
 
 const PUBREC_V5: [v5::PubRecReason; 9] = {
     use v5::PubRecReason::*;
     [
-        Success, NoMatchingSubscribers, UnspecifiedError, ImplementationSpecificError, NotAuthorized,
-        TopicNameInvalid, PacketIdentifierInUse, QuotaExceeded, PayloadFormatInvalid,
+        Success,
+        NoMatchingSubscribers,
+        UnspecifiedError,
+        ImplementationSpecificError,
+        NotAuthorized,
+        TopicNameInvalid,
+        PacketIdentifierInUse,
+        QuotaExceeded,
+        PayloadFormatInvalid,
     ]
 };
 
-const PUBREL_V5: [v5::PubRelReason; 2] = [v5::PubRelReason::Success, v5::PubRelReason::PacketIdentifierNotFound];
+const PUBREL_V5: [v5::PubRelReason; 2] = [
+    v5::PubRelReason::Success,
+    v5::PubRelReason::PacketIdentifierNotFound,
+];
 
-const PUBCOMP_V5: [v5::PubCompReason; 2] = [v5::PubCompReason::Success, v5::PubCompReason::PacketIdentifierNotFound];
+const PUBCOMP_V5: [v5::PubCompReason; 2] = [
+    v5::PubCompReason::Success,
+    v5::PubCompReason::PacketIdentifierNotFound,
+];
 
 const SUBACK_V5: [v5::SubscribeReasonCode; 12] = {
     use v5::SubscribeReasonCode::*;
     [
-        QoS0, QoS1, QoS2, Unspecified, ImplementationSpecific, NotAuthorized, TopicFilterInvalid,
-        PkidInUse, QuotaExceeded, SharedSubscriptionsNotSupported, SubscriptionIdNotSupported,
+        QoS0,
+        QoS1,
+        QoS2,
+        Unspecified,
+        ImplementationSpecific,
+        NotAuthorized,
+        TopicFilterInvalid,
+        PkidInUse,
+        QuotaExceeded,
+        SharedSubscriptionsNotSupported,
+        SubscriptionIdNotSupported,
         WildcardSubscriptionsNotSupported,
     ]
 };
@@ -212,21 +286,47 @@ const SUBACK_V5: [v5::SubscribeReasonCode; 12] = {
 const UNSUBACK_V5: [v5::UnsubAckReason; 7] = {
     use v5::UnsubAckReason::*;
     [
-        Success, NoSubscriptionExisted, UnspecifiedError, ImplementationSpecificError, NotAuthorized,
-        TopicFilterInvalid, PacketIdentifierInUse,
+        Success,
+        NoSubscriptionExisted,
+        UnspecifiedError,
+        ImplementationSpecificError,
+        NotAuthorized,
+        TopicFilterInvalid,
+        PacketIdentifierInUse,
     ]
 };
 
 const DISCONNECT_V5: [v5::DisconnectReasonCode; 29] = {
     use v5::DisconnectReasonCode::*;
     [
-        NormalDisconnection, DisconnectWithWillMessage, UnspecifiedError, MalformedPacket,
-        ProtocolError, ImplementationSpecificError, NotAuthorized, ServerBusy, ServerShuttingDown,
-        KeepAliveTimeout, SessionTakenOver, TopicFilterInvalid, TopicNameInvalid,
-        ReceiveMaximumExceeded, TopicAliasInvalid, PacketTooLarge, MessageRateTooHigh,
-        QuotaExceeded, AdministrativeAction, PayloadFormatInvalid, RetainNotSupported,
-        QoSNotSupported, UseAnotherServer, ServerMoved, SharedSubscriptionNotSupported,
-        ConnectionRateExceeded, MaximumConnectTime, SubscriptionIdentifiersNotSupported,
+        NormalDisconnection,
+        DisconnectWithWillMessage,
+        UnspecifiedError,
+        MalformedPacket,
+        ProtocolError,
+        ImplementationSpecificError,
+        NotAuthorized,
+        ServerBusy,
+        ServerShuttingDown,
+        KeepAliveTimeout,
+        SessionTakenOver,
+        TopicFilterInvalid,
+        TopicNameInvalid,
+        ReceiveMaximumExceeded,
+        TopicAliasInvalid,
+        PacketTooLarge,
+        MessageRateTooHigh,
+        QuotaExceeded,
+        AdministrativeAction,
+        PayloadFormatInvalid,
+        RetainNotSupported,
+        QoSNotSupported,
+        UseAnotherServer,
+        ServerMoved,
+        SharedSubscriptionNotSupported,
+        ConnectionRateExceeded,
+        MaximumConnectTime,
+        SubscriptionIdentifiersNotSupported,
         WildcardSubscriptionsNotSupported,
     ]
 };
@@ -235,7 +335,11 @@ const DISCONNECT_V5: [v5::DisconnectReasonCode; 29] = {
 macro_rules! code_of {
     ($codes:expr, $code:expr) => {{
         let code: u8 = $code;
-        $codes.iter().copied().find(|c| *c as u8 == code).unwrap_or_else(|| panic!("mqttbytes has no code 0x{code:02X}"))
+        $codes
+            .iter()
+            .copied()
+            .find(|c| *c as u8 == code)
+            .unwrap_or_else(|| panic!("mqttbytes has no code 0x{code:02X}"))
     }};
 }
 
@@ -246,7 +350,10 @@ macro_rules! ack_props {
         if *p == AckProperties::default() {
             None
         } else {
-            Some(v5::$ty { reason_string: opt_str(&p.reason_string), user_properties: users(&p.user_properties) })
+            Some(v5::$ty {
+                reason_string: opt_str(&p.reason_string),
+                user_properties: users(&p.user_properties),
+            })
         }
     }};
 }
@@ -255,9 +362,16 @@ fn login(c: &Connect) -> (Option<v4::Login>, Option<v5::Login>) {
     if c.username.is_none() && c.password.is_none() {
         return (None, None);
     }
-    let u = c.username.as_ref().map(|u| u.to_string()).unwrap_or_default();
+    let u = c
+        .username
+        .as_ref()
+        .map(|u| u.to_string())
+        .unwrap_or_default();
     let p = c.password.as_ref().map(utf8).unwrap_or_default();
-    (Some(v4::Login::new(u.clone(), p.clone())), Some(v5::Login::new(u, p)))
+    (
+        Some(v4::Login::new(u.clone(), p.clone())),
+        Some(v5::Login::new(u, p)),
+    )
 }
 
 fn to_v4(p: &Packet) -> v4::Packet {
@@ -275,7 +389,10 @@ fn to_v4(p: &Packet) -> v4::Packet {
             }),
             login: login(c).0,
         }),
-        Packet::ConnAck(a) => v4::Packet::ConnAck(v4::ConnAck::new(connect_return_v4(a.code.0), a.session_present)),
+        Packet::ConnAck(a) => v4::Packet::ConnAck(v4::ConnAck::new(
+            connect_return_v4(a.code.0),
+            a.session_present,
+        )),
         Packet::Publish(x) => v4::Packet::Publish(v4::Publish {
             dup: x.dup,
             qos: qos_to(x.qos),
@@ -290,7 +407,11 @@ fn to_v4(p: &Packet) -> v4::Packet {
         Packet::PubComp(r) => v4::Packet::PubComp(v4::PubComp::new(r.packet_id)),
         Packet::Subscribe(x) => v4::Packet::Subscribe(v4::Subscribe {
             pkid: x.packet_id,
-            filters: x.filters.iter().map(|f| v4::SubscribeFilter::new(f.filter.to_string(), qos_to(f.options.qos))).collect(),
+            filters: x
+                .filters
+                .iter()
+                .map(|f| v4::SubscribeFilter::new(f.filter.to_string(), qos_to(f.options.qos)))
+                .collect(),
         }),
         Packet::SubAck(a) => v4::Packet::SubAck(v4::SubAck::new(
             a.packet_id,
@@ -373,7 +494,11 @@ fn publish_props_v5(p: &PublishProperties) -> Option<v5::PublishProperties> {
         response_topic: opt_str(&p.response_topic),
         correlation_data: p.correlation_data.clone(),
         user_properties: users(&p.user_properties),
-        subscription_identifiers: p.subscription_identifiers.iter().map(|&i| i as usize).collect(),
+        subscription_identifiers: p
+            .subscription_identifiers
+            .iter()
+            .map(|&i| i as usize)
+            .collect(),
         content_type: opt_str(&p.content_type),
     })
 }
@@ -446,9 +571,11 @@ fn to_v5(p: &Packet) -> v5::Packet {
                     },
                 })
                 .collect(),
-            properties: (x.properties != SubscribeProperties::default()).then(|| v5::SubscribeProperties {
-                id: x.properties.subscription_identifier.map(|i| i as usize),
-                user_properties: users(&x.properties.user_properties),
+            properties: (x.properties != SubscribeProperties::default()).then(|| {
+                v5::SubscribeProperties {
+                    id: x.properties.subscription_identifier.map(|i| i as usize),
+                    user_properties: users(&x.properties.user_properties),
+                }
             }),
         }),
         Packet::SubAck(a) => v5::Packet::SubAck(v5::SubAck {
@@ -459,23 +586,32 @@ fn to_v5(p: &Packet) -> v5::Packet {
         Packet::Unsubscribe(x) => v5::Packet::Unsubscribe(v5::Unsubscribe {
             pkid: x.packet_id,
             filters: x.filters.iter().map(|f| f.to_string()).collect(),
-            properties: (x.properties != UnsubscribeProperties::default())
-                .then(|| v5::UnsubscribeProperties { user_properties: users(&x.properties.user_properties) }),
+            properties: (x.properties != UnsubscribeProperties::default()).then(|| {
+                v5::UnsubscribeProperties {
+                    user_properties: users(&x.properties.user_properties),
+                }
+            }),
         }),
         Packet::UnsubAck(a) => v5::Packet::UnsubAck(v5::UnsubAck {
             pkid: a.packet_id,
-            reasons: a.reasons.iter().map(|r| code_of!(UNSUBACK_V5, r.0)).collect(),
+            reasons: a
+                .reasons
+                .iter()
+                .map(|r| code_of!(UNSUBACK_V5, r.0))
+                .collect(),
             properties: ack_props!(UnsubAckProperties, &a.properties),
         }),
         Packet::PingReq => v5::Packet::PingReq,
         Packet::PingResp => v5::Packet::PingResp,
         Packet::Disconnect(d) => v5::Packet::Disconnect(v5::Disconnect {
             reason_code: code_of!(DISCONNECT_V5, d.reason.0),
-            properties: (d.properties != DisconnectProperties::default()).then(|| v5::DisconnectProperties {
-                session_expiry_interval: d.properties.session_expiry_interval,
-                reason_string: opt_str(&d.properties.reason_string),
-                user_properties: users(&d.properties.user_properties),
-                server_reference: opt_str(&d.properties.server_reference),
+            properties: (d.properties != DisconnectProperties::default()).then(|| {
+                v5::DisconnectProperties {
+                    session_expiry_interval: d.properties.session_expiry_interval,
+                    reason_string: opt_str(&d.properties.reason_string),
+                    user_properties: users(&d.properties.user_properties),
+                    server_reference: opt_str(&d.properties.server_reference),
+                }
             }),
         }),
         Packet::Auth(_) => unreachable!("mqttbytes has no AUTH"),
@@ -488,7 +624,12 @@ fn to_v5(p: &Packet) -> v5::Packet {
 // ---------------------------------------------------------------------------------------------
 
 fn same_payload(got: &Bytes, want: &Bytes, ctx: &str) {
-    assert!(got == want, "{ctx}: payload differs: got {}, want {}", hex(got), hex(want));
+    assert!(
+        got == want,
+        "{ctx}: payload differs: got {}, want {}",
+        hex(got),
+        hex(want)
+    );
 }
 
 fn assert_v4(got: &v4::Packet, want: &v4::Packet, ctx: &str) {
@@ -563,12 +704,25 @@ fn check_v4(ours: &Packet, protocol: Protocol, ctx: &str) {
     let theirs = to_v4(ours);
 
     let our_bytes = encode_ours(ours, protocol);
-    assert_v4(&read_v4(&our_bytes), &theirs, &format!("{ctx}, ours -> mqttbytes"));
+    assert_v4(
+        &read_v4(&our_bytes),
+        &theirs,
+        &format!("{ctx}, ours -> mqttbytes"),
+    );
 
     let their_bytes = write_v4(&theirs);
-    assert_ours(&decode_ours(&their_bytes, protocol), ours, &format!("{ctx}, mqttbytes -> ours"));
+    assert_ours(
+        &decode_ours(&their_bytes, protocol),
+        ours,
+        &format!("{ctx}, mqttbytes -> ours"),
+    );
 
-    assert!(our_bytes == their_bytes, "{ctx}: encodings differ:\n ours   {}\n theirs {}", hex(&our_bytes), hex(&their_bytes));
+    assert!(
+        our_bytes == their_bytes,
+        "{ctx}: encodings differ:\n ours   {}\n theirs {}",
+        hex(&our_bytes),
+        hex(&their_bytes)
+    );
 }
 
 /// Checks one packet against mqttbytes' 5.0 codec.
@@ -583,20 +737,38 @@ fn check_v5(ours: &Packet, ctx: &str) {
         // `Disconnect::read` handles that length, so call it directly.
         Packet::Disconnect(_) if our_bytes[..] == [0xE0, 0x00] => {
             let header = mqttbytes::FixedHeader::new(0xE0, 1, 0);
-            let got = v5::Disconnect::read(header, our_bytes.clone().freeze()).expect("mqttbytes reads E0 00");
-            assert_v5(&v5::Packet::Disconnect(got), &theirs, &format!("{ctx}, ours -> mqttbytes"));
+            let got = v5::Disconnect::read(header, our_bytes.clone().freeze())
+                .expect("mqttbytes reads E0 00");
+            assert_v5(
+                &v5::Packet::Disconnect(got),
+                &theirs,
+                &format!("{ctx}, ours -> mqttbytes"),
+            );
         }
         // mqttbytes bug: a DISCONNECT holding only a reason code (remaining length 1, allowed by
         // spec 3.14.2.2.1) makes it read a property length past the end (InsufficientBytes).
         // Skipped in this direction only.
         Packet::Disconnect(_) if our_bytes[1] == 1 => {}
-        _ => assert_v5(&read_v5(&our_bytes), &theirs, &format!("{ctx}, ours -> mqttbytes")),
+        _ => assert_v5(
+            &read_v5(&our_bytes),
+            &theirs,
+            &format!("{ctx}, ours -> mqttbytes"),
+        ),
     }
 
     let their_bytes = write_v5(&theirs);
-    assert_ours(&decode_ours(&their_bytes, Protocol::V5), ours, &format!("{ctx}, mqttbytes -> ours"));
+    assert_ours(
+        &decode_ours(&their_bytes, Protocol::V5),
+        ours,
+        &format!("{ctx}, mqttbytes -> ours"),
+    );
 
-    assert!(our_bytes == their_bytes, "{ctx}: encodings differ:\n ours   {}\n theirs {}", hex(&our_bytes), hex(&their_bytes));
+    assert!(
+        our_bytes == their_bytes,
+        "{ctx}: encodings differ:\n ours   {}\n theirs {}",
+        hex(&our_bytes),
+        hex(&their_bytes)
+    );
 }
 
 /// Every version mqttbytes can check a non-CONNECT packet in.
@@ -610,7 +782,15 @@ fn check_all(ours: &Packet, ctx: &str) {
 // Case generators
 // ---------------------------------------------------------------------------------------------
 
-const TOPICS: &[&str] = &["a", "a/b/c", "sport/tennis/player1/ranking", "/leading/slash", "$SYS/broker/load", "ünïcödé/✓/日本", "trailing/"];
+const TOPICS: &[&str] = &[
+    "a",
+    "a/b/c",
+    "sport/tennis/player1/ranking",
+    "/leading/slash",
+    "$SYS/broker/load",
+    "ünïcödé/✓/日本",
+    "trailing/",
+];
 
 /// Payload sizes around the remaining-length boundaries (1, 2, 3 and 4 bytes).
 const PAYLOAD_SIZES: &[usize] = &[0, 1, 16, 100, 127, 128, 1024, 16_383, 16_384, 70_000];
@@ -620,19 +800,39 @@ const QOS: [QoS; 3] = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce];
 const PACKET_IDS: &[u16] = &[1, 2, 127, 128, 255, 256, 0x7FFF, 0xFFFE, 0xFFFF];
 
 fn payload(n: usize, seed: usize) -> Bytes {
-    Bytes::from((0..n).map(|i| (i.wrapping_mul(31).wrapping_add(seed * 7) % 251) as u8).collect::<Vec<u8>>())
+    Bytes::from(
+        (0..n)
+            .map(|i| (i.wrapping_mul(31).wrapping_add(seed * 7) % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
 }
 
 fn user_props(n: usize) -> Vec<UserProperty> {
-    (0..n).map(|i| (s(&format!("key-{i}")), s(if i % 2 == 0 { "value" } else { "ünï ✓" }))).collect()
+    (0..n)
+        .map(|i| {
+            (
+                s(&format!("key-{i}")),
+                s(if i % 2 == 0 { "value" } else { "ünï ✓" }),
+            )
+        })
+        .collect()
 }
 
 fn ack_props(i: usize) -> AckProperties {
     match i % 4 {
         0 => AckProperties::default(),
-        1 => AckProperties { reason_string: Some(s("a reason")), user_properties: vec![] },
-        2 => AckProperties { reason_string: None, user_properties: user_props(2) },
-        _ => AckProperties { reason_string: Some(s("both")), user_properties: user_props(3) },
+        1 => AckProperties {
+            reason_string: Some(s("a reason")),
+            user_properties: vec![],
+        },
+        2 => AckProperties {
+            reason_string: None,
+            user_properties: user_props(2),
+        },
+        _ => AckProperties {
+            reason_string: Some(s("both")),
+            user_properties: user_props(3),
+        },
     }
 }
 
@@ -654,7 +854,11 @@ fn publishes() -> Vec<Publish> {
         }
     }
     // A long topic (two-byte length > 255) and a payload that needs a 4-byte remaining length.
-    let mut p = Publish::new("x".repeat(300).as_str(), QoS::AtLeastOnce, payload(2_100_000, 1));
+    let mut p = Publish::new(
+        "x".repeat(300).as_str(),
+        QoS::AtLeastOnce,
+        payload(2_100_000, 1),
+    );
     p.packet_id = 9;
     out.push(p);
     out
@@ -663,8 +867,17 @@ fn publishes() -> Vec<Publish> {
 fn publish_properties(i: usize) -> PublishProperties {
     match i % 6 {
         0 => PublishProperties::default(),
-        1 => PublishProperties { payload_format_indicator: Some(true), message_expiry_interval: Some(3600), ..Default::default() },
-        2 => PublishProperties { payload_format_indicator: Some(false), topic_alias: Some(1), content_type: Some(s("application/json")), ..Default::default() },
+        1 => PublishProperties {
+            payload_format_indicator: Some(true),
+            message_expiry_interval: Some(3600),
+            ..Default::default()
+        },
+        2 => PublishProperties {
+            payload_format_indicator: Some(false),
+            topic_alias: Some(1),
+            content_type: Some(s("application/json")),
+            ..Default::default()
+        },
         3 => PublishProperties {
             response_topic: Some(s("reply/to/me")),
             correlation_data: Some(Bytes::from_static(&[0, 1, 2, 0xFF])),
@@ -673,7 +886,10 @@ fn publish_properties(i: usize) -> PublishProperties {
         },
         // Five identifiers at most: see the subscription identifier bug in
         // `mqttbytes_known_divergences`.
-        4 => PublishProperties { subscription_identifiers: vec![1, 16_383, 16_384, 2_097_152, 268_435_455], ..Default::default() },
+        4 => PublishProperties {
+            subscription_identifiers: vec![1, 16_383, 16_384, 2_097_152, 268_435_455],
+            ..Default::default()
+        },
         _ => PublishProperties {
             payload_format_indicator: Some(true),
             message_expiry_interval: Some(u32::MAX),
@@ -704,14 +920,21 @@ fn connects(protocol: Protocol) -> Vec<Connect> {
                         payload: payload([0, 5, 300][will_case - 1], n),
                         qos: QOS[will_case - 1],
                         retain: will_case == 2,
-                        properties: if v5 { will_properties(n) } else { WillProperties::default() },
+                        properties: if v5 {
+                            will_properties(n)
+                        } else {
+                            WillProperties::default()
+                        },
                     }),
                 };
                 // Empty strings are avoided: mqttbytes cannot tell them from absent ones.
                 (c.username, c.password) = match login_case {
                     0 => (None, None),
                     1 => (Some(s("user")), None),
-                    2 => (Some(s("ünï user")), Some(Bytes::from_static("pässword".as_bytes()))),
+                    2 => (
+                        Some(s("ünï user")),
+                        Some(Bytes::from_static("pässword".as_bytes())),
+                    ),
                     // Password without user name: allowed in 5.0 only [MQTT-3.1.2-22].
                     _ => (None, Some(Bytes::from_static(b"secret"))),
                 };
@@ -728,7 +951,11 @@ fn connects(protocol: Protocol) -> Vec<Connect> {
 fn connect_properties(i: usize) -> ConnectProperties {
     match i % 4 {
         0 => ConnectProperties::default(),
-        1 => ConnectProperties { session_expiry_interval: Some(0xFFFF_FFFF), receive_maximum: Some(1), ..Default::default() },
+        1 => ConnectProperties {
+            session_expiry_interval: Some(0xFFFF_FFFF),
+            receive_maximum: Some(1),
+            ..Default::default()
+        },
         2 => ConnectProperties {
             maximum_packet_size: Some(268_435_460),
             topic_alias_maximum: Some(0),
@@ -753,7 +980,12 @@ fn connect_properties(i: usize) -> ConnectProperties {
 fn will_properties(i: usize) -> WillProperties {
     match i % 3 {
         0 => WillProperties::default(),
-        1 => WillProperties { will_delay_interval: Some(10), payload_format_indicator: Some(true), message_expiry_interval: Some(100), ..Default::default() },
+        1 => WillProperties {
+            will_delay_interval: Some(10),
+            payload_format_indicator: Some(true),
+            message_expiry_interval: Some(100),
+            ..Default::default()
+        },
         _ => WillProperties {
             will_delay_interval: Some(0),
             payload_format_indicator: Some(false),
@@ -769,7 +1001,12 @@ fn will_properties(i: usize) -> WillProperties {
 fn connack_properties(i: usize) -> ConnAckProperties {
     match i % 4 {
         0 => ConnAckProperties::default(),
-        1 => ConnAckProperties { session_expiry_interval: Some(120), receive_maximum: Some(100), maximum_qos: Some(QoS::AtMostOnce), ..Default::default() },
+        1 => ConnAckProperties {
+            session_expiry_interval: Some(120),
+            receive_maximum: Some(100),
+            maximum_qos: Some(QoS::AtMostOnce),
+            ..Default::default()
+        },
         2 => ConnAckProperties {
             maximum_qos: Some(QoS::AtLeastOnce),
             retain_available: Some(false),
@@ -801,7 +1038,16 @@ fn connack_properties(i: usize) -> ConnAckProperties {
     }
 }
 
-const FILTERS: &[&str] = &["a/b", "a/+/c", "#", "+", "sport/#", "$share/group/a/+", "$SYS/#", "ünï/+/✓"];
+const FILTERS: &[&str] = &[
+    "a/b",
+    "a/+/c",
+    "#",
+    "+",
+    "sport/#",
+    "$share/group/a/+",
+    "$SYS/#",
+    "ünï/+/✓",
+];
 
 fn subscriptions(v5: bool) -> Vec<Subscribe> {
     let mut out = Vec::new();
@@ -822,20 +1068,37 @@ fn subscriptions(v5: bool) -> Vec<Subscribe> {
                             // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4].
                             no_local: k % 2 == 0 && !f.starts_with("$share/"),
                             retain_as_published: k % 3 == 0,
-                            retain_handling: [RetainHandling::OnSubscribe, RetainHandling::OnNewSubscribe, RetainHandling::Never][(k / 2) % 3],
+                            retain_handling: [
+                                RetainHandling::OnSubscribe,
+                                RetainHandling::OnNewSubscribe,
+                                RetainHandling::Never,
+                            ][(k / 2) % 3],
                         }
                     } else {
                         SubscriptionOptions::qos(QOS[k % 3])
                     };
-                    SubscribeFilter { filter: s(f), options }
+                    SubscribeFilter {
+                        filter: s(f),
+                        options,
+                    }
                 })
                 .collect();
             let properties = match (v5, variant) {
                 (false, _) | (true, 0) => SubscribeProperties::default(),
-                (true, 1) => SubscribeProperties { subscription_identifier: Some([1, 127, 128, 268_435_455][count % 4]), user_properties: vec![] },
-                (true, _) => SubscribeProperties { subscription_identifier: Some(16_384), user_properties: user_props(2) },
+                (true, 1) => SubscribeProperties {
+                    subscription_identifier: Some([1, 127, 128, 268_435_455][count % 4]),
+                    user_properties: vec![],
+                },
+                (true, _) => SubscribeProperties {
+                    subscription_identifier: Some(16_384),
+                    user_properties: user_props(2),
+                },
             };
-            out.push(Subscribe { packet_id: PACKET_IDS[n % PACKET_IDS.len()], filters, properties });
+            out.push(Subscribe {
+                packet_id: PACKET_IDS[n % PACKET_IDS.len()],
+                filters,
+                properties,
+            });
         }
     }
     out
@@ -851,7 +1114,11 @@ fn connect_v3_1_1() {
     assert_eq!(cases.len(), 48);
     for (i, c) in cases.iter().enumerate() {
         // MQTT 3.1 CONNECT ("MQIsdp", level 3) is skipped: mqttbytes rejects it (InvalidProtocol).
-        check_v4(&Packet::Connect(Box::new(c.clone())), Protocol::V3_1_1, &format!("case {i}"));
+        check_v4(
+            &Packet::Connect(Box::new(c.clone())),
+            Protocol::V3_1_1,
+            &format!("case {i}"),
+        );
     }
 }
 
@@ -877,7 +1144,11 @@ fn connack_all_return_codes() {
             if !present {
                 check_v4(&p, Protocol::V3_1, &format!("code {code}"));
             }
-            check_v4(&p, Protocol::V3_1_1, &format!("code {code} present {present}"));
+            check_v4(
+                &p,
+                Protocol::V3_1_1,
+                &format!("code {code} present {present}"),
+            );
         }
     }
     for (i, code) in CONNACK_V5.iter().enumerate() {
@@ -886,8 +1157,15 @@ fn connack_all_return_codes() {
                 continue;
             }
             for props in 0..4 {
-                let ack = ConnAck { session_present: present, code: ReasonCode(*code as u8), properties: connack_properties(i + props) };
-                check_v5(&Packet::ConnAck(ack), &format!("{code:?} present {present} properties {props}"));
+                let ack = ConnAck {
+                    session_present: present,
+                    code: ReasonCode(*code as u8),
+                    properties: connack_properties(i + props),
+                };
+                check_v5(
+                    &Packet::ConnAck(ack),
+                    &format!("{code:?} present {present} properties {props}"),
+                );
             }
         }
     }
@@ -898,7 +1176,12 @@ fn publish_topics_payload_sizes_qos() {
     let cases = publishes();
     assert!(cases.len() > 200);
     for (i, p) in cases.iter().enumerate() {
-        let ctx = format!("case {i} topic {:?} qos {:?} payload {}", p.topic, p.qos, p.payload.len());
+        let ctx = format!(
+            "case {i} topic {:?} qos {:?} payload {}",
+            p.topic,
+            p.qos,
+            p.payload.len()
+        );
         check_v4(&Packet::Publish(p.clone()), Protocol::V3_1, &ctx);
         check_v4(&Packet::Publish(p.clone()), Protocol::V3_1_1, &ctx);
         let mut p5 = p.clone();
@@ -936,8 +1219,15 @@ fn publish_replies() {
             };
             for (j, &code) in codes.iter().enumerate() {
                 for props in 0..4 {
-                    let reply = PubReply { packet_id: id, reason: ReasonCode(code), properties: ack_props(i + j + props) };
-                    check_v5(&make(reply), &format!("id {id} code 0x{code:02X} properties {props}"));
+                    let reply = PubReply {
+                        packet_id: id,
+                        reason: ReasonCode(code),
+                        properties: ack_props(i + j + props),
+                    };
+                    check_v5(
+                        &make(reply),
+                        &format!("id {id} code 0x{code:02X} properties {props}"),
+                    );
                 }
             }
         }
@@ -948,8 +1238,16 @@ fn publish_replies() {
 fn subscribe_many_filters_and_options() {
     let cases = subscriptions(false);
     for (i, sub) in cases.iter().enumerate() {
-        check_v4(&Packet::Subscribe(sub.clone()), Protocol::V3_1, &format!("case {i}"));
-        check_v4(&Packet::Subscribe(sub.clone()), Protocol::V3_1_1, &format!("case {i}"));
+        check_v4(
+            &Packet::Subscribe(sub.clone()),
+            Protocol::V3_1,
+            &format!("case {i}"),
+        );
+        check_v4(
+            &Packet::Subscribe(sub.clone()),
+            Protocol::V3_1_1,
+            &format!("case {i}"),
+        );
     }
     for (i, sub) in subscriptions(true).iter().enumerate() {
         check_v5(&Packet::Subscribe(sub.clone()), &format!("case {i}"));
@@ -959,9 +1257,21 @@ fn subscribe_many_filters_and_options() {
     for qos in QOS {
         for no_local in [false, true] {
             for retain_as_published in [false, true] {
-                for retain_handling in [RetainHandling::OnSubscribe, RetainHandling::OnNewSubscribe, RetainHandling::Never] {
-                    let options = SubscriptionOptions { qos, no_local, retain_as_published, retain_handling };
-                    check_v5(&Packet::Subscribe(Subscribe::new(7, "t/#", options)), &format!("{options:?}"));
+                for retain_handling in [
+                    RetainHandling::OnSubscribe,
+                    RetainHandling::OnNewSubscribe,
+                    RetainHandling::Never,
+                ] {
+                    let options = SubscriptionOptions {
+                        qos,
+                        no_local,
+                        retain_as_published,
+                        retain_handling,
+                    };
+                    check_v5(
+                        &Packet::Subscribe(Subscribe::new(7, "t/#", options)),
+                        &format!("{options:?}"),
+                    );
                     n += 1;
                 }
             }
@@ -975,14 +1285,34 @@ fn suback_all_codes() {
     let v3_codes = [0u8, 1, 2, 0x80];
     for (i, &id) in PACKET_IDS.iter().enumerate() {
         for count in 1..=v3_codes.len() {
-            let reasons = v3_codes.iter().cycle().skip(i).take(count).map(|&c| ReasonCode(c)).collect();
-            let ack = Packet::SubAck(SubAck { packet_id: id, reasons, properties: AckProperties::default() });
+            let reasons = v3_codes
+                .iter()
+                .cycle()
+                .skip(i)
+                .take(count)
+                .map(|&c| ReasonCode(c))
+                .collect();
+            let ack = Packet::SubAck(SubAck {
+                packet_id: id,
+                reasons,
+                properties: AckProperties::default(),
+            });
             check_v4(&ack, Protocol::V3_1, &format!("{count} codes"));
             check_v4(&ack, Protocol::V3_1_1, &format!("{count} codes"));
         }
         for count in [1, 3, SUBACK_V5.len()] {
-            let reasons = SUBACK_V5.iter().cycle().skip(i).take(count).map(|&c| ReasonCode(c as u8)).collect();
-            let ack = SubAck { packet_id: id, reasons, properties: ack_props(i + count) };
+            let reasons = SUBACK_V5
+                .iter()
+                .cycle()
+                .skip(i)
+                .take(count)
+                .map(|&c| ReasonCode(c as u8))
+                .collect();
+            let ack = SubAck {
+                packet_id: id,
+                reasons,
+                properties: ack_props(i + count),
+            };
             check_v5(&Packet::SubAck(ack), &format!("id {id}, {count} codes"));
         }
     }
@@ -992,17 +1322,59 @@ fn suback_all_codes() {
 fn unsubscribe_and_unsuback() {
     for (i, &id) in PACKET_IDS.iter().enumerate() {
         for count in 1..=4 {
-            let filters: Vec<MqttString> = FILTERS.iter().cycle().skip(i).take(count).map(|f| s(f)).collect();
-            let unsub = Unsubscribe { packet_id: id, filters: filters.clone(), properties: UnsubscribeProperties::default() };
-            check_v4(&Packet::Unsubscribe(unsub.clone()), Protocol::V3_1, &format!("{count} filters"));
-            check_v4(&Packet::Unsubscribe(unsub.clone()), Protocol::V3_1_1, &format!("{count} filters"));
-            let properties = UnsubscribeProperties { user_properties: user_props((i + count) % 3) };
-            check_v5(&Packet::Unsubscribe(Unsubscribe { properties, ..unsub }), &format!("{count} filters"));
+            let filters: Vec<MqttString> = FILTERS
+                .iter()
+                .cycle()
+                .skip(i)
+                .take(count)
+                .map(|f| s(f))
+                .collect();
+            let unsub = Unsubscribe {
+                packet_id: id,
+                filters: filters.clone(),
+                properties: UnsubscribeProperties::default(),
+            };
+            check_v4(
+                &Packet::Unsubscribe(unsub.clone()),
+                Protocol::V3_1,
+                &format!("{count} filters"),
+            );
+            check_v4(
+                &Packet::Unsubscribe(unsub.clone()),
+                Protocol::V3_1_1,
+                &format!("{count} filters"),
+            );
+            let properties = UnsubscribeProperties {
+                user_properties: user_props((i + count) % 3),
+            };
+            check_v5(
+                &Packet::Unsubscribe(Unsubscribe {
+                    properties,
+                    ..unsub
+                }),
+                &format!("{count} filters"),
+            );
 
-            let reasons = UNSUBACK_V5.iter().cycle().skip(i).take(count).map(|&c| ReasonCode(c as u8)).collect();
-            check_v5(&Packet::UnsubAck(UnsubAck { packet_id: id, reasons, properties: ack_props(i + count) }), &format!("{count} codes"));
+            let reasons = UNSUBACK_V5
+                .iter()
+                .cycle()
+                .skip(i)
+                .take(count)
+                .map(|&c| ReasonCode(c as u8))
+                .collect();
+            check_v5(
+                &Packet::UnsubAck(UnsubAck {
+                    packet_id: id,
+                    reasons,
+                    properties: ack_props(i + count),
+                }),
+                &format!("{count} codes"),
+            );
         }
-        let ack = Packet::UnsubAck(UnsubAck { packet_id: id, ..UnsubAck::default() });
+        let ack = Packet::UnsubAck(UnsubAck {
+            packet_id: id,
+            ..UnsubAck::default()
+        });
         check_v4(&ack, Protocol::V3_1, "");
         check_v4(&ack, Protocol::V3_1_1, "");
     }
@@ -1012,16 +1384,31 @@ fn unsubscribe_and_unsuback() {
 fn ping_and_v3_disconnect() {
     check_all(&Packet::PingReq, "");
     check_all(&Packet::PingResp, "");
-    check_v4(&Packet::Disconnect(Disconnect::default()), Protocol::V3_1, "");
-    check_v4(&Packet::Disconnect(Disconnect::default()), Protocol::V3_1_1, "");
+    check_v4(
+        &Packet::Disconnect(Disconnect::default()),
+        Protocol::V3_1,
+        "",
+    );
+    check_v4(
+        &Packet::Disconnect(Disconnect::default()),
+        Protocol::V3_1_1,
+        "",
+    );
 }
 
 #[test]
 fn disconnect_v5_all_reasons_and_properties() {
     let props = [
         DisconnectProperties::default(),
-        DisconnectProperties { session_expiry_interval: Some(0), ..Default::default() },
-        DisconnectProperties { reason_string: Some(s("shutting down")), server_reference: Some(s("b.example")), ..Default::default() },
+        DisconnectProperties {
+            session_expiry_interval: Some(0),
+            ..Default::default()
+        },
+        DisconnectProperties {
+            reason_string: Some(s("shutting down")),
+            server_reference: Some(s("b.example")),
+            ..Default::default()
+        },
         DisconnectProperties {
             session_expiry_interval: Some(u32::MAX),
             reason_string: Some(s("ünï")),
@@ -1031,7 +1418,10 @@ fn disconnect_v5_all_reasons_and_properties() {
     ];
     for code in DISCONNECT_V5 {
         for (j, p) in props.iter().enumerate() {
-            let d = Disconnect { reason: ReasonCode(code as u8), properties: p.clone() };
+            let d = Disconnect {
+                reason: ReasonCode(code as u8),
+                properties: p.clone(),
+            };
             check_v5(&Packet::Disconnect(d), &format!("{code:?} properties {j}"));
         }
     }
@@ -1047,28 +1437,60 @@ fn mqttbytes_known_divergences() {
 
     // No AUTH (type 15) in mqttbytes.
     let mut auth = BytesMut::new();
-    Packet::Auth(comqtt::mqtt::Auth { reason: ReasonCode::CONTINUE_AUTHENTICATION, ..Default::default() }).encode(Protocol::V5, &mut auth).unwrap();
-    assert_eq!(reject5(&auth), Some(mqttbytes::Error::InvalidPacketType(15)));
-    assert!(matches!(ours(&auth, Protocol::V5), Ok(Some(Packet::Auth(_)))));
+    Packet::Auth(comqtt::mqtt::Auth {
+        reason: ReasonCode::CONTINUE_AUTHENTICATION,
+        ..Default::default()
+    })
+    .encode(Protocol::V5, &mut auth)
+    .unwrap();
+    assert_eq!(
+        reject5(&auth),
+        Some(mqttbytes::Error::InvalidPacketType(15))
+    );
+    assert!(matches!(
+        ours(&auth, Protocol::V5),
+        Ok(Some(Packet::Auth(_)))
+    ));
 
     // MQTT 3.1 CONNECT ("MQIsdp", level 3) is not supported by mqttbytes.
-    let connect31 = encode_ours(&Packet::Connect(Box::new(Connect::new(Protocol::V3_1, "c"))), Protocol::V3_1);
+    let connect31 = encode_ours(
+        &Packet::Connect(Box::new(Connect::new(Protocol::V3_1, "c"))),
+        Protocol::V3_1,
+    );
     assert_eq!(reject4(&connect31), Some(mqttbytes::Error::InvalidProtocol));
-    assert!(matches!(ours(&connect31, Protocol::V3_1), Ok(Some(Packet::Connect(c))) if c.protocol == Protocol::V3_1));
+    assert!(
+        matches!(ours(&connect31, Protocol::V3_1), Ok(Some(Packet::Connect(c))) if c.protocol == Protocol::V3_1)
+    );
 
     // v5 DISCONNECT with remaining length 0 (spec 3.14.2.1) is rejected by `v5::read`.
-    assert_eq!(reject5(&[0xE0, 0x00]), Some(mqttbytes::Error::PayloadRequired));
-    assert_eq!(ours(&[0xE0, 0x00], Protocol::V5), Ok(Some(Packet::Disconnect(Disconnect::default()))));
+    assert_eq!(
+        reject5(&[0xE0, 0x00]),
+        Some(mqttbytes::Error::PayloadRequired)
+    );
+    assert_eq!(
+        ours(&[0xE0, 0x00], Protocol::V5),
+        Ok(Some(Packet::Disconnect(Disconnect::default())))
+    );
 
     // v5 DISCONNECT with a reason code and no property length (spec 3.14.2.2.1) is rejected.
-    assert_eq!(reject5(&[0xE0, 0x01, 0x04]), Some(mqttbytes::Error::InsufficientBytes(1)));
-    assert_eq!(ours(&[0xE0, 0x01, 0x04], Protocol::V5), Ok(Some(Packet::Disconnect(Disconnect::new(ReasonCode(4))))));
+    assert_eq!(
+        reject5(&[0xE0, 0x01, 0x04]),
+        Some(mqttbytes::Error::InsufficientBytes(1))
+    );
+    assert_eq!(
+        ours(&[0xE0, 0x01, 0x04], Protocol::V5),
+        Ok(Some(Packet::Disconnect(Disconnect::new(ReasonCode(4)))))
+    );
 
     // v5 CONNACK with `properties: None` is written without a property length: malformed.
     let mut connack = BytesMut::new();
-    v5::ConnAck::new(v5::ConnectReturnCode::Success, false).write(&mut connack).unwrap();
+    v5::ConnAck::new(v5::ConnectReturnCode::Success, false)
+        .write(&mut connack)
+        .unwrap();
     assert_eq!(&connack[..], [0x20, 0x02, 0x00, 0x00]);
-    assert!(matches!(ours(&connack, Protocol::V5), Err(e) if e.reason_code() == ReasonCode::MALFORMED_PACKET));
+    assert!(
+        matches!(ours(&connack, Protocol::V5), Err(e) if e.reason_code() == ReasonCode::MALFORMED_PACKET)
+    );
 
     // Present but empty user name / password: mqttbytes reads "no login".
     let mut c = Connect::new(Protocol::V3_1_1, "c");
@@ -1076,7 +1498,10 @@ fn mqttbytes_known_divergences() {
     c.password = Some(Bytes::new());
     let bytes = encode_ours(&Packet::Connect(Box::new(c.clone())), Protocol::V3_1_1);
     assert!(matches!(read_v4(&bytes), v4::Packet::Connect(x) if x.login.is_none()));
-    assert_eq!(decode_ours(&bytes, Protocol::V3_1_1), Packet::Connect(Box::new(c)));
+    assert_eq!(
+        decode_ours(&bytes, Protocol::V3_1_1),
+        Packet::Connect(Box::new(c))
+    );
 
     // A binary password that is not UTF-8 (spec 3.1.3.5: binary data) is rejected.
     let mut c = Connect::new(Protocol::V5, "c");
@@ -1084,45 +1509,117 @@ fn mqttbytes_known_divergences() {
     c.password = Some(Bytes::from_static(&[0xFF, 0xFE]));
     let bytes = encode_ours(&Packet::Connect(Box::new(c.clone())), Protocol::V5);
     assert_eq!(reject5(&bytes), Some(mqttbytes::Error::TopicNotUtf8));
-    assert_eq!(decode_ours(&bytes, Protocol::V5), Packet::Connect(Box::new(c)));
+    assert_eq!(
+        decode_ours(&bytes, Protocol::V5),
+        Packet::Connect(Box::new(c))
+    );
 
     // Subscription identifiers are counted one byte too long (the identifier byte twice), so
     // after enough of them the property loop stops early and the rest becomes payload.
     let mut p = Publish::new("a", QoS::AtMostOnce, Bytes::from_static(b"x"));
-    p.properties.subscription_identifiers = vec![1, 127, 128, 16_383, 16_384, 2_097_152, 268_435_455];
+    p.properties.subscription_identifiers =
+        vec![1, 127, 128, 16_383, 16_384, 2_097_152, 268_435_455];
     let bytes = encode_ours(&Packet::Publish(p.clone()), Protocol::V5);
-    let v5::Packet::Publish(theirs) = read_v5(&bytes) else { panic!("not a PUBLISH") };
-    assert_eq!(theirs.properties.unwrap().subscription_identifiers, [1, 127, 128, 16_383, 16_384, 2_097_152]);
+    let v5::Packet::Publish(theirs) = read_v5(&bytes) else {
+        panic!("not a PUBLISH")
+    };
+    assert_eq!(
+        theirs.properties.unwrap().subscription_identifiers,
+        [1, 127, 128, 16_383, 16_384, 2_097_152]
+    );
     assert_eq!(&theirs.payload[..], [0x0B, 0xFF, 0xFF, 0xFF, 0x7F, b'x']);
     assert_eq!(decode_ours(&bytes, Protocol::V5), Packet::Publish(p));
 
     // mqttbytes validates little; each of these is malformed or a protocol error for us.
     let invalid_v4: &[(&str, &[u8])] = &[
-        ("password without user name [MQTT-3.1.2-22]", &[0x10, 0x10, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x42, 0, 60, 0, 1, b'c', 0, 1, b'p']),
-        ("CONNECT reserved flag [MQTT-3.1.2-3]", &[0x10, 0x0D, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x03, 0, 60, 0, 1, b'c']),
-        ("DUP on QoS 0 [MQTT-3.3.1-2]", &[0x38, 0x04, 0, 1, b'a', b'x']),
-        ("wildcard in a topic name [MQTT-3.3.2-2]", &[0x30, 0x04, 0, 1, b'#', b'x']),
-        ("non-minimal remaining length [MQTT-1.5.5-1]", &[0x30, 0x84, 0x00, 0, 1, b'a', b'x']),
-        ("SUBSCRIBE reserved header flags [MQTT-3.8.1-1]", &[0x80, 0x06, 0, 1, 0, 1, b'a', 0]),
-        ("SUBSCRIBE reserved option bits [MQTT-3-8.3-4]", &[0x82, 0x06, 0, 1, 0, 1, b'a', 0x04]),
-        ("SUBSCRIBE without a filter [MQTT-3.8.3-3]", &[0x82, 0x02, 0, 1]),
-        ("UNSUBSCRIBE packet identifier 0 [MQTT-2.3.1-1]", &[0xA2, 0x05, 0, 0, 0, 1, b'a']),
-        ("PUBREL reserved header flags [MQTT-3.6.1-1]", &[0x60, 0x02, 0, 1]),
-        ("CONNACK reserved flags [MQTT-3.2.2-1]", &[0x20, 0x02, 0x02, 0x00]),
-        ("U+0000 in a topic name [MQTT-1.5.3-2]", &[0x30, 0x05, 0, 2, b'a', 0, b'x']),
+        (
+            "password without user name [MQTT-3.1.2-22]",
+            &[
+                0x10, 0x10, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x42, 0, 60, 0, 1, b'c', 0, 1, b'p',
+            ],
+        ),
+        (
+            "CONNECT reserved flag [MQTT-3.1.2-3]",
+            &[
+                0x10, 0x0D, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x03, 0, 60, 0, 1, b'c',
+            ],
+        ),
+        (
+            "DUP on QoS 0 [MQTT-3.3.1-2]",
+            &[0x38, 0x04, 0, 1, b'a', b'x'],
+        ),
+        (
+            "wildcard in a topic name [MQTT-3.3.2-2]",
+            &[0x30, 0x04, 0, 1, b'#', b'x'],
+        ),
+        (
+            "non-minimal remaining length [MQTT-1.5.5-1]",
+            &[0x30, 0x84, 0x00, 0, 1, b'a', b'x'],
+        ),
+        (
+            "SUBSCRIBE reserved header flags [MQTT-3.8.1-1]",
+            &[0x80, 0x06, 0, 1, 0, 1, b'a', 0],
+        ),
+        (
+            "SUBSCRIBE reserved option bits [MQTT-3-8.3-4]",
+            &[0x82, 0x06, 0, 1, 0, 1, b'a', 0x04],
+        ),
+        (
+            "SUBSCRIBE without a filter [MQTT-3.8.3-3]",
+            &[0x82, 0x02, 0, 1],
+        ),
+        (
+            "UNSUBSCRIBE packet identifier 0 [MQTT-2.3.1-1]",
+            &[0xA2, 0x05, 0, 0, 0, 1, b'a'],
+        ),
+        (
+            "PUBREL reserved header flags [MQTT-3.6.1-1]",
+            &[0x60, 0x02, 0, 1],
+        ),
+        (
+            "CONNACK reserved flags [MQTT-3.2.2-1]",
+            &[0x20, 0x02, 0x02, 0x00],
+        ),
+        (
+            "U+0000 in a topic name [MQTT-1.5.3-2]",
+            &[0x30, 0x05, 0, 2, b'a', 0, b'x'],
+        ),
     ];
     for (what, bytes) in invalid_v4 {
         assert!(reject4(bytes).is_none(), "mqttbytes now rejects {what}");
         assert!(ours(bytes, Protocol::V3_1_1).is_err(), "we accept {what}");
     }
     let invalid_v5: &[(&str, &[u8])] = &[
-        ("topic alias 0 [MQTT-3.3.2-8]", &[0x30, 0x07, 0, 1, b'a', 3, 0x23, 0, 0]),
-        ("repeated message expiry interval", &[0x30, 0x0E, 0, 1, b'a', 10, 0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2]),
-        ("payload format indicator 2", &[0x30, 0x06, 0, 1, b'a', 2, 0x01, 2]),
-        ("subscription identifier 0 in SUBSCRIBE", &[0x82, 0x09, 0, 1, 2, 0x0B, 0, 0, 1, b'a', 0]),
-        ("maximum QoS 2 in CONNACK [MQTT-3.2.2-9]", &[0x20, 0x05, 0, 0, 2, 0x24, 2]),
-        ("receive maximum 0 in CONNACK", &[0x20, 0x06, 0, 0, 3, 0x21, 0, 0]),
-        ("session present with a refused connection [MQTT-3.2.2-6]", &[0x20, 0x03, 0x01, 0x80, 0x00]),
+        (
+            "topic alias 0 [MQTT-3.3.2-8]",
+            &[0x30, 0x07, 0, 1, b'a', 3, 0x23, 0, 0],
+        ),
+        (
+            "repeated message expiry interval",
+            &[
+                0x30, 0x0E, 0, 1, b'a', 10, 0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2,
+            ],
+        ),
+        (
+            "payload format indicator 2",
+            &[0x30, 0x06, 0, 1, b'a', 2, 0x01, 2],
+        ),
+        (
+            "subscription identifier 0 in SUBSCRIBE",
+            &[0x82, 0x09, 0, 1, 2, 0x0B, 0, 0, 1, b'a', 0],
+        ),
+        (
+            "maximum QoS 2 in CONNACK [MQTT-3.2.2-9]",
+            &[0x20, 0x05, 0, 0, 2, 0x24, 2],
+        ),
+        (
+            "receive maximum 0 in CONNACK",
+            &[0x20, 0x06, 0, 0, 3, 0x21, 0, 0],
+        ),
+        (
+            "session present with a refused connection [MQTT-3.2.2-6]",
+            &[0x20, 0x03, 0x01, 0x80, 0x00],
+        ),
     ];
     for (what, bytes) in invalid_v5 {
         assert!(reject5(bytes).is_none(), "mqttbytes now rejects {what}");

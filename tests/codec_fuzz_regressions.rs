@@ -3,7 +3,7 @@
 //! re-encodes, in `encoded_len` bytes, to bytes that decode to an equal packet.
 
 use bytes::BytesMut;
-use comqtt::mqtt::{decode, ConnAck, Packet, Protocol, ReasonCode};
+use comqtt::mqtt::{ConnAck, Packet, Protocol, ReasonCode, decode};
 
 const ALL: [Protocol; 3] = [Protocol::V3_1, Protocol::V3_1_1, Protocol::V5];
 
@@ -14,11 +14,22 @@ fn decode_and_roundtrip(input: &[u8], protocol: Protocol) -> Vec<Packet> {
     let mut packets = Vec::new();
     while let Ok(Some(packet)) = decode(&mut buf, protocol, 64 * 1024) {
         let mut out = BytesMut::new();
-        packet.encode(protocol, &mut out).unwrap_or_else(|e| panic!("{protocol}: cannot re-encode {packet:?}: {e}"));
-        assert_eq!(out.len(), packet.encoded_len(protocol), "{protocol}: encoded_len of {packet:?}");
-        let again = decode(&mut out, protocol, usize::MAX).unwrap().expect("a whole packet");
+        packet
+            .encode(protocol, &mut out)
+            .unwrap_or_else(|e| panic!("{protocol}: cannot re-encode {packet:?}: {e}"));
+        assert_eq!(
+            out.len(),
+            packet.encoded_len(protocol),
+            "{protocol}: encoded_len of {packet:?}"
+        );
+        let again = decode(&mut out, protocol, usize::MAX)
+            .unwrap()
+            .expect("a whole packet");
         assert!(out.is_empty());
-        assert_eq!(again, packet, "{protocol}: the re-encoding decodes differently");
+        assert_eq!(
+            again, packet,
+            "{protocol}: the re-encoding decodes differently"
+        );
         packets.push(packet);
     }
     packets
@@ -31,13 +42,25 @@ fn decode_and_roundtrip(input: &[u8], protocol: Protocol) -> Vec<Packet> {
 #[test]
 fn connack_session_present_bit_in_mqtt_3_1() {
     let input = [0x20, 0x02, 0x01, 0x00];
-    assert_eq!(decode_and_roundtrip(&input, Protocol::V3_1), [Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, false))]);
-    assert_eq!(decode_and_roundtrip(&input, Protocol::V3_1_1), [Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, true))]);
+    assert_eq!(
+        decode_and_roundtrip(&input, Protocol::V3_1),
+        [Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, false))]
+    );
+    assert_eq!(
+        decode_and_roundtrip(&input, Protocol::V3_1_1),
+        [Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, true))]
+    );
     let v5 = [0x20, 0x03, 0x01, 0x00, 0x00];
-    assert_eq!(decode_and_roundtrip(&v5, Protocol::V5), [Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, true))]);
+    assert_eq!(
+        decode_and_roundtrip(&v5, Protocol::V5),
+        [Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, true))]
+    );
     // A refused 3.1 connection with the bit set is no longer a "session present" protocol error.
     let refused = [0x20, 0x02, 0x01, 0x05];
-    assert_eq!(decode_and_roundtrip(&refused, Protocol::V3_1), [Packet::ConnAck(ConnAck::new(ReasonCode(5), false))]);
+    assert_eq!(
+        decode_and_roundtrip(&refused, Protocol::V3_1),
+        [Packet::ConnAck(ConnAck::new(ReasonCode(5), false))]
+    );
 }
 
 /// Every seed of the fuzz corpus (one valid packet per type and version, plus streams of

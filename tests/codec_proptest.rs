@@ -9,11 +9,11 @@
 
 use bytes::{Bytes, BytesMut};
 use comqtt::mqtt::{
-    decode, AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties,
+    AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties,
     Disconnect, DisconnectProperties, LastWill, MqttString, Packet, Protocol, PubReply, Publish,
     PublishProperties, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscribeFilter,
     SubscribeProperties, SubscriptionOptions, UnsubAck, Unsubscribe, UnsubscribeProperties,
-    WillProperties,
+    WillProperties, decode,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -25,17 +25,19 @@ const ALL: [Protocol; 3] = [Protocol::V3_1, Protocol::V3_1_1, Protocol::V5];
 // 3.15.2.1), written out here rather than taken from the codec.
 const CONNACK_V3: &[u8] = &[0x00, 0x01, 0x02, 0x03, 0x04, 0x05];
 const CONNACK_V5: &[u8] = &[
-    0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99,
-    0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
+    0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
+    0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
 ];
 const PUBACK: &[u8] = &[0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99];
 const PUBREL: &[u8] = &[0x00, 0x92];
 const SUBACK_V3: &[u8] = &[0x00, 0x01, 0x02, 0x80];
-const SUBACK_V5: &[u8] = &[0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2];
+const SUBACK_V5: &[u8] = &[
+    0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2,
+];
 const UNSUBACK: &[u8] = &[0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91];
 const DISCONNECT: &[u8] = &[
-    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96,
-    0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
+    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
+    0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
 ];
 const AUTH: &[u8] = &[0x00, 0x18, 0x19];
 
@@ -87,7 +89,11 @@ fn users() -> impl Strategy<Value = Vec<(MqttString, MqttString)>> {
 }
 
 fn qos() -> impl Strategy<Value = QoS> {
-    prop_oneof![Just(QoS::AtMostOnce), Just(QoS::AtLeastOnce), Just(QoS::ExactlyOnce)]
+    prop_oneof![
+        Just(QoS::AtMostOnce),
+        Just(QoS::AtLeastOnce),
+        Just(QoS::ExactlyOnce)
+    ]
 }
 
 fn packet_id() -> impl Strategy<Value = u16> {
@@ -103,7 +109,11 @@ fn v5_only<T: Default + Clone + std::fmt::Debug + 'static>(
     protocol: Protocol,
     s: impl Strategy<Value = T> + 'static,
 ) -> BoxedStrategy<T> {
-    if protocol.is_v5() { s.boxed() } else { Just(T::default()).boxed() }
+    if protocol.is_v5() {
+        s.boxed()
+    } else {
+        Just(T::default()).boxed()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,24 +152,37 @@ fn connect_properties() -> impl Strategy<Value = ConnectProperties> {
         users(),
         option::of((string(), option::of(binary()))),
     )
-        .prop_map(|(sei, rm, mps, tam, rri, rpi, up, auth)| ConnectProperties {
-            session_expiry_interval: sei,
-            receive_maximum: rm,
-            maximum_packet_size: mps,
-            topic_alias_maximum: tam,
-            request_response_information: rri,
-            request_problem_information: rpi,
-            user_properties: up,
-            // Authentication data only with a method (3.1.2.11.10).
-            authentication_method: auth.as_ref().map(|(m, _)| m.clone()),
-            authentication_data: auth.and_then(|(_, d)| d),
-        })
+        .prop_map(
+            |(sei, rm, mps, tam, rri, rpi, up, auth)| ConnectProperties {
+                session_expiry_interval: sei,
+                receive_maximum: rm,
+                maximum_packet_size: mps,
+                topic_alias_maximum: tam,
+                request_response_information: rri,
+                request_problem_information: rpi,
+                user_properties: up,
+                // Authentication data only with a method (3.1.2.11.10).
+                authentication_method: auth.as_ref().map(|(m, _)| m.clone()),
+                authentication_data: auth.and_then(|(_, d)| d),
+            },
+        )
 }
 
 fn connect(protocol: Protocol) -> impl Strategy<Value = Packet> {
-    let will = (topic_name(), binary(), qos(), any::<bool>(), v5_only(protocol, will_properties())).prop_map(
-        |(topic, payload, qos, retain, properties)| LastWill { topic, payload, qos, retain, properties },
-    );
+    let will = (
+        topic_name(),
+        binary(),
+        qos(),
+        any::<bool>(),
+        v5_only(protocol, will_properties()),
+    )
+        .prop_map(|(topic, payload, qos, retain, properties)| LastWill {
+            topic,
+            payload,
+            qos,
+            retain,
+            properties,
+        });
     (
         any::<bool>(),
         any::<u16>(),
@@ -169,21 +192,31 @@ fn connect(protocol: Protocol) -> impl Strategy<Value = Packet> {
         option::of(binary()),
         v5_only(protocol, connect_properties()),
     )
-        .prop_map(move |(clean_start, keep_alive, client_id, will, username, mut password, properties)| {
-            if !protocol.is_v5() && username.is_none() {
-                password = None; // [MQTT-3.1.2-22]
-            }
-            Packet::Connect(Box::new(Connect {
-                protocol,
+        .prop_map(
+            move |(
                 clean_start,
                 keep_alive,
                 client_id,
                 will,
                 username,
-                password,
+                mut password,
                 properties,
-            }))
-        })
+            )| {
+                if !protocol.is_v5() && username.is_none() {
+                    password = None; // [MQTT-3.1.2-22]
+                }
+                Packet::Connect(Box::new(Connect {
+                    protocol,
+                    clean_start,
+                    keep_alive,
+                    client_id,
+                    will,
+                    username,
+                    password,
+                    properties,
+                }))
+            },
+        )
 }
 
 fn connack_properties() -> impl Strategy<Value = ConnAckProperties> {
@@ -208,38 +241,52 @@ fn connack_properties() -> impl Strategy<Value = ConnAckProperties> {
         option::of(string()),
         option::of(binary()),
     );
-    (limits, rest).prop_map(|((sei, rm, mq, ra, mps, aci, tam, rs), (up, wsa, sia, ssa, ska, ri, sr, am, ad))| {
-        ConnAckProperties {
-            session_expiry_interval: sei,
-            receive_maximum: rm,
-            maximum_qos: mq,
-            retain_available: ra,
-            maximum_packet_size: mps,
-            assigned_client_identifier: aci,
-            topic_alias_maximum: tam,
-            reason_string: rs,
-            user_properties: up,
-            wildcard_subscription_available: wsa,
-            subscription_identifiers_available: sia,
-            shared_subscription_available: ssa,
-            server_keep_alive: ska,
-            response_information: ri,
-            server_reference: sr,
-            authentication_method: am,
-            authentication_data: ad,
-        }
-    })
+    (limits, rest).prop_map(
+        |((sei, rm, mq, ra, mps, aci, tam, rs), (up, wsa, sia, ssa, ska, ri, sr, am, ad))| {
+            ConnAckProperties {
+                session_expiry_interval: sei,
+                receive_maximum: rm,
+                maximum_qos: mq,
+                retain_available: ra,
+                maximum_packet_size: mps,
+                assigned_client_identifier: aci,
+                topic_alias_maximum: tam,
+                reason_string: rs,
+                user_properties: up,
+                wildcard_subscription_available: wsa,
+                subscription_identifiers_available: sia,
+                shared_subscription_available: ssa,
+                server_keep_alive: ska,
+                response_information: ri,
+                server_reference: sr,
+                authentication_method: am,
+                authentication_data: ad,
+            }
+        },
+    )
 }
 
 fn connack(protocol: Protocol) -> impl Strategy<Value = Packet> {
-    let codes = if protocol.is_v5() { CONNACK_V5 } else { CONNACK_V3 };
-    (code(codes), any::<bool>(), v5_only(protocol, connack_properties())).prop_map(
-        move |(code, present, properties)| {
-            // Session present only on success [MQTT-3.2.2-6], and MQTT 3.1 has no such flag.
-            let session_present = present && code == ReasonCode::SUCCESS && protocol != Protocol::V3_1;
-            Packet::ConnAck(ConnAck { session_present, code, properties })
-        },
+    let codes = if protocol.is_v5() {
+        CONNACK_V5
+    } else {
+        CONNACK_V3
+    };
+    (
+        code(codes),
+        any::<bool>(),
+        v5_only(protocol, connack_properties()),
     )
+        .prop_map(move |(code, present, properties)| {
+            // Session present only on success [MQTT-3.2.2-6], and MQTT 3.1 has no such flag.
+            let session_present =
+                present && code == ReasonCode::SUCCESS && protocol != Protocol::V3_1;
+            Packet::ConnAck(ConnAck {
+                session_present,
+                code,
+                properties,
+            })
+        })
 }
 
 fn publish_properties() -> impl Strategy<Value = PublishProperties> {
@@ -253,16 +300,18 @@ fn publish_properties() -> impl Strategy<Value = PublishProperties> {
         vec(subscription_id(), 0..4),
         option::of(string()),
     )
-        .prop_map(|(pfi, exp, alias, rt, cd, up, sids, ct)| PublishProperties {
-            payload_format_indicator: pfi,
-            message_expiry_interval: exp,
-            topic_alias: alias,
-            response_topic: rt,
-            correlation_data: cd,
-            user_properties: up,
-            subscription_identifiers: sids,
-            content_type: ct,
-        })
+        .prop_map(
+            |(pfi, exp, alias, rt, cd, up, sids, ct)| PublishProperties {
+                payload_format_indicator: pfi,
+                message_expiry_interval: exp,
+                topic_alias: alias,
+                response_topic: rt,
+                correlation_data: cd,
+                user_properties: up,
+                subscription_identifiers: sids,
+                content_type: ct,
+            },
+        )
 }
 
 fn publish(protocol: Protocol) -> impl Strategy<Value = Packet> {
@@ -276,30 +325,46 @@ fn publish(protocol: Protocol) -> impl Strategy<Value = Packet> {
         v5_only(protocol, publish_properties()),
         vec(any::<u8>(), 0..64),
     )
-        .prop_map(move |(qos, dup, retain, topic, drop_topic, id, properties, payload)| {
-            // An empty topic only stands when a topic alias does (3.3.2.1).
-            let topic = if drop_topic && properties.topic_alias.is_some() { MqttString::default() } else { topic };
-            Packet::Publish(Publish {
-                dup: dup && qos != QoS::AtMostOnce, // [MQTT-3.3.1-2]
-                qos,
-                retain,
-                topic,
-                packet_id: if qos == QoS::AtMostOnce { 0 } else { id },
-                properties,
-                payload: Bytes::from(payload),
-            })
-        })
+        .prop_map(
+            move |(qos, dup, retain, topic, drop_topic, id, properties, payload)| {
+                // An empty topic only stands when a topic alias does (3.3.2.1).
+                let topic = if drop_topic && properties.topic_alias.is_some() {
+                    MqttString::default()
+                } else {
+                    topic
+                };
+                Packet::Publish(Publish {
+                    dup: dup && qos != QoS::AtMostOnce, // [MQTT-3.3.1-2]
+                    qos,
+                    retain,
+                    topic,
+                    packet_id: if qos == QoS::AtMostOnce { 0 } else { id },
+                    properties,
+                    payload: Bytes::from(payload),
+                })
+            },
+        )
 }
 
 fn ack_properties() -> impl Strategy<Value = AckProperties> {
-    (option::of(string()), users())
-        .prop_map(|(reason_string, user_properties)| AckProperties { reason_string, user_properties })
+    (option::of(string()), users()).prop_map(|(reason_string, user_properties)| AckProperties {
+        reason_string,
+        user_properties,
+    })
 }
 
 fn pub_reply(protocol: Protocol) -> impl Strategy<Value = Packet> {
     let reply = move |codes: &'static [u8]| {
-        (packet_id(), v5_only(protocol, code(codes)), v5_only(protocol, ack_properties()))
-            .prop_map(|(packet_id, reason, properties)| PubReply { packet_id, reason, properties })
+        (
+            packet_id(),
+            v5_only(protocol, code(codes)),
+            v5_only(protocol, ack_properties()),
+        )
+            .prop_map(|(packet_id, reason, properties)| PubReply {
+                packet_id,
+                reason,
+                properties,
+            })
     };
     prop_oneof![
         reply(PUBACK).prop_map(Packet::PubAck),
@@ -310,70 +375,142 @@ fn pub_reply(protocol: Protocol) -> impl Strategy<Value = Packet> {
 }
 
 fn subscribe(protocol: Protocol) -> impl Strategy<Value = Packet> {
-    let retain_handling =
-        prop_oneof![Just(RetainHandling::OnSubscribe), Just(RetainHandling::OnNewSubscribe), Just(RetainHandling::Never)];
-    let options = (qos(), any::<bool>(), any::<bool>(), retain_handling).prop_map(move |(qos, nl, rap, rh)| {
-        if protocol.is_v5() {
-            SubscriptionOptions { qos, no_local: nl, retain_as_published: rap, retain_handling: rh }
-        } else {
-            SubscriptionOptions::qos(qos)
-        }
-    });
+    let retain_handling = prop_oneof![
+        Just(RetainHandling::OnSubscribe),
+        Just(RetainHandling::OnNewSubscribe),
+        Just(RetainHandling::Never)
+    ];
+    let options = (qos(), any::<bool>(), any::<bool>(), retain_handling).prop_map(
+        move |(qos, nl, rap, rh)| {
+            if protocol.is_v5() {
+                SubscriptionOptions {
+                    qos,
+                    no_local: nl,
+                    retain_as_published: rap,
+                    retain_handling: rh,
+                }
+            } else {
+                SubscriptionOptions::qos(qos)
+            }
+        },
+    );
     let filter = (topic_filter(), options).prop_map(|(filter, mut options)| {
         if filter.starts_with("$share/") {
             options.no_local = false; // [MQTT-3.8.3-4]
         }
         SubscribeFilter { filter, options }
     });
-    let properties = (option::of(subscription_id()), users()).prop_map(|(subscription_identifier, user_properties)| {
-        SubscribeProperties { subscription_identifier, user_properties }
-    });
-    (packet_id(), vec(filter, 1..5), v5_only(protocol, properties))
-        .prop_map(|(packet_id, filters, properties)| Packet::Subscribe(Subscribe { packet_id, filters, properties }))
+    let properties = (option::of(subscription_id()), users()).prop_map(
+        |(subscription_identifier, user_properties)| SubscribeProperties {
+            subscription_identifier,
+            user_properties,
+        },
+    );
+    (
+        packet_id(),
+        vec(filter, 1..5),
+        v5_only(protocol, properties),
+    )
+        .prop_map(|(packet_id, filters, properties)| {
+            Packet::Subscribe(Subscribe {
+                packet_id,
+                filters,
+                properties,
+            })
+        })
 }
 
 fn suback(protocol: Protocol) -> impl Strategy<Value = Packet> {
-    let codes = if protocol.is_v5() { SUBACK_V5 } else { SUBACK_V3 };
-    (packet_id(), vec(code(codes), 1..6), v5_only(protocol, ack_properties()))
-        .prop_map(|(packet_id, reasons, properties)| Packet::SubAck(SubAck { packet_id, reasons, properties }))
+    let codes = if protocol.is_v5() {
+        SUBACK_V5
+    } else {
+        SUBACK_V3
+    };
+    (
+        packet_id(),
+        vec(code(codes), 1..6),
+        v5_only(protocol, ack_properties()),
+    )
+        .prop_map(|(packet_id, reasons, properties)| {
+            Packet::SubAck(SubAck {
+                packet_id,
+                reasons,
+                properties,
+            })
+        })
 }
 
 fn unsubscribe(protocol: Protocol) -> impl Strategy<Value = Packet> {
     let properties = users().prop_map(|user_properties| UnsubscribeProperties { user_properties });
-    (packet_id(), vec(topic_filter(), 1..5), v5_only(protocol, properties)).prop_map(
-        |(packet_id, filters, properties)| Packet::Unsubscribe(Unsubscribe { packet_id, filters, properties }),
+    (
+        packet_id(),
+        vec(topic_filter(), 1..5),
+        v5_only(protocol, properties),
     )
+        .prop_map(|(packet_id, filters, properties)| {
+            Packet::Unsubscribe(Unsubscribe {
+                packet_id,
+                filters,
+                properties,
+            })
+        })
 }
 
 fn unsuback(protocol: Protocol) -> impl Strategy<Value = Packet> {
-    let reasons = if protocol.is_v5() { vec(code(UNSUBACK), 1..6).boxed() } else { Just(Vec::new()).boxed() };
-    (packet_id(), reasons, v5_only(protocol, ack_properties()))
-        .prop_map(|(packet_id, reasons, properties)| Packet::UnsubAck(UnsubAck { packet_id, reasons, properties }))
+    let reasons = if protocol.is_v5() {
+        vec(code(UNSUBACK), 1..6).boxed()
+    } else {
+        Just(Vec::new()).boxed()
+    };
+    (packet_id(), reasons, v5_only(protocol, ack_properties())).prop_map(
+        |(packet_id, reasons, properties)| {
+            Packet::UnsubAck(UnsubAck {
+                packet_id,
+                reasons,
+                properties,
+            })
+        },
+    )
 }
 
 fn disconnect(protocol: Protocol) -> impl Strategy<Value = Packet> {
-    let properties = (option::of(any::<u32>()), option::of(string()), users(), option::of(string())).prop_map(
-        |(session_expiry_interval, reason_string, user_properties, server_reference)| DisconnectProperties {
-            session_expiry_interval,
-            reason_string,
-            user_properties,
-            server_reference,
-        },
-    );
-    (v5_only(protocol, code(DISCONNECT)), v5_only(protocol, properties))
+    let properties = (
+        option::of(any::<u32>()),
+        option::of(string()),
+        users(),
+        option::of(string()),
+    )
+        .prop_map(
+            |(session_expiry_interval, reason_string, user_properties, server_reference)| {
+                DisconnectProperties {
+                    session_expiry_interval,
+                    reason_string,
+                    user_properties,
+                    server_reference,
+                }
+            },
+        );
+    (
+        v5_only(protocol, code(DISCONNECT)),
+        v5_only(protocol, properties),
+    )
         .prop_map(|(reason, properties)| Packet::Disconnect(Disconnect { reason, properties }))
 }
 
 fn auth() -> impl Strategy<Value = Packet> {
-    let properties = (option::of((string(), option::of(binary()))), option::of(string()), users()).prop_map(
-        |(auth, reason_string, user_properties)| AuthProperties {
+    let properties = (
+        option::of((string(), option::of(binary()))),
+        option::of(string()),
+        users(),
+    )
+        .prop_map(|(auth, reason_string, user_properties)| AuthProperties {
             authentication_method: auth.as_ref().map(|(m, _)| m.clone()),
             authentication_data: auth.and_then(|(_, d)| d), // only with a method (3.15.2.2.3)
             reason_string,
             user_properties,
-        },
-    );
-    (code(AUTH), properties).prop_map(|(reason, properties)| Packet::Auth(Auth { reason, properties }))
+        });
+    (code(AUTH), properties)
+        .prop_map(|(reason, properties)| Packet::Auth(Auth { reason, properties }))
 }
 
 /// Any valid packet of `protocol`.
@@ -392,7 +529,11 @@ fn packet(protocol: Protocol) -> BoxedStrategy<Packet> {
         Just(Packet::PingResp),
         disconnect(protocol),
     ];
-    if protocol.is_v5() { prop_oneof![12 => common, 1 => auth()].boxed() } else { common.boxed() }
+    if protocol.is_v5() {
+        prop_oneof![12 => common, 1 => auth()].boxed()
+    } else {
+        common.boxed()
+    }
 }
 
 fn protocol() -> impl Strategy<Value = Protocol> {
@@ -409,7 +550,8 @@ fn protocol_and_packet() -> impl Strategy<Value = (Protocol, Packet)> {
 
 fn encode(p: &Packet, protocol: Protocol) -> BytesMut {
     let mut buf = BytesMut::new();
-    p.encode(protocol, &mut buf).expect("a valid packet encodes");
+    p.encode(protocol, &mut buf)
+        .expect("a valid packet encodes");
     buf
 }
 
@@ -421,9 +563,15 @@ fn decode_everything(bytes: &[u8], protocol: Protocol, max: usize) -> Result<(),
         let before = buf.clone();
         match decode(&mut buf, protocol, max) {
             Ok(Some(p)) => {
-                prop_assert!(buf.len() < before.len(), "a decoded packet consumes its bytes");
+                prop_assert!(
+                    buf.len() < before.len(),
+                    "a decoded packet consumes its bytes"
+                );
                 let consumed = before.len() - buf.len();
-                prop_assert!(consumed <= max, "a packet above the maximum size was decoded");
+                prop_assert!(
+                    consumed <= max,
+                    "a packet above the maximum size was decoded"
+                );
                 reencodes(&p, protocol)?;
             }
             Ok(None) => {
@@ -443,10 +591,18 @@ fn decode_everything(bytes: &[u8], protocol: Protocol, max: usize) -> Result<(),
 /// decode to the same packet.
 fn reencodes(p: &Packet, protocol: Protocol) -> Result<(), TestCaseError> {
     let mut buf = BytesMut::new();
-    prop_assert!(p.encode(protocol, &mut buf).is_ok(), "decoded {:?} does not encode", p);
+    prop_assert!(
+        p.encode(protocol, &mut buf).is_ok(),
+        "decoded {:?} does not encode",
+        p
+    );
     prop_assert_eq!(buf.len(), p.encoded_len(protocol));
     let again = decode(&mut buf, protocol, usize::MAX);
-    prop_assert_eq!(again, Ok(Some(p.clone())), "decoded packet does not survive re-encoding");
+    prop_assert_eq!(
+        again,
+        Ok(Some(p.clone())),
+        "decoded packet does not survive re-encoding"
+    );
     prop_assert!(buf.is_empty());
     Ok(())
 }
@@ -607,7 +763,11 @@ proptest! {
 
 /// Bytes of the remaining length at the start of `bytes`.
 fn varint_len_of(bytes: &[u8]) -> usize {
-    bytes.iter().position(|b| b & 0x80 == 0).expect("a complete remaining length") + 1
+    bytes
+        .iter()
+        .position(|b| b & 0x80 == 0)
+        .expect("a complete remaining length")
+        + 1
 }
 
 fn roundtrip(p: &Packet, protocol: Protocol) -> Result<(), TestCaseError> {

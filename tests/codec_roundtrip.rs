@@ -5,11 +5,11 @@
 
 use bytes::{Bytes, BytesMut};
 use comqtt::mqtt::{
-    decode, AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties,
-    DecodeError, Disconnect, DisconnectProperties, EncodeError, LastWill, MqttString, Packet, Protocol,
-    PubReply, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    SubscribeFilter, SubscribeProperties, SubscriptionOptions, UnsubAck, Unsubscribe,
-    UnsubscribeProperties, WillProperties,
+    AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties,
+    DecodeError, Disconnect, DisconnectProperties, EncodeError, LastWill, MqttString, Packet,
+    Protocol, PubReply, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck,
+    Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions, UnsubAck, Unsubscribe,
+    UnsubscribeProperties, WillProperties, decode,
 };
 
 const ALL: [Protocol; 3] = [Protocol::V3_1, Protocol::V3_1_1, Protocol::V5];
@@ -29,8 +29,13 @@ fn user(k: &str, v: &str) -> (MqttString, MqttString) {
 #[track_caller]
 fn roundtrip(p: &Packet, protocol: Protocol) -> Bytes {
     let mut buf = BytesMut::new();
-    p.encode(protocol, &mut buf).unwrap_or_else(|e| panic!("encoding {p:?} in {protocol}: {e}"));
-    assert_eq!(buf.len(), p.encoded_len(protocol), "encoded_len of {p:?} in {protocol}");
+    p.encode(protocol, &mut buf)
+        .unwrap_or_else(|e| panic!("encoding {p:?} in {protocol}: {e}"));
+    assert_eq!(
+        buf.len(),
+        p.encoded_len(protocol),
+        "encoded_len of {p:?} in {protocol}"
+    );
     let wire = buf.clone().freeze();
     let decoded = decode(&mut buf, protocol, NO_LIMIT)
         .unwrap_or_else(|e| panic!("decoding {p:?} in {protocol} from {wire:02X?}: {e}"))
@@ -103,7 +108,10 @@ fn connect_with_will_username_and_password_roundtrips_for_every_will_qos_and_ret
 fn connect_with_will_and_empty_payload_roundtrips() {
     for protocol in ALL {
         let mut c = Connect::new(protocol, "c");
-        c.will = Some(LastWill { topic: s("t"), ..LastWill::default() });
+        c.will = Some(LastWill {
+            topic: s("t"),
+            ..LastWill::default()
+        });
         roundtrip(&connect_packet(c), protocol);
     }
 }
@@ -142,14 +150,38 @@ fn connect_v5_with_every_property_roundtrips() {
     // Each property alone, so that one property cannot hide the loss of another.
     let full = c.properties.clone();
     let singles = [
-        ConnectProperties { session_expiry_interval: full.session_expiry_interval, ..Default::default() },
-        ConnectProperties { receive_maximum: full.receive_maximum, ..Default::default() },
-        ConnectProperties { maximum_packet_size: full.maximum_packet_size, ..Default::default() },
-        ConnectProperties { topic_alias_maximum: Some(65535), ..Default::default() },
-        ConnectProperties { request_response_information: Some(false), ..Default::default() },
-        ConnectProperties { request_problem_information: Some(true), ..Default::default() },
-        ConnectProperties { user_properties: full.user_properties.clone(), ..Default::default() },
-        ConnectProperties { authentication_method: full.authentication_method.clone(), ..Default::default() },
+        ConnectProperties {
+            session_expiry_interval: full.session_expiry_interval,
+            ..Default::default()
+        },
+        ConnectProperties {
+            receive_maximum: full.receive_maximum,
+            ..Default::default()
+        },
+        ConnectProperties {
+            maximum_packet_size: full.maximum_packet_size,
+            ..Default::default()
+        },
+        ConnectProperties {
+            topic_alias_maximum: Some(65535),
+            ..Default::default()
+        },
+        ConnectProperties {
+            request_response_information: Some(false),
+            ..Default::default()
+        },
+        ConnectProperties {
+            request_problem_information: Some(true),
+            ..Default::default()
+        },
+        ConnectProperties {
+            user_properties: full.user_properties.clone(),
+            ..Default::default()
+        },
+        ConnectProperties {
+            authentication_method: full.authentication_method.clone(),
+            ..Default::default()
+        },
         ConnectProperties {
             authentication_method: Some(s("m")),
             authentication_data: Some(Bytes::new()),
@@ -175,13 +207,34 @@ fn connect_v5_will_with_every_property_roundtrips() {
     };
     let singles = [
         full.clone(),
-        WillProperties { will_delay_interval: Some(0), ..Default::default() },
-        WillProperties { payload_format_indicator: Some(false), ..Default::default() },
-        WillProperties { message_expiry_interval: Some(u32::MAX), ..Default::default() },
-        WillProperties { content_type: Some(s("text/plain")), ..Default::default() },
-        WillProperties { response_topic: Some(s("r")), ..Default::default() },
-        WillProperties { correlation_data: Some(Bytes::new()), ..Default::default() },
-        WillProperties { user_properties: vec![user("x", "y")], ..Default::default() },
+        WillProperties {
+            will_delay_interval: Some(0),
+            ..Default::default()
+        },
+        WillProperties {
+            payload_format_indicator: Some(false),
+            ..Default::default()
+        },
+        WillProperties {
+            message_expiry_interval: Some(u32::MAX),
+            ..Default::default()
+        },
+        WillProperties {
+            content_type: Some(s("text/plain")),
+            ..Default::default()
+        },
+        WillProperties {
+            response_topic: Some(s("r")),
+            ..Default::default()
+        },
+        WillProperties {
+            correlation_data: Some(Bytes::new()),
+            ..Default::default()
+        },
+        WillProperties {
+            user_properties: vec![user("x", "y")],
+            ..Default::default()
+        },
     ];
     for props in singles {
         let mut c = Connect::new(Protocol::V5, "will-props");
@@ -207,7 +260,10 @@ fn connect_v5_will_with_every_property_roundtrips() {
 fn connack_v3_roundtrips_every_return_code() {
     for protocol in [Protocol::V3_1, Protocol::V3_1_1] {
         for code in 0..=5u8 {
-            roundtrip(&Packet::ConnAck(ConnAck::new(ReasonCode(code), false)), protocol);
+            roundtrip(
+                &Packet::ConnAck(ConnAck::new(ReasonCode(code), false)),
+                protocol,
+            );
         }
     }
 }
@@ -215,7 +271,10 @@ fn connack_v3_roundtrips_every_return_code() {
 #[test]
 fn connack_session_present_roundtrips_in_3_1_1_and_5() {
     for protocol in [Protocol::V3_1_1, Protocol::V5] {
-        let wire = roundtrip(&Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, true)), protocol);
+        let wire = roundtrip(
+            &Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, true)),
+            protocol,
+        );
         assert_eq!(wire[2], 0x01, "session present bit");
     }
 }
@@ -223,11 +282,14 @@ fn connack_session_present_roundtrips_in_3_1_1_and_5() {
 #[test]
 fn connack_v5_roundtrips_every_reason_code() {
     let codes = [
-        0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
-        0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
+        0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95,
+        0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
     ];
     for code in codes {
-        roundtrip(&Packet::ConnAck(ConnAck::new(ReasonCode(code), false)), Protocol::V5);
+        roundtrip(
+            &Packet::ConnAck(ConnAck::new(ReasonCode(code), false)),
+            Protocol::V5,
+        );
     }
 }
 
@@ -254,30 +316,89 @@ fn connack_v5_with_every_property_roundtrips() {
     };
     let singles = [
         full.clone(),
-        ConnAckProperties { session_expiry_interval: Some(u32::MAX), ..Default::default() },
-        ConnAckProperties { receive_maximum: Some(1), ..Default::default() },
-        ConnAckProperties { maximum_qos: Some(QoS::AtMostOnce), ..Default::default() },
-        ConnAckProperties { retain_available: Some(true), ..Default::default() },
-        ConnAckProperties { maximum_packet_size: Some(1), ..Default::default() },
-        ConnAckProperties { assigned_client_identifier: Some(s("x")), ..Default::default() },
-        ConnAckProperties { topic_alias_maximum: Some(0), ..Default::default() },
-        ConnAckProperties { reason_string: Some(s("")), ..Default::default() },
-        ConnAckProperties { user_properties: vec![user("a", "b")], ..Default::default() },
-        ConnAckProperties { wildcard_subscription_available: Some(false), ..Default::default() },
-        ConnAckProperties { subscription_identifiers_available: Some(true), ..Default::default() },
-        ConnAckProperties { shared_subscription_available: Some(false), ..Default::default() },
-        ConnAckProperties { server_keep_alive: Some(0), ..Default::default() },
-        ConnAckProperties { response_information: Some(s("r")), ..Default::default() },
-        ConnAckProperties { server_reference: Some(s("s")), ..Default::default() },
-        ConnAckProperties { authentication_method: Some(s("m")), ..Default::default() },
-        ConnAckProperties { authentication_data: Some(Bytes::from_static(b"d")), ..Default::default() },
+        ConnAckProperties {
+            session_expiry_interval: Some(u32::MAX),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            receive_maximum: Some(1),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            maximum_qos: Some(QoS::AtMostOnce),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            retain_available: Some(true),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            maximum_packet_size: Some(1),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            assigned_client_identifier: Some(s("x")),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            topic_alias_maximum: Some(0),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            reason_string: Some(s("")),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            user_properties: vec![user("a", "b")],
+            ..Default::default()
+        },
+        ConnAckProperties {
+            wildcard_subscription_available: Some(false),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            subscription_identifiers_available: Some(true),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            shared_subscription_available: Some(false),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            server_keep_alive: Some(0),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            response_information: Some(s("r")),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            server_reference: Some(s("s")),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            authentication_method: Some(s("m")),
+            ..Default::default()
+        },
+        ConnAckProperties {
+            authentication_data: Some(Bytes::from_static(b"d")),
+            ..Default::default()
+        },
     ];
     for props in singles {
         for session_present in [false, true] {
-            let p = ConnAck { session_present, code: ReasonCode::SUCCESS, properties: props.clone() };
+            let p = ConnAck {
+                session_present,
+                code: ReasonCode::SUCCESS,
+                properties: props.clone(),
+            };
             roundtrip(&Packet::ConnAck(p), Protocol::V5);
         }
-        let refused = ConnAck { session_present: false, code: ReasonCode::NOT_AUTHORIZED, properties: props };
+        let refused = ConnAck {
+            session_present: false,
+            code: ReasonCode::NOT_AUTHORIZED,
+            properties: props,
+        };
         roundtrip(&Packet::ConnAck(refused), Protocol::V5);
     }
 }
@@ -286,7 +407,9 @@ fn connack_v5_with_every_property_roundtrips() {
 fn connack_v3_1_never_writes_session_present() {
     // MQTT 3.1 has no session present flag: the first byte is reserved and written as 0.
     let mut buf = BytesMut::new();
-    Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, true)).encode(Protocol::V3_1, &mut buf).unwrap();
+    Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, true))
+        .encode(Protocol::V3_1, &mut buf)
+        .unwrap();
     assert_eq!(&buf[..], &[0x20, 0x02, 0x00, 0x00]);
 }
 
@@ -295,7 +418,13 @@ fn connack_v3_1_never_writes_session_present() {
 // ---------------------------------------------------------------------------------------------
 
 fn publish(topic: &str, qos: QoS, packet_id: u16, payload: &'static [u8]) -> Publish {
-    Publish { topic: s(topic), qos, packet_id, payload: Bytes::from_static(payload), ..Publish::default() }
+    Publish {
+        topic: s(topic),
+        qos,
+        packet_id,
+        payload: Bytes::from_static(payload),
+        ..Publish::default()
+    }
 }
 
 #[test]
@@ -322,7 +451,10 @@ fn publish_roundtrips_every_qos_dup_and_retain_in_every_protocol() {
 fn publish_with_extreme_packet_ids_roundtrips() {
     for protocol in ALL {
         for id in [1, 0x7FFF, 0x8000, u16::MAX] {
-            roundtrip(&Packet::Publish(publish("t", QoS::AtLeastOnce, id, b"")), protocol);
+            roundtrip(
+                &Packet::Publish(publish("t", QoS::AtLeastOnce, id, b"")),
+                protocol,
+            );
         }
     }
 }
@@ -330,16 +462,32 @@ fn publish_with_extreme_packet_ids_roundtrips() {
 #[test]
 fn publish_with_empty_and_binary_payloads_roundtrips() {
     for protocol in ALL {
-        roundtrip(&Packet::Publish(publish("t", QoS::AtMostOnce, 0, b"")), protocol);
-        roundtrip(&Packet::Publish(publish("t", QoS::ExactlyOnce, 9, b"\x00\x01\xFF\xFE\x00")), protocol);
+        roundtrip(
+            &Packet::Publish(publish("t", QoS::AtMostOnce, 0, b"")),
+            protocol,
+        );
+        roundtrip(
+            &Packet::Publish(publish("t", QoS::ExactlyOnce, 9, b"\x00\x01\xFF\xFE\x00")),
+            protocol,
+        );
     }
 }
 
 #[test]
 fn publish_with_unicode_and_dollar_topics_roundtrips() {
     for protocol in ALL {
-        for topic in ["/", "$SYS/broker/uptime", "sport/tennis/player1", "日本/✓/ü", " ", "a//b"] {
-            roundtrip(&Packet::Publish(publish(topic, QoS::AtMostOnce, 0, b"x")), protocol);
+        for topic in [
+            "/",
+            "$SYS/broker/uptime",
+            "sport/tennis/player1",
+            "日本/✓/ü",
+            " ",
+            "a//b",
+        ] {
+            roundtrip(
+                &Packet::Publish(publish(topic, QoS::AtMostOnce, 0, b"x")),
+                protocol,
+            );
         }
     }
 }
@@ -347,7 +495,9 @@ fn publish_with_unicode_and_dollar_topics_roundtrips() {
 #[test]
 fn publish_with_large_payloads_roundtrips_across_remaining_length_sizes() {
     for protocol in ALL {
-        for len in [120usize, 124, 125, 200, 16_380, 16_381, 16_400, 70_000, 2_097_200] {
+        for len in [
+            120usize, 124, 125, 200, 16_380, 16_381, 16_400, 70_000, 2_097_200,
+        ] {
             let mut p = publish("big", QoS::AtLeastOnce, 1, b"");
             p.payload = Bytes::from(vec![0xA5; len]);
             roundtrip(&Packet::Publish(p), protocol);
@@ -363,25 +513,71 @@ fn publish_v5_with_every_property_roundtrips() {
         topic_alias: Some(7),
         response_topic: Some(s("response/topic")),
         correlation_data: Some(Bytes::from_static(b"\x00corr\xFF")),
-        user_properties: vec![user("k", "v1"), user("k", "v2"), user("other", "x"), user("k", "v1")],
-        subscription_identifiers: vec![1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455],
+        user_properties: vec![
+            user("k", "v1"),
+            user("k", "v2"),
+            user("other", "x"),
+            user("k", "v1"),
+        ],
+        subscription_identifiers: vec![
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            268_435_455,
+        ],
         content_type: Some(s("text/plain; charset=utf-8")),
     };
     let singles = [
         full.clone(),
-        PublishProperties { payload_format_indicator: Some(false), ..Default::default() },
-        PublishProperties { message_expiry_interval: Some(0), ..Default::default() },
-        PublishProperties { topic_alias: Some(u16::MAX), ..Default::default() },
-        PublishProperties { response_topic: Some(s("r")), ..Default::default() },
-        PublishProperties { correlation_data: Some(Bytes::new()), ..Default::default() },
-        PublishProperties { user_properties: vec![user("a", "b")], ..Default::default() },
-        PublishProperties { subscription_identifiers: vec![42], ..Default::default() },
-        PublishProperties { subscription_identifiers: vec![5, 5, 3], ..Default::default() },
-        PublishProperties { content_type: Some(s("")), ..Default::default() },
+        PublishProperties {
+            payload_format_indicator: Some(false),
+            ..Default::default()
+        },
+        PublishProperties {
+            message_expiry_interval: Some(0),
+            ..Default::default()
+        },
+        PublishProperties {
+            topic_alias: Some(u16::MAX),
+            ..Default::default()
+        },
+        PublishProperties {
+            response_topic: Some(s("r")),
+            ..Default::default()
+        },
+        PublishProperties {
+            correlation_data: Some(Bytes::new()),
+            ..Default::default()
+        },
+        PublishProperties {
+            user_properties: vec![user("a", "b")],
+            ..Default::default()
+        },
+        PublishProperties {
+            subscription_identifiers: vec![42],
+            ..Default::default()
+        },
+        PublishProperties {
+            subscription_identifiers: vec![5, 5, 3],
+            ..Default::default()
+        },
+        PublishProperties {
+            content_type: Some(s("")),
+            ..Default::default()
+        },
     ];
     for props in singles {
         for qos in QOS {
-            let mut p = publish("a/b", qos, if qos == QoS::AtMostOnce { 0 } else { 10 }, b"payload");
+            let mut p = publish(
+                "a/b",
+                qos,
+                if qos == QoS::AtMostOnce { 0 } else { 10 },
+                b"payload",
+            );
             p.properties = props.clone();
             roundtrip(&Packet::Publish(p), Protocol::V5);
         }
@@ -409,7 +605,9 @@ fn publish_properties_are_not_written_before_v5() {
     p.properties.message_expiry_interval = Some(5);
     for protocol in [Protocol::V3_1, Protocol::V3_1_1] {
         let mut buf = BytesMut::new();
-        Packet::Publish(p.clone()).encode(protocol, &mut buf).unwrap();
+        Packet::Publish(p.clone())
+            .encode(protocol, &mut buf)
+            .unwrap();
         assert_eq!(&buf[..], &[0x30, 0x04, 0x00, 0x01, b't', b'x']);
     }
 }
@@ -422,7 +620,12 @@ const PUBACK_CODES: [u8; 9] = [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0
 const PUBREL_CODES: [u8; 2] = [0x00, 0x92];
 
 fn pub_replies(r: PubReply) -> [Packet; 4] {
-    [Packet::PubAck(r.clone()), Packet::PubRec(r.clone()), Packet::PubRel(r.clone()), Packet::PubComp(r)]
+    [
+        Packet::PubAck(r.clone()),
+        Packet::PubRec(r.clone()),
+        Packet::PubRel(r.clone()),
+        Packet::PubComp(r),
+    ]
 }
 
 #[test]
@@ -458,13 +661,26 @@ fn pubrel_and_pubcomp_v5_roundtrip_every_reason_code() {
 #[test]
 fn pub_replies_v5_with_every_property_roundtrip() {
     let props = [
-        AckProperties { reason_string: Some(s("because")), user_properties: vec![user("a", "b"), user("a", "b")] },
-        AckProperties { reason_string: Some(s("only reason")), ..Default::default() },
-        AckProperties { user_properties: vec![user("only", "user")], ..Default::default() },
+        AckProperties {
+            reason_string: Some(s("because")),
+            user_properties: vec![user("a", "b"), user("a", "b")],
+        },
+        AckProperties {
+            reason_string: Some(s("only reason")),
+            ..Default::default()
+        },
+        AckProperties {
+            user_properties: vec![user("only", "user")],
+            ..Default::default()
+        },
     ];
     for properties in props {
         for reason in [ReasonCode::SUCCESS, ReasonCode(0x92), ReasonCode(0x80)] {
-            let r = PubReply { packet_id: 99, reason, properties: properties.clone() };
+            let r = PubReply {
+                packet_id: 99,
+                reason,
+                properties: properties.clone(),
+            };
             for p in pub_replies(r) {
                 let allowed = match p {
                     Packet::PubAck(_) | Packet::PubRec(_) => PUBACK_CODES.contains(&reason.0),
@@ -483,21 +699,30 @@ fn pub_replies_v5_with_every_property_roundtrip() {
 // ---------------------------------------------------------------------------------------------
 
 fn filter(f: &str, options: SubscriptionOptions) -> SubscribeFilter {
-    SubscribeFilter { filter: s(f), options }
+    SubscribeFilter {
+        filter: s(f),
+        options,
+    }
 }
 
 #[test]
 fn subscribe_roundtrips_every_qos_and_several_filters_in_every_protocol() {
     for protocol in ALL {
         for qos in QOS {
-            roundtrip(&Packet::Subscribe(Subscribe::new(1, "a/+/c", SubscriptionOptions::qos(qos))), protocol);
+            roundtrip(
+                &Packet::Subscribe(Subscribe::new(1, "a/+/c", SubscriptionOptions::qos(qos))),
+                protocol,
+            );
         }
         let many = Subscribe {
             packet_id: u16::MAX,
             filters: vec![
                 filter("a/b", SubscriptionOptions::qos(QoS::AtLeastOnce)),
                 filter("#", SubscriptionOptions::qos(QoS::AtMostOnce)),
-                filter("$share/group/x/#", SubscriptionOptions::qos(QoS::ExactlyOnce)),
+                filter(
+                    "$share/group/x/#",
+                    SubscriptionOptions::qos(QoS::ExactlyOnce),
+                ),
                 filter("a/b", SubscriptionOptions::qos(QoS::AtMostOnce)),
             ],
             properties: SubscribeProperties::default(),
@@ -511,9 +736,21 @@ fn subscribe_v5_roundtrips_every_combination_of_options() {
     for qos in QOS {
         for no_local in [false, true] {
             for retain_as_published in [false, true] {
-                for retain_handling in [RetainHandling::OnSubscribe, RetainHandling::OnNewSubscribe, RetainHandling::Never] {
-                    let options = SubscriptionOptions { qos, no_local, retain_as_published, retain_handling };
-                    let wire = roundtrip(&Packet::Subscribe(Subscribe::new(5, "x/y", options)), Protocol::V5);
+                for retain_handling in [
+                    RetainHandling::OnSubscribe,
+                    RetainHandling::OnNewSubscribe,
+                    RetainHandling::Never,
+                ] {
+                    let options = SubscriptionOptions {
+                        qos,
+                        no_local,
+                        retain_as_published,
+                        retain_handling,
+                    };
+                    let wire = roundtrip(
+                        &Packet::Subscribe(Subscribe::new(5, "x/y", options)),
+                        Protocol::V5,
+                    );
                     let byte = *wire.last().unwrap();
                     assert_eq!(byte & 0x03, qos as u8);
                     assert_eq!(byte & 0x04 != 0, no_local);
@@ -529,15 +766,30 @@ fn subscribe_v5_roundtrips_every_combination_of_options() {
 #[test]
 fn subscribe_v5_with_every_property_roundtrips() {
     let props = [
-        SubscribeProperties { subscription_identifier: Some(1), user_properties: vec![user("a", "1"), user("a", "1")] },
-        SubscribeProperties { subscription_identifier: Some(268_435_455), ..Default::default() },
-        SubscribeProperties { subscription_identifier: Some(128), ..Default::default() },
-        SubscribeProperties { user_properties: vec![user("k", "v")], ..Default::default() },
+        SubscribeProperties {
+            subscription_identifier: Some(1),
+            user_properties: vec![user("a", "1"), user("a", "1")],
+        },
+        SubscribeProperties {
+            subscription_identifier: Some(268_435_455),
+            ..Default::default()
+        },
+        SubscribeProperties {
+            subscription_identifier: Some(128),
+            ..Default::default()
+        },
+        SubscribeProperties {
+            user_properties: vec![user("k", "v")],
+            ..Default::default()
+        },
     ];
     for properties in props {
         let p = Subscribe {
             packet_id: 2,
-            filters: vec![filter("a", SubscriptionOptions::qos(QoS::AtLeastOnce)), filter("b/#", SubscriptionOptions::default())],
+            filters: vec![
+                filter("a", SubscriptionOptions::qos(QoS::AtLeastOnce)),
+                filter("b/#", SubscriptionOptions::default()),
+            ],
             properties,
         };
         roundtrip(&Packet::Subscribe(p), Protocol::V5);
@@ -558,16 +810,29 @@ fn suback_roundtrips_every_return_code_in_v3() {
 
 #[test]
 fn suback_v5_roundtrips_every_reason_code_and_property() {
-    let codes = [0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2];
+    let codes = [
+        0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2,
+    ];
     let props = [
         AckProperties::default(),
-        AckProperties { reason_string: Some(s("partly")), user_properties: vec![user("a", "b"), user("c", "d")] },
+        AckProperties {
+            reason_string: Some(s("partly")),
+            user_properties: vec![user("a", "b"), user("c", "d")],
+        },
     ];
     for properties in props {
-        let p = SubAck { packet_id: 4, reasons: codes.map(ReasonCode).to_vec(), properties: properties.clone() };
+        let p = SubAck {
+            packet_id: 4,
+            reasons: codes.map(ReasonCode).to_vec(),
+            properties: properties.clone(),
+        };
         roundtrip(&Packet::SubAck(p), Protocol::V5);
         for code in codes {
-            let p = SubAck { packet_id: 4, reasons: vec![ReasonCode(code)], properties: properties.clone() };
+            let p = SubAck {
+                packet_id: 4,
+                reasons: vec![ReasonCode(code)],
+                properties: properties.clone(),
+            };
             roundtrip(&Packet::SubAck(p), Protocol::V5);
         }
     }
@@ -576,7 +841,11 @@ fn suback_v5_roundtrips_every_reason_code_and_property() {
 #[test]
 fn unsubscribe_roundtrips_in_every_protocol() {
     for protocol in ALL {
-        let one = Unsubscribe { packet_id: 1, filters: vec![s("a/b")], properties: UnsubscribeProperties::default() };
+        let one = Unsubscribe {
+            packet_id: 1,
+            filters: vec![s("a/b")],
+            properties: UnsubscribeProperties::default(),
+        };
         roundtrip(&Packet::Unsubscribe(one), protocol);
         let many = Unsubscribe {
             packet_id: 0xFFFF,
@@ -592,7 +861,9 @@ fn unsubscribe_v5_with_user_properties_roundtrips() {
     let p = Unsubscribe {
         packet_id: 8,
         filters: vec![s("x")],
-        properties: UnsubscribeProperties { user_properties: vec![user("a", "b"), user("a", "c")] },
+        properties: UnsubscribeProperties {
+            user_properties: vec![user("a", "b"), user("a", "c")],
+        },
     };
     roundtrip(&Packet::Unsubscribe(p), Protocol::V5);
 }
@@ -600,7 +871,13 @@ fn unsubscribe_v5_with_user_properties_roundtrips() {
 #[test]
 fn unsuback_roundtrips_in_v3() {
     for protocol in [Protocol::V3_1, Protocol::V3_1_1] {
-        let wire = roundtrip(&Packet::UnsubAck(UnsubAck { packet_id: 77, ..UnsubAck::default() }), protocol);
+        let wire = roundtrip(
+            &Packet::UnsubAck(UnsubAck {
+                packet_id: 77,
+                ..UnsubAck::default()
+            }),
+            protocol,
+        );
         assert_eq!(&wire[..], &[0xB0, 0x02, 0x00, 77]);
     }
 }
@@ -610,14 +887,28 @@ fn unsuback_v5_roundtrips_every_reason_code_and_property() {
     let codes = [0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91];
     let props = [
         AckProperties::default(),
-        AckProperties { reason_string: Some(s("r")), ..Default::default() },
-        AckProperties { user_properties: vec![user("u", "v"), user("u", "v")], ..Default::default() },
+        AckProperties {
+            reason_string: Some(s("r")),
+            ..Default::default()
+        },
+        AckProperties {
+            user_properties: vec![user("u", "v"), user("u", "v")],
+            ..Default::default()
+        },
     ];
     for properties in props {
-        let p = UnsubAck { packet_id: 5, reasons: codes.map(ReasonCode).to_vec(), properties: properties.clone() };
+        let p = UnsubAck {
+            packet_id: 5,
+            reasons: codes.map(ReasonCode).to_vec(),
+            properties: properties.clone(),
+        };
         roundtrip(&Packet::UnsubAck(p), Protocol::V5);
         for code in codes {
-            let p = UnsubAck { packet_id: 5, reasons: vec![ReasonCode(code)], properties: properties.clone() };
+            let p = UnsubAck {
+                packet_id: 5,
+                reasons: vec![ReasonCode(code)],
+                properties: properties.clone(),
+            };
             roundtrip(&Packet::UnsubAck(p), Protocol::V5);
         }
     }
@@ -638,18 +929,24 @@ fn pingreq_and_pingresp_roundtrip_in_every_protocol() {
 #[test]
 fn disconnect_roundtrips_in_every_protocol() {
     for protocol in ALL {
-        assert_eq!(&roundtrip(&Packet::Disconnect(Disconnect::default()), protocol)[..], &[0xE0, 0x00]);
+        assert_eq!(
+            &roundtrip(&Packet::Disconnect(Disconnect::default()), protocol)[..],
+            &[0xE0, 0x00]
+        );
     }
 }
 
 #[test]
 fn disconnect_v5_roundtrips_every_reason_code() {
     let codes = [
-        0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
-        0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
+        0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94,
+        0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
     ];
     for code in codes {
-        roundtrip(&Packet::Disconnect(Disconnect::new(ReasonCode(code))), Protocol::V5);
+        roundtrip(
+            &Packet::Disconnect(Disconnect::new(ReasonCode(code))),
+            Protocol::V5,
+        );
     }
 }
 
@@ -662,14 +959,32 @@ fn disconnect_v5_with_every_property_roundtrips() {
             user_properties: vec![user("a", "b"), user("a", "b")],
             server_reference: Some(s("elsewhere")),
         },
-        DisconnectProperties { session_expiry_interval: Some(0), ..Default::default() },
-        DisconnectProperties { reason_string: Some(s("r")), ..Default::default() },
-        DisconnectProperties { user_properties: vec![user("k", "")], ..Default::default() },
-        DisconnectProperties { server_reference: Some(s("s")), ..Default::default() },
+        DisconnectProperties {
+            session_expiry_interval: Some(0),
+            ..Default::default()
+        },
+        DisconnectProperties {
+            reason_string: Some(s("r")),
+            ..Default::default()
+        },
+        DisconnectProperties {
+            user_properties: vec![user("k", "")],
+            ..Default::default()
+        },
+        DisconnectProperties {
+            server_reference: Some(s("s")),
+            ..Default::default()
+        },
     ];
     for properties in props {
         for reason in [ReasonCode::NORMAL_DISCONNECTION, ReasonCode::SERVER_MOVED] {
-            roundtrip(&Packet::Disconnect(Disconnect { reason, properties: properties.clone() }), Protocol::V5);
+            roundtrip(
+                &Packet::Disconnect(Disconnect {
+                    reason,
+                    properties: properties.clone(),
+                }),
+                Protocol::V5,
+            );
         }
     }
 }
@@ -684,13 +999,32 @@ fn auth_v5_roundtrips_every_reason_code_and_property() {
             reason_string: Some(s("continue")),
             user_properties: vec![user("a", "b"), user("a", "b")],
         },
-        AuthProperties { authentication_method: Some(s("m")), ..Default::default() },
-        AuthProperties { reason_string: Some(s("r")), ..Default::default() },
-        AuthProperties { user_properties: vec![user("x", "y")], ..Default::default() },
+        AuthProperties {
+            authentication_method: Some(s("m")),
+            ..Default::default()
+        },
+        AuthProperties {
+            reason_string: Some(s("r")),
+            ..Default::default()
+        },
+        AuthProperties {
+            user_properties: vec![user("x", "y")],
+            ..Default::default()
+        },
     ];
     for properties in props {
-        for reason in [ReasonCode::SUCCESS, ReasonCode::CONTINUE_AUTHENTICATION, ReasonCode::RE_AUTHENTICATE] {
-            roundtrip(&Packet::Auth(Auth { reason, properties: properties.clone() }), Protocol::V5);
+        for reason in [
+            ReasonCode::SUCCESS,
+            ReasonCode::CONTINUE_AUTHENTICATION,
+            ReasonCode::RE_AUTHENTICATE,
+        ] {
+            roundtrip(
+                &Packet::Auth(Auth {
+                    reason,
+                    properties: properties.clone(),
+                }),
+                Protocol::V5,
+            );
         }
     }
 }
@@ -699,9 +1033,20 @@ fn auth_v5_roundtrips_every_reason_code_and_property() {
 fn auth_cannot_be_encoded_before_v5() {
     for protocol in [Protocol::V3_1, Protocol::V3_1_1] {
         let mut buf = BytesMut::new();
-        let err = Packet::Auth(Auth::default()).encode(protocol, &mut buf).unwrap_err();
-        assert_eq!(err, EncodeError::NotInProtocol { packet: "AUTH", protocol });
-        assert!(buf.is_empty(), "nothing is written for a packet that does not exist");
+        let err = Packet::Auth(Auth::default())
+            .encode(protocol, &mut buf)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EncodeError::NotInProtocol {
+                packet: "AUTH",
+                protocol
+            }
+        );
+        assert!(
+            buf.is_empty(),
+            "nothing is written for a packet that does not exist"
+        );
     }
 }
 
@@ -719,7 +1064,10 @@ fn samples(protocol: Protocol) -> Vec<Packet> {
         qos: QoS::AtLeastOnce,
         retain: true,
         properties: if v5 {
-            WillProperties { will_delay_interval: Some(5), ..Default::default() }
+            WillProperties {
+                will_delay_interval: Some(5),
+                ..Default::default()
+            }
         } else {
             WillProperties::default()
         },
@@ -734,8 +1082,15 @@ fn samples(protocol: Protocol) -> Vec<Packet> {
     let mut connack = ConnAck::new(ReasonCode::SUCCESS, protocol != Protocol::V3_1);
     let mut puback = PubReply::new(12);
     let mut subscribe = Subscribe::new(13, "s/#", SubscriptionOptions::qos(QoS::AtLeastOnce));
-    let mut suback = SubAck { packet_id: 13, reasons: vec![ReasonCode::GRANTED_QOS_1], ..SubAck::default() };
-    let mut unsuback = UnsubAck { packet_id: 14, ..UnsubAck::default() };
+    let mut suback = SubAck {
+        packet_id: 13,
+        reasons: vec![ReasonCode::GRANTED_QOS_1],
+        ..SubAck::default()
+    };
+    let mut unsuback = UnsubAck {
+        packet_id: 14,
+        ..UnsubAck::default()
+    };
     let mut disconnect = Disconnect::default();
     if v5 {
         publish.properties.subscription_identifiers = vec![1, 300];
@@ -761,7 +1116,11 @@ fn samples(protocol: Protocol) -> Vec<Packet> {
         Packet::PubComp(PubReply::new(12)),
         Packet::Subscribe(subscribe),
         Packet::SubAck(suback),
-        Packet::Unsubscribe(Unsubscribe { packet_id: 14, filters: vec![s("s/#")], ..Unsubscribe::default() }),
+        Packet::Unsubscribe(Unsubscribe {
+            packet_id: 14,
+            filters: vec![s("s/#")],
+            ..Unsubscribe::default()
+        }),
         Packet::UnsubAck(unsuback),
         Packet::PingReq,
         Packet::PingResp,
@@ -786,7 +1145,11 @@ fn samples_cover_every_packet_type() {
         let mut names: Vec<&str> = samples(protocol).iter().map(Packet::name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), if protocol.is_v5() { 15 } else { 14 }, "{protocol}: {names:?}");
+        assert_eq!(
+            names.len(),
+            if protocol.is_v5() { 15 } else { 14 },
+            "{protocol}: {names:?}"
+        );
     }
 }
 
@@ -798,10 +1161,21 @@ fn decoding_byte_by_byte_returns_none_until_the_last_byte() {
             let mut buf = BytesMut::new();
             for (i, &byte) in wire.iter().enumerate() {
                 buf.extend_from_slice(&[byte]);
-                let got = decode(&mut buf, protocol, NO_LIMIT).unwrap_or_else(|e| panic!("{p:?} at byte {i}: {e}"));
+                let got = decode(&mut buf, protocol, NO_LIMIT)
+                    .unwrap_or_else(|e| panic!("{p:?} at byte {i}: {e}"));
                 if i + 1 < wire.len() {
-                    assert_eq!(got, None, "{p:?} in {protocol} decoded after {} of {} bytes", i + 1, wire.len());
-                    assert_eq!(buf.len(), i + 1, "an incomplete packet must not be consumed");
+                    assert_eq!(
+                        got,
+                        None,
+                        "{p:?} in {protocol} decoded after {} of {} bytes",
+                        i + 1,
+                        wire.len()
+                    );
+                    assert_eq!(
+                        buf.len(),
+                        i + 1,
+                        "an incomplete packet must not be consumed"
+                    );
                 } else {
                     assert_eq!(got.as_ref(), Some(&p), "{protocol}");
                     assert!(buf.is_empty());
@@ -844,7 +1218,9 @@ fn several_packets_back_to_back_decode_in_order() {
         let total: usize = packets.iter().map(|p| p.encoded_len(protocol)).sum();
         assert_eq!(buf.len(), total);
         for p in &packets {
-            let got = decode(&mut buf, protocol, NO_LIMIT).unwrap().expect("a whole packet is buffered");
+            let got = decode(&mut buf, protocol, NO_LIMIT)
+                .unwrap()
+                .expect("a whole packet is buffered");
             assert_eq!(&got, p, "{protocol}");
         }
         assert!(buf.is_empty());
@@ -864,12 +1240,22 @@ fn back_to_back_packets_with_a_partial_tail_leave_the_tail_buffered() {
         packets[2].encode(protocol, &mut tail).unwrap();
         buf.extend_from_slice(&tail[..tail.len() - 1]);
         for p in &packets {
-            assert_eq!(decode(&mut buf, protocol, NO_LIMIT).unwrap().as_ref(), Some(p));
+            assert_eq!(
+                decode(&mut buf, protocol, NO_LIMIT).unwrap().as_ref(),
+                Some(p)
+            );
         }
         assert_eq!(decode(&mut buf, protocol, NO_LIMIT), Ok(None));
-        assert_eq!(&buf[..], &tail[..tail.len() - 1], "the partial packet stays in the buffer");
+        assert_eq!(
+            &buf[..],
+            &tail[..tail.len() - 1],
+            "the partial packet stays in the buffer"
+        );
         buf.extend_from_slice(&tail[tail.len() - 1..]);
-        assert_eq!(decode(&mut buf, protocol, NO_LIMIT).unwrap().as_ref(), Some(&packets[2]));
+        assert_eq!(
+            decode(&mut buf, protocol, NO_LIMIT).unwrap().as_ref(),
+            Some(&packets[2])
+        );
         assert!(buf.is_empty());
     }
 }
@@ -885,7 +1271,10 @@ fn a_packet_of_exactly_the_maximum_size_decodes() {
             assert_eq!(decode(&mut buf, protocol, len).unwrap(), Some(p.clone()));
             assert_eq!(
                 decode(&mut over, protocol, len - 1),
-                Err(DecodeError::TooLarge { size: len, max: len - 1 })
+                Err(DecodeError::TooLarge {
+                    size: len,
+                    max: len - 1
+                })
             );
         }
     }
@@ -901,7 +1290,13 @@ fn decoded_strings_and_payload_share_the_read_buffer() {
     let Some(Packet::Publish(got)) = decode(&mut buf, Protocol::V3_1_1, NO_LIMIT).unwrap() else {
         panic!("not a PUBLISH")
     };
-    for ptr in [got.topic.as_bytes().as_ptr() as usize, got.payload.as_ptr() as usize] {
-        assert!((start..end).contains(&ptr), "decoded field was copied out of the read buffer");
+    for ptr in [
+        got.topic.as_bytes().as_ptr() as usize,
+        got.payload.as_ptr() as usize,
+    ] {
+        assert!(
+            (start..end).contains(&ptr),
+            "decoded field was copied out of the read buffer"
+        );
     }
 }

@@ -4,10 +4,10 @@
 
 use bytes::{Bytes, BytesMut};
 use comqtt::mqtt::{
-    decode, peek_frame, AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect,
-    Disconnect, DisconnectProperties, FrameHeader, LastWill, MqttString, Packet, Protocol, PubReply,
-    Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions,
-    UnsubAck, Unsubscribe,
+    AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, Disconnect,
+    DisconnectProperties, FrameHeader, LastWill, MqttString, Packet, Protocol, PubReply, Publish,
+    QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions,
+    UnsubAck, Unsubscribe, decode, peek_frame,
 };
 
 fn s(v: &str) -> MqttString {
@@ -21,9 +21,15 @@ fn vector(protocol: Protocol, packet: Packet, wire: &[u8]) {
     let mut buf = BytesMut::new();
     packet.encode(protocol, &mut buf).expect("encode");
     assert_eq!(&buf[..], wire, "encoding {packet:?} in {protocol}");
-    assert_eq!(packet.encoded_len(protocol), wire.len(), "encoded_len of {packet:?}");
+    assert_eq!(
+        packet.encoded_len(protocol),
+        wire.len(),
+        "encoded_len of {packet:?}"
+    );
     let mut buf = BytesMut::from(wire);
-    let got = decode(&mut buf, protocol, usize::MAX).expect("decode").expect("whole packet");
+    let got = decode(&mut buf, protocol, usize::MAX)
+        .expect("decode")
+        .expect("whole packet");
     assert_eq!(got, packet, "decoding {wire:02X?} in {protocol}");
     assert!(buf.is_empty());
 }
@@ -115,7 +121,12 @@ fn connect_5_0_with_will_properties_and_retain() {
     ];
     let mut connect = Connect::new(Protocol::V5, "c");
     connect.properties.receive_maximum = Some(5);
-    let mut will = LastWill { topic: s("t"), qos: QoS::ExactlyOnce, retain: true, ..LastWill::default() };
+    let mut will = LastWill {
+        topic: s("t"),
+        qos: QoS::ExactlyOnce,
+        retain: true,
+        ..LastWill::default()
+    };
     will.properties.will_delay_interval = Some(30);
     will.properties.payload_format_indicator = Some(true);
     connect.will = Some(will);
@@ -133,7 +144,11 @@ fn connect_3_1_mqisdp_level_3() {
         0x00, 0x3C, // keep alive 60
         0x00, 0x02, b'c', b'1', // client identifier
     ];
-    vector(Protocol::V3_1, Packet::Connect(Box::new(Connect::new(Protocol::V3_1, "c1"))), &wire);
+    vector(
+        Protocol::V3_1,
+        Packet::Connect(Box::new(Connect::new(Protocol::V3_1, "c1"))),
+        &wire,
+    );
 }
 
 #[test]
@@ -163,10 +178,14 @@ fn connect_3_1_mqisdp_with_will_user_name_and_password_flags_ce() {
 /// CONNECT names its own version: it decodes the same whatever the connection assumed.
 #[test]
 fn connect_decodes_in_its_own_version_whatever_the_connection_assumed() {
-    let wire = [0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+    let wire = [
+        0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
     for assumed in [Protocol::V3_1, Protocol::V3_1_1, Protocol::V5] {
         let mut buf = BytesMut::from(&wire[..]);
-        let Some(Packet::Connect(c)) = decode(&mut buf, assumed, usize::MAX).unwrap() else { panic!() };
+        let Some(Packet::Connect(c)) = decode(&mut buf, assumed, usize::MAX).unwrap() else {
+            panic!()
+        };
         assert_eq!(c.protocol, Protocol::V5);
         assert!(!c.clean_start);
         assert_eq!(c.keep_alive, 0);
@@ -180,8 +199,16 @@ fn connect_decodes_in_its_own_version_whatever_the_connection_assumed() {
 
 #[test]
 fn connack_3_1_1_accepted_session_present_and_refused() {
-    vector(Protocol::V3_1_1, Packet::ConnAck(ConnAck::new(ReasonCode::V3_ACCEPTED, false)), &[0x20, 0x02, 0x00, 0x00]);
-    vector(Protocol::V3_1_1, Packet::ConnAck(ConnAck::new(ReasonCode::V3_ACCEPTED, true)), &[0x20, 0x02, 0x01, 0x00]);
+    vector(
+        Protocol::V3_1_1,
+        Packet::ConnAck(ConnAck::new(ReasonCode::V3_ACCEPTED, false)),
+        &[0x20, 0x02, 0x00, 0x00],
+    );
+    vector(
+        Protocol::V3_1_1,
+        Packet::ConnAck(ConnAck::new(ReasonCode::V3_ACCEPTED, true)),
+        &[0x20, 0x02, 0x01, 0x00],
+    );
     vector(
         Protocol::V3_1_1,
         Packet::ConnAck(ConnAck::new(ReasonCode::V3_NOT_AUTHORIZED, false)),
@@ -196,7 +223,11 @@ fn connack_3_1_1_accepted_session_present_and_refused() {
 
 #[test]
 fn connack_5_0_with_and_without_properties() {
-    vector(Protocol::V5, Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, false)), &[0x20, 0x03, 0x00, 0x00, 0x00]);
+    vector(
+        Protocol::V5,
+        Packet::ConnAck(ConnAck::new(ReasonCode::SUCCESS, false)),
+        &[0x20, 0x03, 0x00, 0x00, 0x00],
+    );
     vector(
         Protocol::V5,
         Packet::ConnAck(ConnAck::new(ReasonCode::BAD_USER_NAME_OR_PASSWORD, false)),
@@ -218,7 +249,15 @@ fn connack_5_0_with_and_without_properties() {
         0x12, 0x00, 0x02, b'i', b'd', // assigned client identifier
         0x22, 0x00, 0x05, // topic alias maximum 5
     ];
-    vector(Protocol::V5, Packet::ConnAck(ConnAck { session_present: true, code: ReasonCode::SUCCESS, properties: props }), &wire);
+    vector(
+        Protocol::V5,
+        Packet::ConnAck(ConnAck {
+            session_present: true,
+            code: ReasonCode::SUCCESS,
+            properties: props,
+        }),
+        &wire,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,7 +266,11 @@ fn connack_5_0_with_and_without_properties() {
 
 fn publish_with_body_len(body_len: usize) -> Packet {
     // topic "a" (3 bytes) + payload, QoS 0, v3.1.1
-    Packet::Publish(Publish::new("a", QoS::AtMostOnce, Bytes::from(vec![0x5A; body_len - 3])))
+    Packet::Publish(Publish::new(
+        "a",
+        QoS::AtMostOnce,
+        Bytes::from(vec![0x5A; body_len - 3]),
+    ))
 }
 
 #[test]
@@ -244,30 +287,62 @@ fn remaining_length_examples_from_the_spec_table() {
         let p = publish_with_body_len(body_len);
         let mut buf = BytesMut::new();
         p.encode(Protocol::V3_1_1, &mut buf).unwrap();
-        assert_eq!(&buf[..header.len()], header, "header of a {body_len}-byte body");
+        assert_eq!(
+            &buf[..header.len()],
+            header,
+            "header of a {body_len}-byte body"
+        );
         assert_eq!(&buf[header.len()..header.len() + 3], &[0x00, 0x01, b'a']);
         assert_eq!(buf.len(), header.len() + body_len);
         assert_eq!(p.encoded_len(Protocol::V3_1_1), buf.len());
         assert_eq!(
             peek_frame(&buf, usize::MAX).unwrap(),
-            Some(FrameHeader { first: 0x30, header_len: header.len(), body_len })
+            Some(FrameHeader {
+                first: 0x30,
+                header_len: header.len(),
+                body_len
+            })
         );
-        assert_eq!(decode(&mut buf, Protocol::V3_1_1, usize::MAX).unwrap(), Some(p));
+        assert_eq!(
+            decode(&mut buf, Protocol::V3_1_1, usize::MAX).unwrap(),
+            Some(p)
+        );
     }
 }
 
 #[test]
 fn remaining_length_zero_and_the_largest_value() {
-    assert_eq!(peek_frame(&[0xC0, 0x00], usize::MAX).unwrap(), Some(FrameHeader { first: 0xC0, header_len: 2, body_len: 0 }));
+    assert_eq!(
+        peek_frame(&[0xC0, 0x00], usize::MAX).unwrap(),
+        Some(FrameHeader {
+            first: 0xC0,
+            header_len: 2,
+            body_len: 0
+        })
+    );
     assert_eq!(
         peek_frame(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F], usize::MAX).unwrap(),
-        Some(FrameHeader { first: 0x30, header_len: 5, body_len: 268_435_455 })
+        Some(FrameHeader {
+            first: 0x30,
+            header_len: 5,
+            body_len: 268_435_455
+        })
     );
     assert_eq!(
         peek_frame(&[0x30, 0x80, 0x80, 0x80, 0x01], usize::MAX).unwrap(),
-        Some(FrameHeader { first: 0x30, header_len: 5, body_len: 2_097_152 })
+        Some(FrameHeader {
+            first: 0x30,
+            header_len: 5,
+            body_len: 2_097_152
+        })
     );
-    assert_eq!(peek_frame(&[0x30, 0xC1, 0x02], usize::MAX).unwrap().unwrap().body_len, 321);
+    assert_eq!(
+        peek_frame(&[0x30, 0xC1, 0x02], usize::MAX)
+            .unwrap()
+            .unwrap()
+            .body_len,
+        321
+    );
 }
 
 #[test]
@@ -285,8 +360,13 @@ fn remaining_length_not_yet_complete_needs_more_bytes() {
 /// MQTT 3.1.1 section 3.3.2.3, figure 3.11: topic name "a/b", packet identifier 10.
 #[test]
 fn publish_3_1_1_variable_header_example_topic_a_b_packet_id_10() {
-    let wire = [0x32, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x0A, b'h', b'i'];
-    let p = Publish { packet_id: 10, ..Publish::new("a/b", QoS::AtLeastOnce, &b"hi"[..]) };
+    let wire = [
+        0x32, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x0A, b'h', b'i',
+    ];
+    let p = Publish {
+        packet_id: 10,
+        ..Publish::new("a/b", QoS::AtLeastOnce, &b"hi"[..])
+    };
     vector(Protocol::V3_1_1, Packet::Publish(p.clone()), &wire);
     vector(Protocol::V3_1, Packet::Publish(p), &wire);
 }
@@ -294,22 +374,51 @@ fn publish_3_1_1_variable_header_example_topic_a_b_packet_id_10() {
 /// MQTT 5.0 section 3.3.2.3, figure 3-9: topic "a/b", packet identifier 10, no properties.
 #[test]
 fn publish_5_0_variable_header_example_topic_a_b_packet_id_10_no_properties() {
-    let wire = [0x32, 0x0A, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x0A, 0x00, b'h', b'i'];
-    let p = Publish { packet_id: 10, ..Publish::new("a/b", QoS::AtLeastOnce, &b"hi"[..]) };
+    let wire = [
+        0x32, 0x0A, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x0A, 0x00, b'h', b'i',
+    ];
+    let p = Publish {
+        packet_id: 10,
+        ..Publish::new("a/b", QoS::AtLeastOnce, &b"hi"[..])
+    };
     vector(Protocol::V5, Packet::Publish(p), &wire);
 }
 
 #[test]
 fn publish_fixed_header_flags_dup_qos_retain() {
     // QoS 0 retained, no packet identifier.
-    let p = Publish { retain: true, ..Publish::new("t", QoS::AtMostOnce, &b"x"[..]) };
-    vector(Protocol::V3_1_1, Packet::Publish(p), &[0x31, 0x04, 0x00, 0x01, b't', b'x']);
+    let p = Publish {
+        retain: true,
+        ..Publish::new("t", QoS::AtMostOnce, &b"x"[..])
+    };
+    vector(
+        Protocol::V3_1_1,
+        Packet::Publish(p),
+        &[0x31, 0x04, 0x00, 0x01, b't', b'x'],
+    );
     // QoS 2 duplicate retained: 0x3D.
-    let p = Publish { dup: true, retain: true, packet_id: 0x1234, ..Publish::new("t", QoS::ExactlyOnce, Bytes::new()) };
-    vector(Protocol::V3_1_1, Packet::Publish(p), &[0x3D, 0x05, 0x00, 0x01, b't', 0x12, 0x34]);
+    let p = Publish {
+        dup: true,
+        retain: true,
+        packet_id: 0x1234,
+        ..Publish::new("t", QoS::ExactlyOnce, Bytes::new())
+    };
+    vector(
+        Protocol::V3_1_1,
+        Packet::Publish(p),
+        &[0x3D, 0x05, 0x00, 0x01, b't', 0x12, 0x34],
+    );
     // QoS 1 duplicate: 0x3A.
-    let p = Publish { dup: true, packet_id: 1, ..Publish::new("t", QoS::AtLeastOnce, Bytes::new()) };
-    vector(Protocol::V5, Packet::Publish(p), &[0x3A, 0x06, 0x00, 0x01, b't', 0x00, 0x01, 0x00]);
+    let p = Publish {
+        dup: true,
+        packet_id: 1,
+        ..Publish::new("t", QoS::AtLeastOnce, Bytes::new())
+    };
+    vector(
+        Protocol::V5,
+        Packet::Publish(p),
+        &[0x3A, 0x06, 0x00, 0x01, b't', 0x00, 0x01, 0x00],
+    );
 }
 
 #[test]
@@ -359,10 +468,26 @@ fn publish_5_0_with_message_properties() {
 #[test]
 fn pub_replies_3_1_1_are_four_bytes_with_pubrel_flags_0010() {
     for protocol in [Protocol::V3_1, Protocol::V3_1_1, Protocol::V5] {
-        vector(protocol, Packet::PubAck(PubReply::new(10)), &[0x40, 0x02, 0x00, 0x0A]);
-        vector(protocol, Packet::PubRec(PubReply::new(10)), &[0x50, 0x02, 0x00, 0x0A]);
-        vector(protocol, Packet::PubRel(PubReply::new(10)), &[0x62, 0x02, 0x00, 0x0A]);
-        vector(protocol, Packet::PubComp(PubReply::new(10)), &[0x70, 0x02, 0x00, 0x0A]);
+        vector(
+            protocol,
+            Packet::PubAck(PubReply::new(10)),
+            &[0x40, 0x02, 0x00, 0x0A],
+        );
+        vector(
+            protocol,
+            Packet::PubRec(PubReply::new(10)),
+            &[0x50, 0x02, 0x00, 0x0A],
+        );
+        vector(
+            protocol,
+            Packet::PubRel(PubReply::new(10)),
+            &[0x62, 0x02, 0x00, 0x0A],
+        );
+        vector(
+            protocol,
+            Packet::PubComp(PubReply::new(10)),
+            &[0x70, 0x02, 0x00, 0x0A],
+        );
     }
 }
 
@@ -372,18 +497,27 @@ fn pub_replies_3_1_1_are_four_bytes_with_pubrel_flags_0010() {
 fn pub_replies_5_0_reason_code_and_properties_forms() {
     vector(
         Protocol::V5,
-        Packet::PubAck(PubReply::with_reason(10, ReasonCode::NO_MATCHING_SUBSCRIBERS)),
+        Packet::PubAck(PubReply::with_reason(
+            10,
+            ReasonCode::NO_MATCHING_SUBSCRIBERS,
+        )),
         &[0x40, 0x03, 0x00, 0x0A, 0x10],
     );
     vector(
         Protocol::V5,
-        Packet::PubRel(PubReply::with_reason(10, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND)),
+        Packet::PubRel(PubReply::with_reason(
+            10,
+            ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+        )),
         &[0x62, 0x03, 0x00, 0x0A, 0x92],
     );
     let with_reason_string = PubReply {
         packet_id: 10,
         reason: ReasonCode::SUCCESS,
-        properties: AckProperties { reason_string: Some(s("x")), ..Default::default() },
+        properties: AckProperties {
+            reason_string: Some(s("x")),
+            ..Default::default()
+        },
     };
     vector(
         Protocol::V5,
@@ -395,9 +529,15 @@ fn pub_replies_5_0_reason_code_and_properties_forms() {
 #[test]
 fn pub_replies_5_0_long_forms_with_empty_properties_decode() {
     // A sender may always include the reason code and an empty property block.
-    for wire in [&[0x40u8, 0x04, 0x00, 0x0A, 0x00, 0x00][..], &[0x40, 0x03, 0x00, 0x0A, 0x00]] {
+    for wire in [
+        &[0x40u8, 0x04, 0x00, 0x0A, 0x00, 0x00][..],
+        &[0x40, 0x03, 0x00, 0x0A, 0x00],
+    ] {
         let mut buf = BytesMut::from(wire);
-        assert_eq!(decode(&mut buf, Protocol::V5, usize::MAX).unwrap(), Some(Packet::PubAck(PubReply::new(10))));
+        assert_eq!(
+            decode(&mut buf, Protocol::V5, usize::MAX).unwrap(),
+            Some(Packet::PubAck(PubReply::new(10)))
+        );
     }
 }
 
@@ -406,7 +546,10 @@ fn pub_replies_5_0_long_forms_with_empty_properties_decode() {
 // ---------------------------------------------------------------------------------------------
 
 fn sub(filter: &str, options: SubscriptionOptions) -> SubscribeFilter {
-    SubscribeFilter { filter: s(filter), options }
+    SubscribeFilter {
+        filter: s(filter),
+        options,
+    }
 }
 
 /// MQTT 3.1.1 section 3.8.3, figure 3.22: "a/b" QoS 1 and "c/d" QoS 2, packet identifier 10.
@@ -420,7 +563,10 @@ fn subscribe_3_1_1_payload_example() {
     ];
     let p = Subscribe {
         packet_id: 10,
-        filters: vec![sub("a/b", SubscriptionOptions::qos(QoS::AtLeastOnce)), sub("c/d", SubscriptionOptions::qos(QoS::ExactlyOnce))],
+        filters: vec![
+            sub("a/b", SubscriptionOptions::qos(QoS::AtLeastOnce)),
+            sub("c/d", SubscriptionOptions::qos(QoS::ExactlyOnce)),
+        ],
         properties: Default::default(),
     };
     vector(Protocol::V3_1_1, Packet::Subscribe(p.clone()), &wire);
@@ -438,7 +584,10 @@ fn subscribe_5_0_payload_example_and_options_byte() {
     ];
     let p = Subscribe {
         packet_id: 10,
-        filters: vec![sub("a/b", SubscriptionOptions::qos(QoS::AtLeastOnce)), sub("c/d", SubscriptionOptions::qos(QoS::ExactlyOnce))],
+        filters: vec![
+            sub("a/b", SubscriptionOptions::qos(QoS::AtLeastOnce)),
+            sub("c/d", SubscriptionOptions::qos(QoS::ExactlyOnce)),
+        ],
         properties: Default::default(),
     };
     vector(Protocol::V5, Packet::Subscribe(p), &wire);
@@ -462,30 +611,61 @@ fn subscribe_5_0_payload_example_and_options_byte() {
 /// MQTT 3.1.1 section 3.9.3, figure 3.26: success QoS 0, success QoS 2, failure.
 #[test]
 fn suback_3_1_1_payload_example() {
-    let p = SubAck { packet_id: 10, reasons: [0x00, 0x02, 0x80].map(ReasonCode).to_vec(), properties: Default::default() };
-    vector(Protocol::V3_1_1, Packet::SubAck(p.clone()), &[0x90, 0x05, 0x00, 0x0A, 0x00, 0x02, 0x80]);
-    vector(Protocol::V5, Packet::SubAck(p), &[0x90, 0x06, 0x00, 0x0A, 0x00, 0x00, 0x02, 0x80]);
+    let p = SubAck {
+        packet_id: 10,
+        reasons: [0x00, 0x02, 0x80].map(ReasonCode).to_vec(),
+        properties: Default::default(),
+    };
+    vector(
+        Protocol::V3_1_1,
+        Packet::SubAck(p.clone()),
+        &[0x90, 0x05, 0x00, 0x0A, 0x00, 0x02, 0x80],
+    );
+    vector(
+        Protocol::V5,
+        Packet::SubAck(p),
+        &[0x90, 0x06, 0x00, 0x0A, 0x00, 0x00, 0x02, 0x80],
+    );
 }
 
 /// MQTT 3.1.1 section 3.10.3, figure 3.30: "a/b" and "c/d".
 #[test]
 fn unsubscribe_3_1_1_payload_example() {
-    let p = Unsubscribe { packet_id: 10, filters: vec![s("a/b"), s("c/d")], properties: Default::default() };
-    let wire = [0xA2, 0x0C, 0x00, 0x0A, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x03, b'c', b'/', b'd'];
+    let p = Unsubscribe {
+        packet_id: 10,
+        filters: vec![s("a/b"), s("c/d")],
+        properties: Default::default(),
+    };
+    let wire = [
+        0xA2, 0x0C, 0x00, 0x0A, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x03, b'c', b'/', b'd',
+    ];
     vector(Protocol::V3_1_1, Packet::Unsubscribe(p.clone()), &wire);
-    let wire5 = [0xA2, 0x0D, 0x00, 0x0A, 0x00, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x03, b'c', b'/', b'd'];
+    let wire5 = [
+        0xA2, 0x0D, 0x00, 0x0A, 0x00, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x03, b'c', b'/', b'd',
+    ];
     vector(Protocol::V5, Packet::Unsubscribe(p), &wire5);
 }
 
 #[test]
 fn unsuback_3_1_1_and_5_0() {
-    vector(Protocol::V3_1_1, Packet::UnsubAck(UnsubAck { packet_id: 10, ..Default::default() }), &[0xB0, 0x02, 0x00, 0x0A]);
+    vector(
+        Protocol::V3_1_1,
+        Packet::UnsubAck(UnsubAck {
+            packet_id: 10,
+            ..Default::default()
+        }),
+        &[0xB0, 0x02, 0x00, 0x0A],
+    );
     let p = UnsubAck {
         packet_id: 10,
         reasons: vec![ReasonCode::SUCCESS, ReasonCode::NO_SUBSCRIPTION_EXISTED],
         properties: Default::default(),
     };
-    vector(Protocol::V5, Packet::UnsubAck(p), &[0xB0, 0x05, 0x00, 0x0A, 0x00, 0x00, 0x11]);
+    vector(
+        Protocol::V5,
+        Packet::UnsubAck(p),
+        &[0xB0, 0x05, 0x00, 0x0A, 0x00, 0x00, 0x11],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,21 +683,39 @@ fn pingreq_is_c0_00_and_pingresp_is_d0_00() {
 #[test]
 fn disconnect_is_e0_00() {
     for protocol in [Protocol::V3_1, Protocol::V3_1_1, Protocol::V5] {
-        vector(protocol, Packet::Disconnect(Disconnect::default()), &[0xE0, 0x00]);
+        vector(
+            protocol,
+            Packet::Disconnect(Disconnect::default()),
+            &[0xE0, 0x00],
+        );
     }
 }
 
 #[test]
 fn disconnect_5_0_with_reason_code_and_properties() {
-    vector(Protocol::V5, Packet::Disconnect(Disconnect::new(ReasonCode::SESSION_TAKEN_OVER)), &[0xE0, 0x01, 0x8E]);
+    vector(
+        Protocol::V5,
+        Packet::Disconnect(Disconnect::new(ReasonCode::SESSION_TAKEN_OVER)),
+        &[0xE0, 0x01, 0x8E],
+    );
     let p = Disconnect {
         reason: ReasonCode::NORMAL_DISCONNECTION,
-        properties: DisconnectProperties { session_expiry_interval: Some(60), ..Default::default() },
+        properties: DisconnectProperties {
+            session_expiry_interval: Some(60),
+            ..Default::default()
+        },
     };
-    vector(Protocol::V5, Packet::Disconnect(p), &[0xE0, 0x07, 0x00, 0x05, 0x11, 0x00, 0x00, 0x00, 0x3C]);
+    vector(
+        Protocol::V5,
+        Packet::Disconnect(p),
+        &[0xE0, 0x07, 0x00, 0x05, 0x11, 0x00, 0x00, 0x00, 0x3C],
+    );
     // The long form of a normal disconnection decodes too (3.14.2.1).
     let mut buf = BytesMut::from(&[0xE0, 0x02, 0x00, 0x00][..]);
-    assert_eq!(decode(&mut buf, Protocol::V5, usize::MAX).unwrap(), Some(Packet::Disconnect(Disconnect::default())));
+    assert_eq!(
+        decode(&mut buf, Protocol::V5, usize::MAX).unwrap(),
+        Some(Packet::Disconnect(Disconnect::default()))
+    );
 }
 
 #[test]

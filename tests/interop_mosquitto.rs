@@ -37,7 +37,9 @@ impl Running {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("{program} is required by this test (scripts/test installs it): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("{program} is required by this test (scripts/test installs it): {e}")
+            });
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
         std::thread::spawn(move || {
@@ -54,7 +56,12 @@ impl Running {
             let _ = err.read_to_string(&mut s);
             s
         });
-        Running { what, child, lines, stderr }
+        Running {
+            what,
+            child,
+            lines,
+            stderr,
+        }
     }
 
     /// The next line printed, failing the test after [`WAIT`].
@@ -65,7 +72,10 @@ impl Running {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 let stderr = self.take_stderr();
-                panic!("`{}` printed no line ({expecting}); stderr: {stderr}", self.what);
+                panic!(
+                    "`{}` printed no line ({expecting}); stderr: {stderr}",
+                    self.what
+                );
             }
         }
     }
@@ -94,7 +104,9 @@ impl Running {
 
     fn take_stderr(&mut self) -> String {
         let _ = self.child.kill();
-        std::mem::replace(&mut self.stderr, std::thread::spawn(String::new)).join().unwrap_or_default()
+        std::mem::replace(&mut self.stderr, std::thread::spawn(String::new))
+            .join()
+            .unwrap_or_default()
     }
 
     /// SIGKILL: the client gets no chance to send DISCONNECT.
@@ -126,8 +138,15 @@ fn mosquitto_pub(args: &[&str], stdin: &str) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("mosquitto_pub is required by this test (scripts/test installs it): {e}"));
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("writing to mosquitto_pub");
+        .unwrap_or_else(|e| {
+            panic!("mosquitto_pub is required by this test (scripts/test installs it): {e}")
+        });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("writing to mosquitto_pub");
     let deadline = std::time::Instant::now() + WAIT;
     while child.try_wait().expect("try_wait").is_none() {
         if std::time::Instant::now() > deadline {
@@ -150,7 +169,14 @@ fn mosquitto_pub(args: &[&str], stdin: &str) {
 /// Publishes a retained marker on `topic` so that a later subscriber proves it is subscribed
 /// by printing it.
 fn retained_marker(port: &str, topic: &str) {
-    mosquitto_pub(&args(port, "mqttv311", &["-q", "1", "-r", "-t", topic, "-m", "ready"]), "");
+    mosquitto_pub(
+        &args(
+            port,
+            "mqttv311",
+            &["-q", "1", "-r", "-t", topic, "-m", "ready"],
+        ),
+        "",
+    );
 }
 
 #[test]
@@ -167,21 +193,42 @@ fn mosquitto_sub_receives_what_mosquitto_pub_sends_in_each_version_and_qos() {
             let count = (n + 1).to_string();
             let mut sub = Running::spawn(
                 "mosquitto_sub",
-                &args(&port, version, &["-q", qos, "-t", &filter, "-v", "-C", &count, "-W", "10"]),
+                &args(
+                    &port,
+                    version,
+                    &["-q", qos, "-t", &filter, "-v", "-C", &count, "-W", "10"],
+                ),
             );
-            assert_eq!(sub.line("the retained marker"), format!("{ready} ready"), "{version} QoS {qos}");
+            assert_eq!(
+                sub.line("the retained marker"),
+                format!("{ready} ready"),
+                "{version} QoS {qos}"
+            );
             let topic = format!("{prefix}/data");
-            let lines: String = (0..n).map(|i| format!("{version} q{qos} message {i}\n")).collect();
-            mosquitto_pub(&args(&port, version, &["-q", qos, "-t", &topic, "-l"]), &lines);
+            let lines: String = (0..n)
+                .map(|i| format!("{version} q{qos} message {i}\n"))
+                .collect();
+            mosquitto_pub(
+                &args(&port, version, &["-q", qos, "-t", &topic, "-l"]),
+                &lines,
+            );
             let mut got = Vec::new();
             for i in 0..n {
                 got.push(sub.line(&format!("{version} QoS {qos} message {i}")));
             }
-            let want: Vec<String> = (0..n).map(|i| format!("{topic} {version} q{qos} message {i}")).collect();
+            let want: Vec<String> = (0..n)
+                .map(|i| format!("{topic} {version} q{qos} message {i}"))
+                .collect();
             assert_eq!(got, want, "{version} QoS {qos}: all messages, in order");
             let (status, rest) = sub.finish();
-            assert!(status.success(), "{version} QoS {qos}: mosquitto_sub exited with {status}");
-            assert!(rest.is_empty(), "{version} QoS {qos}: extra output {rest:?}");
+            assert!(
+                status.success(),
+                "{version} QoS {qos}: mosquitto_sub exited with {status}"
+            );
+            assert!(
+                rest.is_empty(),
+                "{version} QoS {qos}: extra output {rest:?}"
+            );
         }
     }
 }
@@ -193,22 +240,63 @@ fn mosquitto_retained_message_is_seen_by_a_later_subscriber_until_cleared() {
     for version in VERSIONS {
         let topic = format!("ret/{version}");
         let payload = format!("kept by {version}");
-        mosquitto_pub(&args(&port, version, &["-q", "1", "-r", "-t", &topic, "-m", &payload]), "");
+        mosquitto_pub(
+            &args(
+                &port,
+                version,
+                &["-q", "1", "-r", "-t", &topic, "-m", &payload],
+            ),
+            "",
+        );
         let later = Running::spawn(
             "mosquitto_sub",
-            &args(&port, version, &["-q", "1", "-t", &topic, "-F", "%r %q %t %p", "-C", "1", "-W", "5"]),
+            &args(
+                &port,
+                version,
+                &[
+                    "-q",
+                    "1",
+                    "-t",
+                    &topic,
+                    "-F",
+                    "%r %q %t %p",
+                    "-C",
+                    "1",
+                    "-W",
+                    "5",
+                ],
+            ),
         );
         let (status, lines) = later.finish();
-        assert!(status.success(), "{version}: mosquitto_sub exited with {status}");
-        assert_eq!(lines, vec![format!("1 1 {topic} {payload}")], "{version}: retained flag, QoS, topic, payload");
+        assert!(
+            status.success(),
+            "{version}: mosquitto_sub exited with {status}"
+        );
+        assert_eq!(
+            lines,
+            vec![format!("1 1 {topic} {payload}")],
+            "{version}: retained flag, QoS, topic, payload"
+        );
     }
     // An empty retained message clears it: a later subscriber gets nothing (and times out).
     let topic = "ret/mqttv5";
-    mosquitto_pub(&args(&port, "mqttv5", &["-q", "1", "-r", "-t", topic, "-n"]), "");
-    let after = Running::spawn("mosquitto_sub", &args(&port, "mqttv5", &["-t", topic, "-v", "-C", "1", "-W", "1"]));
+    mosquitto_pub(
+        &args(&port, "mqttv5", &["-q", "1", "-r", "-t", topic, "-n"]),
+        "",
+    );
+    let after = Running::spawn(
+        "mosquitto_sub",
+        &args(&port, "mqttv5", &["-t", topic, "-v", "-C", "1", "-W", "1"]),
+    );
     let (status, lines) = after.finish();
-    assert!(lines.is_empty(), "cleared retained message still delivered: {lines:?}");
-    assert!(!status.success(), "mosquitto_sub should have timed out, exited with {status}");
+    assert!(
+        lines.is_empty(),
+        "cleared retained message still delivered: {lines:?}"
+    );
+    assert!(
+        !status.success(),
+        "mosquitto_sub should have timed out, exited with {status}"
+    );
 }
 
 #[test]
@@ -218,35 +306,94 @@ fn mosquitto_v5_publish_properties_reach_a_v5_subscriber() {
     retained_marker(&port, "props/ready");
     let mut sub = Running::spawn(
         "mosquitto_sub",
-        &args(&port, "mqttv5", &["-q", "1", "-t", "props/#", "-F", "%t|%P|%C|%R|%E|%p", "-C", "3", "-W", "10"]),
+        &args(
+            &port,
+            "mqttv5",
+            &[
+                "-q",
+                "1",
+                "-t",
+                "props/#",
+                "-F",
+                "%t|%P|%C|%R|%E|%p",
+                "-C",
+                "3",
+                "-W",
+                "10",
+            ],
+        ),
     );
     assert_eq!(sub.line("the retained marker"), "props/ready|||||ready");
     mosquitto_pub(
-        &args(&port, "mqttv5", &[
-            "-q", "1", "-t", "props/t", "-m", "with properties",
-            "-D", "publish", "user-property", "k", "v",
-            "-D", "publish", "user-property", "k2", "second",
-            "-D", "publish", "content-type", "text/plain",
-            "-D", "publish", "response-topic", "props/reply",
-            "-D", "publish", "message-expiry-interval", "3600",
-        ]),
+        &args(
+            &port,
+            "mqttv5",
+            &[
+                "-q",
+                "1",
+                "-t",
+                "props/t",
+                "-m",
+                "with properties",
+                "-D",
+                "publish",
+                "user-property",
+                "k",
+                "v",
+                "-D",
+                "publish",
+                "user-property",
+                "k2",
+                "second",
+                "-D",
+                "publish",
+                "content-type",
+                "text/plain",
+                "-D",
+                "publish",
+                "response-topic",
+                "props/reply",
+                "-D",
+                "publish",
+                "message-expiry-interval",
+                "3600",
+            ],
+        ),
         "",
     );
     let line = sub.line("the message with properties");
     let fields: Vec<&str> = line.split('|').collect();
     assert_eq!(fields.len(), 6, "{line}");
     assert_eq!(fields[0], "props/t");
-    assert_eq!(fields[1], "k:v k2:second", "user properties, in order [MQTT-3.3.2-18]: {line}");
+    assert_eq!(
+        fields[1], "k:v k2:second",
+        "user properties, in order [MQTT-3.3.2-18]: {line}"
+    );
     assert_eq!(fields[2], "text/plain", "content type: {line}");
     assert_eq!(fields[3], "props/reply", "response topic: {line}");
-    let expiry: u32 = fields[4].parse().unwrap_or_else(|_| panic!("message expiry: {line}"));
-    assert!((3598..=3600).contains(&expiry), "message expiry counts down, never up [MQTT-3.3.2-6]: {line}");
+    let expiry: u32 = fields[4]
+        .parse()
+        .unwrap_or_else(|_| panic!("message expiry: {line}"));
+    assert!(
+        (3598..=3600).contains(&expiry),
+        "message expiry counts down, never up [MQTT-3.3.2-6]: {line}"
+    );
     assert_eq!(fields[5], "with properties");
     // A 3.1.1 publisher's message reaches the v5 subscriber without properties.
-    mosquitto_pub(&args(&port, "mqttv311", &["-q", "1", "-t", "props/plain", "-m", "plain"]), "");
+    mosquitto_pub(
+        &args(
+            &port,
+            "mqttv311",
+            &["-q", "1", "-t", "props/plain", "-m", "plain"],
+        ),
+        "",
+    );
     assert_eq!(sub.line("the plain message"), "props/plain|||||plain");
     let (status, rest) = sub.finish();
-    assert!(status.success() && rest.is_empty(), "mosquitto_sub: {status}, extra {rest:?}");
+    assert!(
+        status.success() && rest.is_empty(),
+        "mosquitto_sub: {status}, extra {rest:?}"
+    );
 }
 
 #[test]
@@ -261,35 +408,78 @@ fn mosquitto_will_is_delivered_when_a_client_is_killed_not_when_it_disconnects()
         let watch_filter = format!("{will_topic}/#");
         let mut watcher = Running::spawn(
             "mosquitto_sub",
-            &args(&port, version, &["-q", "1", "-t", &watch_filter, "-v", "-C", "2", "-W", "10"]),
+            &args(
+                &port,
+                version,
+                &["-q", "1", "-t", &watch_filter, "-v", "-C", "2", "-W", "10"],
+            ),
         );
-        assert_eq!(watcher.line("the retained marker"), format!("{will_topic}/ready ready"));
+        assert_eq!(
+            watcher.line("the retained marker"),
+            format!("{will_topic}/ready ready")
+        );
 
         // Disconnects normally after one message: its will is discarded [MQTT-3.1.2-10].
         let polite = Running::spawn(
             "mosquitto_sub",
-            &args(&port, version, &[
-                "-t", &live_topic, "-C", "1", "-W", "10",
-                "--will-topic", &will_topic, "--will-payload", "polite", "--will-qos", "1",
-            ]),
+            &args(
+                &port,
+                version,
+                &[
+                    "-t",
+                    &live_topic,
+                    "-C",
+                    "1",
+                    "-W",
+                    "10",
+                    "--will-topic",
+                    &will_topic,
+                    "--will-payload",
+                    "polite",
+                    "--will-qos",
+                    "1",
+                ],
+            ),
         );
         let (status, lines) = polite.finish();
-        assert!(status.success(), "{version}: polite mosquitto_sub exited with {status}");
+        assert!(
+            status.success(),
+            "{version}: polite mosquitto_sub exited with {status}"
+        );
         assert_eq!(lines, vec!["ready".to_string()]);
 
         // Killed while connected: the will is published [MQTT-3.1.2-8].
         let doomed_payload = format!("{version} client died");
         let mut doomed = Running::spawn(
             "mosquitto_sub",
-            &args(&port, version, &[
-                "-t", &live_topic, "-W", "20",
-                "--will-topic", &will_topic, "--will-payload", &doomed_payload, "--will-qos", "1",
-            ]),
+            &args(
+                &port,
+                version,
+                &[
+                    "-t",
+                    &live_topic,
+                    "-W",
+                    "20",
+                    "--will-topic",
+                    &will_topic,
+                    "--will-payload",
+                    &doomed_payload,
+                    "--will-qos",
+                    "1",
+                ],
+            ),
         );
         assert_eq!(doomed.line("the retained marker (connected)"), "ready");
         doomed.kill();
-        assert_eq!(watcher.line("the will"), format!("{will_topic} {doomed_payload}"), "{version}");
+        assert_eq!(
+            watcher.line("the will"),
+            format!("{will_topic} {doomed_payload}"),
+            "{version}"
+        );
         let (status, rest) = watcher.finish();
-        assert!(status.success() && rest.is_empty(), "{version}: watcher {status}, extra {rest:?}");
+        assert!(
+            status.success() && rest.is_empty(),
+            "{version}: watcher {status}, extra {rest:?}"
+        );
     }
 }

@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{free_port, run_tool, BrokerProcess, TestClient};
+use common::{BrokerProcess, TestClient, free_port, run_tool};
 use comqtt::mqtt::{Connect, Packet, Protocol, PubReply, Publish, QoS, ReasonCode};
 
 /// A store file in a fresh temp dir, removed at the end.
@@ -23,10 +23,22 @@ impl StoreFile {
     fn start(&self) -> BrokerProcess {
         let path = self.0.to_str().unwrap().to_string();
         BrokerProcess::start_custom(move |port| {
-            ["serve", "--tcp", &format!("127.0.0.1:{port}"), "--ws", "", "--storage-way", "1", "--storage-path", &path, "--level", "0"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
+            [
+                "serve",
+                "--tcp",
+                &format!("127.0.0.1:{port}"),
+                "--ws",
+                "",
+                "--storage-way",
+                "1",
+                "--storage-path",
+                &path,
+                "--level",
+                "0",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
         })
     }
 }
@@ -55,20 +67,34 @@ async fn acknowledged_qos1_messages_for_an_offline_session_survive_kill_9() {
     sub.disconnect().await;
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V5, "p-pub").await;
     for i in 0..5u16 {
-        publ.publish("p/q1", format!("m{i}").as_bytes(), QoS::AtLeastOnce, false, i + 1).await; // PUBACK received
+        publ.publish(
+            "p/q1",
+            format!("m{i}").as_bytes(),
+            QoS::AtLeastOnce,
+            false,
+            i + 1,
+        )
+        .await; // PUBACK received
     }
     drop(broker); // SIGKILL right after the acknowledgements
 
     let broker = store.start();
     let (mut sub, ack) = TestClient::connect_with(&broker.addr(), persistent("p-sub")).await;
-    assert!(ack.session_present, "the persistent session survives the restart");
+    assert!(
+        ack.session_present,
+        "the persistent session survives the restart"
+    );
     for i in 0..5 {
-        assert_eq!(sub.expect_publish_acked().await.payload, format!("m{i}").as_bytes());
+        assert_eq!(
+            sub.expect_publish_acked().await.payload,
+            format!("m{i}").as_bytes()
+        );
     }
     sub.expect_nothing(Duration::from_millis(300)).await;
     // The subscription itself survived too: a new message is delivered live.
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V5, "p-pub").await;
-    publ.publish("p/q1", b"after", QoS::AtLeastOnce, false, 9).await;
+    publ.publish("p/q1", b"after", QoS::AtLeastOnce, false, 9)
+        .await;
     assert_eq!(&sub.expect_publish_acked().await.payload[..], b"after");
 }
 
@@ -77,8 +103,10 @@ async fn retained_messages_survive_kill_9_and_clearing_persists() {
     let store = StoreFile::new();
     let broker = store.start();
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "r-pub").await;
-    publ.publish("keep/a", b"A", QoS::AtLeastOnce, true, 1).await;
-    publ.publish("keep/b", b"B", QoS::AtLeastOnce, true, 2).await;
+    publ.publish("keep/a", b"A", QoS::AtLeastOnce, true, 1)
+        .await;
+    publ.publish("keep/b", b"B", QoS::AtLeastOnce, true, 2)
+        .await;
     publ.publish("keep/b", b"", QoS::AtLeastOnce, true, 3).await; // cleared
     drop(broker);
 
@@ -86,7 +114,10 @@ async fn retained_messages_survive_kill_9_and_clearing_persists() {
     let mut sub = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "r-sub").await;
     sub.subscribe_qos(1, "keep/#", QoS::AtLeastOnce).await;
     let p = sub.expect_publish_acked().await;
-    assert_eq!((&p.topic[..], &p.payload[..], p.retain), ("keep/a", &b"A"[..], true));
+    assert_eq!(
+        (&p.topic[..], &p.payload[..], p.retain),
+        ("keep/a", &b"A"[..], true)
+    );
     sub.expect_nothing(Duration::from_millis(300)).await;
 }
 
@@ -97,12 +128,15 @@ async fn outbound_qos2_in_flight_resumes_without_duplicates_after_kill_9() {
     let (mut sub, _) = TestClient::connect_with(&broker.addr(), persistent("q2-sub")).await;
     sub.subscribe_qos(1, "q2/+", QoS::ExactlyOnce).await;
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V5, "q2-pub").await;
-    publ.publish("q2/released", b"one", QoS::ExactlyOnce, false, 1).await;
-    publ.publish("q2/unacked", b"two", QoS::ExactlyOnce, false, 2).await;
+    publ.publish("q2/released", b"one", QoS::ExactlyOnce, false, 1)
+        .await;
+    publ.publish("q2/unacked", b"two", QoS::ExactlyOnce, false, 2)
+        .await;
     let first = sub.expect_publish().await;
     let second = sub.expect_publish().await;
     // The first reaches the PUBREL stage; the second is never acknowledged.
-    sub.send(Packet::PubRec(PubReply::new(first.packet_id))).await;
+    sub.send(Packet::PubRec(PubReply::new(first.packet_id)))
+        .await;
     assert!(matches!(sub.recv().await, Some(Packet::PubRel(r)) if r.packet_id == first.packet_id));
     drop(broker);
 
@@ -120,17 +154,23 @@ async fn outbound_qos2_in_flight_resumes_without_duplicates_after_kill_9() {
                 saw_rel = true;
             }
             Some(Packet::Publish(p)) => {
-                assert_eq!((p.packet_id, &p.payload[..], p.dup), (second.packet_id, &b"two"[..], true));
+                assert_eq!(
+                    (p.packet_id, &p.payload[..], p.dup),
+                    (second.packet_id, &b"two"[..], true)
+                );
                 saw_dup = true;
             }
             other => panic!("unexpected {other:?}"),
         }
     }
     assert!(saw_rel && saw_dup);
-    sub.send(Packet::PubComp(PubReply::new(first.packet_id))).await;
-    sub.send(Packet::PubRec(PubReply::new(second.packet_id))).await;
+    sub.send(Packet::PubComp(PubReply::new(first.packet_id)))
+        .await;
+    sub.send(Packet::PubRec(PubReply::new(second.packet_id)))
+        .await;
     assert!(matches!(sub.recv().await, Some(Packet::PubRel(r)) if r.packet_id == second.packet_id));
-    sub.send(Packet::PubComp(PubReply::new(second.packet_id))).await;
+    sub.send(Packet::PubComp(PubReply::new(second.packet_id)))
+        .await;
     sub.expect_nothing(Duration::from_millis(300)).await;
 }
 
@@ -160,7 +200,10 @@ async fn inbound_qos2_resent_after_kill_9_is_not_delivered_twice() {
         other => panic!("expected PUBCOMP, got {other:?}"),
     }
     let (mut sub, _) = TestClient::connect_with(&broker.addr(), persistent("in2-sub")).await;
-    assert_eq!(&sub.expect_publish_acked().await.payload[..], b"exactly once");
+    assert_eq!(
+        &sub.expect_publish_acked().await.payload[..],
+        b"exactly once"
+    );
     sub.expect_nothing(Duration::from_millis(400)).await;
 }
 
@@ -169,25 +212,36 @@ async fn will_of_a_client_connected_when_the_broker_died_is_published_after_rest
     let store = StoreFile::new();
     let broker = store.start();
     let mut c = persistent("will-owner");
-    c.will = Some(comqtt::mqtt::LastWill { topic: "wills/owner".into(), payload: "gone".into(), qos: QoS::AtLeastOnce, ..Default::default() });
+    c.will = Some(comqtt::mqtt::LastWill {
+        topic: "wills/owner".into(),
+        payload: "gone".into(),
+        qos: QoS::AtLeastOnce,
+        ..Default::default()
+    });
     let (_owner, _) = TestClient::connect_with(&broker.addr(), c).await;
-    let (mut watcher, _) = TestClient::connect_with(&broker.addr(), persistent("will-watcher")).await;
+    let (mut watcher, _) =
+        TestClient::connect_with(&broker.addr(), persistent("will-watcher")).await;
     watcher.subscribe_qos(1, "wills/#", QoS::AtLeastOnce).await;
     watcher.send(Packet::PingReq).await;
     assert_eq!(watcher.recv().await, Some(Packet::PingResp));
     drop(broker);
 
     let broker = store.start();
-    let (mut watcher, _) = TestClient::connect_with(&broker.addr(), persistent("will-watcher")).await;
+    let (mut watcher, _) =
+        TestClient::connect_with(&broker.addr(), persistent("will-watcher")).await;
     let p = watcher.expect_publish_acked().await;
-    assert_eq!((&p.topic[..], &p.payload[..]), ("wills/owner", &b"gone"[..]));
+    assert_eq!(
+        (&p.topic[..], &p.payload[..]),
+        ("wills/owner", &b"gone"[..])
+    );
     // Not a second time after another restart. (The PUBACK's removal is written without anyone
     // waiting for it; a kill before that commit would legitimately redeliver it with DUP.)
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(watcher);
     drop(broker);
     let broker = store.start();
-    let (mut watcher, _) = TestClient::connect_with(&broker.addr(), persistent("will-watcher")).await;
+    let (mut watcher, _) =
+        TestClient::connect_with(&broker.addr(), persistent("will-watcher")).await;
     watcher.expect_nothing(Duration::from_millis(400)).await;
 }
 
@@ -207,7 +261,10 @@ async fn expired_sessions_are_dropped_at_restart() {
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let broker = store.start();
     let (_, ack) = TestClient::connect_with(&broker.addr(), c).await;
-    assert!(!ack.session_present, "a session past its expiry interval is gone after a restart");
+    assert!(
+        !ack.session_present,
+        "a session past its expiry interval is gone after a restart"
+    );
 }
 
 #[test]
@@ -218,7 +275,19 @@ fn a_corrupt_store_file_is_a_clear_error_naming_the_file() {
     let path = store.0.to_str().unwrap();
     let out = run_tool(
         env!("CARGO_BIN_EXE_comqtt"),
-        &["serve", "--tcp", "127.0.0.1:0", "--ws", "", "--http", "", "--storage-way", "1", "--storage-path", path],
+        &[
+            "serve",
+            "--tcp",
+            "127.0.0.1:0",
+            "--ws",
+            "",
+            "--http",
+            "",
+            "--storage-way",
+            "1",
+            "--storage-path",
+            path,
+        ],
         Duration::from_secs(10),
     );
     assert!(!out.status.success());
@@ -232,15 +301,21 @@ async fn cumulative_counters_continue_after_a_restart() {
     let mut broker = store.start();
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "counter-pub").await;
     for i in 0..25u16 {
-        publ.publish("counted", b"x", QoS::AtLeastOnce, false, i + 1).await;
+        publ.publish("counted", b"x", QoS::AtLeastOnce, false, i + 1)
+            .await;
     }
     drop(publ);
     assert!(broker.terminate(), "graceful stop saves the counters");
 
     let broker = store.start();
     let mut reader = TestClient::connect(&broker.addr(), Protocol::V3_1_1, "counter-reader").await;
-    reader.subscribe_qos(1, "$SYS/broker/messages/received", QoS::AtMostOnce).await;
+    reader
+        .subscribe_qos(1, "$SYS/broker/messages/received", QoS::AtMostOnce)
+        .await;
     let p = reader.expect_publish().await;
     let received: u64 = std::str::from_utf8(&p.payload).unwrap().parse().unwrap();
-    assert!(received >= 25, "messages received before the restart still count: {received}");
+    assert!(
+        received >= 25,
+        "messages received before the restart still count: {received}"
+    );
 }

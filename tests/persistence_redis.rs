@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, run_tool, BrokerProcess, TestClient};
+use common::{BrokerProcess, TestClient, free_port, run_tool};
 use comqtt::mqtt::{Connect, Packet, Protocol, Publish, QoS, ReasonCode};
 
 /// A `redis-server` child process without persistence of its own.
@@ -20,7 +20,18 @@ impl RedisServer {
     fn start(port: u16) -> RedisServer {
         let dir = std::env::temp_dir();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                dir.to_str().unwrap(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -40,7 +51,8 @@ impl RedisServer {
         let port = self.port.to_string();
         let mut all = vec!["-p", &port];
         all.extend_from_slice(args);
-        String::from_utf8_lossy(&run_tool("redis-cli", &all, Duration::from_secs(5)).stdout).to_string()
+        String::from_utf8_lossy(&run_tool("redis-cli", &all, Duration::from_secs(5)).stdout)
+            .to_string()
     }
 }
 
@@ -53,10 +65,22 @@ impl Drop for RedisServer {
 
 fn start_broker(redis: u16) -> BrokerProcess {
     BrokerProcess::start_custom(move |port| {
-        ["serve", "--tcp", &format!("127.0.0.1:{port}"), "--ws", "", "--storage-way", "3", "--redis", &format!("127.0.0.1:{redis}"), "--level", "0"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "serve",
+            "--tcp",
+            &format!("127.0.0.1:{port}"),
+            "--ws",
+            "",
+            "--storage-way",
+            "3",
+            "--redis",
+            &format!("127.0.0.1:{redis}"),
+            "--level",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     })
 }
 
@@ -75,8 +99,10 @@ async fn sessions_queued_messages_and_retained_survive_kill_9_with_redis() {
     sub.subscribe_qos(1, "rs/+", QoS::AtLeastOnce).await;
     sub.disconnect().await;
     let mut publ = TestClient::connect(&broker.addr(), Protocol::V5, "rs-pub").await;
-    publ.publish("rs/1", b"queued", QoS::AtLeastOnce, false, 1).await;
-    publ.publish("rs/2", b"kept", QoS::AtLeastOnce, true, 2).await;
+    publ.publish("rs/1", b"queued", QoS::AtLeastOnce, false, 1)
+        .await;
+    publ.publish("rs/2", b"kept", QoS::AtLeastOnce, true, 2)
+        .await;
     // The original's key layout.
     assert!(redis.cli(&["hkeys", "comqtt:cl"]).contains("rs-sub"));
     assert!(redis.cli(&["hkeys", "comqtt:sub:rs-sub"]).contains("rs/+"));
@@ -113,7 +139,11 @@ async fn redis_lost_at_runtime_holds_acks_refuses_new_persistent_sessions_and_re
     publ.expect_nothing(Duration::from_millis(800)).await;
     assert!(broker.is_running());
     let (_, ack) = TestClient::connect_with(&broker.addr(), persistent("rl-new")).await;
-    assert_eq!(ack.code, ReasonCode::SERVER_UNAVAILABLE, "no persistent session can be promised now");
+    assert_eq!(
+        ack.code,
+        ReasonCode::SERVER_UNAVAILABLE,
+        "no persistent session can be promised now"
+    );
     // A clean session still works meanwhile.
     TestClient::connect(&broker.addr(), Protocol::V5, "rl-clean").await;
 
@@ -124,8 +154,14 @@ async fn redis_lost_at_runtime_holds_acks_refuses_new_persistent_sessions_and_re
     }
     let (mut sub, ack) = TestClient::connect_with(&broker.addr(), persistent("rl-sub")).await;
     assert!(ack.session_present);
-    assert_eq!(&sub.expect_publish_acked().await.payload[..], b"while redis is down");
-    assert!(broker.log_text().contains("storage write failed"), "the outage is logged");
+    assert_eq!(
+        &sub.expect_publish_acked().await.payload[..],
+        b"while redis is down"
+    );
+    assert!(
+        broker.log_text().contains("storage write failed"),
+        "the outage is logged"
+    );
 }
 
 #[test]
@@ -133,10 +169,25 @@ fn unreachable_redis_at_startup_is_a_clear_error_naming_the_address() {
     let port = free_port();
     let out = run_tool(
         env!("CARGO_BIN_EXE_comqtt"),
-        &["serve", "--tcp", "127.0.0.1:0", "--ws", "", "--http", "", "--storage-way", "3", "--redis", &format!("127.0.0.1:{port}")],
+        &[
+            "serve",
+            "--tcp",
+            "127.0.0.1:0",
+            "--ws",
+            "",
+            "--http",
+            "",
+            "--storage-way",
+            "3",
+            "--redis",
+            &format!("127.0.0.1:{port}"),
+        ],
         Duration::from_secs(15),
     );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("127.0.0.1:{port}")) && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && !err.contains("panicked"),
+        "{err}"
+    );
 }

@@ -9,14 +9,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 
 use super::duration::GoDuration;
 use super::transport::{Endpoint, Transport};
 use crate::mqtt::{
-    self, ConnAck, Connect, DecodeError, Disconnect, EncodeError, Packet, Protocol, QoS, ReasonCode, Subscribe,
-    SubscriptionOptions,
+    self, ConnAck, Connect, DecodeError, Disconnect, EncodeError, Packet, Protocol, QoS,
+    ReasonCode, Subscribe, SubscriptionOptions,
 };
 
 /// Initial size of each buffer: small, so that idle connections (the conn scenario holds
@@ -131,7 +131,10 @@ impl Link {
         let handshake = Box::pin(Link::handshake(endpoint, source, settings, client_id));
         match tokio::time::timeout(settings.timeout, handshake).await {
             Ok(result) => result,
-            Err(_) => Err(ClientError::Timeout { what: "connect", after }),
+            Err(_) => Err(ClientError::Timeout {
+                what: "connect",
+                after,
+            }),
         }
     }
 
@@ -144,7 +147,10 @@ impl Link {
         let stream = endpoint
             .dial(source)
             .await
-            .map_err(|source| ClientError::Dial { url: endpoint.url.to_string(), source })?;
+            .map_err(|source| ClientError::Dial {
+                url: endpoint.url.to_string(),
+                source,
+            })?;
         let (reader, writer) = tokio::io::split(stream);
         let mut link = Link {
             reader,
@@ -165,7 +171,10 @@ impl Link {
             }
         }
         connect.username = settings.username.as_deref().map(Into::into);
-        connect.password = settings.password.as_ref().map(|p| Bytes::copy_from_slice(p.as_bytes()));
+        connect.password = settings
+            .password
+            .as_ref()
+            .map(|p| Bytes::copy_from_slice(p.as_bytes()));
         if connect.password.is_some() && connect.username.is_none() && !settings.protocol.is_v5() {
             // 3.x forbids a password without a user name [MQTT-3.1.2-22].
             connect.username = Some("".into());
@@ -177,13 +186,17 @@ impl Link {
             Packet::Disconnect(d) => return Err(ClientError::Disconnected(d.reason)),
             other => return Err(ClientError::Unexpected(other.name())),
         };
-        if !ack.code.is_success() || (!settings.protocol.is_v5() && ack.code != ReasonCode::SUCCESS) {
+        if !ack.code.is_success() || (!settings.protocol.is_v5() && ack.code != ReasonCode::SUCCESS)
+        {
             return Err(ClientError::Refused(ack.code));
         }
         if let Some(max) = ack.properties.receive_maximum {
             link.receive_maximum = max;
         }
-        let keep_alive = ack.properties.server_keep_alive.unwrap_or(settings.keep_alive);
+        let keep_alive = ack
+            .properties
+            .server_keep_alive
+            .unwrap_or(settings.keep_alive);
         if keep_alive > 0 {
             link.ping_every = Some(Duration::from_secs(u64::from(keep_alive)) / 2);
         }
@@ -191,9 +204,18 @@ impl Link {
     }
 
     /// Subscribes to one filter and waits for SUBACK within `timeout`.
-    pub async fn subscribe(&mut self, filter: &str, qos: QoS, timeout: Duration) -> Result<(), ClientError> {
+    pub async fn subscribe(
+        &mut self,
+        filter: &str,
+        qos: QoS,
+        timeout: Duration,
+    ) -> Result<(), ClientError> {
         let id = self.next_packet_id();
-        self.queue(&Packet::Subscribe(Subscribe::new(id, filter, SubscriptionOptions::qos(qos))))?;
+        self.queue(&Packet::Subscribe(Subscribe::new(
+            id,
+            filter,
+            SubscriptionOptions::qos(qos),
+        )))?;
         let wait = async {
             self.flush().await?;
             loop {
@@ -214,7 +236,10 @@ impl Link {
         };
         match tokio::time::timeout(timeout, wait).await {
             Ok(result) => result,
-            Err(_) => Err(ClientError::Timeout { what: "subscribe", after: GoDuration::from_std(timeout) }),
+            Err(_) => Err(ClientError::Timeout {
+                what: "subscribe",
+                after: GoDuration::from_std(timeout),
+            }),
         }
     }
 
@@ -253,7 +278,11 @@ impl Link {
 
     /// Decodes the next whole packet of the read buffer, if there is one.
     pub fn next_packet(&mut self) -> Result<Option<Packet>, ClientError> {
-        Ok(mqtt::decode(&mut self.rbuf, self.protocol, MAX_PACKET_SIZE)?)
+        Ok(mqtt::decode(
+            &mut self.rbuf,
+            self.protocol,
+            MAX_PACKET_SIZE,
+        )?)
     }
 
     /// Reads until a whole packet is there and returns it.
@@ -271,7 +300,12 @@ impl Link {
 
     /// Sends DISCONNECT and closes, giving the broker at most a second.
     pub async fn close(mut self) {
-        if self.queue(&Packet::Disconnect(Disconnect::new(ReasonCode::NORMAL_DISCONNECTION))).is_ok() {
+        if self
+            .queue(&Packet::Disconnect(Disconnect::new(
+                ReasonCode::NORMAL_DISCONNECTION,
+            )))
+            .is_ok()
+        {
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 let _ = self.flush().await;
                 let _ = self.writer.shutdown().await;

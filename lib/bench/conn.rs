@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 
-use super::context::{rand31, RunContext};
+use super::context::{RunContext, rand31};
 use super::report::ConnFigures;
 use super::scenario::{collect, ramp_up};
 
@@ -27,7 +27,13 @@ enum Held {
     Dropped,
 }
 
-async fn hold(ctx: Arc<RunContext>, index: u64, t: u32, attempts: mpsc::UnboundedSender<Result<Duration, String>>, mut release: watch::Receiver<bool>) -> Held {
+async fn hold(
+    ctx: Arc<RunContext>,
+    index: u64,
+    t: u32,
+    attempts: mpsc::UnboundedSender<Result<Duration, String>>,
+    mut release: watch::Receiver<bool>,
+) -> Held {
     let endpoint = &ctx.endpoints[index as usize % ctx.endpoints.len()];
     let client_id = ctx.names.client_id("conn", index, t);
     let began = Instant::now();
@@ -37,7 +43,11 @@ async fn hold(ctx: Arc<RunContext>, index: u64, t: u32, attempts: mpsc::Unbounde
             link
         }
         Err(f) => {
-            let reason = f.message.strip_prefix(&format!("{client_id}: ")).unwrap_or(&f.message).to_string();
+            let reason = f
+                .message
+                .strip_prefix(&format!("{client_id}: "))
+                .unwrap_or(&f.message)
+                .to_string();
             let _ = attempts.send(Err(reason));
             return Held::Failed;
         }
@@ -46,7 +56,9 @@ async fn hold(ctx: Arc<RunContext>, index: u64, t: u32, attempts: mpsc::Unbounde
     let mut cancel = ctx.cancel.watcher();
     let far = Instant::now() + Duration::from_secs(10 * 365 * 86_400);
     let ping_every = link.ping_every;
-    let mut ping = pin!(sleep_until(ping_every.map_or(far, |p| Instant::now() + p).into()));
+    let mut ping = pin!(sleep_until(
+        ping_every.map_or(far, |p| Instant::now() + p).into()
+    ));
     let outcome = loop {
         link.prepare_read();
         tokio::select! {
@@ -78,7 +90,13 @@ pub async fn run(ctx: Arc<RunContext>) -> ConnFigures {
     let (release_tx, release) = watch::channel(false);
     let mut tasks = Vec::with_capacity(clients as usize);
     let mut spawn = |i: u64| {
-        tasks.push(tokio::spawn(hold(ctx.clone(), i, t, attempts_tx.clone(), release.clone())));
+        tasks.push(tokio::spawn(hold(
+            ctx.clone(),
+            i,
+            t,
+            attempts_tx.clone(),
+            release.clone(),
+        )));
     };
     let start = Instant::now();
     match o.connect_rate {
@@ -132,7 +150,9 @@ pub async fn run(ctx: Arc<RunContext>) -> ConnFigures {
     let dropped = held.iter().filter(|h| **h == Held::Dropped).count() as u64;
     let not_attempted = clients.saturating_sub(held.len() as u64);
     if not_attempted > 0 {
-        *failures.entry("not attempted: test cancelled".to_string()).or_default() += not_attempted;
+        *failures
+            .entry("not attempted: test cancelled".to_string())
+            .or_default() += not_attempted;
     }
     let mut failures: Vec<(String, u64)> = failures.into_iter().collect();
     failures.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

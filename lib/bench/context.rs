@@ -5,8 +5,8 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::client::{ClientSettings, Link};
 use super::options::Options;
@@ -44,12 +44,18 @@ impl Cancel {
     pub fn new() -> Cancel {
         let signal = ShutdownSignal::new();
         let receiver = signal.subscribe();
-        Cancel { signal, receiver, cause: AtomicU8::new(0) }
+        Cancel {
+            signal,
+            receiver,
+            cause: AtomicU8::new(0),
+        }
     }
 
     /// Fires with `cause` (a later cause does not replace the first).
     pub fn fire(&self, cause: Cause) {
-        let _ = self.cause.compare_exchange(0, cause as u8, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self
+            .cause
+            .compare_exchange(0, cause as u8, Ordering::SeqCst, Ordering::SeqCst);
         self.signal.fire();
     }
 
@@ -111,7 +117,10 @@ impl Names {
 
     /// `<prefix>-<role>-<hostname>-worker<i>-<t>`, role `sub`, `pub` or `conn`.
     pub fn client_id(&self, role: &str, worker: u64, t: u32) -> String {
-        format!("{}-{role}-{}-worker{worker}-{t}", self.prefix, self.hostname)
+        format!(
+            "{}-{role}-{}-worker{worker}-{t}",
+            self.prefix, self.hostname
+        )
     }
 }
 
@@ -122,14 +131,23 @@ pub fn hostname() -> String {
         .ok()
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|name| !name.is_empty()))
+        .or_else(|| {
+            std::env::var("HOSTNAME")
+                .ok()
+                .filter(|name| !name.is_empty())
+        })
         .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// A random non-negative 31-bit number (Go's `rand.Int31`), from the std hasher's random keys.
 pub fn rand31() -> u32 {
     let mut h = RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     (h.finish() >> 33) as u32
 }
 
@@ -170,7 +188,9 @@ impl RunContext {
 
     /// The source address for the next connection to `endpoint`.
     pub fn source_for(&self, endpoint: &Endpoint) -> Option<IpAddr> {
-        self.sources.as_ref().and_then(|s| s.next_for(&endpoint.addr))
+        self.sources
+            .as_ref()
+            .and_then(|s| s.next_for(&endpoint.addr))
     }
 
     /// Opens a client connection, unless the run is cancelled first.

@@ -12,13 +12,15 @@ pub struct GoDuration(pub i64);
 
 /// Why a string is not a Go duration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a valid duration: write a number and a unit (ns, us, µs, ms, s, m, h), e.g. 500ms, 5s, 1m30s")]
+#[error(
+    "{0:?} is not a valid duration: write a number and a unit (ns, us, µs, ms, s, m, h), e.g. 500ms, 5s, 1m30s"
+)]
 pub struct DurationError(pub String);
 
 const NANOS_PER: [(&str, u64); 8] = [
     ("ns", 1),
     ("us", 1_000),
-    ("\u{b5}s", 1_000), // U+00B5 micro sign
+    ("\u{b5}s", 1_000),  // U+00B5 micro sign
     ("\u{3bc}s", 1_000), // U+03BC Greek small letter mu
     ("ms", 1_000_000),
     ("s", 1_000_000_000),
@@ -57,7 +59,10 @@ impl GoDuration {
             let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
             let mut whole: u64 = 0;
             for &c in &s[..digits] {
-                whole = whole.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))).ok_or_else(err)?;
+                whole = whole
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                    .ok_or_else(err)?;
                 if whole > 1 << 63 {
                     return Err(err());
                 }
@@ -90,19 +95,28 @@ impl GoDuration {
                 return Err(err());
             }
             // The unit.
-            let unit_len = s.iter().position(|&c| c == b'.' || c.is_ascii_digit()).unwrap_or(s.len());
+            let unit_len = s
+                .iter()
+                .position(|&c| c == b'.' || c.is_ascii_digit())
+                .unwrap_or(s.len());
             if unit_len == 0 {
                 return Err(err());
             }
             let unit = std::str::from_utf8(&s[..unit_len]).map_err(|_| err())?;
             s = &s[unit_len..];
-            let per = NANOS_PER.iter().find(|(name, _)| *name == unit).map(|&(_, n)| n).ok_or_else(err)?;
+            let per = NANOS_PER
+                .iter()
+                .find(|(name, _)| *name == unit)
+                .map(|&(_, n)| n)
+                .ok_or_else(err)?;
             let mut value = whole.checked_mul(per).ok_or_else(err)?;
             if value > 1 << 63 {
                 return Err(err());
             }
             if fraction > 0 {
-                value = value.checked_add((fraction as f64 * (per as f64 / scale)) as u64).ok_or_else(err)?;
+                value = value
+                    .checked_add((fraction as f64 * (per as f64 / scale)) as u64)
+                    .ok_or_else(err)?;
                 if value > 1 << 63 {
                     return Err(err());
                 }
@@ -265,8 +279,23 @@ mod tests {
 
     #[test]
     fn rejects_what_go_rejects() {
-        for bad in ["", "5", "s", "1x", "1.5", ".s", "-", "1s2", "abc", "1 s", "9999999999999999999h"] {
-            assert!(GoDuration::parse(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "5",
+            "s",
+            "1x",
+            "1.5",
+            ".s",
+            "-",
+            "1s2",
+            "abc",
+            "1 s",
+            "9999999999999999999h",
+        ] {
+            assert!(
+                GoDuration::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 use tracing::{debug, error};
 
-use super::context::{rand31, RunContext};
+use super::context::{RunContext, rand31};
 use super::options::Scenario;
 use super::publisher::{self, PublishPlan};
 use super::scenario::{collect, ramp_up};
@@ -72,16 +72,40 @@ fn shape(ctx: &RunContext) -> (Vec<SubscriberSpec>, Vec<PublisherSpec>) {
             let log = (!o.payload.is_stamped()).then(|| Arc::new(SendLog::new(planned)));
             let tallies: Vec<_> = (0..n).map(|_| Tally::new(planned, 1)).collect();
             let subs = (0..n)
-                .map(|i| SubscriberSpec { unit: i, client_id: sub_id(i), filter: base.clone(), tally: tallies[i].clone(), send_log: log.clone() })
+                .map(|i| SubscriberSpec {
+                    unit: i,
+                    client_id: sub_id(i),
+                    filter: base.clone(),
+                    tally: tallies[i].clone(),
+                    send_log: log.clone(),
+                })
                 .collect();
-            let publisher = PublisherSpec { unit: 0, client_id: pub_id(0), topic: base, tallies, send_log: log };
+            let publisher = PublisherSpec {
+                unit: 0,
+                client_id: pub_id(0),
+                topic: base,
+                tallies,
+                send_log: log,
+            };
             (subs, vec![publisher])
         }
         Scenario::Fanin => {
             let tally = Tally::new(planned.map(|m| m * n as u64), n);
-            let sub = SubscriberSpec { unit: 0, client_id: sub_id(0), filter: format!("{base}/+"), tally: tally.clone(), send_log: None };
+            let sub = SubscriberSpec {
+                unit: 0,
+                client_id: sub_id(0),
+                filter: format!("{base}/+"),
+                tally: tally.clone(),
+                send_log: None,
+            };
             let pubs = (0..n)
-                .map(|i| PublisherSpec { unit: i, client_id: pub_id(i), topic: format!("{base}/worker{i}"), tallies: vec![tally.clone()], send_log: None })
+                .map(|i| PublisherSpec {
+                    unit: i,
+                    client_id: pub_id(i),
+                    topic: format!("{base}/worker{i}"),
+                    tallies: vec![tally.clone()],
+                    send_log: None,
+                })
                 .collect();
             (vec![sub], pubs)
         }
@@ -89,18 +113,38 @@ fn shape(ctx: &RunContext) -> (Vec<SubscriberSpec>, Vec<PublisherSpec>) {
             let tally = Tally::new(planned.map(|m| m * n as u64), n);
             let filter = format!("$share/bench/{base}");
             let subs = (0..n)
-                .map(|i| SubscriberSpec { unit: i, client_id: sub_id(i), filter: filter.clone(), tally: tally.clone(), send_log: None })
+                .map(|i| SubscriberSpec {
+                    unit: i,
+                    client_id: sub_id(i),
+                    filter: filter.clone(),
+                    tally: tally.clone(),
+                    send_log: None,
+                })
                 .collect();
             let pubs = (0..n)
-                .map(|i| PublisherSpec { unit: i, client_id: pub_id(i), topic: base.clone(), tallies: vec![tally.clone()], send_log: None })
+                .map(|i| PublisherSpec {
+                    unit: i,
+                    client_id: pub_id(i),
+                    topic: base.clone(),
+                    tallies: vec![tally.clone()],
+                    send_log: None,
+                })
                 .collect();
             (subs, pubs)
         }
     }
 }
 
-async fn subscribe_and_receive(ctx: Arc<RunContext>, spec: SubscriberSpec, ready: oneshot::Sender<bool>) -> Received {
-    let failed = |f: Failure| Received { count: 0, last_at: None, failure: Some(f) };
+async fn subscribe_and_receive(
+    ctx: Arc<RunContext>,
+    spec: SubscriberSpec,
+    ready: oneshot::Sender<bool>,
+) -> Received {
+    let failed = |f: Failure| Received {
+        count: 0,
+        last_at: None,
+        failure: Some(f),
+    };
     let mut link = match ctx.connect(ctx.subscribe_endpoint(), &spec.client_id).await {
         Ok(link) => link,
         Err(f) => {
@@ -108,13 +152,24 @@ async fn subscribe_and_receive(ctx: Arc<RunContext>, spec: SubscriberSpec, ready
             return failed(f);
         }
     };
-    if let Err(e) = link.subscribe(&spec.filter, ctx.options.subscriber_qos, ctx.options.timeout).await {
+    if let Err(e) = link
+        .subscribe(
+            &spec.filter,
+            ctx.options.subscriber_qos,
+            ctx.options.timeout,
+        )
+        .await
+    {
         let _ = ready.send(false);
         link.close().await;
-        return failed(Failure::new(Outcome::SubscribeFailed, format!("{}: {e}", spec.client_id)));
+        return failed(Failure::new(
+            Outcome::SubscribeFailed,
+            format!("{}: {e}", spec.client_id),
+        ));
     }
     let _ = ready.send(true);
-    let received = subscriber::receive(&mut link, &spec.tally, spec.send_log.as_deref(), &ctx).await;
+    let received =
+        subscriber::receive(&mut link, &spec.tally, spec.send_log.as_deref(), &ctx).await;
     link.close().await;
     received
 }
@@ -124,14 +179,23 @@ async fn connect_and_publish(ctx: Arc<RunContext>, spec: PublisherSpec) -> Publi
         Ok(link) => link,
         Err(f) => {
             spec.tallies.iter().for_each(|t| t.publisher_finished(0));
-            return PublisherDone { failure: Some(f), ..PublisherDone::default() };
+            return PublisherDone {
+                failure: Some(f),
+                ..PublisherDone::default()
+            };
         }
     };
     let plan = PublishPlan::from_context(&ctx, spec.topic.clone());
     let published = publisher::publish(&mut link, &plan, &ctx, spec.send_log.as_deref()).await;
-    spec.tallies.iter().for_each(|t| t.publisher_finished(published.sent));
+    spec.tallies
+        .iter()
+        .for_each(|t| t.publisher_finished(published.sent));
     link.close().await;
-    PublisherDone { sent: published.sent, span: Some((published.started, published.finished)), failure: published.failure }
+    PublisherDone {
+        sent: published.sent,
+        span: Some((published.started, published.finished)),
+        failure: published.failure,
+    }
 }
 
 fn fail(unit: &mut WorkerResult, f: &Failure) {
@@ -154,7 +218,11 @@ pub async fn run(ctx: Arc<RunContext>) -> (Vec<WorkerResult>, Timeline) {
     ramp_up(&ctx, subs.len() as u64, announce_subscribers, |i| {
         let (tx, rx) = oneshot::channel();
         ready.push(rx);
-        sub_tasks.push(tokio::spawn(subscribe_and_receive(ctx.clone(), subs[i as usize].clone(), tx)));
+        sub_tasks.push(tokio::spawn(subscribe_and_receive(
+            ctx.clone(),
+            subs[i as usize].clone(),
+            tx,
+        )));
     })
     .await;
     let mut subscribed = 0;
@@ -167,30 +235,56 @@ pub async fn run(ctx: Arc<RunContext>) -> (Vec<WorkerResult>, Timeline) {
     let mut pub_tasks = Vec::with_capacity(pubs.len());
     if subscribed > 0 && !ctx.cancel.is_fired() {
         ramp_up(&ctx, pubs.len() as u64, !announce_subscribers, |i| {
-            pub_tasks.push(tokio::spawn(connect_and_publish(ctx.clone(), pubs[i as usize].clone())));
+            pub_tasks.push(tokio::spawn(connect_and_publish(
+                ctx.clone(),
+                pubs[i as usize].clone(),
+            )));
         })
         .await;
     }
     for spec in &pubs[pub_tasks.len()..] {
         spec.tallies.iter().for_each(|t| t.publisher_finished(0));
     }
-    let not_started = |_| PublisherDone { failure: Some(ctx.cancel.failure()), ..PublisherDone::default() };
+    let not_started = |_| PublisherDone {
+        failure: Some(ctx.cancel.failure()),
+        ..PublisherDone::default()
+    };
     let mut published = collect(pub_tasks, &ctx.cancel, not_started).await;
     published.resize_with(pubs.len(), || PublisherDone {
         failure: Some(if subscribed == 0 {
-            Failure::new(Outcome::ConnectFailed, "not started: no subscriber is connected")
+            Failure::new(
+                Outcome::ConnectFailed,
+                "not started: no subscriber is connected",
+            )
         } else {
             ctx.cancel.failure()
         }),
         ..PublisherDone::default()
     });
-    let mut received = collect(sub_tasks, &ctx.cancel, |_| Received { count: 0, last_at: None, failure: Some(ctx.cancel.failure()) }).await;
-    received.resize_with(subs.len(), || Received { count: 0, last_at: None, failure: Some(ctx.cancel.failure()) });
+    let mut received = collect(sub_tasks, &ctx.cancel, |_| Received {
+        count: 0,
+        last_at: None,
+        failure: Some(ctx.cancel.failure()),
+    })
+    .await;
+    received.resize_with(subs.len(), || Received {
+        count: 0,
+        last_at: None,
+        failure: Some(ctx.cancel.failure()),
+    });
 
     // Units.
     let planned = o.duration.is_none().then_some(o.messages);
     let mut units: Vec<WorkerResult> = (0..clients)
-        .map(|_| WorkerResult { outcome: Outcome::Completed, published: 0, received: 0, expected: 0, publish_time: None, receive_time: None, error: None })
+        .map(|_| WorkerResult {
+            outcome: Outcome::Completed,
+            published: 0,
+            received: 0,
+            expected: 0,
+            publish_time: None,
+            receive_time: None,
+            error: None,
+        })
         .collect();
     let mut timeline = Timeline::default();
     for (spec, done) in pubs.iter().zip(&published) {
@@ -214,8 +308,14 @@ pub async fn run(ctx: Arc<RunContext>) -> (Vec<WorkerResult>, Timeline) {
     for (i, unit) in units.iter_mut().enumerate() {
         let feeder = if o.scenario == Scenario::Fanout { 0 } else { i };
         unit.expected = planned.unwrap_or(published[feeder].sent);
-        let own_sub = subs.iter().position(|s| s.unit == i).and_then(|k| received[k].failure.as_ref());
-        let own_pub = pubs.iter().position(|p| p.unit == i).and_then(|k| published[k].failure.as_ref());
+        let own_sub = subs
+            .iter()
+            .position(|s| s.unit == i)
+            .and_then(|k| received[k].failure.as_ref());
+        let own_pub = pubs
+            .iter()
+            .position(|p| p.unit == i)
+            .and_then(|k| published[k].failure.as_ref());
         let shared = match o.scenario {
             Scenario::Fanout => published[0].failure.as_ref(),
             Scenario::Fanin => received[0].failure.as_ref(),

@@ -69,14 +69,32 @@ mod tests {
     #[test]
     fn equal_values_share_one_bucket_at_their_value() {
         let b = buckets(&[7.0, 7.0], 2);
-        assert_eq!(b, vec![Bucket { upper: 7.0, cumulative: 1.0 }]);
+        assert_eq!(
+            b,
+            vec![Bucket {
+                upper: 7.0,
+                cumulative: 1.0
+            }]
+        );
     }
 
     #[test]
     fn fastest_lands_above_itself() {
         let b = buckets(&[0.0, 10.0], 2);
         assert_eq!(b.len(), 2);
-        assert_eq!(b[0], Bucket { upper: 1.0, cumulative: 0.5 });
-        assert_eq!(b[1], Bucket { upper: 11.0, cumulative: 1.0 });
+        assert_eq!(
+            b[0],
+            Bucket {
+                upper: 1.0,
+                cumulative: 0.5
+            }
+        );
+        assert_eq!(
+            b[1],
+            Bucket {
+                upper: 11.0,
+                cumulative: 1.0
+            }
+        );
     }
 }

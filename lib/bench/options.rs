@@ -138,7 +138,11 @@ pub struct BenchArgs {
     pub num_messages: u64,
 
     /// Use this constant payload in every MQTT message; @FILE reads it from a file
-    #[arg(long = "constant-payload", value_name = "TEXT|@FILE", default_value = "")]
+    #[arg(
+        long = "constant-payload",
+        value_name = "TEXT|@FILE",
+        default_value = ""
+    )]
     pub constant_payload: String,
 
     /// Timeout for pub/sub actions (connect, subscribe, acknowledgements, silence after publishing)
@@ -150,7 +154,12 @@ pub struct BenchArgs {
     pub global_timeout: GoDuration,
 
     /// Size of rampup batch (workers started together); 0 or negative means 100
-    #[arg(long = "rampup-size", value_name = "N", default_value = "100", allow_negative_numbers = true)]
+    #[arg(
+        long = "rampup-size",
+        value_name = "N",
+        default_value = "100",
+        allow_negative_numbers = true
+    )]
     pub rampup_size: i64,
 
     /// Time between batch rampups
@@ -218,7 +227,11 @@ pub struct BenchArgs {
     pub topic_base_path: String,
 
     /// Client id prefix (client ids are PREFIX-sub-HOST-workerN-RANDOM)
-    #[arg(long = "client-id-prefix", value_name = "PREFIX", default_value = "mqtt-stresser")]
+    #[arg(
+        long = "client-id-prefix",
+        value_name = "PREFIX",
+        default_value = "mqtt-stresser"
+    )]
     pub client_id_prefix: String,
 
     /// Persistent sessions: connect with clean session/start 0 and this session expiry (5.0); 0: clean sessions, as mqtt-stresser
@@ -286,7 +299,9 @@ pub fn parse_duration(s: &str) -> Result<GoDuration, DurationError> {
 
 /// A whole number >= 0.
 pub fn parse_count(s: &str) -> Result<u64, String> {
-    s.trim().parse::<u64>().map_err(|_| "expected a whole number >= 0".to_string())
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| "expected a whole number >= 0".to_string())
 }
 
 /// A rate >= 0 (fractions allowed).
@@ -425,12 +440,20 @@ pub struct Options {
 /// Default topic prefix of mqtt-stresser.
 pub const DEFAULT_TOPIC_BASE: &str = "internal/mqtt-stresser";
 
-fn check_file(flag: &'static str, what: &'static str, path: &str) -> Result<Option<PathBuf>, OptionsError> {
+fn check_file(
+    flag: &'static str,
+    what: &'static str,
+    path: &str,
+) -> Result<Option<PathBuf>, OptionsError> {
     if path.is_empty() {
         return Ok(None);
     }
     if !std::path::Path::new(path).is_file() {
-        return Err(OptionsError::MissingFile { flag, what, path: path.to_string() });
+        return Err(OptionsError::MissingFile {
+            flag,
+            what,
+            path: path.to_string(),
+        });
     }
     Ok(Some(PathBuf::from(path)))
 }
@@ -441,7 +464,9 @@ fn qos(level: u8) -> QoS {
 
 impl Options {
     /// Parses a Go-style command line (program name first) into checked options.
-    pub fn parse_from<I: IntoIterator<Item = String>>(args: I) -> Result<Result<Options, OptionsError>, clap::Error> {
+    pub fn parse_from<I: IntoIterator<Item = String>>(
+        args: I,
+    ) -> Result<Result<Options, OptionsError>, clap::Error> {
         let args = BenchArgs::try_parse_from(crate::cli::go_style_args(args))?;
         Ok(Options::from_args(args))
     }
@@ -453,23 +478,38 @@ impl Options {
         }
         let brokers = BrokerUrl::parse_list(&a.broker)?;
         if a.num_clients == 0 {
-            return Err(OptionsError::Invalid { flag: "num-clients", value: "0".into(), reason: "at least 1 client is needed" });
+            return Err(OptionsError::Invalid {
+                flag: "num-clients",
+                value: "0".into(),
+                reason: "at least 1 client is needed",
+            });
         }
         let duration = (!a.duration.is_zero_or_negative()).then(|| a.duration.to_std());
         if a.num_messages == 0 && duration.is_none() && a.scenario != Scenario::Conn {
-            return Err(OptionsError::Invalid { flag: "num-messages", value: "0".into(), reason: "at least 1 message is needed (or give -duration)" });
+            return Err(OptionsError::Invalid {
+                flag: "num-messages",
+                value: "0".into(),
+                reason: "at least 1 message is needed (or give -duration)",
+            });
         }
         if !a.constant_payload.is_empty() && a.payload_size > 0 {
             return Err(OptionsError::Conflict("constant-payload", "payload-size"));
         }
         let payload = if let Some(path) = a.constant_payload.strip_prefix('@') {
-            let bytes = std::fs::read(path).map_err(|source| OptionsError::PayloadFile { path: path.into(), source })?;
+            let bytes = std::fs::read(path).map_err(|source| OptionsError::PayloadFile {
+                path: path.into(),
+                source,
+            })?;
             PayloadKind::Constant(Bytes::from(bytes))
         } else if !a.constant_payload.is_empty() {
             PayloadKind::Constant(Bytes::from(a.constant_payload.clone().into_bytes()))
         } else if a.payload_size > 0 {
             if a.payload_size > 256 * 1024 * 1024 {
-                return Err(OptionsError::Invalid { flag: "payload-size", value: a.payload_size.to_string(), reason: "at most 268435456 bytes (MQTT's limit)" });
+                return Err(OptionsError::Invalid {
+                    flag: "payload-size",
+                    value: a.payload_size.to_string(),
+                    reason: "at most 268435456 bytes (MQTT's limit)",
+                });
             }
             PayloadKind::Sized(a.payload_size as usize)
         } else {
@@ -482,8 +522,16 @@ impl Options {
             skip_verification: a.skip_tls_verification,
         };
         match (&tls.key_file, &tls.cert_file) {
-            (Some(_), None) => return Err(OptionsError::KeyPair("A key file is specified but no certificate file ('--key' needs '--cert')")),
-            (None, Some(_)) => return Err(OptionsError::KeyPair("A cert file is specified but no key file ('--cert' needs '--key')")),
+            (Some(_), None) => {
+                return Err(OptionsError::KeyPair(
+                    "A key file is specified but no certificate file ('--key' needs '--cert')",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(OptionsError::KeyPair(
+                    "A cert file is specified but no key file ('--cert' needs '--key')",
+                ));
+            }
             _ => {}
         }
         let source_addresses = if a.source_addresses.trim().is_empty() {
@@ -492,8 +540,12 @@ impl Options {
             Some(SourceAddresses::parse(&a.source_addresses)?)
         };
         let first = &brokers[0];
-        let username = (!a.username.is_empty()).then(|| a.username.clone()).or_else(|| first.username.clone());
-        let password = (!a.password.is_empty()).then(|| a.password.clone()).or_else(|| first.password.clone());
+        let username = (!a.username.is_empty())
+            .then(|| a.username.clone())
+            .or_else(|| first.username.clone());
+        let password = (!a.password.is_empty())
+            .then(|| a.password.clone())
+            .or_else(|| first.password.clone());
         let mut ignored = Vec::new();
         if !a.profile_cpu.is_empty() {
             ignored.push("profile-cpu");
@@ -508,7 +560,11 @@ impl Options {
             payload,
             timeout: a.timeout.to_std(),
             global_timeout: a.global_timeout,
-            rampup_size: if a.rampup_size <= 0 { 100 } else { a.rampup_size as u64 },
+            rampup_size: if a.rampup_size <= 0 {
+                100
+            } else {
+                a.rampup_size as u64
+            },
             rampup_delay: a.rampup_delay,
             username,
             password,
@@ -519,7 +575,11 @@ impl Options {
             subscriber_qos: qos(a.subscriber_qos),
             tls,
             pause: a.pause_between_messages.to_std(),
-            topic_base: if a.topic_base_path.is_empty() { DEFAULT_TOPIC_BASE.to_string() } else { a.topic_base_path.clone() },
+            topic_base: if a.topic_base_path.is_empty() {
+                DEFAULT_TOPIC_BASE.to_string()
+            } else {
+                a.topic_base_path.clone()
+            },
             client_id_prefix: a.client_id_prefix.clone(),
             session_expiry: a.session_expiry,
             protocol: a.protocol,

@@ -49,12 +49,13 @@ impl PayloadKind {
                     return None;
                 }
                 digits.iter().try_fold(0u64, |acc, &b| {
-                    b.is_ascii_digit().then(|| acc.wrapping_mul(10).wrapping_add(u64::from(b - b'0')))
+                    b.is_ascii_digit()
+                        .then(|| acc.wrapping_mul(10).wrapping_add(u64::from(b - b'0')))
                 })
             }
-            PayloadKind::Sized(n) if *n >= STAMP_LEN && payload.len() >= STAMP_LEN => {
-                Some(u64::from_be_bytes(payload[8..16].try_into().expect("8 bytes")))
-            }
+            PayloadKind::Sized(n) if *n >= STAMP_LEN && payload.len() >= STAMP_LEN => Some(
+                u64::from_be_bytes(payload[8..16].try_into().expect("8 bytes")),
+            ),
             _ => None,
         }
     }
@@ -78,7 +79,11 @@ impl PayloadWriter {
             PayloadKind::Constant(bytes) => bytes.clone(),
             _ => Bytes::new(),
         };
-        PayloadWriter { kind, arena: BytesMut::new(), fixed }
+        PayloadWriter {
+            kind,
+            arena: BytesMut::new(),
+            fixed,
+        }
     }
 
     /// The payload of message `seq` sent at `stamp_ns`.

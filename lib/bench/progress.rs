@@ -83,9 +83,12 @@ fn style(known_length: bool) -> ProgressStyle {
     };
     ProgressStyle::with_template(template)
         .expect("valid template")
-        .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = write!(w, "{:.0}/s", state.per_sec());
-        })
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
         .progress_chars("=> ")
 }
 
@@ -97,9 +100,22 @@ impl Console {
             let connect = bar(&multi, "connect");
             let publish = bar(&multi, "publish");
             let receive = bar(&multi, "receive");
-            Bars { multi, connect, publish, receive }
+            Bars {
+                multi,
+                connect,
+                publish,
+                receive,
+            }
         });
-        Console { mode, printed: Mutex::new(Printed { out, dots: 0, errors: 0 }), bars }
+        Console {
+            mode,
+            printed: Mutex::new(Printed {
+                out,
+                dots: 0,
+                errors: 0,
+            }),
+            bars,
+        }
     }
 
     /// The mode.

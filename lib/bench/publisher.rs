@@ -86,13 +86,21 @@ struct PacketIds {
 
 impl PacketIds {
     fn new() -> PacketIds {
-        PacketIds { used: Box::new([0; 1024]), last: 0, count: 0 }
+        PacketIds {
+            used: Box::new([0; 1024]),
+            last: 0,
+            count: 0,
+        }
     }
 
     /// A free identifier (the caller keeps `count` below 65,535).
     fn acquire(&mut self) -> u16 {
         loop {
-            self.last = if self.last == u16::MAX { 1 } else { self.last + 1 };
+            self.last = if self.last == u16::MAX {
+                1
+            } else {
+                self.last + 1
+            };
             let (word, bit) = (self.last as usize / 64, self.last as usize % 64);
             if self.used[word] & (1 << bit) == 0 {
                 self.used[word] |= 1 << bit;
@@ -119,14 +127,23 @@ fn lost(e: impl std::fmt::Display) -> Failure {
 }
 
 /// Publishes `plan` on `link`; `send_log` notes send times for payloads without a stamp.
-pub async fn publish(link: &mut Link, plan: &PublishPlan, ctx: &RunContext, send_log: Option<&SendLog>) -> Published {
+pub async fn publish(
+    link: &mut Link,
+    plan: &PublishPlan,
+    ctx: &RunContext,
+    send_log: Option<&SendLog>,
+) -> Published {
     let mut cancel = ctx.cancel.watcher();
     let mut payloads = PayloadWriter::new(ctx.options.payload.clone());
     let qos = plan.qos;
     let window = if qos == QoS::AtMostOnce {
         usize::MAX
     } else {
-        usize::from(plan.max_inflight.min(link.receive_maximum).clamp(1, u16::MAX - 1))
+        usize::from(
+            plan.max_inflight
+                .min(link.receive_maximum)
+                .clamp(1, u16::MAX - 1),
+        )
     };
     let one_at_a_time = !plan.pause.is_zero();
     let limit = plan.messages.unwrap_or(u64::MAX);
@@ -176,7 +193,11 @@ pub async fn publish(link: &mut Link, plan: &PublishPlan, ctx: &RunContext, send
                     break;
                 }
             }
-            let packet_id = if qos == QoS::AtMostOnce { 0 } else { ids.acquire() };
+            let packet_id = if qos == QoS::AtMostOnce {
+                0
+            } else {
+                ids.acquire()
+            };
             let publish = Publish {
                 dup: false,
                 qos,
@@ -299,7 +320,13 @@ pub async fn publish(link: &mut Link, plan: &PublishPlan, ctx: &RunContext, send
     if failure.is_some() && finished == started {
         finished = Instant::now();
     }
-    Published { sent, acknowledged, started, finished, failure }
+    Published {
+        sent,
+        acknowledged,
+        started,
+        finished,
+        failure,
+    }
 }
 
 #[cfg(test)]

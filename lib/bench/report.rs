@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::duration::GoDuration;
 use super::histogram::{buckets, median};
@@ -132,7 +132,11 @@ impl Summary {
             expected,
             lost: expected.saturating_sub(received),
             completed: count(Outcome::Completed),
-            errors: figures.workers.iter().filter(|w| w.outcome.is_error()).count() as u64,
+            errors: figures
+                .workers
+                .iter()
+                .filter(|w| w.outcome.is_error())
+                .count() as u64,
             connect_failed: count(Outcome::ConnectFailed),
             subscribe_failed: count(Outcome::SubscribeFailed),
             timeout_exceeded: count(Outcome::TimeoutExceeded),
@@ -146,7 +150,11 @@ impl Summary {
 
     /// The exit status: 0, or [`EXIT_LOST`] when messages were lost or workers failed.
     pub fn exit_code(&self) -> u8 {
-        if self.lost > 0 || self.errors > 0 { EXIT_LOST } else { 0 }
+        if self.lost > 0 || self.errors > 0 {
+            EXIT_LOST
+        } else {
+            0
+        }
     }
 
     /// One line for stderr when the run failed.
@@ -169,20 +177,70 @@ impl Summary {
         let _ = writeln!(o, "Messages / Client:  {}", f.messages_per_client);
         let _ = writeln!(o);
         let _ = writeln!(o, "# Results");
-        let _ = writeln!(o, "Published Messages: {} ({}%)", self.published, pct(self.published, f.planned_published));
-        let _ = writeln!(o, "Received Messages:  {} ({}%)", self.received, pct(self.received, self.expected));
+        let _ = writeln!(
+            o,
+            "Published Messages: {} ({}%)",
+            self.published,
+            pct(self.published, f.planned_published)
+        );
+        let _ = writeln!(
+            o,
+            "Received Messages:  {} ({}%)",
+            self.received,
+            pct(self.received, self.expected)
+        );
         if self.lost > 0 {
-            let _ = writeln!(o, "Lost Messages:      {} ({}%)", self.lost, pct(self.lost, self.expected));
+            let _ = writeln!(
+                o,
+                "Lost Messages:      {} ({}%)",
+                self.lost,
+                pct(self.lost, self.expected)
+            );
         }
-        let _ = writeln!(o, "Completed:          {} ({}%)", self.completed, pct(self.completed, f.clients));
-        let _ = writeln!(o, "Errors:             {} ({}%)", self.errors, pct(self.errors, f.clients));
+        let _ = writeln!(
+            o,
+            "Completed:          {} ({}%)",
+            self.completed,
+            pct(self.completed, f.clients)
+        );
+        let _ = writeln!(
+            o,
+            "Errors:             {} ({}%)",
+            self.errors,
+            pct(self.errors, f.clients)
+        );
         if self.errors > 0 {
-            let _ = writeln!(o, "- ConnectFailed:      {} ({}%)", self.connect_failed, pct(self.connect_failed, self.errors));
-            let _ = writeln!(o, "- SubscribeFailed:    {} ({}%)", self.subscribe_failed, pct(self.subscribe_failed, self.errors));
-            let _ = writeln!(o, "- TimeoutExceeded:    {} ({}%)", self.timeout_exceeded, pct(self.timeout_exceeded, self.errors));
-            let _ = writeln!(o, "- Aborted:            {} ({}%)", self.aborted, pct(self.aborted, self.errors));
+            let _ = writeln!(
+                o,
+                "- ConnectFailed:      {} ({}%)",
+                self.connect_failed,
+                pct(self.connect_failed, self.errors)
+            );
+            let _ = writeln!(
+                o,
+                "- SubscribeFailed:    {} ({}%)",
+                self.subscribe_failed,
+                pct(self.subscribe_failed, self.errors)
+            );
+            let _ = writeln!(
+                o,
+                "- TimeoutExceeded:    {} ({}%)",
+                self.timeout_exceeded,
+                pct(self.timeout_exceeded, self.errors)
+            );
+            let _ = writeln!(
+                o,
+                "- Aborted:            {} ({}%)",
+                self.aborted,
+                pct(self.aborted, self.errors)
+            );
             if self.connection_lost > 0 {
-                let _ = writeln!(o, "- ConnectionLost:     {} ({}%)", self.connection_lost, pct(self.connection_lost, self.errors));
+                let _ = writeln!(
+                    o,
+                    "- ConnectionLost:     {} ({}%)",
+                    self.connection_lost,
+                    pct(self.connection_lost, self.errors)
+                );
             }
         }
         throughput(o, "# Publishing Throughput", &self.publish_rates);
@@ -190,8 +248,20 @@ impl Summary {
         if let (Some(p), Some(r)) = (f.publish_window, f.receive_window) {
             let _ = writeln!(o);
             let _ = writeln!(o, "# Overall Throughput");
-            let _ = writeln!(o, "Publishing: {} msg/sec ({} in {})", go_f0(rate(self.published, p)), self.published, go_micros(p));
-            let _ = writeln!(o, "Receiving:  {} msg/sec ({} in {})", go_f0(rate(self.received, r)), self.received, go_micros(r));
+            let _ = writeln!(
+                o,
+                "Publishing: {} msg/sec ({} in {})",
+                go_f0(rate(self.published, p)),
+                self.published,
+                go_micros(p)
+            );
+            let _ = writeln!(
+                o,
+                "Receiving:  {} msg/sec ({} in {})",
+                go_f0(rate(self.received, r)),
+                self.received,
+                go_micros(r)
+            );
         }
         match (&f.latency, &f.latency_note) {
             (Some(p), _) => {
@@ -264,7 +334,12 @@ fn throughput(o: &mut String, title: &str, rates: &[f64]) {
     let _ = writeln!(o, "Median: {} msg/sec", go_f0(median(rates)));
     let _ = writeln!(o);
     for b in buckets(rates, rates.len()) {
-        let _ = writeln!(o, "  < {} msg/sec  {}%", go_f0(b.upper), go_f0(b.cumulative * 100.0));
+        let _ = writeln!(
+            o,
+            "  < {} msg/sec  {}%",
+            go_f0(b.upper),
+            go_f0(b.cumulative * 100.0)
+        );
     }
 }
 
@@ -320,13 +395,22 @@ impl ConnFigures {
 
     /// 0, or [`EXIT_LOST`] if any connection failed or was dropped.
     pub fn exit_code(&self) -> u8 {
-        if self.failed() > 0 || self.dropped > 0 || self.connected < self.clients { EXIT_LOST } else { 0 }
+        if self.failed() > 0 || self.dropped > 0 || self.connected < self.clients {
+            EXIT_LOST
+        } else {
+            0
+        }
     }
 
     /// One line for stderr when the run failed.
     pub fn problem(&self) -> Option<String> {
         (self.exit_code() != 0).then(|| {
-            format!("{} of {} connections failed, {} dropped", self.clients - self.connected, self.clients, self.dropped)
+            format!(
+                "{} of {} connections failed, {} dropped",
+                self.clients - self.connected,
+                self.clients,
+                self.dropped
+            )
         })
     }
 
@@ -349,12 +433,27 @@ impl ConnFigures {
         let _ = writeln!(o);
         let _ = writeln!(o, "# Results");
         let failed = self.failed();
-        let _ = writeln!(o, "Connected:          {} ({}%)", self.connected, pct(self.connected, self.clients));
-        let _ = writeln!(o, "Failed:             {} ({}%)", failed, pct(failed, self.clients));
+        let _ = writeln!(
+            o,
+            "Connected:          {} ({}%)",
+            self.connected,
+            pct(self.connected, self.clients)
+        );
+        let _ = writeln!(
+            o,
+            "Failed:             {} ({}%)",
+            failed,
+            pct(failed, self.clients)
+        );
         for (reason, n) in &self.failures {
             let _ = writeln!(o, "- {reason}: {n}");
         }
-        let _ = writeln!(o, "Dropped:            {} ({}%)", self.dropped, pct(self.dropped, self.clients));
+        let _ = writeln!(
+            o,
+            "Dropped:            {} ({}%)",
+            self.dropped,
+            pct(self.dropped, self.clients)
+        );
         let _ = writeln!(
             o,
             "Connect Time:       {} ({} conn/sec)",

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::client::ClientSettings;
 use super::conn;
-use super::context::{hostname, Cancel, Cause, Names, RunContext, KEEP_ALIVE};
+use super::context::{Cancel, Cause, KEEP_ALIVE, Names, RunContext, hostname};
 use super::group;
 use super::options::{Options, Scenario};
 use super::progress::Console;
@@ -52,7 +52,8 @@ pub async fn ramp_up(ctx: &RunContext, count: u64, announce: bool, mut start: im
         }
         if i % size == 0 && i > 0 {
             if announce {
-                ctx.console.line(&format!("{i} worker started - waiting {delay}"));
+                ctx.console
+                    .line(&format!("{i} worker started - waiting {delay}"));
             }
             tokio::select! {
                 biased;
@@ -69,7 +70,11 @@ pub async fn ramp_up(ctx: &RunContext, count: u64, announce: bool, mut start: im
 
 /// Waits for `tasks` in order. Once the run is cancelled they get [`DISCONNECT_GRACE`] in
 /// all; a task still running then is aborted and `fallback(i)` stands for its result.
-pub async fn collect<T>(tasks: Vec<JoinHandle<T>>, cancel: &Cancel, fallback: impl Fn(usize) -> T) -> Vec<T> {
+pub async fn collect<T>(
+    tasks: Vec<JoinHandle<T>>,
+    cancel: &Cancel,
+    fallback: impl Fn(usize) -> T,
+) -> Vec<T> {
     let mut results = Vec::with_capacity(tasks.len());
     let mut deadline: Option<Instant> = None;
     let mut watcher = cancel.watcher();
@@ -99,8 +104,11 @@ pub async fn collect<T>(tasks: Vec<JoinHandle<T>>, cancel: &Cancel, fallback: im
 async fn watchdog(ctx: Arc<RunContext>, limit: Duration, mut done: crate::shutdown::Shutdown) {
     #[cfg(unix)]
     let (mut interrupt, mut terminate) = {
-        use tokio::signal::unix::{signal, SignalKind};
-        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
     #[cfg(unix)]
     let signalled = async {
@@ -141,7 +149,11 @@ async fn ticker(ctx: Arc<RunContext>, mut done: crate::shutdown::Shutdown) {
 
 /// Runs the scenario of `options` and reports.
 pub async fn run(options: Options, console: Arc<Console>) -> Result<Report, SetupError> {
-    let tls = if options.brokers.iter().any(|b| b.scheme.is_tls()) { Some(tls::client_config(&options.tls)?) } else { None };
+    let tls = if options.brokers.iter().any(|b| b.scheme.is_tls()) {
+        Some(tls::client_config(&options.tls)?)
+    } else {
+        None
+    };
     let mut endpoints = Vec::with_capacity(options.brokers.len());
     for url in &options.brokers {
         endpoints.push(Endpoint::resolve(url, tls.as_ref()).await?);
@@ -159,10 +171,18 @@ pub async fn run(options: Options, console: Arc<Console>) -> Result<Report, Setu
         password: options.password.clone(),
         timeout: options.timeout,
     };
-    let names = Names { hostname: hostname(), topic_base: options.topic_base.clone(), prefix: options.client_id_prefix.clone() };
+    let names = Names {
+        hostname: hostname(),
+        topic_base: options.topic_base.clone(),
+        prefix: options.client_id_prefix.clone(),
+    };
     let limit = options.global_timeout.to_std()
         + options.duration.unwrap_or_default()
-        + if options.scenario == Scenario::Conn { options.hold.to_std() } else { Duration::ZERO };
+        + if options.scenario == Scenario::Conn {
+            options.hold.to_std()
+        } else {
+            Duration::ZERO
+        };
     let ctx = Arc::new(RunContext {
         options,
         endpoints,
@@ -186,7 +206,11 @@ pub async fn run(options: Options, console: Arc<Console>) -> Result<Report, Setu
         _ => publishers * o.messages,
     };
     let counted = o.duration.is_none();
-    ctx.console.set_lengths(o.connections(), counted.then_some(publishers * o.messages), counted.then_some(deliveries));
+    ctx.console.set_lengths(
+        o.connections(),
+        counted.then_some(publishers * o.messages),
+        counted.then_some(deliveries),
+    );
 
     let done = ShutdownSignal::new();
     let watchdog = tokio::spawn(watchdog(ctx.clone(), limit, done.subscribe()));
@@ -212,13 +236,28 @@ pub async fn run(options: Options, console: Arc<Console>) -> Result<Report, Setu
 /// mqtt-stresser's scenario: `-num-clients` workers.
 async fn p2p(ctx: &Arc<RunContext>) -> (Vec<WorkerResult>, Timeline) {
     let mut tasks = Vec::with_capacity(ctx.options.clients as usize);
-    ramp_up(ctx, ctx.options.clients, true, |i| tasks.push(spawn_worker(i, ctx.clone()))).await;
+    ramp_up(ctx, ctx.options.clients, true, |i| {
+        tasks.push(spawn_worker(i, ctx.clone()))
+    })
+    .await;
     let started = tasks.len();
-    let planned = if ctx.options.duration.is_none() { ctx.options.messages } else { 0 };
-    let cancelled = |_| (WorkerResult::failed(ctx.cancel.failure(), planned), Timeline::default());
+    let planned = if ctx.options.duration.is_none() {
+        ctx.options.messages
+    } else {
+        0
+    };
+    let cancelled = |_| {
+        (
+            WorkerResult::failed(ctx.cancel.failure(), planned),
+            Timeline::default(),
+        )
+    };
     let mut results = collect(tasks, &ctx.cancel, cancelled).await;
     for _ in started..ctx.options.clients as usize {
-        results.push((WorkerResult::failed(ctx.cancel.failure(), planned), Timeline::default()));
+        results.push((
+            WorkerResult::failed(ctx.cancel.failure(), planned),
+            Timeline::default(),
+        ));
     }
     let mut timeline = Timeline::default();
     let workers = results
@@ -238,7 +277,11 @@ fn spawn_worker(i: u64, ctx: Arc<RunContext>) -> JoinHandle<(WorkerResult, Timel
 /// The figures of a message scenario.
 fn traffic(ctx: &RunContext, workers: Vec<WorkerResult>, timeline: Timeline) -> Summary {
     let o = &ctx.options;
-    let publishers = if o.scenario == Scenario::Fanout { 1 } else { o.clients };
+    let publishers = if o.scenario == Scenario::Fanout {
+        1
+    } else {
+        o.clients
+    };
     let published: u64 = workers.iter().map(|w| w.published).sum();
     let received: u64 = workers.iter().map(|w| w.received).sum();
     let (messages_per_client, planned_published) = match o.duration {

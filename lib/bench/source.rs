@@ -45,7 +45,10 @@ impl SourceAddresses {
         let mut addrs = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part.split_once('-') {
-                None => addrs.push(part.parse::<IpAddr>().map_err(|_| SourceError::NotAnAddress(part.to_string()))?),
+                None => addrs.push(
+                    part.parse::<IpAddr>()
+                        .map_err(|_| SourceError::NotAnAddress(part.to_string()))?,
+                ),
                 Some((first, last)) => {
                     let range_err = || SourceError::BadRange(part.to_string());
                     let first: Ipv4Addr = first.trim().parse().map_err(|_| range_err())?;
@@ -70,17 +73,26 @@ impl SourceAddresses {
     /// 127.0.0.1, 127.0.0.2, ... enough for `connections` when the broker is on the IPv4
     /// loopback and one address would run out of ports; `None` otherwise.
     pub fn automatic(broker: SocketAddr, connections: u64) -> Option<Vec<IpAddr>> {
-        let IpAddr::V4(ip) = broker.ip() else { return None };
+        let IpAddr::V4(ip) = broker.ip() else {
+            return None;
+        };
         if !ip.is_loopback() || connections <= PORTS_PER_ADDRESS {
             return None;
         }
         let count = connections.div_ceil(PORTS_PER_ADDRESS).min(250) as u8;
-        Some((1..=count).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i))).collect())
+        Some(
+            (1..=count)
+                .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+                .collect(),
+        )
     }
 
     /// Hands out `addrs` round-robin.
     pub fn new(addrs: Vec<IpAddr>) -> SourceAddresses {
-        SourceAddresses { addrs, next: AtomicUsize::new(0) }
+        SourceAddresses {
+            addrs,
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// The address for the next connection of the given family (IPv4 or IPv6 broker), if any
@@ -116,9 +128,18 @@ mod tests {
         let a = SourceAddresses::parse("127.0.0.1-127.0.0.3, 10.0.0.9").unwrap();
         assert_eq!(a.len(), 4);
         assert_eq!(a[2], "127.0.0.3".parse::<IpAddr>().unwrap());
-        assert!(matches!(SourceAddresses::parse("127.0.0.3-127.0.0.1"), Err(SourceError::BadRange(_))));
-        assert!(matches!(SourceAddresses::parse("nope"), Err(SourceError::NotAnAddress(_))));
-        assert!(matches!(SourceAddresses::parse(""), Err(SourceError::Empty)));
+        assert!(matches!(
+            SourceAddresses::parse("127.0.0.3-127.0.0.1"),
+            Err(SourceError::BadRange(_))
+        ));
+        assert!(matches!(
+            SourceAddresses::parse("nope"),
+            Err(SourceError::NotAnAddress(_))
+        ));
+        assert!(matches!(
+            SourceAddresses::parse(""),
+            Err(SourceError::Empty)
+        ));
     }
 
     #[test]
@@ -126,6 +147,9 @@ mod tests {
         let lo: SocketAddr = "127.0.0.1:1883".parse().unwrap();
         assert_eq!(SourceAddresses::automatic(lo, 1000), None);
         assert_eq!(SourceAddresses::automatic(lo, 60_000).unwrap().len(), 3);
-        assert_eq!(SourceAddresses::automatic("10.0.0.1:1883".parse().unwrap(), 60_000), None);
+        assert_eq!(
+            SourceAddresses::automatic("10.0.0.1:1883".parse().unwrap(), 60_000),
+            None
+        );
     }
 }

@@ -6,8 +6,8 @@
 //! samples are buffered per task and recorded into the shared histogram in batches, so no
 //! message costs a lock or a contended atomic.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -23,7 +23,9 @@ pub struct Clock {
 impl Clock {
     /// A clock starting now.
     pub fn start() -> Clock {
-        Clock { epoch: Instant::now() }
+        Clock {
+            epoch: Instant::now(),
+        }
     }
 
     /// Nanoseconds since the start.
@@ -101,8 +103,11 @@ const SAMPLE_BATCH: usize = 512;
 impl LatencyRecorder {
     /// An empty recorder.
     pub fn new() -> LatencyRecorder {
-        let histogram = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds");
-        LatencyRecorder { histogram: Mutex::new(histogram) }
+        let histogram =
+            Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds");
+        LatencyRecorder {
+            histogram: Mutex::new(histogram),
+        }
     }
 
     /// Records `samples` (nanoseconds).
@@ -153,7 +158,10 @@ pub struct LatencySamples {
 impl LatencySamples {
     /// A buffer feeding `recorder`.
     pub fn new(recorder: Arc<LatencyRecorder>) -> LatencySamples {
-        LatencySamples { recorder, buffer: Vec::with_capacity(SAMPLE_BATCH) }
+        LatencySamples {
+            recorder,
+            buffer: Vec::with_capacity(SAMPLE_BATCH),
+        }
     }
 
     /// Adds one sample (nanoseconds).
@@ -195,7 +203,11 @@ impl SendLog {
 
     /// A log for `messages` messages (`None`: unbounded, as in `-duration` mode).
     pub fn new(messages: Option<u64>) -> SendLog {
-        let len = messages.map_or(Self::MAX_CAPACITY, |n| (n.max(1) as usize).next_power_of_two().min(Self::MAX_CAPACITY));
+        let len = messages.map_or(Self::MAX_CAPACITY, |n| {
+            (n.max(1) as usize)
+                .next_power_of_two()
+                .min(Self::MAX_CAPACITY)
+        });
         SendLog {
             times: (0..len).map(|_| AtomicU64::new(0)).collect(),
             seqs: (0..len).map(|_| AtomicU64::new(0)).collect(),
@@ -267,7 +279,10 @@ pub struct Failure {
 impl Failure {
     /// A failure.
     pub fn new(outcome: Outcome, message: impl Into<String>) -> Failure {
-        Failure { outcome, message: message.into() }
+        Failure {
+            outcome,
+            message: message.into(),
+        }
     }
 }
 
@@ -342,11 +357,17 @@ impl Timeline {
 
     /// From the first publish to the last publisher's end.
     pub fn publish_window(&self) -> Option<Duration> {
-        Some(self.last_publish?.saturating_duration_since(self.first_publish?))
+        Some(
+            self.last_publish?
+                .saturating_duration_since(self.first_publish?),
+        )
     }
 
     /// From the first publish to the last message received.
     pub fn receive_window(&self) -> Option<Duration> {
-        Some(self.last_receive?.saturating_duration_since(self.first_publish?))
+        Some(
+            self.last_receive?
+                .saturating_duration_since(self.first_publish?),
+        )
     }
 }

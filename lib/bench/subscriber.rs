@@ -32,7 +32,12 @@ fn lost(e: impl std::fmt::Display) -> Failure {
 
 /// Receives on `link` (already subscribed) until `tally` is complete. `send_log` times
 /// payloads without a stamp by arrival order (one publisher per subscriber only).
-pub async fn receive(link: &mut Link, tally: &Tally, send_log: Option<&SendLog>, ctx: &RunContext) -> Received {
+pub async fn receive(
+    link: &mut Link,
+    tally: &Tally,
+    send_log: Option<&SendLog>,
+    ctx: &RunContext,
+) -> Received {
     let mut cancel = ctx.cancel.watcher();
     let mut state = tally.watch();
     let mut samples = LatencySamples::new(ctx.latency.clone());
@@ -157,5 +162,9 @@ pub async fn receive(link: &mut Link, tally: &Tally, send_log: Option<&SendLog>,
         }
     };
     samples.flush();
-    Received { count, last_at, failure }
+    Received {
+        count,
+        last_at,
+        failure,
+    }
 }

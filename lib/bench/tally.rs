@@ -4,8 +4,8 @@
 //! here; subscribers add what they receive and learn about completion through a watch
 //! channel, so one subscriber of a shared group finishing wakes the others.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::watch;
 
@@ -37,7 +37,11 @@ impl Tally {
     /// A tally fed by `publishers` publishers that plan `planned` deliveries in all (`None`:
     /// as many as they manage to send).
     pub fn new(planned: Option<u64>, publishers: usize) -> Arc<Tally> {
-        let (state, _) = watch::channel(TallyState { publishers_left: publishers, sent: 0, complete: false });
+        let (state, _) = watch::channel(TallyState {
+            publishers_left: publishers,
+            sent: 0,
+            complete: false,
+        });
         Arc::new(Tally {
             received: AtomicU64::new(0),
             planned: planned.unwrap_or(u64::MAX),
@@ -107,7 +111,11 @@ mod tests {
         let t = Tally::new(Some(3), 1);
         assert_eq!(t.add_received(2), 2);
         assert!(!t.is_complete());
-        assert_eq!(t.add_received(1), 0, "the last delivery is no progress report");
+        assert_eq!(
+            t.add_received(1),
+            0,
+            "the last delivery is no progress report"
+        );
         assert!(t.is_complete());
     }
 

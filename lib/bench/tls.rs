@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -47,7 +47,9 @@ pub enum TlsError {
         reason: String,
     },
     /// No `-cafile` and no system CA bundle.
-    #[error("no trusted CA certificates: give -cafile FILE or -skip-tls-verification (no system bundle found, SSL_CERT_FILE unset)")]
+    #[error(
+        "no trusted CA certificates: give -cafile FILE or -skip-tls-verification (no system bundle found, SSL_CERT_FILE unset)"
+    )]
     NoRoots,
     /// rustls refused the settings (a key not matching its certificate, ...).
     #[error("invalid TLS settings: {0}")]
@@ -55,7 +57,11 @@ pub enum TlsError {
 }
 
 fn pem_error(what: &'static str, path: &Path, reason: impl ToString) -> TlsError {
-    TlsError::Pem { what, path: path.to_path_buf(), reason: reason.to_string() }
+    TlsError::Pem {
+        what,
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
 }
 
 fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -73,25 +79,36 @@ fn system_bundle() -> Option<PathBuf> {
 /// Builds the client configuration every TLS connection of the run shares.
 pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
     let builder = if settings.skip_verification {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyServer(provider)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(provider)))
     } else {
         let (path, what) = match &settings.ca_file {
             Some(ca) => (ca.clone(), "CA certificates"),
-            None => (system_bundle().ok_or(TlsError::NoRoots)?, "system CA certificates"),
+            None => (
+                system_bundle().ok_or(TlsError::NoRoots)?,
+                "system CA certificates",
+            ),
         };
         let mut roots = RootCertStore::empty();
         let (added, _ignored) = roots.add_parsable_certificates(certificates(&path, what)?);
         if added == 0 {
-            return Err(pem_error(what, &path, "no certificate usable as a trust anchor"));
+            return Err(pem_error(
+                what,
+                &path,
+                "no certificate usable as a trust anchor",
+            ));
         }
         builder.with_root_certificates(roots)
     };
     let config = match (&settings.cert_file, &settings.key_file) {
         (Some(cert), Some(key)) => {
             let chain = certificates(cert, "client certificate")?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error("private key", key, e))?;
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error("private key", key, e))?;
             builder.with_client_auth_cert(chain, key)?
         }
         _ => builder.with_no_client_auth(),
@@ -123,7 +140,12 @@ impl ServerCertVerifier for AcceptAnyServer {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -132,7 +154,12 @@ impl ServerCertVerifier for AcceptAnyServer {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -13,8 +13,8 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::url::{BrokerUrl, Scheme};
 use super::websocket::{self, WsStream};
@@ -48,43 +48,70 @@ pub enum EndpointError {
 
 impl Endpoint {
     /// Resolves `url` (the first address returned is used) and prepares TLS if its scheme needs it.
-    pub async fn resolve(url: &BrokerUrl, tls: Option<&Arc<ClientConfig>>) -> Result<Endpoint, EndpointError> {
+    pub async fn resolve(
+        url: &BrokerUrl,
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> Result<Endpoint, EndpointError> {
         let host = url.host_port();
         let addr = tokio::net::lookup_host(host.as_str())
             .await
-            .and_then(|mut addrs| addrs.next().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
-            .map_err(|reason| EndpointError::Resolve { host: host.clone(), reason })?;
+            .and_then(|mut addrs| {
+                addrs
+                    .next()
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+            })
+            .map_err(|reason| EndpointError::Resolve {
+                host: host.clone(),
+                reason,
+            })?;
         let tls = match (url.scheme.is_tls(), tls) {
             (true, Some(config)) => {
-                let name = ServerName::try_from(url.host.clone()).map_err(|_| EndpointError::ServerName(url.host.clone()))?;
+                let name = ServerName::try_from(url.host.clone())
+                    .map_err(|_| EndpointError::ServerName(url.host.clone()))?;
                 Some((TlsConnector::from(config.clone()), name))
             }
             _ => None,
         };
-        Ok(Endpoint { url: url.clone(), addr, tls })
+        Ok(Endpoint {
+            url: url.clone(),
+            addr,
+            tls,
+        })
     }
 
     /// Opens the byte stream: TCP connect (bound to `source` if given), then TLS and the
     /// WebSocket handshake as the scheme asks.
     pub async fn dial(&self, source: Option<IpAddr>) -> io::Result<Transport> {
-        let socket = if self.addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if self.addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
         if let Some(ip) = source {
             socket.bind(SocketAddr::new(ip, 0))?;
         }
         let tcp = socket.connect(self.addr).await?;
         tcp.set_nodelay(true)?;
-        let tls = || self.tls.clone().ok_or_else(|| io::Error::other("TLS is not configured"));
+        let tls = || {
+            self.tls
+                .clone()
+                .ok_or_else(|| io::Error::other("TLS is not configured"))
+        };
         Ok(match self.url.scheme {
             Scheme::Tcp => Transport::Tcp(tcp),
             Scheme::Tls => {
                 let (connector, name) = tls()?;
                 Transport::Tls(Box::new(connector.connect(name, tcp).await?))
             }
-            Scheme::Ws => Transport::Ws(Box::new(websocket::connect(tcp, &self.url.websocket_uri()).await?)),
+            Scheme::Ws => Transport::Ws(Box::new(
+                websocket::connect(tcp, &self.url.websocket_uri()).await?,
+            )),
             Scheme::Wss => {
                 let (connector, name) = tls()?;
                 let stream = connector.connect(name, tcp).await?;
-                Transport::Wss(Box::new(websocket::connect(stream, &self.url.websocket_uri()).await?))
+                Transport::Wss(Box::new(
+                    websocket::connect(stream, &self.url.websocket_uri()).await?,
+                ))
             }
         })
     }
@@ -114,13 +141,21 @@ macro_rules! delegate {
 }
 
 impl AsyncRead for Transport {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         delegate!(self, s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for Transport {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         delegate!(self, s => Pin::new(s).poll_write(cx, buf))
     }
 

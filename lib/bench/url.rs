@@ -75,7 +75,9 @@ pub enum UrlError {
     #[error("{0:?} has no scheme: write it as tcp://HOST:PORT (or ssl://, tls://, ws://, wss://)")]
     NoScheme(String),
     /// A scheme we do not speak.
-    #[error("{url:?}: unsupported scheme {scheme:?} (use tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss://)")]
+    #[error(
+        "{url:?}: unsupported scheme {scheme:?} (use tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss://)"
+    )]
     Scheme {
         /// The URL.
         url: String,
@@ -99,9 +101,13 @@ impl BrokerUrl {
     /// Parses one URL.
     pub fn parse(text: &str) -> Result<BrokerUrl, UrlError> {
         let text = text.trim();
-        let (scheme_name, rest) = text.split_once("://").ok_or_else(|| UrlError::NoScheme(text.to_string()))?;
-        let scheme = Scheme::from_name(scheme_name)
-            .ok_or_else(|| UrlError::Scheme { url: text.to_string(), scheme: scheme_name.to_string() })?;
+        let (scheme_name, rest) = text
+            .split_once("://")
+            .ok_or_else(|| UrlError::NoScheme(text.to_string()))?;
+        let scheme = Scheme::from_name(scheme_name).ok_or_else(|| UrlError::Scheme {
+            url: text.to_string(),
+            scheme: scheme_name.to_string(),
+        })?;
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -119,7 +125,9 @@ impl BrokerUrl {
         };
         let (host, port_text) = if let Some(stripped) = hostport.strip_prefix('[') {
             // [IPv6]:port
-            let end = stripped.find(']').ok_or_else(|| UrlError::NoHost(text.to_string()))?;
+            let end = stripped
+                .find(']')
+                .ok_or_else(|| UrlError::NoHost(text.to_string()))?;
             let after = &stripped[end + 1..];
             (&stripped[..end], after.strip_prefix(':'))
         } else {
@@ -135,15 +143,32 @@ impl BrokerUrl {
             None | Some("") => scheme.default_port(),
             Some(p) => match p.parse::<u16>() {
                 Ok(n) if n > 0 => n,
-                _ => return Err(UrlError::Port { url: text.to_string(), port: p.to_string() }),
+                _ => {
+                    return Err(UrlError::Port {
+                        url: text.to_string(),
+                        port: p.to_string(),
+                    });
+                }
             },
         };
         let path = if scheme.is_websocket() {
-            if path.is_empty() { "/".to_string() } else { path.to_string() }
+            if path.is_empty() {
+                "/".to_string()
+            } else {
+                path.to_string()
+            }
         } else {
             String::new()
         };
-        Ok(BrokerUrl { scheme, host: host.to_string(), port, path, username, password, text: text.to_string() })
+        Ok(BrokerUrl {
+            scheme,
+            host: host.to_string(),
+            port,
+            path,
+            username,
+            password,
+            text: text.to_string(),
+        })
     }
 
     /// Parses a comma-separated list (at least one URL).
@@ -171,7 +196,11 @@ impl BrokerUrl {
 
     /// The `ws://` / `wss://` URI of the WebSocket handshake.
     pub fn websocket_uri(&self) -> String {
-        let scheme = if self.scheme == Scheme::Wss { "wss" } else { "ws" };
+        let scheme = if self.scheme == Scheme::Wss {
+            "wss"
+        } else {
+            "ws"
+        };
         format!("{scheme}://{}{}", self.host_port(), self.path)
     }
 }
@@ -189,25 +218,52 @@ mod tests {
     #[test]
     fn schemes_ports_and_paths() {
         let u = BrokerUrl::parse("tcp://localhost:1883").unwrap();
-        assert_eq!((u.scheme, u.host.as_str(), u.port, u.path.as_str()), (Scheme::Tcp, "localhost", 1883, ""));
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port, u.path.as_str()),
+            (Scheme::Tcp, "localhost", 1883, "")
+        );
         assert_eq!(BrokerUrl::parse("ssl://h").unwrap().port, 8883);
         assert_eq!(BrokerUrl::parse("tls://h:9").unwrap().scheme, Scheme::Tls);
         let ws = BrokerUrl::parse("ws://h:8080/mqtt").unwrap();
         assert_eq!((ws.scheme, ws.path.as_str()), (Scheme::Ws, "/mqtt"));
         assert_eq!(ws.websocket_uri(), "ws://h:8080/mqtt");
-        assert_eq!(BrokerUrl::parse("wss://h").unwrap().websocket_uri(), "wss://h:443/");
+        assert_eq!(
+            BrokerUrl::parse("wss://h").unwrap().websocket_uri(),
+            "wss://h:443/"
+        );
         let v6 = BrokerUrl::parse("tcp://[::1]:1884").unwrap();
-        assert_eq!((v6.host.as_str(), v6.port, v6.host_port().as_str()), ("::1", 1884, "[::1]:1884"));
+        assert_eq!(
+            (v6.host.as_str(), v6.port, v6.host_port().as_str()),
+            ("::1", 1884, "[::1]:1884")
+        );
         let creds = BrokerUrl::parse("tcp://bob:secret@h:1").unwrap();
-        assert_eq!((creds.username.as_deref(), creds.password.as_deref()), (Some("bob"), Some("secret")));
+        assert_eq!(
+            (creds.username.as_deref(), creds.password.as_deref()),
+            (Some("bob"), Some("secret"))
+        );
     }
 
     #[test]
     fn lists_and_errors() {
-        assert_eq!(BrokerUrl::parse_list("tcp://a:1, tcp://b:2").unwrap().len(), 2);
-        assert!(matches!(BrokerUrl::parse("localhost:1883"), Err(UrlError::NoScheme(_))));
-        assert!(matches!(BrokerUrl::parse("http://h"), Err(UrlError::Scheme { .. })));
-        assert!(matches!(BrokerUrl::parse("tcp://h:99999"), Err(UrlError::Port { .. })));
-        assert!(matches!(BrokerUrl::parse("tcp://:1883"), Err(UrlError::NoHost(_))));
+        assert_eq!(
+            BrokerUrl::parse_list("tcp://a:1, tcp://b:2").unwrap().len(),
+            2
+        );
+        assert!(matches!(
+            BrokerUrl::parse("localhost:1883"),
+            Err(UrlError::NoScheme(_))
+        ));
+        assert!(matches!(
+            BrokerUrl::parse("http://h"),
+            Err(UrlError::Scheme { .. })
+        ));
+        assert!(matches!(
+            BrokerUrl::parse("tcp://h:99999"),
+            Err(UrlError::Port { .. })
+        ));
+        assert!(matches!(
+            BrokerUrl::parse("tcp://:1883"),
+            Err(UrlError::NoHost(_))
+        ));
     }
 }

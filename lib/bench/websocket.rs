@@ -17,7 +17,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut request = uri.into_client_request().map_err(io::Error::other)?;
-    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
-    let (ws, _response) = tokio_tungstenite::client_async(request, stream).await.map_err(io::Error::other)?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+    let (ws, _response) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .map_err(io::Error::other)?;
     Ok(WsStream::new(ws))
 }

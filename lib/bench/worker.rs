@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tracing::{debug, error};
 
-use super::context::{rand31, RunContext};
+use super::context::{RunContext, rand31};
 use super::publisher::{self, PublishPlan};
 use super::stats::{Counters, Failure, Outcome, SendLog, Timeline, WorkerResult};
 use super::subscriber::{self, Received};
@@ -20,7 +20,11 @@ pub async fn run(index: u64, ctx: Arc<RunContext>) -> (WorkerResult, Timeline) {
         Counters::add(&ctx.counters.errors, 1);
         error!(worker = index, outcome = result.outcome.name(), "{message}");
     } else {
-        debug!(worker = index, received = result.received, "worker finished");
+        debug!(
+            worker = index,
+            received = result.received,
+            "worker finished"
+        );
     }
     (result, timeline)
 }
@@ -31,7 +35,12 @@ async fn work(index: u64, ctx: &Arc<RunContext>) -> (WorkerResult, Timeline) {
     let topic = ctx.names.worker_topic(index, t);
     let planned = o.duration.is_none().then_some(o.messages);
     let planned_or_zero = planned.unwrap_or(0);
-    let failed = |f: Failure| (WorkerResult::failed(f, planned_or_zero), Timeline::default());
+    let failed = |f: Failure| {
+        (
+            WorkerResult::failed(f, planned_or_zero),
+            Timeline::default(),
+        )
+    };
     let sub_id = ctx.names.client_id("sub", index, t);
     debug!(worker = index, %topic, subscriber = %sub_id, "connecting subscriber");
     let mut sub = match ctx.connect(ctx.subscribe_endpoint(), &sub_id).await {
@@ -41,7 +50,10 @@ async fn work(index: u64, ctx: &Arc<RunContext>) -> (WorkerResult, Timeline) {
     debug!(worker = index, "subscribing");
     if let Err(e) = sub.subscribe(&topic, o.subscriber_qos, o.timeout).await {
         sub.close().await;
-        return failed(Failure::new(Outcome::SubscribeFailed, format!("{sub_id}: {e}")));
+        return failed(Failure::new(
+            Outcome::SubscribeFailed,
+            format!("{sub_id}: {e}"),
+        ));
     }
     let tally = Tally::new(planned, 1);
     let send_log = (!o.payload.is_stamped()).then(|| Arc::new(SendLog::new(planned)));
@@ -67,12 +79,20 @@ async fn work(index: u64, ctx: &Arc<RunContext>) -> (WorkerResult, Timeline) {
     let plan = PublishPlan::from_context(ctx, topic);
     let published = publisher::publish(&mut publisher, &plan, ctx, send_log.as_deref()).await;
     tally.publisher_finished(published.sent);
-    debug!(worker = index, sent = published.sent, acknowledged = published.acknowledged, "published");
+    debug!(
+        worker = index,
+        sent = published.sent,
+        acknowledged = published.acknowledged,
+        "published"
+    );
     publisher.close().await;
     let received = receiving.await.unwrap_or_else(|e| Received {
         count: tally.received(),
         last_at: None,
-        failure: Some(Failure::new(Outcome::ConnectionLost, format!("subscriber task failed: {e}"))),
+        failure: Some(Failure::new(
+            Outcome::ConnectionLost,
+            format!("subscriber task failed: {e}"),
+        )),
     });
     let mut timeline = Timeline::default();
     timeline.published(published.started, published.finished);
@@ -83,8 +103,14 @@ async fn work(index: u64, ctx: &Arc<RunContext>) -> (WorkerResult, Timeline) {
         published: published.sent,
         received: received.count,
         expected: planned.unwrap_or(published.sent),
-        publish_time: Some(published.finished.saturating_duration_since(published.started)),
-        receive_time: received.last_at.map(|at| at.saturating_duration_since(published.started)),
+        publish_time: Some(
+            published
+                .finished
+                .saturating_duration_since(published.started),
+        ),
+        receive_time: received
+            .last_at
+            .map(|at| at.saturating_duration_since(published.started)),
         error: failure.map(|f| f.message),
     };
     (result, timeline)

@@ -51,6 +51,8 @@ impl AuthMethods {
 
 impl std::fmt::Debug for AuthMethods {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.iter().map(|m| m.method().to_string())).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|m| m.method().to_string()))
+            .finish()
     }
 }

@@ -29,7 +29,11 @@ pub struct Message {
 
 impl Message {
     /// Builds the routed message from a PUBLISH whose topic alias is already resolved.
-    pub fn from_publish(publish: Publish, publisher: Option<MqttString>, max_expiry: u32) -> Message {
+    pub fn from_publish(
+        publish: Publish,
+        publisher: Option<MqttString>,
+        max_expiry: u32,
+    ) -> Message {
         let mut properties = publish.properties;
         properties.topic_alias = None;
         properties.subscription_identifiers.clear();
@@ -57,7 +61,8 @@ impl Message {
     /// Seconds left before expiry, rounded up, as the forwarded expiry interval
     /// `[MQTT-3.3.2-6]`: a message forwarded at once keeps the interval it was published with.
     pub fn remaining_expiry(&self, now: Instant) -> Option<u32> {
-        self.expires_at.map(|t| t.saturating_duration_since(now).as_millis().div_ceil(1000) as u32)
+        self.expires_at
+            .map(|t| t.saturating_duration_since(now).as_millis().div_ceil(1000) as u32)
     }
 }
 
@@ -81,7 +86,9 @@ impl Delivery {
     pub fn to_publish(&self, now: Instant) -> Publish {
         let m = &self.message;
         let mut properties = m.properties.clone();
-        properties.subscription_identifiers.clone_from(&self.subscription_ids);
+        properties
+            .subscription_identifiers
+            .clone_from(&self.subscription_ids);
         if m.expires_at.is_some() {
             properties.message_expiry_interval = m.remaining_expiry(now);
         }

@@ -201,7 +201,10 @@ impl SessionState {
 
     /// Removes and returns the inflight message with `packet_id` if it is at `stage`.
     pub fn complete(&mut self, packet_id: u16, stage: Stage) -> Option<InflightMessage> {
-        let i = self.inflight.iter().position(|m| m.packet_id == packet_id && m.stage == stage)?;
+        let i = self
+            .inflight
+            .iter()
+            .position(|m| m.packet_id == packet_id && m.stage == stage)?;
         self.inflight.remove(i)
     }
 }
@@ -212,7 +215,10 @@ mod tests {
 
     #[test]
     fn packet_ids_skip_zero_and_ids_in_flight() {
-        let mut s = SessionState { last_packet_id: u16::MAX - 1, ..SessionState::default() };
+        let mut s = SessionState {
+            last_packet_id: u16::MAX - 1,
+            ..SessionState::default()
+        };
         assert_eq!(s.next_packet_id(), Some(u16::MAX));
         assert_eq!(s.next_packet_id(), Some(1));
     }

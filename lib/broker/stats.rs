@@ -96,7 +96,8 @@ impl Stats {
         ] {
             counter.fetch_add(v, Ordering::Relaxed);
         }
-        self.clients_maximum.fetch_max(r.clients_maximum, Ordering::Relaxed);
+        self.clients_maximum
+            .fetch_max(r.clients_maximum, Ordering::Relaxed);
     }
 
     /// Records a client connecting.

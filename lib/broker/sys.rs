@@ -22,22 +22,61 @@ pub fn snapshot(broker: &Broker, now: Instant) -> Vec<(&'static str, String)> {
     vec![
         ("$SYS/broker/version", VERSION.to_string()),
         ("$SYS/broker/time", unix(SystemTime::now()).to_string()),
-        ("$SYS/broker/uptime", now.duration_since(s.started).as_secs().to_string()),
+        (
+            "$SYS/broker/uptime",
+            now.duration_since(s.started).as_secs().to_string(),
+        ),
         ("$SYS/broker/started", unix(s.started_wall).to_string()),
-        ("$SYS/broker/load/bytes/received", Stats::get(&s.bytes_received).to_string()),
-        ("$SYS/broker/load/bytes/sent", Stats::get(&s.bytes_sent).to_string()),
+        (
+            "$SYS/broker/load/bytes/received",
+            Stats::get(&s.bytes_received).to_string(),
+        ),
+        (
+            "$SYS/broker/load/bytes/sent",
+            Stats::get(&s.bytes_sent).to_string(),
+        ),
         ("$SYS/broker/clients/connected", connected.to_string()),
-        ("$SYS/broker/clients/disconnected", sessions.saturating_sub(connected).to_string()),
-        ("$SYS/broker/clients/maximum", Stats::get(&s.clients_maximum).to_string()),
-        ("$SYS/broker/clients/total", Stats::get(&s.clients_total).to_string()),
-        ("$SYS/broker/packets/received", Stats::get(&s.packets_received).to_string()),
-        ("$SYS/broker/packets/sent", Stats::get(&s.packets_sent).to_string()),
-        ("$SYS/broker/messages/received", Stats::get(&s.messages_received).to_string()),
-        ("$SYS/broker/messages/sent", Stats::get(&s.messages_sent).to_string()),
-        ("$SYS/broker/messages/dropped", Stats::get(&s.messages_dropped).to_string()),
-        ("$SYS/broker/messages/inflight", Stats::get(&s.inflight).to_string()),
+        (
+            "$SYS/broker/clients/disconnected",
+            sessions.saturating_sub(connected).to_string(),
+        ),
+        (
+            "$SYS/broker/clients/maximum",
+            Stats::get(&s.clients_maximum).to_string(),
+        ),
+        (
+            "$SYS/broker/clients/total",
+            Stats::get(&s.clients_total).to_string(),
+        ),
+        (
+            "$SYS/broker/packets/received",
+            Stats::get(&s.packets_received).to_string(),
+        ),
+        (
+            "$SYS/broker/packets/sent",
+            Stats::get(&s.packets_sent).to_string(),
+        ),
+        (
+            "$SYS/broker/messages/received",
+            Stats::get(&s.messages_received).to_string(),
+        ),
+        (
+            "$SYS/broker/messages/sent",
+            Stats::get(&s.messages_sent).to_string(),
+        ),
+        (
+            "$SYS/broker/messages/dropped",
+            Stats::get(&s.messages_dropped).to_string(),
+        ),
+        (
+            "$SYS/broker/messages/inflight",
+            Stats::get(&s.inflight).to_string(),
+        ),
         ("$SYS/broker/retained", Stats::get(&s.retained).to_string()),
-        ("$SYS/broker/subscriptions", Stats::get(&s.subscriptions).to_string()),
+        (
+            "$SYS/broker/subscriptions",
+            Stats::get(&s.subscriptions).to_string(),
+        ),
         ("$SYS/broker/system/memory", resident_bytes().to_string()),
         ("$SYS/broker/system/threads", threads().to_string()),
     ]
@@ -62,7 +101,11 @@ pub fn publish(broker: &Broker, now: Instant) {
 pub fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 

@@ -67,7 +67,9 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
             continue;
         }
         let indent = raw.len() - trimmed.len();
-        let Some((k, _)) = trimmed.split_once(':') else { continue };
+        let Some((k, _)) = trimmed.split_once(':') else {
+            continue;
+        };
         let k = k.trim().trim_matches(|c| c == '"' || c == '\'');
         while stack.last().is_some_and(|(ind, _)| *ind >= indent) {
             stack.pop();
@@ -267,13 +269,21 @@ pub struct RedisOptionsConfig {
 
 impl Default for RedisConfig {
     fn default() -> Self {
-        RedisConfig { options: RedisOptionsConfig::default(), prefix: "comqtt".into() }
+        RedisConfig {
+            options: RedisOptionsConfig::default(),
+            prefix: "comqtt".into(),
+        }
     }
 }
 
 impl Default for RedisOptionsConfig {
     fn default() -> Self {
-        RedisOptionsConfig { addr: "127.0.0.1:6379".into(), username: String::new(), password: String::new(), db: 0 }
+        RedisOptionsConfig {
+            addr: "127.0.0.1:6379".into(),
+            username: String::new(),
+            password: String::new(),
+            db: 0,
+        }
     }
 }
 
@@ -399,7 +409,11 @@ fn flag(key: &'static str, v: u8) -> Result<bool, ConfigError> {
     match v {
         0 => Ok(false),
         1 => Ok(true),
-        _ => Err(ConfigError::Invalid { key, value: v.to_string(), allowed: "0 or 1" }),
+        _ => Err(ConfigError::Invalid {
+            key,
+            value: v.to_string(),
+            allowed: "0 or 1",
+        }),
     }
 }
 
@@ -419,13 +433,29 @@ impl CapabilitiesConfig {
             });
         }
         for (key, v) in [
-            ("mqtt.options.capabilities.receive-maximum", self.receive_maximum as usize),
-            ("mqtt.options.capabilities.maximum-client-writes-pending", self.maximum_client_writes_pending),
-            ("mqtt.options.capabilities.maximum-queued-messages", self.maximum_queued_messages),
-            ("mqtt.options.capabilities.maximum-inflight", self.maximum_inflight as usize),
+            (
+                "mqtt.options.capabilities.receive-maximum",
+                self.receive_maximum as usize,
+            ),
+            (
+                "mqtt.options.capabilities.maximum-client-writes-pending",
+                self.maximum_client_writes_pending,
+            ),
+            (
+                "mqtt.options.capabilities.maximum-queued-messages",
+                self.maximum_queued_messages,
+            ),
+            (
+                "mqtt.options.capabilities.maximum-inflight",
+                self.maximum_inflight as usize,
+            ),
         ] {
             if v == 0 {
-                return Err(ConfigError::Invalid { key, value: "0".into(), allowed: "at least 1" });
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: "0".into(),
+                    allowed: "at least 1",
+                });
             }
         }
         if self.maximum_packet_size != 0 && self.maximum_packet_size < 64 {
@@ -443,10 +473,22 @@ impl CapabilitiesConfig {
             receive_maximum: self.receive_maximum,
             topic_alias_maximum: self.topic_alias_maximum,
             maximum_qos,
-            retain_available: flag("mqtt.options.capabilities.retain-available", self.retain_available)?,
-            wildcard_sub_available: flag("mqtt.options.capabilities.wildcard-sub-available", self.wildcard_sub_available)?,
-            sub_id_available: flag("mqtt.options.capabilities.sub-id-available", self.sub_id_available)?,
-            shared_sub_available: flag("mqtt.options.capabilities.shared-sub-available", self.shared_sub_available)?,
+            retain_available: flag(
+                "mqtt.options.capabilities.retain-available",
+                self.retain_available,
+            )?,
+            wildcard_sub_available: flag(
+                "mqtt.options.capabilities.wildcard-sub-available",
+                self.wildcard_sub_available,
+            )?,
+            sub_id_available: flag(
+                "mqtt.options.capabilities.sub-id-available",
+                self.sub_id_available,
+            )?,
+            shared_sub_available: flag(
+                "mqtt.options.capabilities.shared-sub-available",
+                self.shared_sub_available,
+            )?,
             minimum_protocol_version: self.minimum_protocol_version,
             server_keep_alive: self.server_keep_alive,
             maximum_queued_messages: self.maximum_queued_messages,
@@ -461,10 +503,18 @@ impl LogConfig {
     /// Checks the `log:` keys.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.format > 1 {
-            return Err(ConfigError::Invalid { key: "log.format", value: self.format.to_string(), allowed: "0 text or 1 json" });
+            return Err(ConfigError::Invalid {
+                key: "log.format",
+                value: self.format.to_string(),
+                allowed: "0 text or 1 json",
+            });
         }
         if self.output > 2 {
-            return Err(ConfigError::Invalid { key: "log.output", value: self.output.to_string(), allowed: "0 console, 1 file, 2 both" });
+            return Err(ConfigError::Invalid {
+                key: "log.output",
+                value: self.output.to_string(),
+                allowed: "0 console, 1 file, 2 both",
+            });
         }
         if !(-4..=8).contains(&self.level) {
             return Err(ConfigError::Invalid {
@@ -473,7 +523,11 @@ impl LogConfig {
                 allowed: "-4 to 8: -4 debug, 0 info, 4 warn, 8 error",
             });
         }
-        let files = [("log.filename", &self.filename), ("log.info-file", &self.info_file), ("log.error-file", &self.error_file)];
+        let files = [
+            ("log.filename", &self.filename),
+            ("log.info-file", &self.info_file),
+            ("log.error-file", &self.error_file),
+        ];
         if self.output != 0 && files.iter().all(|(_, f)| f.is_empty()) {
             return Err(ConfigError::Invalid {
                 key: "log.output",
@@ -483,7 +537,11 @@ impl LogConfig {
         }
         for (i, (key, file)) in files.iter().enumerate() {
             if !file.is_empty() && files[..i].iter().any(|(_, other)| other == file) {
-                return Err(ConfigError::Invalid { key, value: file.to_string(), allowed: "a file no other log key names" });
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: file.to_string(),
+                    allowed: "a file no other log key names",
+                });
             }
         }
         Ok(())
@@ -496,12 +554,17 @@ impl Config {
         let config: Config = if text.trim().is_empty() {
             Config::default()
         } else {
-            yaml_serde::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?
+            yaml_serde::from_str(text).map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?
         };
         config.validate().map_err(|e| match e {
-            ConfigError::Invalid { key, .. } => {
-                ConfigError::InFile { path: path.to_path_buf(), line: line_of(text, key), error: Box::new(e) }
-            }
+            ConfigError::Invalid { key, .. } => ConfigError::InFile {
+                path: path.to_path_buf(),
+                line: line_of(text, key),
+                error: Box::new(e),
+            },
             other => other,
         })?;
         Ok(config)
@@ -509,7 +572,10 @@ impl Config {
 
     /// Reads and parses a YAML file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Config::from_yaml(&text, path)
     }
 
@@ -544,10 +610,18 @@ impl Config {
             });
         }
         if self.storage_way == 3 && self.redis.prefix.is_empty() {
-            return Err(ConfigError::Invalid { key: "redis.prefix", value: "\"\"".into(), allowed: "a non-empty key prefix" });
+            return Err(ConfigError::Invalid {
+                key: "redis.prefix",
+                value: "\"\"".into(),
+                allowed: "a non-empty key prefix",
+            });
         }
         if self.storage_way != 0 && self.storage_path.is_empty() {
-            return Err(ConfigError::Invalid { key: "storage-path", value: "\"\"".into(), allowed: "a file path for the embedded store" });
+            return Err(ConfigError::Invalid {
+                key: "storage-path",
+                value: "\"\"".into(),
+                allowed: "a file path for the embedded store",
+            });
         }
         self.log.validate()?;
         let tls = &self.mqtt.tls;
@@ -559,7 +633,11 @@ impl Config {
             });
         }
         if !tls.ca_cert.is_empty() && tls.server_cert.is_empty() {
-            return Err(ConfigError::Invalid { key: "mqtt.tls.ca-cert", value: tls.ca_cert.clone(), allowed: "only together with server-cert and server-key" });
+            return Err(ConfigError::Invalid {
+                key: "mqtt.tls.ca-cert",
+                value: tls.ca_cert.clone(),
+                allowed: "only together with server-cert and server-key",
+            });
         }
         self.mqtt.options.capabilities.to_capabilities().map(|_| ())
     }
@@ -575,14 +653,38 @@ impl Config {
                 w.push(what.to_string());
             }
         };
-        note(self.pprof_enable, "pprof-enable: Go's pprof endpoint does not exist here; use perf or the /metrics endpoint");
-        note(self.dashboard_enable, "dashboard-enable: the original's web dashboard is not part of comqtt; use the HTTP API or comqtt-top");
-        note(!self.mqtt.quic.is_empty(), "mqtt.quic: the QUIC listener is not in this build; it is not started");
-        note(self.mqtt.tls.zero_rtt, "mqtt.tls.zero-rtt: applies to QUIC only, which is not in this build");
-        note(o.client_write_buffer_size != 0, "mqtt.options.client-write-buffer-size: comqtt batches each wake-up's packets into one write; ignored");
-        note(o.client_read_buffer_size != 0, "mqtt.options.client-read-buffer-size: comqtt sizes reads per wake-up; ignored");
-        note(compat.passive_client_disconnect, "capabilities.compatibilities.passive-client-disconnect: not needed, comqtt closes after sending DISCONNECT as the spec asks; ignored");
-        note(compat.always_return_response, "capabilities.compatibilities.always-return-response: comqtt sends no Response Information; ignored");
+        note(
+            self.pprof_enable,
+            "pprof-enable: Go's pprof endpoint does not exist here; use perf or the /metrics endpoint",
+        );
+        note(
+            self.dashboard_enable,
+            "dashboard-enable: the original's web dashboard is not part of comqtt; use the HTTP API or comqtt-top",
+        );
+        note(
+            !self.mqtt.quic.is_empty(),
+            "mqtt.quic: the QUIC listener is not in this build; it is not started",
+        );
+        note(
+            self.mqtt.tls.zero_rtt,
+            "mqtt.tls.zero-rtt: applies to QUIC only, which is not in this build",
+        );
+        note(
+            o.client_write_buffer_size != 0,
+            "mqtt.options.client-write-buffer-size: comqtt batches each wake-up's packets into one write; ignored",
+        );
+        note(
+            o.client_read_buffer_size != 0,
+            "mqtt.options.client-read-buffer-size: comqtt sizes reads per wake-up; ignored",
+        );
+        note(
+            compat.passive_client_disconnect,
+            "capabilities.compatibilities.passive-client-disconnect: not needed, comqtt closes after sending DISCONNECT as the spec asks; ignored",
+        );
+        note(
+            compat.always_return_response,
+            "capabilities.compatibilities.always-return-response: comqtt sends no Response Information; ignored",
+        );
         w
     }
 
@@ -612,26 +714,53 @@ mod tests {
     #[test]
     fn http_api_keys() {
         let c = parse("mqtt:\n  http: 127.0.0.1:9090\n  http-token: s3cret\n").unwrap();
-        assert_eq!((c.mqtt.http.as_str(), c.mqtt.http_token.as_str()), ("127.0.0.1:9090", "s3cret"));
+        assert_eq!(
+            (c.mqtt.http.as_str(), c.mqtt.http_token.as_str()),
+            ("127.0.0.1:9090", "s3cret")
+        );
         assert_eq!(Config::default().mqtt.http_token, "");
     }
 
     #[test]
     fn unknown_key_names_the_key_and_line() {
-        let err = parse("mqtt:\n  tcp: :1883\n  tpc: :1884\n").unwrap_err().to_string();
+        let err = parse("mqtt:\n  tcp: :1883\n  tpc: :1884\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("tpc") && err.contains("line 3"), "{err}");
     }
 
     #[test]
     fn the_original_sample_loads_with_warnings_for_what_is_not_built() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/single-original.yml")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/single-original.yml"
+        ))
+        .unwrap();
         let c = parse(&text).unwrap();
-        assert_eq!((c.storage_way, c.mqtt.quic.as_str(), c.mqtt.options.client_read_buffer_size), (1, ":2000", 1024));
+        assert_eq!(
+            (
+                c.storage_way,
+                c.mqtt.quic.as_str(),
+                c.mqtt.options.client_read_buffer_size
+            ),
+            (1, ":2000", 1024)
+        );
         let warnings = c.warnings().join("\n");
-        for key in ["dashboard-enable", "mqtt.quic", "client-write-buffer-size", "client-read-buffer-size"] {
+        for key in [
+            "dashboard-enable",
+            "mqtt.quic",
+            "client-write-buffer-size",
+            "client-read-buffer-size",
+        ] {
             assert!(warnings.contains(key), "no warning for {key}: {warnings}");
         }
-        assert!(!c.mqtt.options.capabilities.compatibilities.restore_sys_info_restart);
+        assert!(
+            !c.mqtt
+                .options
+                .capabilities
+                .compatibilities
+                .restore_sys_info_restart
+        );
     }
 
     #[test]
@@ -642,29 +771,45 @@ mod tests {
             ("auth:\n  way: 1\n", "auth.way"),
         ] {
             let err = parse(text).unwrap_err().to_string();
-            assert!(err.contains(key) && err.contains("not in this build"), "{err}");
+            assert!(
+                err.contains(key) && err.contains("not in this build"),
+                "{err}"
+            );
         }
-        assert!(parse("auth:\n  way: 0\n  datasource: 3\n").is_ok(), "anonymous needs no datasource");
+        assert!(
+            parse("auth:\n  way: 0\n  datasource: 3\n").is_ok(),
+            "anonymous needs no datasource"
+        );
     }
 
     #[test]
     fn out_of_range_value_names_the_line_of_its_key() {
         let text = "storage-way: 0\nmqtt:\n  tcp: :1883\n  options:\n    # limits\n    capabilities:\n      receive-maximum: 10\n      maximum-qos: 3\n";
         let err = parse(text).unwrap_err().to_string();
-        assert!(err.contains("test.yml, line 8") && err.contains("maximum-qos"), "{err}");
+        assert!(
+            err.contains("test.yml, line 8") && err.contains("maximum-qos"),
+            "{err}"
+        );
         assert_eq!(line_of("a:\n  b: 1\nc:\n  b: 2\n", "c.b"), Some(4));
         assert_eq!(line_of("a: {b: 1}\n", "a.b"), None);
     }
 
     #[test]
     fn out_of_range_value_names_key_and_allowed_values() {
-        let err = parse("mqtt:\n  options:\n    capabilities:\n      maximum-qos: 3\n").unwrap_err().to_string();
-        assert!(err.contains("maximum-qos") && err.contains("0, 1 or 2"), "{err}");
+        let err = parse("mqtt:\n  options:\n    capabilities:\n      maximum-qos: 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("maximum-qos") && err.contains("0, 1 or 2"),
+            "{err}"
+        );
     }
 
     #[test]
     fn wrong_type_is_an_error_with_line() {
-        let err = parse("mqtt:\n  options:\n    sys-topic-resend-interval: soon\n").unwrap_err().to_string();
+        let err = parse("mqtt:\n  options:\n    sys-topic-resend-interval: soon\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3"), "{err}");
     }
 
@@ -675,19 +820,50 @@ mod tests {
         )
         .unwrap();
         let l = &c.log;
-        assert_eq!((l.format, l.output, l.filename.as_str(), l.maxsize, l.max_age, l.max_backups, l.compress, l.level), (1, 2, "/var/log/c.log", 5, 7, 3, false, -4));
-        assert_eq!((l.info_file.as_str(), l.error_file.as_str()), ("i.log", "e.log"));
+        assert_eq!(
+            (
+                l.format,
+                l.output,
+                l.filename.as_str(),
+                l.maxsize,
+                l.max_age,
+                l.max_backups,
+                l.compress,
+                l.level
+            ),
+            (1, 2, "/var/log/c.log", 5, 7, 3, false, -4)
+        );
+        assert_eq!(
+            (l.info_file.as_str(), l.error_file.as_str()),
+            ("i.log", "e.log")
+        );
         assert_eq!(Config::default().log.output, 0, "console only unless asked");
     }
 
     #[test]
     fn bad_log_values_name_the_key_and_allowed_values() {
         for (yaml, key, allowed) in [
-            ("log:\n  output: 7\n", "log.output", "0 console, 1 file, 2 both"),
+            (
+                "log:\n  output: 7\n",
+                "log.output",
+                "0 console, 1 file, 2 both",
+            ),
             ("log:\n  format: 2\n", "log.format", "0 text or 1 json"),
-            ("log:\n  level: 12\n", "log.level", "-4 debug, 0 info, 4 warn, 8 error"),
-            ("log:\n  output: 1\n  filename: \"\"\n  info-file: \"\"\n  error-file: \"\"\n", "log.output", "filename"),
-            ("log:\n  info-file: a.log\n  error-file: a.log\n", "log.error-file", "no other log key"),
+            (
+                "log:\n  level: 12\n",
+                "log.level",
+                "-4 debug, 0 info, 4 warn, 8 error",
+            ),
+            (
+                "log:\n  output: 1\n  filename: \"\"\n  info-file: \"\"\n  error-file: \"\"\n",
+                "log.output",
+                "filename",
+            ),
+            (
+                "log:\n  info-file: a.log\n  error-file: a.log\n",
+                "log.error-file",
+                "no other log key",
+            ),
         ] {
             let err = parse(yaml).unwrap_err().to_string();
             assert!(err.contains(key) && err.contains(allowed), "{yaml}: {err}");

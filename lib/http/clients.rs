@@ -4,14 +4,14 @@
 //! /api/v1/mqtt/clients/{id}/disconnect`, which sends a v5 client DISCONNECT 0x98
 //! (administrative action) and closes the connection.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::extract::{payload_text, Page, Paging, Path, Query};
-use super::{unix_secs, ApiState};
+use super::extract::{Page, Paging, Path, Query, payload_text};
+use super::{ApiState, unix_secs};
 use crate::broker::client_info::ClientInfo;
 use crate::broker::sessions::ClientView;
 use crate::mqtt::ReasonCode;
@@ -71,7 +71,11 @@ impl ClientJson {
             topic_filters: info.filters.lock().clone(),
             protocol_version: info.protocol.level(),
             session_clean: info.clean_start,
-            will_topic_name: info.will.as_ref().map(|w| w.topic.clone()).unwrap_or_default(),
+            will_topic_name: info
+                .will
+                .as_ref()
+                .map(|w| w.topic.clone())
+                .unwrap_or_default(),
             will_payload,
             will_payload_encoding,
             will_qos: info.will.as_ref().map_or(0, |w| w.qos as u8),
@@ -99,26 +103,51 @@ pub struct ClientQuery {
 
 /// True if `haystack` contains `needle`, ignoring ASCII case.
 fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
-    haystack.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())
+    haystack
+        .to_ascii_lowercase()
+        .contains(&needle.to_ascii_lowercase())
 }
 
 /// `GET /api/v1/mqtt/clients`.
-pub async fn list(State(api): State<ApiState>, Query(q): Query<ClientQuery>) -> Json<Page<ClientJson>> {
-    let (page, page_size) = Paging { page: q.page, page_size: q.page_size }.resolve();
+pub async fn list(
+    State(api): State<ApiState>,
+    Query(q): Query<ClientQuery>,
+) -> Json<Page<ClientJson>> {
+    let (page, page_size) = Paging {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .resolve();
     let mut clients = api.broker.sessions.clients();
     if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
         clients.retain(|c| {
             contains_ignoring_case(&c.info.client_id, search)
-                || c.info.username.as_deref().is_some_and(|u| contains_ignoring_case(u, search))
+                || c.info
+                    .username
+                    .as_deref()
+                    .is_some_and(|u| contains_ignoring_case(u, search))
         });
     }
     let total = clients.len();
-    let items = clients.iter().skip((page - 1).saturating_mul(page_size)).take(page_size).map(ClientJson::of).collect();
-    Json(Page { items, total, page, page_size })
+    let items = clients
+        .iter()
+        .skip((page - 1).saturating_mul(page_size))
+        .take(page_size)
+        .map(ClientJson::of)
+        .collect();
+    Json(Page {
+        items,
+        total,
+        page,
+        page_size,
+    })
 }
 
 /// `GET /api/v1/mqtt/clients/{id}`.
-pub async fn one(State(api): State<ApiState>, Path(id): Path<String>) -> Result<Json<ClientJson>, ApiError> {
+pub async fn one(
+    State(api): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<ClientJson>, ApiError> {
     match api.broker.sessions.client(&id) {
         Some(view) => Ok(Json(ClientJson::of(&view))),
         None => Err(ApiError::NotFound(format!("no client {id:?}"))),
@@ -126,12 +155,21 @@ pub async fn one(State(api): State<ApiState>, Path(id): Path<String>) -> Result<
 }
 
 /// `POST /api/v1/mqtt/clients/{id}/disconnect`: 404 if the client is not connected.
-pub async fn disconnect(State(api): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    if api.broker.sessions.kick(&id, ReasonCode::ADMINISTRATIVE_ACTION) {
+pub async fn disconnect(
+    State(api): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if api
+        .broker
+        .sessions
+        .kick(&id, ReasonCode::ADMINISTRATIVE_ACTION)
+    {
         tracing::info!(client_id = %id, "client disconnected through the HTTP API");
         Ok(Json(json!({ "id": id })))
     } else {
-        Err(ApiError::NotFound(format!("client {id:?} is not connected")))
+        Err(ApiError::NotFound(format!(
+            "client {id:?} is not connected"
+        )))
     }
 }
 

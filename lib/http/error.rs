@@ -1,7 +1,7 @@
 //! The HTTP API's one error type: every failure a handler or an extractor can meet, each with
 //! its status code, answered as a JSON body `{"error": "..."}`.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// Why a request failed.
@@ -11,10 +11,14 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     /// A mutating request without the right `Authorization: Bearer` token (401).
-    #[error("this request needs the header `Authorization: Bearer <token>` with the configured HTTP API token")]
+    #[error(
+        "this request needs the header `Authorization: Bearer <token>` with the configured HTTP API token"
+    )]
     Unauthorized,
     /// A mutating request while no token is configured: such requests are refused outright (403).
-    #[error("mutating requests are disabled: configure a token with --http-token, COMQTT_HTTP_TOKEN or mqtt.http-token")]
+    #[error(
+        "mutating requests are disabled: configure a token with --http-token, COMQTT_HTTP_TOKEN or mqtt.http-token"
+    )]
     TokenNotConfigured,
     /// The configuration turns the request's feature off (403).
     #[error("{0}")]
@@ -75,7 +79,9 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "error": self.to_string() });
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let ApiError::Unauthorized = self {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -87,10 +93,16 @@ mod tests {
 
     #[test]
     fn each_error_has_its_status() {
-        assert_eq!(ApiError::BadRequest("x".into()).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            ApiError::BadRequest("x".into()).status(),
+            StatusCode::BAD_REQUEST
+        );
         assert_eq!(ApiError::Unauthorized.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(ApiError::TokenNotConfigured.status(), StatusCode::FORBIDDEN);
-        assert_eq!(ApiError::NotFound("x".into()).status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            ApiError::NotFound("x".into()).status(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]

@@ -31,7 +31,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Ok(Query(axum::extract::Query::<T>::from_request_parts(parts, state).await?.0))
+        Ok(Query(
+            axum::extract::Query::<T>::from_request_parts(parts, state)
+                .await?
+                .0,
+        ))
     }
 }
 
@@ -42,7 +46,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Ok(Path(axum::extract::Path::<T>::from_request_parts(parts, state).await?.0))
+        Ok(Path(
+            axum::extract::Path::<T>::from_request_parts(parts, state)
+                .await?
+                .0,
+        ))
     }
 }
 
@@ -63,7 +71,10 @@ pub struct Paging {
 impl Paging {
     /// The page number and size in force (page capped so that offsets cannot overflow).
     pub fn resolve(&self) -> (usize, usize) {
-        let size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+        let size = self
+            .page_size
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE);
         let page = self.page.unwrap_or(1).clamp(1, u32::MAX as usize);
         (page, size)
     }
@@ -95,7 +106,11 @@ pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -114,9 +129,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648_test_vectors() {
-        for (raw, encoded) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
-        {
+        for (raw, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(raw.as_bytes()), encoded);
         }
     }
@@ -130,7 +151,21 @@ mod tests {
     #[test]
     fn paging_defaults_and_limits() {
         assert_eq!(Paging::default().resolve(), (1, DEFAULT_PAGE_SIZE));
-        assert_eq!(Paging { page: Some(0), page_size: Some(1000) }.resolve(), (1, MAX_PAGE_SIZE));
-        assert_eq!(Paging { page: Some(3), page_size: Some(0) }.resolve(), (3, 1));
+        assert_eq!(
+            Paging {
+                page: Some(0),
+                page_size: Some(1000)
+            }
+            .resolve(),
+            (1, MAX_PAGE_SIZE)
+        );
+        assert_eq!(
+            Paging {
+                page: Some(3),
+                page_size: Some(0)
+            }
+            .resolve(),
+            (3, 1)
+        );
     }
 }

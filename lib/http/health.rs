@@ -2,13 +2,13 @@
 //! `/readyz` (readiness: 200 once the MQTT listeners are bound, 503 before that and from the
 //! moment shutdown begins, so load balancers stop sending clients before connections close).
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde_json::json;
 
 use super::ApiState;
@@ -31,7 +31,9 @@ impl Readiness {
     /// The MQTT listeners are bound: the node takes clients.
     pub fn listeners_bound(&self) {
         // Never back from shutting down to ready.
-        let _ = self.0.compare_exchange(STARTING, READY, Ordering::AcqRel, Ordering::Acquire);
+        let _ = self
+            .0
+            .compare_exchange(STARTING, READY, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Shutdown has begun.
@@ -61,7 +63,11 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// `GET /readyz`: 200 while the node takes clients, else 503.
 pub async fn readyz(State(api): State<ApiState>) -> impl IntoResponse {
-    let status = if api.readiness.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if api.readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(json!({ "status": api.readiness.describe() })))
 }
 
@@ -85,13 +91,25 @@ mod tests {
         let readiness = Readiness::new();
         let state = api(&readiness);
         let status = |r: axum::response::Response| r.status();
-        assert_eq!(status(readyz(State(state.clone())).await.into_response()), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(readyz(State(state.clone())).await.into_response()),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         readiness.listeners_bound();
-        assert_eq!(status(readyz(State(state.clone())).await.into_response()), StatusCode::OK);
+        assert_eq!(
+            status(readyz(State(state.clone())).await.into_response()),
+            StatusCode::OK
+        );
         readiness.shutting_down();
-        assert_eq!(status(readyz(State(state.clone())).await.into_response()), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(readyz(State(state.clone())).await.into_response()),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         readiness.listeners_bound();
-        assert!(!readiness.is_ready(), "a node shutting down never becomes ready again");
+        assert!(
+            !readiness.is_ready(),
+            "a node shutting down never becomes ready again"
+        );
         assert_eq!(readiness.describe(), "shutting down");
     }
 }

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use super::stats::SystemInfo;
 use super::ApiState;
+use super::stats::SystemInfo;
 use crate::broker::Broker;
 
 /// The content type of the text format, version 0.0.4.
@@ -34,7 +34,14 @@ impl Exposition {
     }
 
     /// One metric with one sample carrying `labels`.
-    fn labelled(&mut self, name: &str, kind: Kind, help: &str, labels: &[(&str, &str)], value: u64) {
+    fn labelled(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        help: &str,
+        labels: &[(&str, &str)],
+        value: u64,
+    ) {
         let kind = match kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
@@ -43,7 +50,10 @@ impl Exposition {
         let _ = writeln!(self.0, "# TYPE {name} {kind}");
         self.0.push_str(name);
         if !labels.is_empty() {
-            let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label(v))).collect();
+            let pairs: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
+                .collect();
             let _ = write!(self.0, "{{{}}}", pairs.join(","));
         }
         let _ = writeln!(self.0, " {value}");
@@ -63,41 +73,149 @@ fn escape_label(s: &str) -> String {
 /// The exposition text of `broker` now.
 pub fn render(broker: &Broker) -> String {
     let info = SystemInfo::of(broker);
-    let queued: u64 = broker.sessions.clients().iter().map(|c| c.queued as u64).sum();
+    let queued: u64 = broker
+        .sessions
+        .clients()
+        .iter()
+        .map(|c| c.queued as u64)
+        .sum();
     let mut out = Exposition::default();
     use Kind::{Counter, Gauge};
-    out.labelled("comqtt_build_info", Gauge, "Always 1; the version label names the broker build.", &[("version", &info.version)], 1);
-    out.metric("comqtt_start_time_seconds", Gauge, "When the broker started, Unix seconds.", info.started);
-    out.metric("comqtt_uptime_seconds", Gauge, "Seconds since the broker started.", info.uptime);
-    out.metric("comqtt_clients_connected", Gauge, "Clients connected now.", info.clients_connected);
-    out.metric("comqtt_clients_disconnected", Gauge, "Sessions kept for clients that are not connected.", info.clients_disconnected);
-    out.metric("comqtt_clients_maximum", Gauge, "Most clients connected at once since start.", info.clients_maximum);
-    out.metric("comqtt_clients_total", Counter, "Client connections accepted since start.", info.clients_total);
-    out.metric("comqtt_messages_received_total", Counter, "PUBLISH packets received from clients.", info.messages_received);
-    out.metric("comqtt_messages_sent_total", Counter, "PUBLISH packets sent to clients.", info.messages_sent);
+    out.labelled(
+        "comqtt_build_info",
+        Gauge,
+        "Always 1; the version label names the broker build.",
+        &[("version", &info.version)],
+        1,
+    );
+    out.metric(
+        "comqtt_start_time_seconds",
+        Gauge,
+        "When the broker started, Unix seconds.",
+        info.started,
+    );
+    out.metric(
+        "comqtt_uptime_seconds",
+        Gauge,
+        "Seconds since the broker started.",
+        info.uptime,
+    );
+    out.metric(
+        "comqtt_clients_connected",
+        Gauge,
+        "Clients connected now.",
+        info.clients_connected,
+    );
+    out.metric(
+        "comqtt_clients_disconnected",
+        Gauge,
+        "Sessions kept for clients that are not connected.",
+        info.clients_disconnected,
+    );
+    out.metric(
+        "comqtt_clients_maximum",
+        Gauge,
+        "Most clients connected at once since start.",
+        info.clients_maximum,
+    );
+    out.metric(
+        "comqtt_clients_total",
+        Counter,
+        "Client connections accepted since start.",
+        info.clients_total,
+    );
+    out.metric(
+        "comqtt_messages_received_total",
+        Counter,
+        "PUBLISH packets received from clients.",
+        info.messages_received,
+    );
+    out.metric(
+        "comqtt_messages_sent_total",
+        Counter,
+        "PUBLISH packets sent to clients.",
+        info.messages_sent,
+    );
     out.metric(
         "comqtt_messages_dropped_total",
         Counter,
         "Messages dropped: queue limits, expiry, packets too large for the client.",
         info.messages_dropped,
     );
-    out.metric("comqtt_messages_inflight", Gauge, "Outbound QoS 1/2 messages not yet acknowledged.", info.inflight);
-    out.metric("comqtt_messages_queued", Gauge, "Messages waiting in client outboxes, connected or not.", queued);
-    out.metric("comqtt_retained_messages", Gauge, "Retained messages held.", info.retained);
-    out.metric("comqtt_subscriptions", Gauge, "Subscriptions held.", info.subscriptions);
-    out.metric("comqtt_bytes_received_total", Counter, "Bytes read from clients.", info.bytes_received);
-    out.metric("comqtt_bytes_sent_total", Counter, "Bytes written to clients.", info.bytes_sent);
-    out.metric("comqtt_packets_received_total", Counter, "MQTT packets received.", info.packets_received);
-    out.metric("comqtt_packets_sent_total", Counter, "MQTT packets sent.", info.packets_sent);
-    out.metric("comqtt_process_resident_memory_bytes", Gauge, "Resident memory of the broker process.", info.memory_alloc);
-    out.metric("comqtt_process_threads", Gauge, "Threads of the broker process.", info.threads);
+    out.metric(
+        "comqtt_messages_inflight",
+        Gauge,
+        "Outbound QoS 1/2 messages not yet acknowledged.",
+        info.inflight,
+    );
+    out.metric(
+        "comqtt_messages_queued",
+        Gauge,
+        "Messages waiting in client outboxes, connected or not.",
+        queued,
+    );
+    out.metric(
+        "comqtt_retained_messages",
+        Gauge,
+        "Retained messages held.",
+        info.retained,
+    );
+    out.metric(
+        "comqtt_subscriptions",
+        Gauge,
+        "Subscriptions held.",
+        info.subscriptions,
+    );
+    out.metric(
+        "comqtt_bytes_received_total",
+        Counter,
+        "Bytes read from clients.",
+        info.bytes_received,
+    );
+    out.metric(
+        "comqtt_bytes_sent_total",
+        Counter,
+        "Bytes written to clients.",
+        info.bytes_sent,
+    );
+    out.metric(
+        "comqtt_packets_received_total",
+        Counter,
+        "MQTT packets received.",
+        info.packets_received,
+    );
+    out.metric(
+        "comqtt_packets_sent_total",
+        Counter,
+        "MQTT packets sent.",
+        info.packets_sent,
+    );
+    out.metric(
+        "comqtt_process_resident_memory_bytes",
+        Gauge,
+        "Resident memory of the broker process.",
+        info.memory_alloc,
+    );
+    out.metric(
+        "comqtt_process_threads",
+        Gauge,
+        "Threads of the broker process.",
+        info.threads,
+    );
     if let Some(store) = &broker.store {
         let h = store.latency();
         let name = "comqtt_storage_commit_seconds";
-        let _ = writeln!(out.0, "# HELP {name} Time a storage commit (one group of changes) takes.");
+        let _ = writeln!(
+            out.0,
+            "# HELP {name} Time a storage commit (one group of changes) takes."
+        );
         let _ = writeln!(out.0, "# TYPE {name} histogram");
         for (le, n) in &h.cumulative {
-            let le = if le.is_infinite() { "+Inf".to_string() } else { le.to_string() };
+            let le = if le.is_infinite() {
+                "+Inf".to_string()
+            } else {
+                le.to_string()
+            };
             let _ = writeln!(out.0, "{name}_bucket{{le=\"{le}\"}} {n}");
         }
         let _ = writeln!(out.0, "{name}_sum {}", h.sum_seconds);
@@ -122,11 +240,22 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len() % 3, 0);
         for chunk in lines.chunks(3) {
-            let name = chunk[0].strip_prefix("# HELP ").unwrap().split(' ').next().unwrap();
-            assert!(chunk[1].starts_with(&format!("# TYPE {name} ")), "{chunk:?}");
+            let name = chunk[0]
+                .strip_prefix("# HELP ")
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap();
+            assert!(
+                chunk[1].starts_with(&format!("# TYPE {name} ")),
+                "{chunk:?}"
+            );
             assert!(chunk[2].starts_with(name), "{chunk:?}");
             if chunk[1].ends_with("counter") {
-                assert!(name.ends_with("_total"), "counter {name} must end in _total");
+                assert!(
+                    name.ends_with("_total"),
+                    "counter {name} must end in _total"
+                );
             }
         }
     }

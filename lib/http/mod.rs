@@ -35,12 +35,12 @@ pub mod topics;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{header, Method, Uri};
+use axum::http::{Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::broker::Broker;
@@ -98,13 +98,29 @@ pub fn router(api: ApiState) -> Router {
         .route(&format!("{v1}/stat/online"), get(stats::online))
         .route(&format!("{v1}/clients"), get(clients::list))
         .route(&format!("{v1}/clients/{{id}}"), get(clients::one))
-        .route(&format!("{v1}/clients/{{id}}/disconnect"), post(clients::disconnect))
+        .route(
+            &format!("{v1}/clients/{{id}}/disconnect"),
+            post(clients::disconnect),
+        )
         .route(&format!("{v1}/subscriptions"), get(subscriptions::list))
         .route(&format!("{v1}/topics"), get(topics::list))
         .route(&format!("{v1}/retained"), get(retained::list))
-        .route(&format!("{v1}/retained/{{*topic}}"), axum::routing::delete(retained::remove))
-        .route(&format!("{v1}/blacklist"), get(blacklist::list).post(blacklist::add_body).delete(blacklist::remove_body))
-        .route(&format!("{v1}/blacklist/{{id}}"), get(blacklist::one).post(blacklist::add).delete(blacklist::remove))
+        .route(
+            &format!("{v1}/retained/{{*topic}}"),
+            axum::routing::delete(retained::remove),
+        )
+        .route(
+            &format!("{v1}/blacklist"),
+            get(blacklist::list)
+                .post(blacklist::add_body)
+                .delete(blacklist::remove_body),
+        )
+        .route(
+            &format!("{v1}/blacklist/{{id}}"),
+            get(blacklist::one)
+                .post(blacklist::add)
+                .delete(blacklist::remove),
+        )
         .route(&format!("{v1}/message"), post(publish::message))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
@@ -124,13 +140,27 @@ pub async fn serve(
     mut shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let local_addr = listener.local_addr().ok();
-    let app = router(Arc::new(Api { broker, settings, readiness, local_addr }));
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await
+    let app = router(Arc::new(Api {
+        broker,
+        settings,
+        readiness,
+        local_addr,
+    }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
 }
 
 /// Lets reads through; anything else needs the configured bearer token.
-async fn require_token(State(api): State<ApiState>, request: Request, next: Next) -> Result<Response, ApiError> {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+async fn require_token(
+    State(api): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         return Ok(next.run(request).await);
     }
     let Some(token) = api.settings.token.as_deref() else {
@@ -167,7 +197,8 @@ async fn method_not_allowed(method: Method) -> ApiError {
 
 /// Seconds since the Unix epoch of a wall-clock time (0 before it).
 pub(crate) fn unix_secs(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The host name, the default node name of a single node.
@@ -185,7 +216,10 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let settings = Settings { token: Some("hunter2".into()), ..Settings::default() };
+        let settings = Settings {
+            token: Some("hunter2".into()),
+            ..Settings::default()
+        };
         assert!(!format!("{settings:?}").contains("hunter2"));
     }
 

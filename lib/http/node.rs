@@ -3,9 +3,9 @@
 //! /cluster/conf` and `GET /cluster/ms`. Clustering is not built yet, so those describe a
 //! single node: mode "single", and a member list holding only this node.
 
-use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use axum::extract::State;
+use serde_json::{Value, json};
 
 use super::ApiState;
 
@@ -16,7 +16,11 @@ const NOT_CLUSTERED: &str = "clustering is not built yet: this node runs alone";
 /// interval, capabilities) with the YAML key names; `http-token` shows only whether one is set.
 pub async fn config(State(api): State<ApiState>) -> Json<Value> {
     let mut config = api.settings.config.clone();
-    config.http_token = if api.settings.token.is_some() { "<set>".into() } else { String::new() };
+    config.http_token = if api.settings.token.is_some() {
+        "<set>".into()
+    } else {
+        String::new()
+    };
     Json(serde_json::to_value(&config).unwrap_or(Value::Null))
 }
 

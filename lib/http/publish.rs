@@ -3,15 +3,15 @@
 //! apply), like the original's inline client. Answers `{topic_name, subscribers}` with the
 //! number of subscribers the message reached.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
+use super::ApiState;
 use super::error::ApiError;
 use super::extract;
-use super::ApiState;
 use crate::broker::message::Message;
 use crate::mqtt::topic::valid_topic_name;
 use crate::mqtt::{MqttString, PublishProperties, QoS};
@@ -34,28 +34,45 @@ pub struct PublishRequest {
 }
 
 /// `POST /api/v1/mqtt/message`.
-pub async fn message(State(api): State<ApiState>, extract::Json(request): extract::Json<PublishRequest>) -> Result<Json<Value>, ApiError> {
+pub async fn message(
+    State(api): State<ApiState>,
+    extract::Json(request): extract::Json<PublishRequest>,
+) -> Result<Json<Value>, ApiError> {
     let caps = &api.broker.capabilities;
     let topic = request.topic_name;
     if !valid_topic_name(&topic) {
-        return Err(ApiError::BadRequest(format!("invalid topic name {topic:?}: it must be non-empty and hold no + or #")));
+        return Err(ApiError::BadRequest(format!(
+            "invalid topic name {topic:?}: it must be non-empty and hold no + or #"
+        )));
     }
     if topic.len() > u16::MAX as usize {
-        return Err(ApiError::BadRequest(format!("topic name of {} bytes: at most 65535", topic.len())));
+        return Err(ApiError::BadRequest(format!(
+            "topic name of {} bytes: at most 65535",
+            topic.len()
+        )));
     }
     if topic.starts_with("$SYS") {
-        return Err(ApiError::BadRequest(format!("topic {topic:?}: $SYS topics are the broker's own")));
+        return Err(ApiError::BadRequest(format!(
+            "topic {topic:?}: $SYS topics are the broker's own"
+        )));
     }
     let qos = QoS::from_u8(request.qos)
         .ok_or_else(|| ApiError::BadRequest(format!("qos {}: must be 0, 1 or 2", request.qos)))?;
     if qos > caps.maximum_qos {
-        return Err(ApiError::BadRequest(format!("qos {}: this broker's maximum-qos is {}", request.qos, caps.maximum_qos as u8)));
+        return Err(ApiError::BadRequest(format!(
+            "qos {}: this broker's maximum-qos is {}",
+            request.qos, caps.maximum_qos as u8
+        )));
     }
     if request.retain && !caps.retain_available {
-        return Err(ApiError::BadRequest("retain: this broker has retained messages turned off (retain-available: 0)".into()));
+        return Err(ApiError::BadRequest(
+            "retain: this broker has retained messages turned off (retain-available: 0)".into(),
+        ));
     }
     if !api.settings.config.options.inline_client {
-        return Err(ApiError::Disabled("publishing as the broker is turned off (mqtt.options.inline-client: false)".into()));
+        return Err(ApiError::Disabled(
+            "publishing as the broker is turned off (mqtt.options.inline-client: false)".into(),
+        ));
     }
     let (reached, ticket) = api.broker.publish_durable(Message {
         topic: MqttString::from(topic.clone()),

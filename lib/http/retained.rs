@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::error::ApiError;
-use super::extract::{payload_text, Page, Paging, Path, Query};
 use super::ApiState;
+use super::error::ApiError;
+use super::extract::{Page, Paging, Path, Query, payload_text};
 use crate::broker::message::Message;
 
 /// One retained message.
@@ -41,26 +41,49 @@ impl RetainedJson {
             payload,
             encoding,
             qos: message.qos as u8,
-            client_id: message.publisher.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-            created: created.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
+            client_id: message
+                .publisher
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            created: created
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs()),
         }
     }
 }
 
 /// `GET /api/v1/mqtt/retained`.
-pub async fn list(State(api): State<ApiState>, Query(paging): Query<Paging>) -> Json<Page<RetainedJson>> {
+pub async fn list(
+    State(api): State<ApiState>,
+    Query(paging): Query<Paging>,
+) -> Json<Page<RetainedJson>> {
     let (page, page_size) = paging.resolve();
     let (messages, total) = api.broker.retained.page(page, page_size);
-    let items = messages.iter().map(|(m, created): &(Arc<Message>, _)| RetainedJson::of(m, *created)).collect();
-    Json(Page { items, total, page, page_size })
+    let items = messages
+        .iter()
+        .map(|(m, created): &(Arc<Message>, _)| RetainedJson::of(m, *created))
+        .collect();
+    Json(Page {
+        items,
+        total,
+        page,
+        page_size,
+    })
 }
 
 /// `DELETE /api/v1/mqtt/retained/{*topic}`: 404 if the topic has no retained message.
-pub async fn remove(State(api): State<ApiState>, Path(topic): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn remove(
+    State(api): State<ApiState>,
+    Path(topic): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     if api.broker.remove_retained(&topic) {
         tracing::info!(%topic, "retained message removed through the HTTP API");
         Ok(Json(json!({ "topic": topic })))
     } else {
-        Err(ApiError::NotFound(format!("no retained message on topic {topic:?}")))
+        Err(ApiError::NotFound(format!(
+            "no retained message on topic {topic:?}"
+        )))
     }
 }

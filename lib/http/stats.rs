@@ -5,13 +5,13 @@
 
 use std::time::{Instant, SystemTime};
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::Serialize;
 
-use super::{unix_secs, ApiState};
+use super::{ApiState, unix_secs};
 use crate::broker::stats::Stats;
-use crate::broker::{sys, Broker};
+use crate::broker::{Broker, sys};
 
 /// The original's `system.Info`, field for field (times in Unix seconds).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! `GET /api/v1/mqtt/subscriptions`: every subscribed topic filter with its number of
 //! subscribers, as `[{filter, count}]`.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::Serialize;
 
 use super::ApiState;
@@ -18,5 +18,11 @@ pub struct FilterCount {
 
 /// `GET /api/v1/mqtt/subscriptions`.
 pub async fn list(State(api): State<ApiState>) -> Json<Vec<FilterCount>> {
-    Json(api.broker.subscription_summary().into_iter().map(|(filter, count)| FilterCount { filter, count }).collect())
+    Json(
+        api.broker
+            .subscription_summary()
+            .into_iter()
+            .map(|(filter, count)| FilterCount { filter, count })
+            .collect(),
+    )
 }

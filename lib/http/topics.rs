@@ -2,8 +2,8 @@
 //! level: `{"sensors": {"subscribers": 0, "children": {"+": {"subscribers": 2, ...}}}}`.
 //! Shared subscriptions appear under their `$share/{group}` prefix.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde_json::{Map, Value};
 
 use super::ApiState;
@@ -19,7 +19,8 @@ pub fn tree(filters: &[(String, usize)]) -> Value {
                 .entry(part.to_string())
                 .or_insert_with(|| serde_json::json!({ "subscribers": 0, "children": {} }));
             if i + 1 == parts.len() {
-                node["subscribers"] = Value::from(node["subscribers"].as_u64().unwrap_or(0) + *count as u64);
+                node["subscribers"] =
+                    Value::from(node["subscribers"].as_u64().unwrap_or(0) + *count as u64);
             }
             level = match node.get_mut("children").and_then(Value::as_object_mut) {
                 Some(children) => children,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::broker::{connection, Broker};
+use crate::broker::{Broker, connection};
 use crate::shutdown::Shutdown;
 
 /// Time a client has to finish the TLS and WebSocket handshakes.
@@ -44,7 +44,11 @@ impl Transport {
 
 /// Go-style `:1883` means every interface.
 pub fn normalize(addr: &str) -> String {
-    if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_string() }
+    if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    }
 }
 
 /// Binds `addr` (separate from [`run`] so a taken port is reported at startup).
@@ -53,7 +57,12 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
 }
 
 /// Accepts connections until shutdown, one task per connection.
-pub async fn run(listener: TcpListener, transport: Transport, broker: Arc<Broker>, mut shutdown: Shutdown) {
+pub async fn run(
+    listener: TcpListener,
+    transport: Transport,
+    broker: Arc<Broker>,
+    mut shutdown: Shutdown,
+) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -62,7 +71,13 @@ pub async fn run(listener: TcpListener, transport: Transport, broker: Arc<Broker
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(handle(stream, &transport, broker.clone(), peer.to_string(), shutdown.clone()));
+                tokio::spawn(handle(
+                    stream,
+                    &transport,
+                    broker.clone(),
+                    peer.to_string(),
+                    shutdown.clone(),
+                ));
             }
             Err(e) => {
                 // Out of file descriptors and the like: wait a little instead of spinning.

@@ -48,7 +48,11 @@ pub struct TlsFiles {
 }
 
 fn pem_error(what: &'static str, path: &Path, reason: impl ToString) -> TlsError {
-    TlsError::Pem { what, path: path.to_path_buf(), reason: reason.to_string() }
+    TlsError::Pem {
+        what,
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Every certificate of a PEM file, or why there is none (shared with comqtt-bench's client).
@@ -70,20 +74,29 @@ fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'s
 /// Builds the acceptor for `files`.
 pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     let certs = certificates(&files.cert, "certificate")?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| pem_error("private key", &files.key, e))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| pem_error("private key", &files.key, e))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
     let config = match &files.ca {
         None => builder.with_no_client_auth().with_single_cert(certs, key)?,
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for cert in certificates(ca, "CA certificate")? {
-                roots.add(cert).map_err(|e| pem_error("CA certificate", ca, e))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| pem_error("CA certificate", ca, e))?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
-                .map_err(|e| TlsError::ClientVerifier { path: ca.clone(), reason: e.to_string() })?;
-            builder.with_client_cert_verifier(verifier).with_single_cert(certs, key)?
+                .map_err(|e| TlsError::ClientVerifier {
+                    path: ca.clone(),
+                    reason: e.to_string(),
+                })?;
+            builder
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(certs, key)?
         }
     };
     Ok(TlsAcceptor::from(Arc::new(config)))

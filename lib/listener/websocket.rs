@@ -3,16 +3,16 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 /// Subprotocols accepted, in order of preference (`mqttv3.1` is what old 3.1 clients offer).
 const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
@@ -32,12 +32,18 @@ where
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(',').map(|p| p.trim().to_string()))
             .collect();
-        if let Some(p) = SUBPROTOCOLS.iter().find(|p| offered.iter().any(|o| o == *p)) {
-            resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(p));
+        if let Some(p) = SUBPROTOCOLS
+            .iter()
+            .find(|p| offered.iter().any(|o| o == *p))
+        {
+            resp.headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(p));
         }
         Ok(resp)
     };
-    let config = WebSocketConfig::default().max_message_size(Some(max_message)).max_frame_size(Some(max_message));
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
     let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, select, Some(config))
         .await
         .map_err(io::Error::other)?;
@@ -56,12 +62,19 @@ pub struct WsStream<S> {
 impl<S> WsStream<S> {
     /// Wraps a WebSocket connection whose handshake is done.
     pub fn new(inner: WebSocketStream<S>) -> WsStream<S> {
-        WsStream { inner, pending: Bytes::new() }
+        WsStream {
+            inner,
+            pending: Bytes::new(),
+        }
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
             if !this.pending.is_empty() {
@@ -74,7 +87,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                 Some(Ok(Message::Binary(data))) => this.pending = data,
                 Some(Ok(Message::Text(_))) => {
                     // [MQTT-6.0.0-1]: a data frame that is not binary closes the connection.
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, "text frame on an MQTT WebSocket")));
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "text frame on an MQTT WebSocket",
+                    )));
                 }
                 Some(Ok(Message::Close(_))) | None => return Poll::Ready(Ok(())),
                 Some(Ok(_)) => {} // ping, pong and raw frames: tungstenite answers pings itself
@@ -85,7 +101,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(Pin::new(&mut this.inner).poll_ready(cx)).map_err(io::Error::other)?;
         Pin::new(&mut this.inner)
@@ -95,10 +115,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx).map_err(io::Error::other)
+        Pin::new(&mut self.get_mut().inner)
+            .poll_flush(cx)
+            .map_err(io::Error::other)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_close(cx).map_err(io::Error::other)
+        Pin::new(&mut self.get_mut().inner)
+            .poll_close(cx)
+            .map_err(io::Error::other)
     }
 }

@@ -9,8 +9,8 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -44,14 +44,21 @@ impl Backups {
     pub(crate) fn start(path: &Path, policy: &RotationPolicy) -> io::Result<Backups> {
         let (tx, rx) = mpsc::channel::<()>();
         let (path, policy) = (path.to_path_buf(), policy.clone());
-        let thread = std::thread::Builder::new().name("comqtt-log-backups".into()).spawn(move || {
-            while rx.recv().is_ok() {
-                // Requests made while we were busy are served by this one pass.
-                while rx.try_recv().is_ok() {}
-                tidy(&path, &policy, SystemTime::now());
-            }
-        })?;
-        let backups = Backups { inner: Arc::new(Inner { requests: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) }) };
+        let thread = std::thread::Builder::new()
+            .name("comqtt-log-backups".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    // Requests made while we were busy are served by this one pass.
+                    while rx.try_recv().is_ok() {}
+                    tidy(&path, &policy, SystemTime::now());
+                }
+            })?;
+        let backups = Backups {
+            inner: Arc::new(Inner {
+                requests: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+            }),
+        };
         backups.tidy_soon();
         Ok(backups)
     }
@@ -86,8 +93,14 @@ pub(crate) struct Backup {
 
 /// `dir/stem` and `.ext` of a log file: its backups are `dir/stem-<stamp>.ext[.gz]`.
 fn stem_and_ext(path: &Path) -> (PathBuf, String) {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
     (path.with_file_name(stem), ext)
 }
 
@@ -118,7 +131,12 @@ fn gz_path(file: &Path) -> PathBuf {
 /// (another log file's, no valid timestamp) are not included.
 pub(crate) fn list(path: &Path) -> io::Result<Vec<Backup>> {
     let (stem, ext) = stem_and_ext(path);
-    let prefix = format!("{}-", stem.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let prefix = format!(
+        "{}-",
+        stem.file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -128,7 +146,9 @@ pub(crate) fn list(path: &Path) -> io::Result<Vec<Backup>> {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(rest) = name.strip_prefix(&prefix) else { continue };
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
         if rest.len() < STAMP_LEN || !rest.is_char_boundary(STAMP_LEN) {
             continue;
         }
@@ -141,10 +161,18 @@ pub(crate) fn list(path: &Path) -> io::Result<Vec<Backup>> {
             continue;
         };
         if let Some(rotated_at) = parse_stamp(stamp_text) {
-            found.push(Backup { path: entry.path(), rotated_at, compressed });
+            found.push(Backup {
+                path: entry.path(),
+                rotated_at,
+                compressed,
+            });
         }
     }
-    found.sort_by(|a, b| b.rotated_at.cmp(&a.rotated_at).then(b.compressed.cmp(&a.compressed)));
+    found.sort_by(|a, b| {
+        b.rotated_at
+            .cmp(&a.rotated_at)
+            .then(b.compressed.cmp(&a.compressed))
+    });
     Ok(found)
 }
 
@@ -161,7 +189,9 @@ pub(crate) fn tidy(path: &Path, policy: &RotationPolicy, now: SystemTime) {
     };
     for (i, backup) in backups.iter().enumerate() {
         let too_many = policy.max_backups.is_some_and(|n| i >= n);
-        let too_old = policy.max_age.is_some_and(|age| now.duration_since(backup.rotated_at).is_ok_and(|d| d > age));
+        let too_old = policy
+            .max_age
+            .is_some_and(|age| now.duration_since(backup.rotated_at).is_ok_and(|d| d > age));
         if too_many || too_old {
             if let Err(e) = std::fs::remove_file(&backup.path) {
                 tracing::warn!(file = %backup.path.display(), error = %e, "cannot remove an old log backup");
@@ -180,7 +210,10 @@ pub(crate) fn gzip(file: &Path) -> io::Result<PathBuf> {
     let target = gz_path(file);
     let written = (|| {
         let mut input = File::open(file)?;
-        let mut encoder = flate2::write::GzEncoder::new(BufWriter::new(File::create(&target)?), flate2::Compression::default());
+        let mut encoder = flate2::write::GzEncoder::new(
+            BufWriter::new(File::create(&target)?),
+            flate2::Compression::default(),
+        );
         io::copy(&mut input, &mut encoder)?;
         encoder.finish()?.flush()
     })();
@@ -202,22 +235,40 @@ pub(crate) fn stamp(at: SystemTime) -> String {
     let secs = since.as_secs();
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let s = secs % 86_400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}.{:03}", s / 3600, s / 60 % 60, s % 60, since.subsec_millis())
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}.{:03}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        since.subsec_millis()
+    )
 }
 
 /// The inverse of [`stamp`]; `None` for anything else.
 pub(crate) fn parse_stamp(text: &str) -> Option<SystemTime> {
     let b = text.as_bytes();
-    if b.len() != STAMP_LEN || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b'-' || b[16] != b'-' || b[19] != b'.' {
+    if b.len() != STAMP_LEN
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b'-'
+        || b[16] != b'-'
+        || b[19] != b'.'
+    {
         return None;
     }
     let num = |range: std::ops::Range<usize>| -> Option<u64> {
         let digits = &text[range];
-        digits.bytes().all(|c| c.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
+        digits
+            .bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| digits.parse().ok())
+            .flatten()
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hh, mm, ss, ms) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 || y < 1970 {
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 || y < 1970
+    {
         return None;
     }
     let days = days_from_civil(y as i64, m as u32, d as u32);
@@ -254,7 +305,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("comqtt-backups-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("comqtt-backups-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -269,8 +321,16 @@ mod tests {
         assert_eq!(parse_stamp("2024-02-29T23-59-58.250"), Some(t));
         let now = SystemTime::now();
         let ms = now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-        assert_eq!(parse_stamp(&stamp(now)), Some(UNIX_EPOCH + Duration::from_millis(ms)));
-        for bad in ["2024-02-29T23:59:58.250", "2024-13-01T00-00-00.000", "info.log", "2024-02-29T23-59-58.25x"] {
+        assert_eq!(
+            parse_stamp(&stamp(now)),
+            Some(UNIX_EPOCH + Duration::from_millis(ms))
+        );
+        for bad in [
+            "2024-02-29T23:59:58.250",
+            "2024-13-01T00-00-00.000",
+            "info.log",
+            "2024-02-29T23-59-58.25x",
+        ] {
             assert_eq!(parse_stamp(bad), None, "{bad}");
         }
     }
@@ -289,8 +349,17 @@ mod tests {
             std::fs::write(dir.join(name), "x").unwrap();
         }
         let found = list(&dir.join("co.log")).unwrap();
-        let names: Vec<_> = found.iter().map(|b| b.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
-        assert_eq!(names, ["co-2021-01-01T00-00-00.000.log.gz", "co-2020-01-01T00-00-00.000.log"]);
+        let names: Vec<_> = found
+            .iter()
+            .map(|b| b.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "co-2021-01-01T00-00-00.000.log.gz",
+                "co-2020-01-01T00-00-00.000.log"
+            ]
+        );
         assert!(found[0].compressed && !found[1].compressed);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -301,7 +370,10 @@ mod tests {
         let log = dir.join("app.log");
         let at = UNIX_EPOCH + Duration::from_secs(86_400);
         let (first, first_at) = backup_name(&log, at);
-        assert_eq!((first.clone(), first_at), (dir.join("app-1970-01-02T00-00-00.000.log"), at));
+        assert_eq!(
+            (first.clone(), first_at),
+            (dir.join("app-1970-01-02T00-00-00.000.log"), at)
+        );
         std::fs::write(gz_path(&first), "").unwrap();
         let (second, second_at) = backup_name(&log, at);
         assert_eq!(second, dir.join("app-1970-01-02T00-00-00.001.log"));

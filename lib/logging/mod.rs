@@ -104,11 +104,20 @@ type Filtered = Layered<EnvFilter, Registry>;
 
 /// Builds the subscriber `config` describes, without installing it: opens the files (an
 /// error names the one that failed) and starts the writer threads.
-pub fn subscriber(config: &LogConfig) -> Result<(Box<dyn Subscriber + Send + Sync>, LogGuard), LogError> {
-    let mut guard = LogGuard { workers: Vec::new(), backups: Vec::new(), files: Vec::new() };
+pub fn subscriber(
+    config: &LogConfig,
+) -> Result<(Box<dyn Subscriber + Send + Sync>, LogGuard), LogError> {
+    let mut guard = LogGuard {
+        workers: Vec::new(),
+        backups: Vec::new(),
+        files: Vec::new(),
+    };
     let level = level_filter(config.level);
     if !config.enable {
-        return Ok((Box::new(tracing::subscriber::NoSubscriber::default()), guard));
+        return Ok((
+            Box::new(tracing::subscriber::NoSubscriber::default()),
+            guard,
+        ));
     }
     let json = config.format == 1;
     let mut layers: Vec<Box<dyn Layer<Filtered> + Send + Sync>> = Vec::new();
@@ -119,12 +128,20 @@ pub fn subscriber(config: &LogConfig) -> Result<(Box<dyn Subscriber + Send + Syn
     }
     if config.output != 0 {
         let policy = RotationPolicy::from_config(config);
-        for (name, at_least) in [(&config.filename, LevelFilter::TRACE), (&config.info_file, LevelFilter::INFO), (&config.error_file, LevelFilter::ERROR)] {
+        for (name, at_least) in [
+            (&config.filename, LevelFilter::TRACE),
+            (&config.info_file, LevelFilter::INFO),
+            (&config.error_file, LevelFilter::ERROR),
+        ] {
             if name.is_empty() {
                 continue;
             }
             let path = PathBuf::from(name);
-            let file = RotatingFile::open(&path, policy.clone()).map_err(|source| LogError::Open { path: path.clone(), source })?;
+            let file =
+                RotatingFile::open(&path, policy.clone()).map_err(|source| LogError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
             guard.backups.push(file.backups());
             let (writer, worker) = non_blocking("comqtt-log-file", file);
             layers.push(fmt_layer(writer, json, false).with_filter(at_least).boxed());
@@ -134,10 +151,17 @@ pub fn subscriber(config: &LogConfig) -> Result<(Box<dyn Subscriber + Send + Syn
     }
     let filter = EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| {
         // Library chatter (rustls warns about IP addresses sent as SNI) only at debug level.
-        let quiet = if level == LevelFilter::DEBUG { "" } else { ",rustls=error,tungstenite=error" };
+        let quiet = if level == LevelFilter::DEBUG {
+            ""
+        } else {
+            ",rustls=error,tungstenite=error"
+        };
         EnvFilter::new(format!("{level}{quiet}"))
     });
-    Ok((Box::new(tracing_subscriber::registry().with(filter).with(layers)), guard))
+    Ok((
+        Box::new(tracing_subscriber::registry().with(filter).with(layers)),
+        guard,
+    ))
 }
 
 /// Builds the subscriber `config` describes and installs it for the whole process.
@@ -148,8 +172,14 @@ pub fn init(config: &LogConfig) -> Result<LogGuard, LogError> {
 }
 
 /// A queue in front of `writer` with its own thread; full queues drop lines, never block.
-fn non_blocking<W: std::io::Write + Send + 'static>(thread: &str, writer: W) -> (tracing_appender::non_blocking::NonBlocking, WorkerGuard) {
-    NonBlockingBuilder::default().lossy(true).thread_name(thread).finish(writer)
+fn non_blocking<W: std::io::Write + Send + 'static>(
+    thread: &str,
+    writer: W,
+) -> (tracing_appender::non_blocking::NonBlocking, WorkerGuard) {
+    NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name(thread)
+        .finish(writer)
 }
 
 /// A `fmt` layer writing text or JSON lines to `writer`.
@@ -157,8 +187,14 @@ fn fmt_layer<W>(writer: W, json: bool, ansi: bool) -> Box<dyn Layer<Filtered> + 
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let layer = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi);
-    if json { layer.json().boxed() } else { layer.boxed() }
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi);
+    if json {
+        layer.json().boxed()
+    } else {
+        layer.boxed()
+    }
 }
 
 #[cfg(test)]
@@ -166,7 +202,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("comqtt-logging-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("comqtt-logging-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -202,24 +239,42 @@ mod tests {
     #[test]
     fn each_file_gets_its_levels() {
         let dir = temp_dir("levels");
-        log_each_level(&LogConfig { level: -4, ..files_in(&dir) });
+        log_each_level(&LogConfig {
+            level: -4,
+            ..files_in(&dir)
+        });
         let has = |name: &str| -> [bool; 4] {
             let text = read(&dir, name);
-            ["a debug line", "an info line", "a warn line", "an error line"].map(|l| text.contains(l))
+            [
+                "a debug line",
+                "an info line",
+                "a warn line",
+                "an error line",
+            ]
+            .map(|l| text.contains(l))
         };
         assert_eq!(has("comqtt.log"), [true; 4]);
         assert_eq!(has("co-info.log"), [false, true, true, true]);
         assert_eq!(has("co-err.log"), [false, false, false, true]);
-        assert!(read(&dir, "co-err.log").contains("client_id"), "fields are kept");
+        assert!(
+            read(&dir, "co-err.log").contains("client_id"),
+            "fields are kept"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn the_level_applies_to_every_file() {
         let dir = temp_dir("warn");
-        log_each_level(&LogConfig { level: 4, ..files_in(&dir) });
+        log_each_level(&LogConfig {
+            level: 4,
+            ..files_in(&dir)
+        });
         let text = read(&dir, "comqtt.log");
-        assert!(!text.contains("an info line") && text.contains("a warn line"), "{text}");
+        assert!(
+            !text.contains("an info line") && text.contains("a warn line"),
+            "{text}"
+        );
         assert!(!read(&dir, "co-info.log").contains("an info line"));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -227,9 +282,15 @@ mod tests {
     #[test]
     fn json_format_writes_one_object_per_line() {
         let dir = temp_dir("json");
-        log_each_level(&LogConfig { format: 1, ..files_in(&dir) });
+        log_each_level(&LogConfig {
+            format: 1,
+            ..files_in(&dir)
+        });
         let text = read(&dir, "comqtt.log");
-        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("a JSON object per line")).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+            .collect();
         assert_eq!(lines.len(), 3, "info, warn, error at level 0: {text}");
         assert_eq!(lines[2]["level"], "ERROR");
         assert_eq!(lines[2]["fields"]["message"], "an error line");
@@ -240,11 +301,18 @@ mod tests {
     #[test]
     fn empty_names_and_disabled_logging_write_no_file() {
         let dir = temp_dir("none");
-        log_each_level(&LogConfig { info_file: String::new(), error_file: String::new(), ..files_in(&dir) });
+        log_each_level(&LogConfig {
+            info_file: String::new(),
+            error_file: String::new(),
+            ..files_in(&dir)
+        });
         assert!(dir.join("comqtt.log").exists());
         assert!(!dir.join("co-info.log").exists() && !dir.join("co-err.log").exists());
         let off = temp_dir("off");
-        log_each_level(&LogConfig { enable: false, ..files_in(&off) });
+        log_each_level(&LogConfig {
+            enable: false,
+            ..files_in(&off)
+        });
         assert_eq!(std::fs::read_dir(&off).unwrap().count(), 0);
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_dir_all(&off);
@@ -255,16 +323,46 @@ mod tests {
         let dir = temp_dir("unopenable");
         std::fs::write(dir.join("plain"), "").unwrap();
         let bad = dir.join("plain").join("co-err.log");
-        let config = LogConfig { error_file: bad.display().to_string(), ..files_in(&dir) };
+        let config = LogConfig {
+            error_file: bad.display().to_string(),
+            ..files_in(&dir)
+        };
         let err = subscriber(&config).err().expect("an error");
-        assert_eq!(err.to_string(), format!("cannot open log file {}", bad.display()));
-        assert!(std::error::Error::source(&err).is_some(), "the I/O error is the source");
+        assert_eq!(
+            err.to_string(),
+            format!("cannot open log file {}", bad.display())
+        );
+        assert!(
+            std::error::Error::source(&err).is_some(),
+            "the I/O error is the source"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn flag_levels_follow_the_original_readme() {
-        assert_eq!((0..=7).map(level_of_flag).collect::<Vec<_>>(), [Some(-4), Some(0), Some(4), Some(8), Some(8), Some(8), Some(8), None]);
-        assert_eq!([-4, 0, 2, 4, 8].map(level_filter), [LevelFilter::DEBUG, LevelFilter::INFO, LevelFilter::WARN, LevelFilter::WARN, LevelFilter::ERROR]);
+        assert_eq!(
+            (0..=7).map(level_of_flag).collect::<Vec<_>>(),
+            [
+                Some(-4),
+                Some(0),
+                Some(4),
+                Some(8),
+                Some(8),
+                Some(8),
+                Some(8),
+                None
+            ]
+        );
+        assert_eq!(
+            [-4, 0, 2, 4, 8].map(level_filter),
+            [
+                LevelFilter::DEBUG,
+                LevelFilter::INFO,
+                LevelFilter::WARN,
+                LevelFilter::WARN,
+                LevelFilter::ERROR
+            ]
+        );
     }
 }

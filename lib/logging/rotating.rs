@@ -36,7 +36,8 @@ impl RotationPolicy {
         let megabytes = if log.maxsize == 0 { 100 } else { log.maxsize };
         RotationPolicy {
             max_bytes: megabytes.saturating_mul(1024 * 1024),
-            max_age: (log.max_age > 0).then(|| Duration::from_secs(u64::from(log.max_age) * 86_400)),
+            max_age: (log.max_age > 0)
+                .then(|| Duration::from_secs(u64::from(log.max_age) * 86_400)),
             max_backups: (log.max_backups > 0).then_some(log.max_backups as usize),
             compress: log.compress,
         }
@@ -73,7 +74,16 @@ impl RotatingFile {
         let path = path.into();
         let (file, size) = open_append(&path)?;
         let backups = Backups::start(&path, &policy)?;
-        Ok(RotatingFile { path, policy, live: Mutex::new(Live { file: Some(file), size, last_backup: None }), backups })
+        Ok(RotatingFile {
+            path,
+            policy,
+            live: Mutex::new(Live {
+                file: Some(file),
+                size,
+                last_backup: None,
+            }),
+            backups,
+        })
     }
 
     /// The live file's path.
@@ -91,14 +101,20 @@ impl RotatingFile {
     fn write_locked(&self, buf: &[u8]) -> io::Result<usize> {
         let mut live = self.live.lock();
         let max = self.policy.max_bytes;
-        if live.file.is_some() && max > 0 && live.size > 0 && live.size.saturating_add(buf.len() as u64) > max {
+        if live.file.is_some()
+            && max > 0
+            && live.size > 0
+            && live.size.saturating_add(buf.len() as u64) > max
+        {
             self.rotate(&mut live);
         }
         if live.file.is_none() {
             let (file, size) = open_append(&self.path)?;
             (live.file, live.size) = (Some(file), size);
         }
-        let Some(file) = live.file.as_mut() else { unreachable!("opened above") };
+        let Some(file) = live.file.as_mut() else {
+            unreachable!("opened above")
+        };
         let n = file.write(buf)?;
         live.size += n as u64;
         Ok(n)
@@ -109,7 +125,9 @@ impl RotatingFile {
     /// cannot be created the next write tries again.
     fn rotate(&self, live: &mut Live) {
         let now = SystemTime::now();
-        let at = live.last_backup.map_or(now, |last| now.max(last + Duration::from_millis(1)));
+        let at = live
+            .last_backup
+            .map_or(now, |last| now.max(last + Duration::from_millis(1)));
         let (backup, at) = backups::backup_name(&self.path, at);
         live.file = None;
         match std::fs::rename(&self.path, &backup) {
@@ -195,14 +213,20 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("comqtt-rotating-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("comqtt-rotating-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
 
     fn policy(max_bytes: u64) -> RotationPolicy {
-        RotationPolicy { max_bytes, max_age: None, max_backups: None, compress: false }
+        RotationPolicy {
+            max_bytes,
+            max_age: None,
+            max_backups: None,
+            compress: false,
+        }
     }
 
     /// Lines of 20 bytes: "line 0000 ........\n".
@@ -229,7 +253,9 @@ mod tests {
                 let bytes = std::fs::read(&b.path).unwrap();
                 if b.compressed {
                     let mut text = String::new();
-                    flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).expect("valid gzip");
+                    flate2::read::GzDecoder::new(&bytes[..])
+                        .read_to_string(&mut text)
+                        .expect("valid gzip");
                     text
                 } else {
                     String::from_utf8(bytes).unwrap()
@@ -247,7 +273,11 @@ mod tests {
         assert_eq!(texts.len(), 2, "{texts:?}");
         assert!(texts.iter().all(|t| t.len() == 100));
         texts.push(std::fs::read_to_string(&log).unwrap());
-        assert_eq!(texts.concat(), (0..12).map(line).collect::<String>(), "no line lost, split or reordered");
+        assert_eq!(
+            texts.concat(),
+            (0..12).map(line).collect::<String>(),
+            "no line lost, split or reordered"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -266,9 +296,22 @@ mod tests {
     fn keeps_only_the_newest_max_backups() {
         let dir = temp_dir("count");
         let log = dir.join("comqtt.log");
-        write_lines(&log, RotationPolicy { max_backups: Some(2), ..policy(100) }, 30); // 5 rotations
+        write_lines(
+            &log,
+            RotationPolicy {
+                max_backups: Some(2),
+                ..policy(100)
+            },
+            30,
+        ); // 5 rotations
         let kept = backup_texts(&log);
-        assert_eq!(kept, [(15..20).map(line).collect::<String>(), (20..25).map(line).collect::<String>()]);
+        assert_eq!(
+            kept,
+            [
+                (15..20).map(line).collect::<String>(),
+                (20..25).map(line).collect::<String>()
+            ]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -276,11 +319,29 @@ mod tests {
     fn rotated_files_are_gzipped_and_decompress_to_what_was_written() {
         let dir = temp_dir("gzip");
         let log = dir.join("comqtt.log");
-        write_lines(&log, RotationPolicy { compress: true, ..policy(100) }, 12);
+        write_lines(
+            &log,
+            RotationPolicy {
+                compress: true,
+                ..policy(100)
+            },
+            12,
+        );
         let found = backups::list(&log).unwrap();
         assert_eq!(found.len(), 2);
-        assert!(found.iter().all(|b| b.compressed && b.path.to_string_lossy().ends_with(".log.gz")), "{found:?}");
-        assert_eq!(backup_texts(&log), [(0..5).map(line).collect::<String>(), (5..10).map(line).collect::<String>()]);
+        assert!(
+            found
+                .iter()
+                .all(|b| b.compressed && b.path.to_string_lossy().ends_with(".log.gz")),
+            "{found:?}"
+        );
+        assert_eq!(
+            backup_texts(&log),
+            [
+                (0..5).map(line).collect::<String>(),
+                (5..10).map(line).collect::<String>()
+            ]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -289,12 +350,22 @@ mod tests {
         let dir = temp_dir("age");
         let log = dir.join("comqtt.log");
         let old = dir.join("comqtt-2000-01-01T00-00-00.000.log");
-        let recent = dir.join(format!("comqtt-{}.log", backups::stamp(SystemTime::now() - Duration::from_secs(86_400))));
+        let recent = dir.join(format!(
+            "comqtt-{}.log",
+            backups::stamp(SystemTime::now() - Duration::from_secs(86_400))
+        ));
         let unrelated = dir.join("comqtt-notes.log");
         for f in [&old, &recent, &unrelated] {
             std::fs::write(f, "x").unwrap();
         }
-        write_lines(&log, RotationPolicy { max_age: Some(Duration::from_secs(30 * 86_400)), ..policy(0) }, 1);
+        write_lines(
+            &log,
+            RotationPolicy {
+                max_age: Some(Duration::from_secs(30 * 86_400)),
+                ..policy(0)
+            },
+            1,
+        );
         assert!(!old.exists(), "a backup from 2000 is past 30 days");
         assert!(recent.exists() && unrelated.exists() && log.exists());
         let _ = std::fs::remove_dir_all(&dir);
@@ -321,10 +392,32 @@ mod tests {
 
     #[test]
     fn config_sizes_are_megabytes_and_days_with_zero_meaning_the_default_or_no_limit() {
-        let log = LogConfig { maxsize: 2, max_age: 3, max_backups: 0, compress: true, ..LogConfig::default() };
+        let log = LogConfig {
+            maxsize: 2,
+            max_age: 3,
+            max_backups: 0,
+            compress: true,
+            ..LogConfig::default()
+        };
         let p = RotationPolicy::from_config(&log);
-        assert_eq!(p, RotationPolicy { max_bytes: 2 << 20, max_age: Some(Duration::from_secs(3 * 86_400)), max_backups: None, compress: true });
-        let p = RotationPolicy::from_config(&LogConfig { maxsize: 0, max_age: 0, max_backups: 4, ..LogConfig::default() });
-        assert_eq!((p.max_bytes, p.max_age, p.max_backups), (100 << 20, None, Some(4)));
+        assert_eq!(
+            p,
+            RotationPolicy {
+                max_bytes: 2 << 20,
+                max_age: Some(Duration::from_secs(3 * 86_400)),
+                max_backups: None,
+                compress: true
+            }
+        );
+        let p = RotationPolicy::from_config(&LogConfig {
+            maxsize: 0,
+            max_age: 0,
+            max_backups: 4,
+            ..LogConfig::default()
+        });
+        assert_eq!(
+            (p.max_bytes, p.max_age, p.max_backups),
+            (100 << 20, None, Some(4))
+        );
     }
 }

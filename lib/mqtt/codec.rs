@@ -34,9 +34,16 @@ pub fn peek_frame(buf: &[u8], max_packet_size: usize) -> Result<Option<FrameHead
     let Some((body_len, n)) = decode_varint(&buf[1..])? else {
         return Ok(None);
     };
-    let frame = FrameHeader { first, header_len: 1 + n, body_len };
+    let frame = FrameHeader {
+        first,
+        header_len: 1 + n,
+        body_len,
+    };
     if frame.total_len() > max_packet_size {
-        return Err(DecodeError::TooLarge { size: frame.total_len(), max: max_packet_size });
+        return Err(DecodeError::TooLarge {
+            size: frame.total_len(),
+            max: max_packet_size,
+        });
     }
     Ok(Some(frame))
 }
@@ -44,7 +51,11 @@ pub fn peek_frame(buf: &[u8], max_packet_size: usize) -> Result<Option<FrameHead
 /// Decodes the next packet from `buf` and removes its bytes, or returns `Ok(None)` if the
 /// buffer does not hold a whole packet yet (nothing is consumed then). The packet's strings
 /// and payload share `buf`'s memory.
-pub fn decode(buf: &mut BytesMut, protocol: Protocol, max_packet_size: usize) -> Result<Option<Packet>, DecodeError> {
+pub fn decode(
+    buf: &mut BytesMut,
+    protocol: Protocol,
+    max_packet_size: usize,
+) -> Result<Option<Packet>, DecodeError> {
     let Some(frame) = peek_frame(buf, max_packet_size)? else {
         return Ok(None);
     };

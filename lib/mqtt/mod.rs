@@ -19,7 +19,7 @@ mod string;
 pub mod topic;
 pub mod wire;
 
-pub use codec::{decode, peek_frame, FrameHeader};
+pub use codec::{FrameHeader, decode, peek_frame};
 pub use error::{DecodeError, EncodeError};
 pub use packet::*;
 pub use properties::UserProperty;

@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::wire::{field_len, varint_len, write_binary, write_string, write_varint, Reader};
+use super::wire::{Reader, field_len, varint_len, write_binary, write_string, write_varint};
 use super::{DecodeError, EncodeError, MqttString, QoS};
 
 /// Property identifiers (spec table 2-4).
@@ -181,12 +181,20 @@ pub(crate) fn flag(value: u8, id: u8) -> Result<bool, DecodeError> {
 
 /// A two-byte property that must not be 0 (receive maximum, topic alias maximum is allowed 0).
 pub(crate) fn nonzero_u16(value: u16, id: u8) -> Result<u16, DecodeError> {
-    if value == 0 { Err(DecodeError::InvalidPropertyValue(id)) } else { Ok(value) }
+    if value == 0 {
+        Err(DecodeError::InvalidPropertyValue(id))
+    } else {
+        Ok(value)
+    }
 }
 
 /// A four-byte property that must not be 0 (maximum packet size).
 pub(crate) fn nonzero_u32(value: u32, id: u8) -> Result<u32, DecodeError> {
-    if value == 0 { Err(DecodeError::InvalidPropertyValue(id)) } else { Ok(value) }
+    if value == 0 {
+        Err(DecodeError::InvalidPropertyValue(id))
+    } else {
+        Ok(value)
+    }
 }
 
 /// The rejection of an identifier the packet type does not take.

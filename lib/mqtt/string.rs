@@ -122,13 +122,22 @@ mod tests {
     #[test]
     fn rejects_ill_formed_utf8_mqtt_1_5_4_1() {
         let surrogate = Bytes::from_static(&[0xED, 0xA0, 0x80]);
-        assert_eq!(MqttString::from_bytes(surrogate), Err(StringError::InvalidUtf8));
-        assert_eq!(MqttString::from_bytes(Bytes::from_static(&[0xC3])), Err(StringError::InvalidUtf8));
+        assert_eq!(
+            MqttString::from_bytes(surrogate),
+            Err(StringError::InvalidUtf8)
+        );
+        assert_eq!(
+            MqttString::from_bytes(Bytes::from_static(&[0xC3])),
+            Err(StringError::InvalidUtf8)
+        );
     }
 
     #[test]
     fn rejects_null_character_mqtt_1_5_4_2() {
-        assert_eq!(MqttString::from_bytes(Bytes::from_static(b"a\0b")), Err(StringError::NullCharacter));
+        assert_eq!(
+            MqttString::from_bytes(Bytes::from_static(b"a\0b")),
+            Err(StringError::NullCharacter)
+        );
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub fn parse_shared(filter: &str) -> Result<Option<SharedFilter<'_>>, SharedFilt
     if !valid_topic_filter(inner) {
         return Err(SharedFilterError::Filter);
     }
-    Ok(Some(SharedFilter { group, filter: inner }))
+    Ok(Some(SharedFilter {
+        group,
+        filter: inner,
+    }))
 }
 
 #[cfg(test)]
@@ -91,8 +94,14 @@ mod tests {
     #[test]
     fn multi_level_wildcard_matches_parent_and_children_mqtt_4_7_1_1() {
         assert!(matches("sport/tennis/player1/#", "sport/tennis/player1"));
-        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/ranking"));
-        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon"));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/ranking"
+        ));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/score/wimbledon"
+        ));
         assert!(matches("sport/#", "sport"));
         assert!(matches("#", "a/b/c"));
         assert!(!valid_topic_filter("sport/tennis#"));
@@ -136,11 +145,17 @@ mod tests {
         assert_eq!(parse_shared("a/b"), Ok(None));
         assert_eq!(
             parse_shared("$share/g1/a/+/c"),
-            Ok(Some(SharedFilter { group: "g1", filter: "a/+/c" }))
+            Ok(Some(SharedFilter {
+                group: "g1",
+                filter: "a/+/c"
+            }))
         );
         assert_eq!(parse_shared("$share/g1/#").unwrap().unwrap().filter, "#");
         assert_eq!(parse_shared("$share//a"), Err(SharedFilterError::ShareName));
-        assert_eq!(parse_shared("$share/g+/a"), Err(SharedFilterError::ShareName));
+        assert_eq!(
+            parse_shared("$share/g+/a"),
+            Err(SharedFilterError::ShareName)
+        );
         assert_eq!(parse_shared("$share/g1"), Err(SharedFilterError::Filter));
         assert_eq!(parse_shared("$share/g1/"), Err(SharedFilterError::Filter));
     }

@@ -81,7 +81,9 @@ impl Reader {
     pub fn string(&mut self) -> Result<MqttString, DecodeError> {
         let bytes = self.binary()?;
         MqttString::from_bytes(bytes).map_err(|e| match e {
-            super::StringError::InvalidUtf8 => DecodeError::Malformed("string is not well-formed UTF-8"),
+            super::StringError::InvalidUtf8 => {
+                DecodeError::Malformed("string is not well-formed UTF-8")
+            }
             super::StringError::NullCharacter => DecodeError::Malformed("string contains U+0000"),
         })
     }
@@ -96,7 +98,9 @@ impl Reader {
         if self.buf.is_empty() {
             Ok(())
         } else {
-            Err(DecodeError::Malformed("packet has bytes after its last field"))
+            Err(DecodeError::Malformed(
+                "packet has bytes after its last field",
+            ))
         }
     }
 }
@@ -110,13 +114,17 @@ pub fn decode_varint(buf: &[u8]) -> Result<Option<(usize, usize)>, DecodeError> 
         value |= ((byte & 0x7F) as usize) << (7 * i);
         if byte & 0x80 == 0 {
             if i > 0 && byte == 0 {
-                return Err(DecodeError::Malformed("variable byte integer is not minimally encoded"));
+                return Err(DecodeError::Malformed(
+                    "variable byte integer is not minimally encoded",
+                ));
             }
             return Ok(Some((value, i + 1)));
         }
     }
     if buf.len() >= 4 {
-        Err(DecodeError::Malformed("variable byte integer longer than four bytes"))
+        Err(DecodeError::Malformed(
+            "variable byte integer longer than four bytes",
+        ))
     } else {
         Ok(None)
     }

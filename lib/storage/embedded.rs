@@ -47,24 +47,41 @@ fn split_key(k: &[u8]) -> Option<(&str, &[u8])> {
 impl Embedded {
     /// Opens (or creates) the file, creating its directory if needed.
     pub fn open(path: &Path) -> Result<Embedded, StoreError> {
-        let open_err = |reason: String| StoreError::Open { store: "embedded", location: path.display().to_string(), reason };
+        let open_err = |reason: String| StoreError::Open {
+            store: "embedded",
+            location: path.display().to_string(),
+            reason,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(format!("cannot create directory {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create directory {}: {e}", dir.display())))?;
         }
         let db = Database::create(path).map_err(|e| open_err(e.to_string()))?;
-        let embedded = Embedded { db, path: path.to_path_buf() };
+        let embedded = Embedded {
+            db,
+            path: path.to_path_buf(),
+        };
         // Create the tables so that a fresh file loads.
         embedded.apply_inner(&[], true)?;
         Ok(embedded)
     }
 
     fn io(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Io { store: "embedded", location: self.path.display().to_string(), reason: e.to_string() }
+        StoreError::Io {
+            store: "embedded",
+            location: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
     }
 
     fn apply_inner(&self, changes: &[Change], durable: bool) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(|e| self.io(e))?;
-        txn.set_durability(if durable { Durability::Immediate } else { Durability::None }).map_err(|e| self.io(e))?;
+        txn.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .map_err(|e| self.io(e))?;
         {
             let mut sessions = txn.open_table(SESSIONS).map_err(|e| self.io(e))?;
             let mut subs = txn.open_table(SUBSCRIPTIONS).map_err(|e| self.io(e))?;
@@ -78,37 +95,66 @@ impl Embedded {
                 match change {
                     Change::Session { client_id, record } => {
                         encode_session(record, &mut buf);
-                        sessions.insert(client_id.as_str(), &buf[..]).map_err(|e| self.io(e))?;
+                        sessions
+                            .insert(client_id.as_str(), &buf[..])
+                            .map_err(|e| self.io(e))?;
                     }
                     Change::SessionEnded { client_id } => {
-                        sessions.remove(client_id.as_str()).map_err(|e| self.io(e))?;
+                        sessions
+                            .remove(client_id.as_str())
+                            .map_err(|e| self.io(e))?;
                         let (from, to) = (key(client_id, &[]), {
                             let mut k = client_id.as_bytes().to_vec();
                             k.push(1);
                             k
                         });
                         for table in [&mut subs, &mut messages, &mut inbound] {
-                            table.retain_in(from.as_slice()..to.as_slice(), |_, _| false).map_err(|e| self.io(e))?;
+                            table
+                                .retain_in(from.as_slice()..to.as_slice(), |_, _| false)
+                                .map_err(|e| self.io(e))?;
                         }
                     }
-                    Change::Subscribed { client_id, filter, options, identifier } => {
+                    Change::Subscribed {
+                        client_id,
+                        filter,
+                        options,
+                        identifier,
+                    } => {
                         encode_subscription(options, *identifier, &mut buf);
-                        subs.insert(key(client_id, filter.as_bytes()).as_slice(), &buf[..]).map_err(|e| self.io(e))?;
+                        subs.insert(key(client_id, filter.as_bytes()).as_slice(), &buf[..])
+                            .map_err(|e| self.io(e))?;
                     }
                     Change::Unsubscribed { client_id, filter } => {
-                        subs.remove(key(client_id, filter.as_bytes()).as_slice()).map_err(|e| self.io(e))?;
+                        subs.remove(key(client_id, filter.as_bytes()).as_slice())
+                            .map_err(|e| self.io(e))?;
                     }
-                    Change::Message { client_id, seq, delivery, packet_id, stage } => {
+                    Change::Message {
+                        client_id,
+                        seq,
+                        delivery,
+                        packet_id,
+                        stage,
+                    } => {
                         encode_delivery(delivery, *packet_id, *stage, &mut buf);
-                        messages.insert(key(client_id, &seq.to_be_bytes()).as_slice(), &buf[..]).map_err(|e| self.io(e))?;
+                        messages
+                            .insert(key(client_id, &seq.to_be_bytes()).as_slice(), &buf[..])
+                            .map_err(|e| self.io(e))?;
                     }
                     Change::MessageDone { client_id, seq } => {
-                        messages.remove(key(client_id, &seq.to_be_bytes()).as_slice()).map_err(|e| self.io(e))?;
+                        messages
+                            .remove(key(client_id, &seq.to_be_bytes()).as_slice())
+                            .map_err(|e| self.io(e))?;
                     }
-                    Change::InboundQos2 { client_id, packet_id, present } => {
+                    Change::InboundQos2 {
+                        client_id,
+                        packet_id,
+                        present,
+                    } => {
                         let k = key(client_id, &packet_id.to_be_bytes());
                         if *present {
-                            inbound.insert(k.as_slice(), &[][..]).map_err(|e| self.io(e))?;
+                            inbound
+                                .insert(k.as_slice(), &[][..])
+                                .map_err(|e| self.io(e))?;
                         } else {
                             inbound.remove(k.as_slice()).map_err(|e| self.io(e))?;
                         }
@@ -116,7 +162,9 @@ impl Embedded {
                     Change::Retained { topic, message } => match message {
                         Some(m) => {
                             encode_message(m, &mut buf);
-                            retained.insert(topic.as_str(), &buf[..]).map_err(|e| self.io(e))?;
+                            retained
+                                .insert(topic.as_str(), &buf[..])
+                                .map_err(|e| self.io(e))?;
                         }
                         None => {
                             retained.remove(topic.as_str()).map_err(|e| self.io(e))?;
@@ -144,24 +192,37 @@ impl Backend for Embedded {
             let id = k.value().to_string();
             sessions.insert(
                 id.clone(),
-                StoredSession { client_id: MqttString::from(id), record, subscriptions: Vec::new(), messages: Vec::new(), inbound_qos2: Vec::new() },
+                StoredSession {
+                    client_id: MqttString::from(id),
+                    record,
+                    subscriptions: Vec::new(),
+                    messages: Vec::new(),
+                    inbound_qos2: Vec::new(),
+                },
             );
         }
         let table = txn.open_table(SUBSCRIPTIONS).map_err(|e| self.io(e))?;
         for row in table.iter().map_err(|e| self.io(e))? {
             let (k, v) = row.map_err(|e| self.io(e))?;
-            let (id, filter) = split_key(k.value()).ok_or(StoreError::Corrupt("subscription key"))?;
-            let filter = std::str::from_utf8(filter).map_err(|_| StoreError::Corrupt("subscription filter"))?;
-            let (options, identifier) = record::decode_subscription(&mut Bytes::copy_from_slice(v.value()))?;
+            let (id, filter) =
+                split_key(k.value()).ok_or(StoreError::Corrupt("subscription key"))?;
+            let filter = std::str::from_utf8(filter)
+                .map_err(|_| StoreError::Corrupt("subscription filter"))?;
+            let (options, identifier) =
+                record::decode_subscription(&mut Bytes::copy_from_slice(v.value()))?;
             if let Some(s) = sessions.get_mut(id) {
-                s.subscriptions.push((MqttString::from(filter), options, identifier));
+                s.subscriptions
+                    .push((MqttString::from(filter), options, identifier));
             }
         }
         let table = txn.open_table(MESSAGES).map_err(|e| self.io(e))?;
         for row in table.iter().map_err(|e| self.io(e))? {
             let (k, v) = row.map_err(|e| self.io(e))?;
             let (id, seq) = split_key(k.value()).ok_or(StoreError::Corrupt("message key"))?;
-            let seq = u64::from_be_bytes(seq.try_into().map_err(|_| StoreError::Corrupt("message sequence"))?);
+            let seq = u64::from_be_bytes(
+                seq.try_into()
+                    .map_err(|_| StoreError::Corrupt("message sequence"))?,
+            );
             let delivery = record::decode_delivery(&mut Bytes::copy_from_slice(v.value()))?;
             if let Some(s) = sessions.get_mut(id) {
                 s.messages.push((seq, delivery));
@@ -171,7 +232,10 @@ impl Backend for Embedded {
         for row in table.iter().map_err(|e| self.io(e))? {
             let (k, _) = row.map_err(|e| self.io(e))?;
             let (id, pid) = split_key(k.value()).ok_or(StoreError::Corrupt("inbound key"))?;
-            let pid = u16::from_be_bytes(pid.try_into().map_err(|_| StoreError::Corrupt("inbound packet id"))?);
+            let pid = u16::from_be_bytes(
+                pid.try_into()
+                    .map_err(|_| StoreError::Corrupt("inbound packet id"))?,
+            );
             if let Some(s) = sessions.get_mut(id) {
                 s.inbound_qos2.push(pid);
             }
@@ -180,14 +244,20 @@ impl Backend for Embedded {
         let table = txn.open_table(RETAINED).map_err(|e| self.io(e))?;
         for row in table.iter().map_err(|e| self.io(e))? {
             let (_, v) = row.map_err(|e| self.io(e))?;
-            retained.push(record::decode_message(&mut Bytes::copy_from_slice(v.value()))?);
+            retained.push(record::decode_message(&mut Bytes::copy_from_slice(
+                v.value(),
+            ))?);
         }
         let table = txn.open_table(META).map_err(|e| self.io(e))?;
         let sys = match table.get("sys").map_err(|e| self.io(e))? {
             Some(v) => Some(record::decode_sys(&mut Bytes::copy_from_slice(v.value()))?),
             None => None,
         };
-        Ok(Snapshot { sessions: sessions.into_values().collect(), retained, sys })
+        Ok(Snapshot {
+            sessions: sessions.into_values().collect(),
+            retained,
+            sys,
+        })
     }
 
     fn apply(&mut self, changes: &[Change], durable: bool) -> Result<(), StoreError> {
@@ -204,7 +274,11 @@ mod tests {
     use std::sync::Arc;
 
     fn msg(topic: &str) -> Arc<Message> {
-        Arc::new(Message::from_publish(Publish::new(topic, QoS::AtLeastOnce, &b"x"[..]), None, 100))
+        Arc::new(Message::from_publish(
+            Publish::new(topic, QoS::AtLeastOnce, &b"x"[..]),
+            None,
+            100,
+        ))
     }
 
     #[test]
@@ -215,16 +289,58 @@ mod tests {
         let id = MqttString::from("c1");
         {
             let mut e = Embedded::open(&path).unwrap();
-            let d = Delivery { message: msg("a"), qos: QoS::AtLeastOnce, retain: false, subscription_ids: vec![], seq: 0 };
+            let d = Delivery {
+                message: msg("a"),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                subscription_ids: vec![],
+                seq: 0,
+            };
             e.apply(
                 &[
-                    Change::Session { client_id: id.clone(), record: record::SessionRecord { expiry_interval: 60, last_seen: 1, online: false, protocol_level: 4, will: None } },
-                    Change::Subscribed { client_id: id.clone(), filter: "a/#".into(), options: SubscriptionOptions::qos(QoS::AtLeastOnce), identifier: None },
-                    Change::Message { client_id: id.clone(), seq: 7, delivery: d.clone(), packet_id: 0, stage: None },
-                    Change::Message { client_id: id.clone(), seq: 8, delivery: d, packet_id: 3, stage: Some(Stage::AwaitPubAck) },
-                    Change::MessageDone { client_id: id.clone(), seq: 7 },
-                    Change::InboundQos2 { client_id: id.clone(), packet_id: 9, present: true },
-                    Change::Retained { topic: "r".into(), message: Some(msg("r")) },
+                    Change::Session {
+                        client_id: id.clone(),
+                        record: record::SessionRecord {
+                            expiry_interval: 60,
+                            last_seen: 1,
+                            online: false,
+                            protocol_level: 4,
+                            will: None,
+                        },
+                    },
+                    Change::Subscribed {
+                        client_id: id.clone(),
+                        filter: "a/#".into(),
+                        options: SubscriptionOptions::qos(QoS::AtLeastOnce),
+                        identifier: None,
+                    },
+                    Change::Message {
+                        client_id: id.clone(),
+                        seq: 7,
+                        delivery: d.clone(),
+                        packet_id: 0,
+                        stage: None,
+                    },
+                    Change::Message {
+                        client_id: id.clone(),
+                        seq: 8,
+                        delivery: d,
+                        packet_id: 3,
+                        stage: Some(Stage::AwaitPubAck),
+                    },
+                    Change::MessageDone {
+                        client_id: id.clone(),
+                        seq: 7,
+                    },
+                    Change::InboundQos2 {
+                        client_id: id.clone(),
+                        packet_id: 9,
+                        present: true,
+                    },
+                    Change::Retained {
+                        topic: "r".into(),
+                        message: Some(msg("r")),
+                    },
                 ],
                 true,
             )
@@ -236,10 +352,14 @@ mod tests {
         let loaded = &s.sessions[0];
         assert_eq!(loaded.subscriptions.len(), 1);
         assert_eq!(loaded.messages.len(), 1);
-        assert_eq!((loaded.messages[0].0, loaded.messages[0].1.packet_id), (8, 3));
+        assert_eq!(
+            (loaded.messages[0].0, loaded.messages[0].1.packet_id),
+            (8, 3)
+        );
         assert_eq!(loaded.inbound_qos2, vec![9]);
         assert_eq!(s.retained.len(), 1);
-        e.apply(&[Change::SessionEnded { client_id: id }], true).unwrap();
+        e.apply(&[Change::SessionEnded { client_id: id }], true)
+            .unwrap();
         let s = e.load().unwrap();
         assert!(s.sessions.is_empty());
         drop(e);
@@ -250,7 +370,10 @@ mod tests {
     fn corrupt_file_is_an_error_naming_the_file() {
         let path = std::env::temp_dir().join(format!("comqtt-corrupt-{}.redb", std::process::id()));
         std::fs::write(&path, b"this is not a redb file at all, just garbage bytes").unwrap();
-        let err = Embedded::open(&path).err().expect("garbage must not open").to_string();
+        let err = Embedded::open(&path)
+            .err()
+            .expect("garbage must not open")
+            .to_string();
         assert!(err.contains(path.to_str().unwrap()), "{err}");
         let _ = std::fs::remove_file(&path);
     }

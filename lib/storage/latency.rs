@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the buckets, seconds (Prometheus `le`).
-pub const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+pub const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+];
 
 /// Commit latencies.
 #[derive(Debug, Default)]
@@ -39,7 +41,8 @@ impl CommitLatency {
             Some(i) => self.buckets[i].fetch_add(1, Ordering::Relaxed),
             None => self.over.fetch_add(1, Ordering::Relaxed),
         };
-        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -56,7 +59,11 @@ impl CommitLatency {
             .collect();
         total += self.over.load(Ordering::Relaxed);
         cumulative.push((f64::INFINITY, total));
-        LatencySnapshot { cumulative, sum_seconds: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6, count: total }
+        LatencySnapshot {
+            cumulative,
+            sum_seconds: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            count: total,
+        }
     }
 }
 

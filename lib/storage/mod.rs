@@ -18,8 +18,8 @@ pub mod record;
 pub mod redis;
 mod writer;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -62,21 +62,45 @@ pub enum StoreError {
 #[allow(clippy::large_enum_variant)] // transient values in the writer's channel, not stored
 pub enum Change {
     /// A persistent session's record, written when a connection opens or closes it.
-    Session { client_id: MqttString, record: SessionRecord },
+    Session {
+        client_id: MqttString,
+        record: SessionRecord,
+    },
     /// The session ended: it and everything it owns are removed.
     SessionEnded { client_id: MqttString },
     /// A subscription was added or replaced.
-    Subscribed { client_id: MqttString, filter: MqttString, options: SubscriptionOptions, identifier: Option<u32> },
+    Subscribed {
+        client_id: MqttString,
+        filter: MqttString,
+        options: SubscriptionOptions,
+        identifier: Option<u32>,
+    },
     /// A subscription was removed.
-    Unsubscribed { client_id: MqttString, filter: MqttString },
+    Unsubscribed {
+        client_id: MqttString,
+        filter: MqttString,
+    },
     /// A message of a persistent session: queued (no packet id) or in flight.
-    Message { client_id: MqttString, seq: u64, delivery: Delivery, packet_id: u16, stage: Option<Stage> },
+    Message {
+        client_id: MqttString,
+        seq: u64,
+        delivery: Delivery,
+        packet_id: u16,
+        stage: Option<Stage>,
+    },
     /// A message was completed (acknowledged, expired or dropped).
     MessageDone { client_id: MqttString, seq: u64 },
     /// An inbound QoS 2 packet id was received (`present`) or released.
-    InboundQos2 { client_id: MqttString, packet_id: u16, present: bool },
+    InboundQos2 {
+        client_id: MqttString,
+        packet_id: u16,
+        present: bool,
+    },
     /// The retained message of a topic was set or cleared.
-    Retained { topic: MqttString, message: Option<Arc<Message>> },
+    Retained {
+        topic: MqttString,
+        message: Option<Arc<Message>>,
+    },
     /// The broker's cumulative counters.
     Sys(record::SysRecord),
 }
@@ -130,15 +154,37 @@ pub struct Store {
 impl Store {
     /// Loads `backend` and starts its writer thread. `sync`: whether acknowledgements wait for
     /// durable commits (the default) or commits are periodic.
-    pub fn start(mut backend: Box<dyn Backend>, sync: bool) -> Result<(Arc<Store>, Snapshot), StoreError> {
+    pub fn start(
+        mut backend: Box<dyn Backend>,
+        sync: bool,
+    ) -> Result<(Arc<Store>, Snapshot), StoreError> {
         let snapshot = backend.load()?;
-        let max_seq = snapshot.sessions.iter().flat_map(|s| s.messages.iter().map(|(seq, _)| *seq)).max().unwrap_or(0);
+        let max_seq = snapshot
+            .sessions
+            .iter()
+            .flat_map(|s| s.messages.iter().map(|(seq, _)| *seq))
+            .max()
+            .unwrap_or(0);
         let (tx, rx) = std::sync::mpsc::channel();
         let (committed_tx, committed) = watch::channel(0);
         let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let latency = Arc::new(latency::CommitLatency::default());
-        writer::spawn(backend, rx, committed_tx, sync, healthy.clone(), latency.clone());
-        let store = Store { sender: Mutex::new((0, tx)), committed, next_seq: AtomicU64::new(max_seq + 1), sync, healthy, latency };
+        writer::spawn(
+            backend,
+            rx,
+            committed_tx,
+            sync,
+            healthy.clone(),
+            latency.clone(),
+        );
+        let store = Store {
+            sender: Mutex::new((0, tx)),
+            committed,
+            next_seq: AtomicU64::new(max_seq + 1),
+            sync,
+            healthy,
+            latency,
+        };
         Ok((Arc::new(store), snapshot))
     }
 

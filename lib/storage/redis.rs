@@ -56,29 +56,56 @@ impl RedisStore {
             location: options.addr.clone(),
             reason: "expected host:port".into(),
         })?;
-        let client = Client::open(url).map_err(|e| StoreError::Open { store: "redis", location: options.addr.clone(), reason: e.to_string() })?;
-        let mut store = RedisStore { client, conn: None, options };
+        let client = Client::open(url).map_err(|e| StoreError::Open {
+            store: "redis",
+            location: options.addr.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut store = RedisStore {
+            client,
+            conn: None,
+            options,
+        };
         store.connection().map_err(|e| match e {
-            StoreError::Io { store, location, reason } => StoreError::Open { store, location, reason },
+            StoreError::Io {
+                store,
+                location,
+                reason,
+            } => StoreError::Open {
+                store,
+                location,
+                reason,
+            },
             other => other,
         })?;
         Ok(store)
     }
 
     fn io(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Io { store: "redis", location: self.options.addr.clone(), reason: e.to_string() }
+        StoreError::Io {
+            store: "redis",
+            location: self.options.addr.clone(),
+            reason: e.to_string(),
+        }
     }
 
     /// The open connection, reconnecting if the last one broke.
     fn connection(&mut self) -> Result<&mut Connection, StoreError> {
         if self.conn.is_none() {
-            let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(|e| self.io(e))?;
+            let conn = self
+                .client
+                .get_connection_with_timeout(CONNECT_TIMEOUT)
+                .map_err(|e| self.io(e))?;
             tracing::info!(address = %self.options.addr, db = self.options.db, "connected to redis");
             self.conn = Some(conn);
         }
         match self.conn.as_mut() {
             Some(conn) => Ok(conn),
-            None => Err(StoreError::Io { store: "redis", location: self.options.addr.clone(), reason: "no connection".into() }),
+            None => Err(StoreError::Io {
+                store: "redis",
+                location: self.options.addr.clone(),
+                reason: "no connection".into(),
+            }),
         }
     }
 
@@ -94,26 +121,48 @@ impl RedisStore {
         let (cl, ret) = (self.key("cl"), self.key("ret"));
         let sessions_raw: Vec<(String, Vec<u8>)> = {
             let conn = self.connection()?;
-            conn.hgetall(&cl).map_err(|e| StoreError::Io { store: "redis", location: String::new(), reason: e.to_string() })?
+            conn.hgetall(&cl).map_err(|e| StoreError::Io {
+                store: "redis",
+                location: String::new(),
+                reason: e.to_string(),
+            })?
         };
         let mut sessions = Vec::new();
         for (id, raw) in sessions_raw {
             let record = record::decode_session(&mut Bytes::from(raw))?;
-            let (sub_key, ifm_key, in2_key) = (self.client_key("sub", &id), self.client_key("ifm", &id), self.client_key("in2", &id));
+            let (sub_key, ifm_key, in2_key) = (
+                self.client_key("sub", &id),
+                self.client_key("ifm", &id),
+                self.client_key("in2", &id),
+            );
             let addr = self.options.addr.clone();
             let conn = self.connection()?;
-            let err = |e: redis::RedisError| StoreError::Io { store: "redis", location: addr.clone(), reason: e.to_string() };
+            let err = |e: redis::RedisError| StoreError::Io {
+                store: "redis",
+                location: addr.clone(),
+                reason: e.to_string(),
+            };
             let subs: Vec<(String, Vec<u8>)> = conn.hgetall(&sub_key).map_err(err)?;
             let msgs: Vec<(String, Vec<u8>)> = conn.hgetall(&ifm_key).map_err(err)?;
             let in2: Vec<String> = conn.smembers(&in2_key).map_err(err)?;
-            let mut s = StoredSession { client_id: MqttString::from(id), record, subscriptions: Vec::new(), messages: Vec::new(), inbound_qos2: Vec::new() };
+            let mut s = StoredSession {
+                client_id: MqttString::from(id),
+                record,
+                subscriptions: Vec::new(),
+                messages: Vec::new(),
+                inbound_qos2: Vec::new(),
+            };
             for (filter, raw) in subs {
                 let (options, identifier) = record::decode_subscription(&mut Bytes::from(raw))?;
-                s.subscriptions.push((MqttString::from(filter), options, identifier));
+                s.subscriptions
+                    .push((MqttString::from(filter), options, identifier));
             }
             for (seq, raw) in msgs {
-                let seq = seq.parse().map_err(|_| StoreError::Corrupt("message sequence"))?;
-                s.messages.push((seq, record::decode_delivery(&mut Bytes::from(raw))?));
+                let seq = seq
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("message sequence"))?;
+                s.messages
+                    .push((seq, record::decode_delivery(&mut Bytes::from(raw))?));
             }
             s.messages.sort_by_key(|(seq, _)| *seq);
             s.inbound_qos2 = in2.iter().filter_map(|p| p.parse().ok()).collect();
@@ -121,7 +170,13 @@ impl RedisStore {
         }
         let retained_raw: Vec<(String, Vec<u8>)> = {
             let addr = self.options.addr.clone();
-            self.connection()?.hgetall(&ret).map_err(|e| StoreError::Io { store: "redis", location: addr, reason: e.to_string() })?
+            self.connection()?
+                .hgetall(&ret)
+                .map_err(|e| StoreError::Io {
+                    store: "redis",
+                    location: addr,
+                    reason: e.to_string(),
+                })?
         };
         let mut retained = Vec::new();
         for (_, raw) in retained_raw {
@@ -129,13 +184,23 @@ impl RedisStore {
         }
         let sys_raw: Option<Vec<u8>> = {
             let (addr, key) = (self.options.addr.clone(), self.key("sys"));
-            self.connection()?.hget(&key, "counters").map_err(|e| StoreError::Io { store: "redis", location: addr, reason: e.to_string() })?
+            self.connection()?
+                .hget(&key, "counters")
+                .map_err(|e| StoreError::Io {
+                    store: "redis",
+                    location: addr,
+                    reason: e.to_string(),
+                })?
         };
         let sys = match sys_raw {
             Some(raw) => Some(record::decode_sys(&mut Bytes::from(raw))?),
             None => None,
         };
-        Ok(Snapshot { sessions, retained, sys })
+        Ok(Snapshot {
+            sessions,
+            retained,
+            sys,
+        })
     }
 }
 
@@ -149,7 +214,11 @@ fn redis_url(o: &RedisOptions) -> Option<String> {
         (true, true) => String::new(),
         (true, false) => format!(":{}@", percent_encode(&o.password)),
         (false, true) => format!("{}@", percent_encode(&o.username)),
-        (false, false) => format!("{}:{}@", percent_encode(&o.username), percent_encode(&o.password)),
+        (false, false) => format!(
+            "{}:{}@",
+            percent_encode(&o.username),
+            percent_encode(&o.password)
+        ),
     };
     Some(format!("redis://{auth}{host}:{port}/{}", o.db))
 }
@@ -157,7 +226,9 @@ fn redis_url(o: &RedisOptions) -> Option<String> {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -184,7 +255,8 @@ impl Backend for RedisStore {
             match change {
                 Change::Session { client_id, record } => {
                     encode_session(record, &mut buf);
-                    pipe.hset(self.key("cl"), client_id.as_str(), &buf[..]).ignore();
+                    pipe.hset(self.key("cl"), client_id.as_str(), &buf[..])
+                        .ignore();
                 }
                 Change::SessionEnded { client_id } => {
                     pipe.hdel(self.key("cl"), client_id.as_str()).ignore();
@@ -192,21 +264,40 @@ impl Backend for RedisStore {
                         pipe.del(self.client_key(kind, client_id)).ignore();
                     }
                 }
-                Change::Subscribed { client_id, filter, options, identifier } => {
+                Change::Subscribed {
+                    client_id,
+                    filter,
+                    options,
+                    identifier,
+                } => {
                     encode_subscription(options, *identifier, &mut buf);
-                    pipe.hset(self.client_key("sub", client_id), filter.as_str(), &buf[..]).ignore();
+                    pipe.hset(self.client_key("sub", client_id), filter.as_str(), &buf[..])
+                        .ignore();
                 }
                 Change::Unsubscribed { client_id, filter } => {
-                    pipe.hdel(self.client_key("sub", client_id), filter.as_str()).ignore();
+                    pipe.hdel(self.client_key("sub", client_id), filter.as_str())
+                        .ignore();
                 }
-                Change::Message { client_id, seq, delivery, packet_id, stage } => {
+                Change::Message {
+                    client_id,
+                    seq,
+                    delivery,
+                    packet_id,
+                    stage,
+                } => {
                     encode_delivery(delivery, *packet_id, *stage, &mut buf);
-                    pipe.hset(self.client_key("ifm", client_id), seq.to_string(), &buf[..]).ignore();
+                    pipe.hset(self.client_key("ifm", client_id), seq.to_string(), &buf[..])
+                        .ignore();
                 }
                 Change::MessageDone { client_id, seq } => {
-                    pipe.hdel(self.client_key("ifm", client_id), seq.to_string()).ignore();
+                    pipe.hdel(self.client_key("ifm", client_id), seq.to_string())
+                        .ignore();
                 }
-                Change::InboundQos2 { client_id, packet_id, present } => {
+                Change::InboundQos2 {
+                    client_id,
+                    packet_id,
+                    present,
+                } => {
                     let key = self.client_key("in2", client_id);
                     if *present {
                         pipe.sadd(key, packet_id.to_string()).ignore();
@@ -221,7 +312,8 @@ impl Backend for RedisStore {
                 Change::Retained { topic, message } => match message {
                     Some(m) => {
                         encode_message(m, &mut buf);
-                        pipe.hset(self.key("ret"), topic.as_str(), &buf[..]).ignore();
+                        pipe.hset(self.key("ret"), topic.as_str(), &buf[..])
+                            .ignore();
                     }
                     None => {
                         pipe.hdel(self.key("ret"), topic.as_str()).ignore();

@@ -2,9 +2,9 @@
 //! then raises the committed-ticket watermark (group commit). A failing backend (Redis gone)
 //! is retried with backoff; changes are kept, never dropped.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -67,11 +67,18 @@ pub(super) fn spawn(
                 last_sync = Instant::now();
             }
             latency.record(started.elapsed());
-            tracing::trace!(changes = batch.len(), micros = started.elapsed().as_micros() as u64, "storage commit");
+            tracing::trace!(
+                changes = batch.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "storage commit"
+            );
             committed.send_replace(last);
         }
     };
-    if let Err(e) = std::thread::Builder::new().name("comqtt-storage".into()).spawn(run) {
+    if let Err(e) = std::thread::Builder::new()
+        .name("comqtt-storage".into())
+        .spawn(run)
+    {
         tracing::error!(error = %e, "cannot start the storage writer thread");
     }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use comqtt::mqtt::{
-    decode, ConnAck, Connect, Packet, Protocol, PubReply, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter,
-    SubscriptionOptions,
+    ConnAck, Connect, Packet, Protocol, PubReply, Publish, QoS, ReasonCode, SubAck, Subscribe,
+    SubscribeFilter, SubscriptionOptions, decode,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,7 +26,11 @@ impl TestClient {
     pub async fn raw(addr: &str, protocol: Protocol) -> TestClient {
         let stream = TcpStream::connect(addr).await.expect("connect to broker");
         stream.set_nodelay(true).ok();
-        TestClient { stream, rbuf: BytesMut::new(), protocol }
+        TestClient {
+            stream,
+            rbuf: BytesMut::new(),
+            protocol,
+        }
     }
 
     /// Connects with `connect` and returns the CONNACK.
@@ -60,7 +64,9 @@ impl TestClient {
 
     /// The next packet, or `None` if the broker closed the connection. Panics after [`WAIT`].
     pub async fn recv(&mut self) -> Option<Packet> {
-        self.recv_within(WAIT).await.expect("timed out waiting for a packet")
+        self.recv_within(WAIT)
+            .await
+            .expect("timed out waiting for a packet")
     }
 
     /// The next packet within `wait`: `Err(())` on timeout, `Ok(None)` when closed.
@@ -93,7 +99,11 @@ impl TestClient {
         match self.recv().await {
             None => None,
             Some(Packet::Disconnect(d)) => {
-                assert_eq!(self.recv().await, None, "connection stays open after DISCONNECT");
+                assert_eq!(
+                    self.recv().await,
+                    None,
+                    "connection stays open after DISCONNECT"
+                );
                 Some(d.reason)
             }
             Some(other) => panic!("expected the connection to close, got {other:?}"),
@@ -101,10 +111,18 @@ impl TestClient {
     }
 
     /// Subscribes to one filter and returns the SUBACK.
-    pub async fn subscribe(&mut self, packet_id: u16, filter: &str, options: SubscriptionOptions) -> SubAck {
+    pub async fn subscribe(
+        &mut self,
+        packet_id: u16,
+        filter: &str,
+        options: SubscriptionOptions,
+    ) -> SubAck {
         self.send(Packet::Subscribe(Subscribe {
             packet_id,
-            filters: vec![SubscribeFilter { filter: filter.into(), options }],
+            filters: vec![SubscribeFilter {
+                filter: filter.into(),
+                options,
+            }],
             properties: Default::default(),
         }))
         .await;
@@ -116,12 +134,25 @@ impl TestClient {
 
     /// Subscribes at a QoS and asserts it was granted.
     pub async fn subscribe_qos(&mut self, packet_id: u16, filter: &str, qos: QoS) {
-        let ack = self.subscribe(packet_id, filter, SubscriptionOptions::qos(qos)).await;
-        assert_eq!(ack.reasons, vec![ReasonCode(qos as u8)], "SUBACK for {filter}");
+        let ack = self
+            .subscribe(packet_id, filter, SubscriptionOptions::qos(qos))
+            .await;
+        assert_eq!(
+            ack.reasons,
+            vec![ReasonCode(qos as u8)],
+            "SUBACK for {filter}"
+        );
     }
 
     /// Publishes and completes the QoS flow (PUBACK, or PUBREC/PUBREL/PUBCOMP).
-    pub async fn publish(&mut self, topic: &str, payload: &[u8], qos: QoS, retain: bool, packet_id: u16) {
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        packet_id: u16,
+    ) {
         let mut p = Publish::new(topic, qos, payload.to_vec());
         p.retain = retain;
         p.packet_id = if qos == QoS::AtMostOnce { 0 } else { packet_id };

@@ -15,7 +15,10 @@ pub use client::TestClient;
 
 /// A free TCP port on 127.0.0.1 (bound and released; the broker binds it right after).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
 }
 
 /// A running `comqtt` process, killed when dropped.
@@ -32,10 +35,20 @@ impl BrokerProcess {
     /// The WebSocket listener and the HTTP API are off.
     pub fn start(extra: &[&str]) -> BrokerProcess {
         BrokerProcess::start_custom(|port| {
-            let mut args: Vec<String> = ["serve", "--tcp", &format!("127.0.0.1:{port}"), "--ws", "", "--http", "", "--level", "0"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let mut args: Vec<String> = [
+                "serve",
+                "--tcp",
+                &format!("127.0.0.1:{port}"),
+                "--ws",
+                "",
+                "--http",
+                "",
+                "--level",
+                "0",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             args.extend(extra.iter().map(|s| s.to_string()));
             args
         })
@@ -51,7 +64,11 @@ impl BrokerProcess {
         let file = std::fs::File::create(&log).expect("log file");
         let mut args = args(port);
         let mentions_http = args.iter().any(|a| {
-            let flag = a.trim_start_matches('-').split('=').next().unwrap_or_default();
+            let flag = a
+                .trim_start_matches('-')
+                .split('=')
+                .next()
+                .unwrap_or_default();
             a.starts_with('-') && (flag == "http" || flag == "conf")
         });
         if args.first().is_some_and(|a| a == "serve") && !mentions_http {
@@ -81,7 +98,11 @@ impl BrokerProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("comqtt did not listen on {} in time; log:\n{}", self.port, self.log_text());
+        panic!(
+            "comqtt did not listen on {} in time; log:\n{}",
+            self.port,
+            self.log_text()
+        );
     }
 
     /// The broker's log so far.
@@ -96,7 +117,9 @@ impl BrokerProcess {
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
     pub fn terminate(&mut self) -> bool {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -120,7 +143,11 @@ impl Drop for BrokerProcess {
         if !std::thread::panicking() {
             let _ = std::fs::remove_file(&self.log);
         } else {
-            eprintln!("--- comqtt log ({}) ---\n{}", self.log.display(), self.log_text());
+            eprintln!(
+                "--- comqtt log ({}) ---\n{}",
+                self.log.display(),
+                self.log_text()
+            );
         }
     }
 }
@@ -133,7 +160,9 @@ pub fn run_tool(program: &str, args: &[&str], timeout: Duration) -> std::process
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{program} is required by this test (scripts/test installs it): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("{program} is required by this test (scripts/test installs it): {e}")
+        });
     let deadline = Instant::now() + timeout;
     loop {
         if let Ok(Some(_)) = child.try_wait() {

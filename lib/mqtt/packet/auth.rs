@@ -2,8 +2,11 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{read_reason_tail, reason_tail_len, write_reason_tail, Body};
-use crate::mqtt::properties::{each_bin, each_str, each_user, id, not_allowed, once, PropertySet, UserProperty, Value, ValueRef};
+use super::{Body, read_reason_tail, reason_tail_len, write_reason_tail};
+use crate::mqtt::properties::{
+    PropertySet, UserProperty, Value, ValueRef, each_bin, each_str, each_user, id, not_allowed,
+    once,
+};
 use crate::mqtt::reason::allowed;
 use crate::mqtt::wire::Reader;
 use crate::mqtt::{DecodeError, EncodeError, MqttString, Protocol, ReasonCode};
@@ -31,7 +34,9 @@ impl PropertySet for AuthProperties {
 
     fn accept(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
-            (id::AUTHENTICATION_METHOD, Value::Str(v)) => once(&mut self.authentication_method, v, pid),
+            (id::AUTHENTICATION_METHOD, Value::Str(v)) => {
+                once(&mut self.authentication_method, v, pid)
+            }
             (id::AUTHENTICATION_DATA, Value::Bin(v)) => once(&mut self.authentication_data, v, pid),
             (id::REASON_STRING, Value::Str(v)) => once(&mut self.reason_string, v, pid),
             (id::USER_PROPERTY, Value::Pair(k, v)) => {
@@ -52,9 +57,12 @@ impl PropertySet for AuthProperties {
 
 impl Auth {
     pub(crate) fn decode(r: &mut Reader) -> Result<Auth, DecodeError> {
-        let (reason, properties): (ReasonCode, AuthProperties) = read_reason_tail(r, allowed::AUTH, "AUTH")?;
+        let (reason, properties): (ReasonCode, AuthProperties) =
+            read_reason_tail(r, allowed::AUTH, "AUTH")?;
         if properties.authentication_data.is_some() && properties.authentication_method.is_none() {
-            return Err(DecodeError::Protocol("authentication data without authentication method"));
+            return Err(DecodeError::Protocol(
+                "authentication data without authentication method",
+            ));
         }
         Ok(Auth { reason, properties })
     }

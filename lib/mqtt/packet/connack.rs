@@ -2,8 +2,11 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{check_reason, Body};
-use crate::mqtt::properties::{self, each_bin, each_flag, each_str, each_u16, each_u32, each_user, flag, id, maximum_qos, nonzero_u16, nonzero_u32, not_allowed, once, PropertySet, UserProperty, Value, ValueRef};
+use super::{Body, check_reason};
+use crate::mqtt::properties::{
+    self, PropertySet, UserProperty, Value, ValueRef, each_bin, each_flag, each_str, each_u16,
+    each_u32, each_user, flag, id, maximum_qos, nonzero_u16, nonzero_u32, not_allowed, once,
+};
 use crate::mqtt::reason::allowed;
 use crate::mqtt::wire::Reader;
 use crate::mqtt::{DecodeError, EncodeError, MqttString, Protocol, QoS, ReasonCode};
@@ -47,25 +50,49 @@ impl PropertySet for ConnAckProperties {
 
     fn accept(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
-            (id::SESSION_EXPIRY_INTERVAL, Value::U32(v)) => once(&mut self.session_expiry_interval, v, pid),
-            (id::RECEIVE_MAXIMUM, Value::U16(v)) => once(&mut self.receive_maximum, nonzero_u16(v, pid)?, pid),
+            (id::SESSION_EXPIRY_INTERVAL, Value::U32(v)) => {
+                once(&mut self.session_expiry_interval, v, pid)
+            }
+            (id::RECEIVE_MAXIMUM, Value::U16(v)) => {
+                once(&mut self.receive_maximum, nonzero_u16(v, pid)?, pid)
+            }
             (id::MAXIMUM_QOS, Value::Byte(v)) => once(&mut self.maximum_qos, maximum_qos(v)?, pid),
-            (id::RETAIN_AVAILABLE, Value::Byte(v)) => once(&mut self.retain_available, flag(v, pid)?, pid),
-            (id::MAXIMUM_PACKET_SIZE, Value::U32(v)) => once(&mut self.maximum_packet_size, nonzero_u32(v, pid)?, pid),
-            (id::ASSIGNED_CLIENT_IDENTIFIER, Value::Str(v)) => once(&mut self.assigned_client_identifier, v, pid),
+            (id::RETAIN_AVAILABLE, Value::Byte(v)) => {
+                once(&mut self.retain_available, flag(v, pid)?, pid)
+            }
+            (id::MAXIMUM_PACKET_SIZE, Value::U32(v)) => {
+                once(&mut self.maximum_packet_size, nonzero_u32(v, pid)?, pid)
+            }
+            (id::ASSIGNED_CLIENT_IDENTIFIER, Value::Str(v)) => {
+                once(&mut self.assigned_client_identifier, v, pid)
+            }
             (id::TOPIC_ALIAS_MAXIMUM, Value::U16(v)) => once(&mut self.topic_alias_maximum, v, pid),
             (id::REASON_STRING, Value::Str(v)) => once(&mut self.reason_string, v, pid),
             (id::USER_PROPERTY, Value::Pair(k, v)) => {
                 self.user_properties.push((k, v));
                 Ok(())
             }
-            (id::WILDCARD_SUBSCRIPTION_AVAILABLE, Value::Byte(v)) => once(&mut self.wildcard_subscription_available, flag(v, pid)?, pid),
-            (id::SUBSCRIPTION_IDENTIFIER_AVAILABLE, Value::Byte(v)) => once(&mut self.subscription_identifiers_available, flag(v, pid)?, pid),
-            (id::SHARED_SUBSCRIPTION_AVAILABLE, Value::Byte(v)) => once(&mut self.shared_subscription_available, flag(v, pid)?, pid),
+            (id::WILDCARD_SUBSCRIPTION_AVAILABLE, Value::Byte(v)) => once(
+                &mut self.wildcard_subscription_available,
+                flag(v, pid)?,
+                pid,
+            ),
+            (id::SUBSCRIPTION_IDENTIFIER_AVAILABLE, Value::Byte(v)) => once(
+                &mut self.subscription_identifiers_available,
+                flag(v, pid)?,
+                pid,
+            ),
+            (id::SHARED_SUBSCRIPTION_AVAILABLE, Value::Byte(v)) => {
+                once(&mut self.shared_subscription_available, flag(v, pid)?, pid)
+            }
             (id::SERVER_KEEP_ALIVE, Value::U16(v)) => once(&mut self.server_keep_alive, v, pid),
-            (id::RESPONSE_INFORMATION, Value::Str(v)) => once(&mut self.response_information, v, pid),
+            (id::RESPONSE_INFORMATION, Value::Str(v)) => {
+                once(&mut self.response_information, v, pid)
+            }
             (id::SERVER_REFERENCE, Value::Str(v)) => once(&mut self.server_reference, v, pid),
-            (id::AUTHENTICATION_METHOD, Value::Str(v)) => once(&mut self.authentication_method, v, pid),
+            (id::AUTHENTICATION_METHOD, Value::Str(v)) => {
+                once(&mut self.authentication_method, v, pid)
+            }
             (id::AUTHENTICATION_DATA, Value::Bin(v)) => once(&mut self.authentication_data, v, pid),
             (pid, _) => Err(not_allowed(pid, Self::PACKET)),
         }
@@ -79,13 +106,29 @@ impl PropertySet for ConnAckProperties {
         }
         each_flag(self.retain_available, id::RETAIN_AVAILABLE, f);
         each_u32(self.maximum_packet_size, id::MAXIMUM_PACKET_SIZE, f);
-        each_str(&self.assigned_client_identifier, id::ASSIGNED_CLIENT_IDENTIFIER, f);
+        each_str(
+            &self.assigned_client_identifier,
+            id::ASSIGNED_CLIENT_IDENTIFIER,
+            f,
+        );
         each_u16(self.topic_alias_maximum, id::TOPIC_ALIAS_MAXIMUM, f);
         each_str(&self.reason_string, id::REASON_STRING, f);
         each_user(&self.user_properties, f);
-        each_flag(self.wildcard_subscription_available, id::WILDCARD_SUBSCRIPTION_AVAILABLE, f);
-        each_flag(self.subscription_identifiers_available, id::SUBSCRIPTION_IDENTIFIER_AVAILABLE, f);
-        each_flag(self.shared_subscription_available, id::SHARED_SUBSCRIPTION_AVAILABLE, f);
+        each_flag(
+            self.wildcard_subscription_available,
+            id::WILDCARD_SUBSCRIPTION_AVAILABLE,
+            f,
+        );
+        each_flag(
+            self.subscription_identifiers_available,
+            id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+            f,
+        );
+        each_flag(
+            self.shared_subscription_available,
+            id::SHARED_SUBSCRIPTION_AVAILABLE,
+            f,
+        );
         each_u16(self.server_keep_alive, id::SERVER_KEEP_ALIVE, f);
         each_str(&self.response_information, id::RESPONSE_INFORMATION, f);
         each_str(&self.server_reference, id::SERVER_REFERENCE, f);
@@ -97,7 +140,11 @@ impl PropertySet for ConnAckProperties {
 impl ConnAck {
     /// A CONNACK with a code and no properties.
     pub fn new(code: ReasonCode, session_present: bool) -> ConnAck {
-        ConnAck { session_present, code, properties: ConnAckProperties::default() }
+        ConnAck {
+            session_present,
+            code,
+            properties: ConnAckProperties::default(),
+        }
     }
 
     pub(crate) fn decode(r: &mut Reader, protocol: Protocol) -> Result<ConnAck, DecodeError> {
@@ -107,19 +154,37 @@ impl ConnAck {
         }
         // MQTT 3.1 has no session present flag (the encoder never sets it): ignore the bit.
         let session_present = flags & 0x01 != 0 && protocol != Protocol::V3_1;
-        let set = if protocol.is_v5() { allowed::CONNACK } else { allowed::CONNACK_V3 };
+        let set = if protocol.is_v5() {
+            allowed::CONNACK
+        } else {
+            allowed::CONNACK_V3
+        };
         let code = check_reason(r.u8()?, set, "CONNACK")?;
         if session_present && code != ReasonCode::SUCCESS {
-            return Err(DecodeError::Protocol("session present with a refused connection")); // [MQTT-3.2.2-6]
+            return Err(DecodeError::Protocol(
+                "session present with a refused connection",
+            )); // [MQTT-3.2.2-6]
         }
-        let properties = if protocol.is_v5() { properties::read(r)? } else { ConnAckProperties::default() };
-        Ok(ConnAck { session_present, code, properties })
+        let properties = if protocol.is_v5() {
+            properties::read(r)?
+        } else {
+            ConnAckProperties::default()
+        };
+        Ok(ConnAck {
+            session_present,
+            code,
+            properties,
+        })
     }
 }
 
 impl Body for ConnAck {
     fn body_len(&self, protocol: Protocol) -> usize {
-        2 + if protocol.is_v5() { properties::block_len(&self.properties) } else { 0 }
+        2 + if protocol.is_v5() {
+            properties::block_len(&self.properties)
+        } else {
+            0
+        }
     }
 
     fn write_body(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {

@@ -3,9 +3,12 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::Body;
-use crate::mqtt::properties::{self, each_bin, each_flag, each_str, each_u16, each_u32, each_user, flag, id, nonzero_u16, nonzero_u32, not_allowed, once, PropertySet, UserProperty, Value, ValueRef};
+use crate::mqtt::properties::{
+    self, PropertySet, UserProperty, Value, ValueRef, each_bin, each_flag, each_str, each_u16,
+    each_u32, each_user, flag, id, nonzero_u16, nonzero_u32, not_allowed, once,
+};
 use crate::mqtt::topic::valid_topic_name;
-use crate::mqtt::wire::{field_len, write_binary, write_string, Reader};
+use crate::mqtt::wire::{Reader, field_len, write_binary, write_string};
 use crate::mqtt::{DecodeError, EncodeError, MqttString, Protocol, QoS};
 
 /// CONNECT: who the client is and how its session should behave.
@@ -65,17 +68,29 @@ impl PropertySet for ConnectProperties {
 
     fn accept(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
-            (id::SESSION_EXPIRY_INTERVAL, Value::U32(v)) => once(&mut self.session_expiry_interval, v, pid),
-            (id::RECEIVE_MAXIMUM, Value::U16(v)) => once(&mut self.receive_maximum, nonzero_u16(v, pid)?, pid),
-            (id::MAXIMUM_PACKET_SIZE, Value::U32(v)) => once(&mut self.maximum_packet_size, nonzero_u32(v, pid)?, pid),
+            (id::SESSION_EXPIRY_INTERVAL, Value::U32(v)) => {
+                once(&mut self.session_expiry_interval, v, pid)
+            }
+            (id::RECEIVE_MAXIMUM, Value::U16(v)) => {
+                once(&mut self.receive_maximum, nonzero_u16(v, pid)?, pid)
+            }
+            (id::MAXIMUM_PACKET_SIZE, Value::U32(v)) => {
+                once(&mut self.maximum_packet_size, nonzero_u32(v, pid)?, pid)
+            }
             (id::TOPIC_ALIAS_MAXIMUM, Value::U16(v)) => once(&mut self.topic_alias_maximum, v, pid),
-            (id::REQUEST_RESPONSE_INFORMATION, Value::Byte(v)) => once(&mut self.request_response_information, flag(v, pid)?, pid),
-            (id::REQUEST_PROBLEM_INFORMATION, Value::Byte(v)) => once(&mut self.request_problem_information, flag(v, pid)?, pid),
+            (id::REQUEST_RESPONSE_INFORMATION, Value::Byte(v)) => {
+                once(&mut self.request_response_information, flag(v, pid)?, pid)
+            }
+            (id::REQUEST_PROBLEM_INFORMATION, Value::Byte(v)) => {
+                once(&mut self.request_problem_information, flag(v, pid)?, pid)
+            }
             (id::USER_PROPERTY, Value::Pair(k, v)) => {
                 self.user_properties.push((k, v));
                 Ok(())
             }
-            (id::AUTHENTICATION_METHOD, Value::Str(v)) => once(&mut self.authentication_method, v, pid),
+            (id::AUTHENTICATION_METHOD, Value::Str(v)) => {
+                once(&mut self.authentication_method, v, pid)
+            }
             (id::AUTHENTICATION_DATA, Value::Bin(v)) => once(&mut self.authentication_data, v, pid),
             (pid, _) => Err(not_allowed(pid, Self::PACKET)),
         }
@@ -86,8 +101,16 @@ impl PropertySet for ConnectProperties {
         each_u16(self.receive_maximum, id::RECEIVE_MAXIMUM, f);
         each_u32(self.maximum_packet_size, id::MAXIMUM_PACKET_SIZE, f);
         each_u16(self.topic_alias_maximum, id::TOPIC_ALIAS_MAXIMUM, f);
-        each_flag(self.request_response_information, id::REQUEST_RESPONSE_INFORMATION, f);
-        each_flag(self.request_problem_information, id::REQUEST_PROBLEM_INFORMATION, f);
+        each_flag(
+            self.request_response_information,
+            id::REQUEST_RESPONSE_INFORMATION,
+            f,
+        );
+        each_flag(
+            self.request_problem_information,
+            id::REQUEST_PROBLEM_INFORMATION,
+            f,
+        );
         each_user(&self.user_properties, f);
         each_str(&self.authentication_method, id::AUTHENTICATION_METHOD, f);
         each_bin(&self.authentication_data, id::AUTHENTICATION_DATA, f);
@@ -113,8 +136,12 @@ impl PropertySet for WillProperties {
     fn accept(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
             (id::WILL_DELAY_INTERVAL, Value::U32(v)) => once(&mut self.will_delay_interval, v, pid),
-            (id::PAYLOAD_FORMAT_INDICATOR, Value::Byte(v)) => once(&mut self.payload_format_indicator, flag(v, pid)?, pid),
-            (id::MESSAGE_EXPIRY_INTERVAL, Value::U32(v)) => once(&mut self.message_expiry_interval, v, pid),
+            (id::PAYLOAD_FORMAT_INDICATOR, Value::Byte(v)) => {
+                once(&mut self.payload_format_indicator, flag(v, pid)?, pid)
+            }
+            (id::MESSAGE_EXPIRY_INTERVAL, Value::U32(v)) => {
+                once(&mut self.message_expiry_interval, v, pid)
+            }
             (id::CONTENT_TYPE, Value::Str(v)) => once(&mut self.content_type, v, pid),
             (id::RESPONSE_TOPIC, Value::Str(v)) => {
                 if !valid_topic_name(&v) {
@@ -133,7 +160,11 @@ impl PropertySet for WillProperties {
 
     fn each(&self, f: &mut dyn FnMut(u8, ValueRef<'_>)) {
         each_u32(self.will_delay_interval, id::WILL_DELAY_INTERVAL, f);
-        each_flag(self.payload_format_indicator, id::PAYLOAD_FORMAT_INDICATOR, f);
+        each_flag(
+            self.payload_format_indicator,
+            id::PAYLOAD_FORMAT_INDICATOR,
+            f,
+        );
         each_u32(self.message_expiry_interval, id::MESSAGE_EXPIRY_INTERVAL, f);
         each_str(&self.content_type, id::CONTENT_TYPE, f);
         each_str(&self.response_topic, id::RESPONSE_TOPIC, f);
@@ -168,7 +199,10 @@ impl Connect {
         let name = r.string()?;
         let level = r.u8()?;
         let protocol = Protocol::from_name_and_level(&name, level).ok_or_else(|| {
-            DecodeError::UnsupportedProtocol { name: name.to_string(), level }
+            DecodeError::UnsupportedProtocol {
+                name: name.to_string(),
+                level,
+            }
         })?;
         let flags = r.u8()?;
         if flags & FLAG_RESERVED != 0 {
@@ -177,23 +211,39 @@ impl Connect {
         let will_qos = (flags >> 3) & 0x03;
         if flags & FLAG_WILL == 0 && (will_qos != 0 || flags & FLAG_WILL_RETAIN != 0) {
             // [MQTT-3.1.2-11], [MQTT-3.1.2-13], [MQTT-3.1.2-15]
-            return Err(DecodeError::Malformed("will QoS or retain set without the will flag"));
+            return Err(DecodeError::Malformed(
+                "will QoS or retain set without the will flag",
+            ));
         }
         let will_qos = QoS::from_u8(will_qos).ok_or(DecodeError::Malformed("will QoS 3"))?; // [MQTT-3.1.2-14]
         if !protocol.is_v5() && flags & FLAG_PASSWORD != 0 && flags & FLAG_USERNAME == 0 {
-            return Err(DecodeError::Malformed("password flag without user name flag")); // [MQTT-3.1.2-22]
+            return Err(DecodeError::Malformed(
+                "password flag without user name flag",
+            )); // [MQTT-3.1.2-22]
         }
         let keep_alive = r.u16()?;
-        let properties = if protocol.is_v5() { properties::read(r)? } else { ConnectProperties::default() };
+        let properties = if protocol.is_v5() {
+            properties::read(r)?
+        } else {
+            ConnectProperties::default()
+        };
         if properties.authentication_data.is_some() && properties.authentication_method.is_none() {
-            return Err(DecodeError::Protocol("authentication data without authentication method"));
+            return Err(DecodeError::Protocol(
+                "authentication data without authentication method",
+            ));
         }
         let client_id = r.string()?;
         let will = if flags & FLAG_WILL != 0 {
-            let will_props = if protocol.is_v5() { properties::read(r)? } else { WillProperties::default() };
+            let will_props = if protocol.is_v5() {
+                properties::read(r)?
+            } else {
+                WillProperties::default()
+            };
             let topic = r.string()?;
             if !valid_topic_name(&topic) {
-                return Err(DecodeError::TopicName("will topic is empty or holds wildcards"));
+                return Err(DecodeError::TopicName(
+                    "will topic is empty or holds wildcards",
+                ));
             }
             let payload = r.binary()?;
             Some(LastWill {
@@ -206,9 +256,26 @@ impl Connect {
         } else {
             None
         };
-        let username = if flags & FLAG_USERNAME != 0 { Some(r.string()?) } else { None };
-        let password = if flags & FLAG_PASSWORD != 0 { Some(r.binary()?) } else { None };
-        Ok(Connect { protocol, clean_start: flags & FLAG_CLEAN != 0, keep_alive, client_id, will, username, password, properties })
+        let username = if flags & FLAG_USERNAME != 0 {
+            Some(r.string()?)
+        } else {
+            None
+        };
+        let password = if flags & FLAG_PASSWORD != 0 {
+            Some(r.binary()?)
+        } else {
+            None
+        };
+        Ok(Connect {
+            protocol,
+            clean_start: flags & FLAG_CLEAN != 0,
+            keep_alive,
+            client_id,
+            will,
+            username,
+            password,
+            properties,
+        })
     }
 
     fn flags(&self) -> u8 {
@@ -246,7 +313,10 @@ impl Body for Connect {
             }
             len += field_len(will.topic.as_bytes()) + field_len(&will.payload);
         }
-        len += self.username.as_ref().map_or(0, |u| field_len(u.as_bytes()));
+        len += self
+            .username
+            .as_ref()
+            .map_or(0, |u| field_len(u.as_bytes()));
         len += self.password.as_ref().map_or(0, |p| field_len(p));
         len
     }

@@ -2,8 +2,11 @@
 
 use bytes::BytesMut;
 
-use super::{read_reason_tail, reason_tail_len, write_reason_tail, Body};
-use crate::mqtt::properties::{each_str, each_u32, each_user, id, not_allowed, once, PropertySet, UserProperty, Value, ValueRef};
+use super::{Body, read_reason_tail, reason_tail_len, write_reason_tail};
+use crate::mqtt::properties::{
+    PropertySet, UserProperty, Value, ValueRef, each_str, each_u32, each_user, id, not_allowed,
+    once,
+};
 use crate::mqtt::reason::allowed;
 use crate::mqtt::wire::Reader;
 use crate::mqtt::{DecodeError, EncodeError, MqttString, Protocol, ReasonCode};
@@ -33,7 +36,9 @@ impl PropertySet for DisconnectProperties {
 
     fn accept(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
-            (id::SESSION_EXPIRY_INTERVAL, Value::U32(v)) => once(&mut self.session_expiry_interval, v, pid),
+            (id::SESSION_EXPIRY_INTERVAL, Value::U32(v)) => {
+                once(&mut self.session_expiry_interval, v, pid)
+            }
             (id::REASON_STRING, Value::Str(v)) => once(&mut self.reason_string, v, pid),
             (id::USER_PROPERTY, Value::Pair(k, v)) => {
                 self.user_properties.push((k, v));
@@ -55,7 +60,10 @@ impl PropertySet for DisconnectProperties {
 impl Disconnect {
     /// A DISCONNECT with a reason code and no properties.
     pub fn new(reason: ReasonCode) -> Disconnect {
-        Disconnect { reason, properties: DisconnectProperties::default() }
+        Disconnect {
+            reason,
+            properties: DisconnectProperties::default(),
+        }
     }
 
     pub(crate) fn decode(r: &mut Reader, protocol: Protocol) -> Result<Disconnect, DecodeError> {
@@ -69,7 +77,11 @@ impl Disconnect {
 
 impl Body for Disconnect {
     fn body_len(&self, protocol: Protocol) -> usize {
-        if protocol.is_v5() { reason_tail_len(self.reason, &self.properties) } else { 0 }
+        if protocol.is_v5() {
+            reason_tail_len(self.reason, &self.properties)
+        } else {
+            0
+        }
     }
 
     fn write_body(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {

@@ -20,15 +20,17 @@ pub use disconnect::{Disconnect, DisconnectProperties};
 pub use publish::{Publish, PublishProperties};
 pub use pubreply::{AckProperties, PubReply};
 pub use suback::SubAck;
-pub use subscribe::{RetainHandling, Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions};
+pub use subscribe::{
+    RetainHandling, Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions,
+};
 pub use unsuback::UnsubAck;
 pub use unsubscribe::{Unsubscribe, UnsubscribeProperties};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::properties::{self, PropertySet};
-use super::wire::{varint_len, write_varint, Reader, MAX_VARIABLE_INTEGER};
 use super::reason::allowed;
+use super::wire::{MAX_VARIABLE_INTEGER, Reader, varint_len, write_varint};
 use super::{DecodeError, EncodeError, Protocol, ReasonCode};
 
 /// One MQTT control packet.
@@ -119,19 +121,39 @@ impl Packet {
             }
             kind::PUBACK => {
                 expect_flags(flags, 0)?;
-                Packet::PubAck(PubReply::decode(&mut r, protocol, "PUBACK", allowed::PUBACK)?)
+                Packet::PubAck(PubReply::decode(
+                    &mut r,
+                    protocol,
+                    "PUBACK",
+                    allowed::PUBACK,
+                )?)
             }
             kind::PUBREC => {
                 expect_flags(flags, 0)?;
-                Packet::PubRec(PubReply::decode(&mut r, protocol, "PUBREC", allowed::PUBACK)?)
+                Packet::PubRec(PubReply::decode(
+                    &mut r,
+                    protocol,
+                    "PUBREC",
+                    allowed::PUBACK,
+                )?)
             }
             kind::PUBREL => {
                 expect_resend_flags(flags, protocol)?;
-                Packet::PubRel(PubReply::decode(&mut r, protocol, "PUBREL", allowed::PUBREL)?)
+                Packet::PubRel(PubReply::decode(
+                    &mut r,
+                    protocol,
+                    "PUBREL",
+                    allowed::PUBREL,
+                )?)
             }
             kind::PUBCOMP => {
                 expect_flags(flags, 0)?;
-                Packet::PubComp(PubReply::decode(&mut r, protocol, "PUBCOMP", allowed::PUBREL)?)
+                Packet::PubComp(PubReply::decode(
+                    &mut r,
+                    protocol,
+                    "PUBCOMP",
+                    allowed::PUBREL,
+                )?)
             }
             kind::SUBSCRIBE => {
                 expect_resend_flags(flags, protocol)?;
@@ -191,7 +213,10 @@ impl Packet {
             Packet::Disconnect(p) => (kind::DISCONNECT << 4, p),
             Packet::Auth(p) => {
                 if !protocol.is_v5() {
-                    return Err(EncodeError::NotInProtocol { packet: "AUTH", protocol });
+                    return Err(EncodeError::NotInProtocol {
+                        packet: "AUTH",
+                        protocol,
+                    });
                 }
                 (kind::AUTH << 4, p)
             }
@@ -255,7 +280,9 @@ fn expect_flags(flags: u8, expected: u8) -> Result<(), DecodeError> {
     if flags == expected {
         Ok(())
     } else {
-        Err(DecodeError::Malformed("reserved fixed header flags are wrong"))
+        Err(DecodeError::Malformed(
+            "reserved fixed header flags are wrong",
+        ))
     }
 }
 

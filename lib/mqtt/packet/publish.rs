@@ -2,10 +2,13 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{kind, Body};
-use crate::mqtt::properties::{self, each_bin, each_flag, each_str, each_u16, each_u32, each_user, flag, id, not_allowed, once, PropertySet, UserProperty, Value, ValueRef};
+use super::{Body, kind};
+use crate::mqtt::properties::{
+    self, PropertySet, UserProperty, Value, ValueRef, each_bin, each_flag, each_str, each_u16,
+    each_u32, each_user, flag, id, not_allowed, once,
+};
 use crate::mqtt::topic::valid_topic_name;
-use crate::mqtt::wire::{field_len, write_string, Reader};
+use crate::mqtt::wire::{Reader, field_len, write_string};
 use crate::mqtt::{DecodeError, EncodeError, MqttString, Protocol, QoS};
 
 /// PUBLISH: a message on a topic. Topic and payload share the buffer they were read from.
@@ -55,8 +58,12 @@ impl PropertySet for PublishProperties {
 
     fn accept(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
-            (id::PAYLOAD_FORMAT_INDICATOR, Value::Byte(v)) => once(&mut self.payload_format_indicator, flag(v, pid)?, pid),
-            (id::MESSAGE_EXPIRY_INTERVAL, Value::U32(v)) => once(&mut self.message_expiry_interval, v, pid),
+            (id::PAYLOAD_FORMAT_INDICATOR, Value::Byte(v)) => {
+                once(&mut self.payload_format_indicator, flag(v, pid)?, pid)
+            }
+            (id::MESSAGE_EXPIRY_INTERVAL, Value::U32(v)) => {
+                once(&mut self.message_expiry_interval, v, pid)
+            }
             (id::TOPIC_ALIAS, Value::U16(0)) => Err(DecodeError::TopicAliasZero),
             (id::TOPIC_ALIAS, Value::U16(v)) => once(&mut self.topic_alias, v, pid),
             (id::RESPONSE_TOPIC, Value::Str(v)) => {
@@ -70,7 +77,9 @@ impl PropertySet for PublishProperties {
                 self.user_properties.push((k, v));
                 Ok(())
             }
-            (id::SUBSCRIPTION_IDENTIFIER, Value::VarInt(0)) => Err(DecodeError::InvalidPropertyValue(pid)),
+            (id::SUBSCRIPTION_IDENTIFIER, Value::VarInt(0)) => {
+                Err(DecodeError::InvalidPropertyValue(pid))
+            }
             (id::SUBSCRIPTION_IDENTIFIER, Value::VarInt(v)) => {
                 self.subscription_identifiers.push(v);
                 Ok(())
@@ -81,7 +90,11 @@ impl PropertySet for PublishProperties {
     }
 
     fn each(&self, f: &mut dyn FnMut(u8, ValueRef<'_>)) {
-        each_flag(self.payload_format_indicator, id::PAYLOAD_FORMAT_INDICATOR, f);
+        each_flag(
+            self.payload_format_indicator,
+            id::PAYLOAD_FORMAT_INDICATOR,
+            f,
+        );
         each_u32(self.message_expiry_interval, id::MESSAGE_EXPIRY_INTERVAL, f);
         each_u16(self.topic_alias, id::TOPIC_ALIAS, f);
         each_str(&self.response_topic, id::RESPONSE_TOPIC, f);
@@ -97,33 +110,60 @@ impl PropertySet for PublishProperties {
 impl Publish {
     /// A PUBLISH without properties; set `packet_id` before sending QoS 1 or 2.
     pub fn new(topic: impl Into<MqttString>, qos: QoS, payload: impl Into<Bytes>) -> Publish {
-        Publish { topic: topic.into(), qos, payload: payload.into(), ..Publish::default() }
+        Publish {
+            topic: topic.into(),
+            qos,
+            payload: payload.into(),
+            ..Publish::default()
+        }
     }
 
     pub(crate) fn first_byte(&self) -> u8 {
         kind::PUBLISH << 4 | (self.dup as u8) << 3 | (self.qos as u8) << 1 | self.retain as u8
     }
 
-    pub(crate) fn decode(flags: u8, r: &mut Reader, protocol: Protocol) -> Result<Publish, DecodeError> {
+    pub(crate) fn decode(
+        flags: u8,
+        r: &mut Reader,
+        protocol: Protocol,
+    ) -> Result<Publish, DecodeError> {
         let dup = flags & 0x08 != 0;
-        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::Malformed("PUBLISH with QoS 3"))?; // [MQTT-3.3.1-4]
+        let qos = QoS::from_u8((flags >> 1) & 0x03)
+            .ok_or(DecodeError::Malformed("PUBLISH with QoS 3"))?; // [MQTT-3.3.1-4]
         if dup && qos == QoS::AtMostOnce {
             return Err(DecodeError::Malformed("DUP set on a QoS 0 PUBLISH")); // [MQTT-3.3.1-2]
         }
         let topic = r.string()?;
-        let packet_id = if qos == QoS::AtMostOnce { 0 } else { super::read_packet_id(r)? };
-        let properties: PublishProperties =
-            if protocol.is_v5() { properties::read(r)? } else { PublishProperties::default() };
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            super::read_packet_id(r)?
+        };
+        let properties: PublishProperties = if protocol.is_v5() {
+            properties::read(r)?
+        } else {
+            PublishProperties::default()
+        };
         if topic.is_empty() {
             if properties.topic_alias.is_none() {
                 // v5 3.3.2.1: "It is a Protocol Error if the Topic Name is zero length and there is no Topic Alias".
-                return Err(DecodeError::Protocol("empty topic name without a topic alias"));
+                return Err(DecodeError::Protocol(
+                    "empty topic name without a topic alias",
+                ));
             }
         } else if !valid_topic_name(&topic) {
             return Err(DecodeError::TopicName("wildcard in a PUBLISH topic name")); // [MQTT-3.3.2-2]
         }
         let payload = r.rest();
-        Ok(Publish { dup, qos, retain: flags & 0x01 != 0, topic, packet_id, properties, payload })
+        Ok(Publish {
+            dup,
+            qos,
+            retain: flags & 0x01 != 0,
+            topic,
+            packet_id,
+            properties,
+            payload,
+        })
     }
 }
 

@@ -3,8 +3,10 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{read_packet_id, read_reason_tail, reason_tail_len, write_reason_tail, Body};
-use crate::mqtt::properties::{each_str, each_user, id, not_allowed, once, PropertySet, UserProperty, Value, ValueRef};
+use super::{Body, read_packet_id, read_reason_tail, reason_tail_len, write_reason_tail};
+use crate::mqtt::properties::{
+    PropertySet, UserProperty, Value, ValueRef, each_str, each_user, id, not_allowed, once,
+};
 use crate::mqtt::wire::Reader;
 use crate::mqtt::{DecodeError, EncodeError, MqttString, Protocol, ReasonCode};
 
@@ -49,12 +51,19 @@ impl PropertySet for AckProperties {
 impl PubReply {
     /// A successful reply for `packet_id`.
     pub fn new(packet_id: u16) -> PubReply {
-        PubReply { packet_id, ..PubReply::default() }
+        PubReply {
+            packet_id,
+            ..PubReply::default()
+        }
     }
 
     /// A reply with a reason code.
     pub fn with_reason(packet_id: u16, reason: ReasonCode) -> PubReply {
-        PubReply { packet_id, reason, properties: AckProperties::default() }
+        PubReply {
+            packet_id,
+            reason,
+            properties: AckProperties::default(),
+        }
     }
 
     /// Decodes the body of `packet` (its name), whose v5 reason codes are `codes`.
@@ -69,13 +78,21 @@ impl PubReply {
             return Ok(PubReply::new(packet_id));
         }
         let (reason, properties) = read_reason_tail(r, codes, packet)?;
-        Ok(PubReply { packet_id, reason, properties })
+        Ok(PubReply {
+            packet_id,
+            reason,
+            properties,
+        })
     }
 }
 
 impl Body for PubReply {
     fn body_len(&self, protocol: Protocol) -> usize {
-        2 + if protocol.is_v5() { reason_tail_len(self.reason, &self.properties) } else { 0 }
+        2 + if protocol.is_v5() {
+            reason_tail_len(self.reason, &self.properties)
+        } else {
+            0
+        }
     }
 
     fn write_body(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {

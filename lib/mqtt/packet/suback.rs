@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{check_reason, read_packet_id, AckProperties, Body};
+use super::{AckProperties, Body, check_reason, read_packet_id};
 use crate::mqtt::properties;
 use crate::mqtt::reason::allowed;
 use crate::mqtt::wire::Reader;
@@ -22,8 +22,16 @@ pub struct SubAck {
 impl SubAck {
     pub(crate) fn decode(r: &mut Reader, protocol: Protocol) -> Result<SubAck, DecodeError> {
         let packet_id = read_packet_id(r)?;
-        let properties = if protocol.is_v5() { properties::read(r)? } else { AckProperties::default() };
-        let set = if protocol.is_v5() { allowed::SUBACK } else { allowed::SUBACK_V3 };
+        let properties = if protocol.is_v5() {
+            properties::read(r)?
+        } else {
+            AckProperties::default()
+        };
+        let set = if protocol.is_v5() {
+            allowed::SUBACK
+        } else {
+            allowed::SUBACK_V3
+        };
         let mut reasons = Vec::with_capacity(r.remaining());
         while !r.is_empty() {
             reasons.push(check_reason(r.u8()?, set, "SUBACK")?);
@@ -31,13 +39,22 @@ impl SubAck {
         if reasons.is_empty() {
             return Err(DecodeError::Protocol("SUBACK without a reason code"));
         }
-        Ok(SubAck { packet_id, reasons, properties })
+        Ok(SubAck {
+            packet_id,
+            reasons,
+            properties,
+        })
     }
 }
 
 impl Body for SubAck {
     fn body_len(&self, protocol: Protocol) -> usize {
-        2 + self.reasons.len() + if protocol.is_v5() { properties::block_len(&self.properties) } else { 0 }
+        2 + self.reasons.len()
+            + if protocol.is_v5() {
+                properties::block_len(&self.properties)
+            } else {
+                0
+            }
     }
 
     fn write_body(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {

@@ -2,10 +2,12 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{read_packet_id, Body};
-use crate::mqtt::properties::{self, each_user, id, not_allowed, once, PropertySet, UserProperty, Value, ValueRef};
+use super::{Body, read_packet_id};
+use crate::mqtt::properties::{
+    self, PropertySet, UserProperty, Value, ValueRef, each_user, id, not_allowed, once,
+};
 use crate::mqtt::topic::SHARE_PREFIX;
-use crate::mqtt::wire::{field_len, write_string, Reader};
+use crate::mqtt::wire::{Reader, field_len, write_string};
 use crate::mqtt::{DecodeError, EncodeError, MqttString, Protocol, QoS};
 
 /// SUBSCRIBE: one or more topic filters. The validity of each filter is not checked here:
@@ -68,8 +70,12 @@ impl PropertySet for SubscribeProperties {
 
     fn accept(&mut self, pid: u8, value: Value) -> Result<(), DecodeError> {
         match (pid, value) {
-            (id::SUBSCRIPTION_IDENTIFIER, Value::VarInt(0)) => Err(DecodeError::InvalidPropertyValue(pid)),
-            (id::SUBSCRIPTION_IDENTIFIER, Value::VarInt(v)) => once(&mut self.subscription_identifier, v, pid),
+            (id::SUBSCRIPTION_IDENTIFIER, Value::VarInt(0)) => {
+                Err(DecodeError::InvalidPropertyValue(pid))
+            }
+            (id::SUBSCRIPTION_IDENTIFIER, Value::VarInt(v)) => {
+                once(&mut self.subscription_identifier, v, pid)
+            }
             (id::USER_PROPERTY, Value::Pair(k, v)) => {
                 self.user_properties.push((k, v));
                 Ok(())
@@ -89,16 +95,23 @@ impl PropertySet for SubscribeProperties {
 impl SubscriptionOptions {
     /// Options with a QoS and v5 defaults.
     pub fn qos(qos: QoS) -> SubscriptionOptions {
-        SubscriptionOptions { qos, ..SubscriptionOptions::default() }
+        SubscriptionOptions {
+            qos,
+            ..SubscriptionOptions::default()
+        }
     }
 
     fn decode(byte: u8, protocol: Protocol) -> Result<SubscriptionOptions, DecodeError> {
         if protocol.is_v5() {
             if byte & 0xC0 != 0 {
-                return Err(DecodeError::Malformed("reserved subscription option bits are set")); // [MQTT-3.8.3-5]
+                return Err(DecodeError::Malformed(
+                    "reserved subscription option bits are set",
+                )); // [MQTT-3.8.3-5]
             }
         } else if byte & 0xFC != 0 {
-            return Err(DecodeError::Malformed("reserved bits of the requested QoS byte are set")); // [MQTT-3-8.3-4]
+            return Err(DecodeError::Malformed(
+                "reserved bits of the requested QoS byte are set",
+            )); // [MQTT-3-8.3-4]
         }
         let qos = QoS::from_u8(byte & 0x03).ok_or(if protocol.is_v5() {
             DecodeError::Protocol("subscription with maximum QoS 3")
@@ -132,17 +145,28 @@ impl SubscriptionOptions {
 
 impl Subscribe {
     /// A SUBSCRIBE for one filter.
-    pub fn new(packet_id: u16, filter: impl Into<MqttString>, options: SubscriptionOptions) -> Subscribe {
+    pub fn new(
+        packet_id: u16,
+        filter: impl Into<MqttString>,
+        options: SubscriptionOptions,
+    ) -> Subscribe {
         Subscribe {
             packet_id,
-            filters: vec![SubscribeFilter { filter: filter.into(), options }],
+            filters: vec![SubscribeFilter {
+                filter: filter.into(),
+                options,
+            }],
             properties: SubscribeProperties::default(),
         }
     }
 
     pub(crate) fn decode(r: &mut Reader, protocol: Protocol) -> Result<Subscribe, DecodeError> {
         let packet_id = read_packet_id(r)?;
-        let properties = if protocol.is_v5() { properties::read(r)? } else { SubscribeProperties::default() };
+        let properties = if protocol.is_v5() {
+            properties::read(r)?
+        } else {
+            SubscribeProperties::default()
+        };
         let mut filters = Vec::new();
         while !r.is_empty() {
             let filter = r.string()?;
@@ -155,13 +179,21 @@ impl Subscribe {
         if filters.is_empty() {
             return Err(DecodeError::Protocol("SUBSCRIBE without a topic filter")); // [MQTT-3.8.3-2]
         }
-        Ok(Subscribe { packet_id, filters, properties })
+        Ok(Subscribe {
+            packet_id,
+            filters,
+            properties,
+        })
     }
 }
 
 impl Body for Subscribe {
     fn body_len(&self, protocol: Protocol) -> usize {
-        let mut len = 2 + self.filters.iter().map(|f| field_len(f.filter.as_bytes()) + 1).sum::<usize>();
+        let mut len = 2 + self
+            .filters
+            .iter()
+            .map(|f| field_len(f.filter.as_bytes()) + 1)
+            .sum::<usize>();
         if protocol.is_v5() {
             len += properties::block_len(&self.properties);
         }

@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{check_reason, read_packet_id, AckProperties, Body};
+use super::{AckProperties, Body, check_reason, read_packet_id};
 use crate::mqtt::properties;
 use crate::mqtt::reason::allowed;
 use crate::mqtt::wire::Reader;
@@ -23,7 +23,10 @@ impl UnsubAck {
     pub(crate) fn decode(r: &mut Reader, protocol: Protocol) -> Result<UnsubAck, DecodeError> {
         let packet_id = read_packet_id(r)?;
         if !protocol.is_v5() {
-            return Ok(UnsubAck { packet_id, ..UnsubAck::default() });
+            return Ok(UnsubAck {
+                packet_id,
+                ..UnsubAck::default()
+            });
         }
         let properties = properties::read(r)?;
         let mut reasons = Vec::with_capacity(r.remaining());
@@ -33,7 +36,11 @@ impl UnsubAck {
         if reasons.is_empty() {
             return Err(DecodeError::Protocol("UNSUBACK without a reason code"));
         }
-        Ok(UnsubAck { packet_id, reasons, properties })
+        Ok(UnsubAck {
+            packet_id,
+            reasons,
+            properties,
+        })
     }
 }
 

@@ -2,9 +2,11 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{read_packet_id, Body};
-use crate::mqtt::properties::{self, each_user, id, not_allowed, PropertySet, UserProperty, Value, ValueRef};
-use crate::mqtt::wire::{field_len, write_string, Reader};
+use super::{Body, read_packet_id};
+use crate::mqtt::properties::{
+    self, PropertySet, UserProperty, Value, ValueRef, each_user, id, not_allowed,
+};
+use crate::mqtt::wire::{Reader, field_len, write_string};
 use crate::mqtt::{DecodeError, EncodeError, MqttString, Protocol};
 
 /// UNSUBSCRIBE: one or more topic filters, exactly as they were subscribed.
@@ -45,7 +47,11 @@ impl PropertySet for UnsubscribeProperties {
 impl Unsubscribe {
     pub(crate) fn decode(r: &mut Reader, protocol: Protocol) -> Result<Unsubscribe, DecodeError> {
         let packet_id = read_packet_id(r)?;
-        let properties = if protocol.is_v5() { properties::read(r)? } else { UnsubscribeProperties::default() };
+        let properties = if protocol.is_v5() {
+            properties::read(r)?
+        } else {
+            UnsubscribeProperties::default()
+        };
         let mut filters = Vec::new();
         while !r.is_empty() {
             filters.push(r.string()?);
@@ -53,13 +59,21 @@ impl Unsubscribe {
         if filters.is_empty() {
             return Err(DecodeError::Protocol("UNSUBSCRIBE without a topic filter")); // [MQTT-3.10.3-2]
         }
-        Ok(Unsubscribe { packet_id, filters, properties })
+        Ok(Unsubscribe {
+            packet_id,
+            filters,
+            properties,
+        })
     }
 }
 
 impl Body for Unsubscribe {
     fn body_len(&self, protocol: Protocol) -> usize {
-        let mut len = 2 + self.filters.iter().map(|f| field_len(f.as_bytes())).sum::<usize>();
+        let mut len = 2 + self
+            .filters
+            .iter()
+            .map(|f| field_len(f.as_bytes()))
+            .sum::<usize>();
         if protocol.is_v5() {
             len += properties::block_len(&self.properties);
         }

@@ -2,27 +2,36 @@
 //! store update, matching against the subscription tree, delivery into each subscriber's
 //! outbox. Also the once-a-second housekeeping (session expiry, delayed wills, `$SYS`).
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
 use super::auth::{AuthMethods, EnhancedAuth};
 use super::capabilities::Capabilities;
+use super::client_info::ClientInfo;
 use super::message::{Delivery, Message};
 use super::retained::RetainedStore;
+use super::session::InflightMessage;
 use super::session::{Outbox, Queued, SessionState, SessionSubscription};
 use super::sessions::Sessions;
+use super::sessions::{NEVER_EXPIRES, PendingWill};
 use super::stats::Stats;
 use super::subscriptions::{Matches, Subscriber, SubscriptionTree};
-use crate::mqtt::{MqttString, QoS};
-use crate::storage::record::{now_unix, SessionRecord};
-use crate::storage::{Change, Snapshot, Store};
-use super::client_info::ClientInfo;
-use super::session::{InflightMessage};
-use super::sessions::{PendingWill, NEVER_EXPIRES};
 use crate::mqtt::Protocol;
+use crate::mqtt::{MqttString, QoS};
+use crate::storage::record::{SessionRecord, now_unix};
+use crate::storage::{Change, Snapshot, Store};
+
+/// The store records and deferred deliveries of one publish.
+#[derive(Default)]
+struct Batch<'o> {
+    /// Records to submit.
+    changes: Vec<Change>,
+    /// Deliveries to persistent sessions, pushed once their records are submitted.
+    deferred: Vec<(&'o Outbox, Delivery)>,
+}
 
 /// How often the cumulative counters are saved to the store.
 const COUNTERS_SAVE_INTERVAL: Duration = Duration::from_secs(10);
@@ -63,7 +72,7 @@ impl Broker {
             stats: Stats::default(),
             subscriptions: RwLock::new(SubscriptionTree::default()),
             retained: RetainedStore::default(),
-            sessions: Sessions::default(),
+            sessions: Sessions::with_store(store.clone()),
             next_connection: AtomicU64::new(1),
             banned: RwLock::new(Default::default()),
             store,
@@ -73,7 +82,8 @@ impl Broker {
 
     /// A fresh connection identifier.
     pub fn next_connection_id(&self) -> u64 {
-        self.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_connection
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Publishes a message: updates the retained store if it is retained, then delivers it
@@ -86,91 +96,158 @@ impl Broker {
     /// for every persistent session it was queued for (0: nothing to wait for).
     pub fn publish_durable(&self, message: Message) -> (usize, u64) {
         let message = Arc::new(message);
-        let mut changes = Vec::new();
+        let mut retained_ticket = 0;
         if message.retain && self.capabilities.retain_available {
-            let delta = self.retained.set(&message);
+            let store = self
+                .store
+                .as_ref()
+                .filter(|_| !message.topic.starts_with("$SYS"));
+            let delta = self.retained.set_recorded(&message, |kept| {
+                if let Some(store) = store {
+                    retained_ticket = store.submit([Change::Retained {
+                        topic: message.topic.detached(),
+                        message: kept,
+                    }]);
+                }
+            });
             if delta > 0 {
                 Stats::add(&self.stats.retained, 1);
             } else if delta < 0 {
                 Stats::sub(&self.stats.retained, 1);
             }
-            if self.store.is_some() && !message.topic.starts_with("$SYS") {
-                let kept = (!message.payload.is_empty()).then(|| message.clone());
-                changes.push(Change::Retained { topic: message.topic.detached(), message: kept });
-            }
         }
-        let reached = self.route(&message, &mut changes);
-        let ticket = match (&self.store, changes.is_empty()) {
-            (Some(store), false) => store.submit(changes),
-            _ => 0,
-        };
-        (reached, ticket)
+        let (reached, ticket) = self.route(&message);
+        (reached, ticket.max(retained_ticket))
     }
 
-    fn route(&self, message: &Arc<Message>, changes: &mut Vec<Change>) -> usize {
+    /// Matches and delivers; returns the subscribers reached and the store ticket.
+    fn route(&self, message: &Arc<Message>) -> (usize, u64) {
         let tree = self.subscriptions.read();
         let mut m = Matches::default();
         tree.matches(&message.topic, &mut m);
         let publisher = message.publisher.as_ref();
-        m.subscribers.retain(|s| !(s.options.no_local && Some(&s.outbox.client_id) == publisher));
+        m.subscribers
+            .retain(|s| !(s.options.no_local && Some(&s.outbox.client_id) == publisher));
         // A client with overlapping subscriptions gets the message once, at the highest
         // granted QoS, with every matching subscription identifier.
-        m.subscribers.sort_unstable_by_key(|s| Arc::as_ptr(&s.outbox));
+        m.subscribers
+            .sort_unstable_by_key(|s| Arc::as_ptr(&s.outbox));
+        let mut batch = Batch::default();
         let mut reached = 0;
         let mut rest = &m.subscribers[..];
         while let Some(first) = rest.first() {
-            let same = rest.iter().take_while(|s| Arc::ptr_eq(&s.outbox, &first.outbox)).count();
+            let same = rest
+                .iter()
+                .take_while(|s| Arc::ptr_eq(&s.outbox, &first.outbox))
+                .count();
             let group = &rest[..same];
-            let qos = group.iter().map(|s| s.options.qos).max().unwrap_or(QoS::AtMostOnce);
+            let qos = group
+                .iter()
+                .map(|s| s.options.qos)
+                .max()
+                .unwrap_or(QoS::AtMostOnce);
             let retain_as_published = group.iter().any(|s| s.options.retain_as_published);
             let ids = group.iter().filter_map(|s| s.identifier).collect();
-            self.deliver(&first.outbox, message, qos, retain_as_published && message.retain, ids, changes);
+            self.deliver(
+                &first.outbox,
+                message,
+                qos,
+                retain_as_published && message.retain,
+                ids,
+                &mut batch,
+            );
             reached += 1;
             rest = &rest[same..];
         }
         for s in &m.shared {
             let ids = s.identifier.into_iter().collect();
-            self.deliver(&s.outbox, message, s.options.qos, s.options.retain_as_published && message.retain, ids, changes);
+            self.deliver(
+                &s.outbox,
+                message,
+                s.options.qos,
+                s.options.retain_as_published && message.retain,
+                ids,
+                &mut batch,
+            );
             reached += 1;
         }
-        reached
+        (reached, self.finish(batch))
     }
 
-    fn deliver(
+    /// Delivers to one subscriber. A delivery to a persistent session gets its store record
+    /// and is pushed only in [`Broker::finish`], after the record is submitted: whatever the
+    /// subscriber's connection records about it later is then ordered after it.
+    fn deliver<'o>(
         &self,
-        outbox: &Outbox,
+        outbox: &'o Outbox,
         message: &Arc<Message>,
         granted: QoS,
         retain: bool,
         subscription_ids: Vec<u32>,
-        changes: &mut Vec<Change>,
+        batch: &mut Batch<'o>,
     ) {
         let qos = granted.min(message.qos);
-        let mut delivery = Delivery { message: message.clone(), qos, retain, subscription_ids, seq: 0 };
-        if let Some(store) = self.store.as_ref().filter(|_| qos != QoS::AtMostOnce && outbox.is_persistent()) {
+        let mut delivery = Delivery {
+            message: message.clone(),
+            qos,
+            retain,
+            subscription_ids,
+            seq: 0,
+        };
+        if let Some(store) = self
+            .store
+            .as_ref()
+            .filter(|_| qos != QoS::AtMostOnce && outbox.is_persistent())
+        {
             delivery.seq = store.next_seq();
-            changes.push(Change::Message {
+            batch.changes.push(Change::Message {
                 client_id: outbox.client_id.clone(),
                 seq: delivery.seq,
                 delivery: delivery.clone(),
                 packet_id: 0,
                 stage: None,
             });
+            batch.deferred.push((outbox, delivery));
+        } else {
+            self.push(outbox, delivery, &mut batch.changes);
         }
+    }
+
+    /// Pushes into an outbox; records the removal of persisted messages it drops.
+    fn push(&self, outbox: &Outbox, delivery: Delivery, changes: &mut Vec<Change>) {
         if let Queued::DroppedOldest(dropped) = outbox.push(delivery) {
             Stats::add(&self.stats.messages_dropped, dropped.len() as u64);
             for d in dropped.iter().filter(|d| d.seq != 0) {
-                changes.push(Change::MessageDone { client_id: outbox.client_id.clone(), seq: d.seq });
+                changes.push(Change::MessageDone {
+                    client_id: outbox.client_id.clone(),
+                    seq: d.seq,
+                });
             }
         }
     }
 
+    /// Submits the batch's records, then pushes its persisted deliveries; returns the ticket.
+    fn finish(&self, batch: Batch<'_>) -> u64 {
+        let Batch { changes, deferred } = batch;
+        let ticket = self.persist(changes);
+        let mut drops = Vec::new();
+        for (outbox, delivery) in deferred {
+            self.push(outbox, delivery, &mut drops);
+        }
+        ticket.max(self.persist(drops))
+    }
+
     /// Delivers a retained message to one new subscription (RETAIN set `[MQTT-3.3.1-9]`).
-    pub fn deliver_retained(&self, outbox: &Outbox, message: &Arc<Message>, sub: &SessionSubscription) -> u64 {
+    pub fn deliver_retained(
+        &self,
+        outbox: &Outbox,
+        message: &Arc<Message>,
+        sub: &SessionSubscription,
+    ) -> u64 {
         let ids = sub.identifier.into_iter().collect();
-        let mut changes = Vec::new();
-        self.deliver(outbox, message, sub.options.qos, true, ids, &mut changes);
-        self.persist(changes)
+        let mut batch = Batch::default();
+        self.deliver(outbox, message, sub.options.qos, true, ids, &mut batch);
+        self.finish(batch)
     }
 
     /// Submits changes to the store, if there is one; returns the ticket (0: nothing to wait).
@@ -182,11 +259,23 @@ impl Broker {
     }
 
     /// Adds a subscription of `client_id`; true if it did not exist before.
-    pub fn subscribe(&self, client_id: &MqttString, outbox: &Arc<Outbox>, filter: &str, sub: SessionSubscription) -> bool {
-        let subscriber = Subscriber { outbox: outbox.clone(), options: sub.options, identifier: sub.identifier };
+    pub fn subscribe(
+        &self,
+        client_id: &MqttString,
+        outbox: &Arc<Outbox>,
+        filter: &str,
+        sub: SessionSubscription,
+    ) -> bool {
+        let subscriber = Subscriber {
+            outbox: outbox.clone(),
+            options: sub.options,
+            identifier: sub.identifier,
+        };
         let mut tree = self.subscriptions.write();
         let is_new = tree.subscribe(filter, client_id, subscriber);
-        self.stats.subscriptions.store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .subscriptions
+            .store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
         is_new
     }
 
@@ -194,7 +283,9 @@ impl Broker {
     pub fn unsubscribe(&self, client_id: &str, filter: &str) -> bool {
         let mut tree = self.subscriptions.write();
         let existed = tree.unsubscribe(filter, client_id);
-        self.stats.subscriptions.store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .subscriptions
+            .store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
         existed
     }
 
@@ -212,27 +303,41 @@ impl Broker {
         for s in snapshot.sessions {
             let r = s.record;
             let elapsed = unix.saturating_sub(r.last_seen);
-            let expired = !r.online && r.expiry_interval != NEVER_EXPIRES && elapsed >= r.expiry_interval as u64;
+            let expired = !r.online
+                && r.expiry_interval != NEVER_EXPIRES
+                && elapsed >= r.expiry_interval as u64;
             if expired {
-                self.persist(vec![Change::SessionEnded { client_id: s.client_id.clone() }]);
+                self.persist(vec![Change::SessionEnded {
+                    client_id: s.client_id.clone(),
+                }]);
                 if let Some((_, will)) = r.will {
                     due_wills.push(will);
                 }
                 continue;
             }
-            let disconnected_at = if r.online { now } else { now.checked_sub(Duration::from_secs(elapsed)).unwrap_or(now) };
+            let disconnected_at = if r.online {
+                now
+            } else {
+                now.checked_sub(Duration::from_secs(elapsed)).unwrap_or(now)
+            };
             let protocol = match r.protocol_level {
                 3 => Protocol::V3_1,
                 4 => Protocol::V3_1_1,
                 _ => Protocol::V5,
             };
             let client_id = s.client_id;
-            let outbox = Arc::new(Outbox::new(client_id.clone(), self.capabilities.maximum_queued_messages));
+            let outbox = Arc::new(Outbox::new(
+                client_id.clone(),
+                self.capabilities.maximum_queued_messages,
+            ));
             outbox.set_persistent(true);
             let info = Arc::new(ClientInfo::new(client_id.clone(), String::new(), protocol));
             let mut state = SessionState::default();
             for (filter, options, identifier) in s.subscriptions {
-                let sub = SessionSubscription { options, identifier };
+                let sub = SessionSubscription {
+                    options,
+                    identifier,
+                };
                 self.subscribe(&client_id, &outbox, &filter, sub);
                 info.subscribed(&filter);
                 state.subscriptions.insert(filter, sub);
@@ -242,18 +347,28 @@ impl Broker {
             for (seq, mut stored) in messages {
                 stored.delivery.seq = seq;
                 if stored.delivery.message.is_expired(now) {
-                    self.persist(vec![Change::MessageDone { client_id: client_id.clone(), seq }]);
+                    self.persist(vec![Change::MessageDone {
+                        client_id: client_id.clone(),
+                        seq,
+                    }]);
                     continue;
                 }
                 match stored.stage {
                     Some(stage) if stored.packet_id != 0 => {
-                        state.inflight.push_back(InflightMessage { packet_id: stored.packet_id, delivery: stored.delivery, stage });
+                        state.inflight.push_back(InflightMessage {
+                            packet_id: stored.packet_id,
+                            delivery: stored.delivery,
+                            stage,
+                        });
                         Stats::add(&self.stats.inflight, 1);
                         Stats::add(&info.inflight, 1);
                     }
                     _ => {
                         if let Queued::DroppedOldest(dropped) = outbox.push(stored.delivery) {
-                            let done = dropped.iter().map(|d| Change::MessageDone { client_id: client_id.clone(), seq: d.seq });
+                            let done = dropped.iter().map(|d| Change::MessageDone {
+                                client_id: client_id.clone(),
+                                seq: d.seq,
+                            });
                             self.persist(done.collect());
                         }
                     }
@@ -265,7 +380,10 @@ impl Broker {
                     due_wills.push(message);
                     None
                 }
-                Some((delay, message)) => Some(Box::new(PendingWill { at: now + Duration::from_secs(delay as u64), message })),
+                Some((delay, message)) => Some(Box::new(PendingWill {
+                    at: now + Duration::from_secs(delay as u64),
+                    message,
+                })),
                 None => None,
             };
             if r.online {
@@ -273,18 +391,38 @@ impl Broker {
                 let record = SessionRecord {
                     online: false,
                     last_seen: unix,
-                    will: will.as_ref().map(|w| (w.at.saturating_duration_since(now).as_secs() as u32, w.message.clone())),
+                    will: will.as_ref().map(|w| {
+                        (
+                            w.at.saturating_duration_since(now).as_secs() as u32,
+                            w.message.clone(),
+                        )
+                    }),
                     ..r
                 };
-                self.persist(vec![Change::Session { client_id: client_id.clone(), record }]);
+                self.persist(vec![Change::Session {
+                    client_id: client_id.clone(),
+                    record,
+                }]);
             }
-            self.sessions.restore(client_id, outbox, state, r.expiry_interval, disconnected_at, will, info);
+            self.sessions.restore(
+                client_id,
+                outbox,
+                state,
+                r.expiry_interval,
+                disconnected_at,
+                will,
+                info,
+            );
             restored += 1;
         }
         for will in due_wills {
             self.publish(will);
         }
-        if let Some(sys) = snapshot.sys.as_ref().filter(|_| self.capabilities.restore_counters) {
+        if let Some(sys) = snapshot
+            .sys
+            .as_ref()
+            .filter(|_| self.capabilities.restore_counters)
+        {
             self.stats.restore(sys);
         }
         let mut retained = 0;
@@ -309,10 +447,14 @@ impl Broker {
 
     /// Removes the retained message of `topic`, in memory and in the store; true if there was one.
     pub fn remove_retained(&self, topic: &str) -> bool {
-        let removed = self.retained.remove(topic);
+        let removed = self.retained.remove(topic, || {
+            self.persist(vec![Change::Retained {
+                topic: MqttString::from(topic),
+                message: None,
+            }]);
+        });
         if removed {
             Stats::sub(&self.stats.retained, 1);
-            self.persist(vec![Change::Retained { topic: MqttString::from(topic), message: None }]);
         }
         removed
     }
@@ -338,7 +480,8 @@ impl Broker {
     /// action) if connected. True if it was not banned before.
     pub fn ban(&self, client_id: &str) -> bool {
         let added = self.banned.write().insert(client_id.to_string());
-        self.sessions.kick(client_id, crate::mqtt::ReasonCode::ADMINISTRATIVE_ACTION);
+        self.sessions
+            .kick(client_id, crate::mqtt::ReasonCode::ADMINISTRATIVE_ACTION);
         added
     }
 
@@ -358,25 +501,27 @@ impl Broker {
     }
 
     /// Removes every subscription of an ended session from the router.
-    pub fn end_session(&self, client_id: &str, state: &SessionState) {
+    pub fn end_session(&self, client_id: &str, state: &SessionState, outbox: &Arc<Outbox>) {
+        Stats::sub(&self.stats.inflight, state.inflight.len() as u64);
         if state.subscriptions.is_empty() {
             return;
         }
         let mut tree = self.subscriptions.write();
         for filter in state.subscriptions.keys() {
-            tree.unsubscribe(filter, client_id);
+            tree.unsubscribe_session(filter, client_id, outbox);
         }
-        self.stats.subscriptions.store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .subscriptions
+            .store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// One housekeeping pass: ends expired sessions, publishes due wills, drops expired
     /// retained messages.
     pub fn housekeeping(&self, now: Instant) {
         let expired = self.sessions.expire(now);
-        for (client_id, state) in &expired.sessions {
+        for (client_id, state, outbox) in &expired.sessions {
             tracing::debug!(client_id = %client_id, "session expired");
-            self.end_session(client_id, state);
-            self.persist(vec![Change::SessionEnded { client_id: client_id.clone() }]);
+            self.end_session(client_id, state, outbox);
         }
         for will in expired.wills {
             tracing::debug!(topic = %will.topic, "publishing delayed will");
@@ -390,7 +535,11 @@ impl Broker {
 
     /// Runs housekeeping every second, and publishes `$SYS` topics every `sys_interval`
     /// (never when zero), until `shutdown` fires.
-    pub async fn run_housekeeping(self: Arc<Self>, sys_interval: Duration, mut shutdown: crate::shutdown::Shutdown) {
+    pub async fn run_housekeeping(
+        self: Arc<Self>,
+        sys_interval: Duration,
+        mut shutdown: crate::shutdown::Shutdown,
+    ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_sys: Option<Instant> = None;
         let mut last_save = Instant::now();

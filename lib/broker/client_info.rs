@@ -27,7 +27,7 @@ pub struct ClientInfo {
     /// When the connection was accepted.
     pub connected_at: SystemTime,
     /// The will, if CONNECT carried one.
-    pub will: Option<WillSummary>,
+    pub will: Option<Box<WillSummary>>,
     /// Bytes read from this client.
     pub bytes_received: AtomicU64,
     /// Bytes written to this client.

@@ -15,16 +15,17 @@ use super::broker::Broker;
 use super::client_info::{ClientInfo, WillSummary};
 use super::message::{Delivery, Message};
 use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
-use super::sessions::{Closed, Kick, PendingWill, NEVER_EXPIRES};
+use super::sessions::{Closed, Kick, NEVER_EXPIRES, PendingWill};
 use super::stats::Stats;
 use crate::mqtt::topic::{parse_shared, valid_topic_filter};
 use crate::mqtt::{
-    decode, peek_frame, Auth, ConnAck, Connect, DecodeError, Disconnect, LastWill, MqttString, Packet, Protocol,
+    Auth, ConnAck, Connect, DecodeError, Disconnect, LastWill, MqttString, Packet, Protocol,
     PubReply, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
+    decode, peek_frame,
 };
 use crate::shutdown::Shutdown;
-use crate::storage::record::{now_unix, SessionRecord};
 use crate::storage::Change;
+use crate::storage::record::{SessionRecord, now_unix};
 
 /// Time a client has to send CONNECT after opening the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,7 +59,11 @@ struct Close {
 
 impl Close {
     fn protocol(reason: ReasonCode, why: impl Into<String>) -> Close {
-        Close { reason: Some(reason), publish_will: true, why: why.into() }
+        Close {
+            reason: Some(reason),
+            publish_will: true,
+            why: why.into(),
+        }
     }
 
     fn decode(e: &DecodeError) -> Close {
@@ -88,7 +93,10 @@ where
             tracing::debug!(%peer, error = %refusal.why, "refused connection");
             if let Some((protocol, code)) = refusal.connack {
                 let mut out = BytesMut::new();
-                if Packet::ConnAck(ConnAck::new(code, false)).encode(protocol, &mut out).is_ok() {
+                if Packet::ConnAck(ConnAck::new(code, false))
+                    .encode(protocol, &mut out)
+                    .is_ok()
+                {
                     let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
                 }
             }
@@ -101,12 +109,24 @@ where
     };
     // Enhanced authentication (v5) runs its AUTH exchange before CONNACK.
     let auth = if connect.properties.authentication_method.is_some() {
-        match Box::pin(authenticate(&broker, &connect, &mut reader, &mut writer, &mut rbuf, max_packet)).await {
+        match Box::pin(authenticate(
+            &broker,
+            &connect,
+            &mut reader,
+            &mut writer,
+            &mut rbuf,
+            max_packet,
+        ))
+        .await
+        {
             Ok(done) => Some(done),
             Err(code) => {
                 tracing::info!(%peer, reason = %code, "enhanced authentication failed");
                 let mut out = BytesMut::new();
-                if Packet::ConnAck(ConnAck::new(code, false)).encode(connect.protocol, &mut out).is_ok() {
+                if Packet::ConnAck(ConnAck::new(code, false))
+                    .encode(connect.protocol, &mut out)
+                    .is_ok()
+                {
                     let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
                 }
                 return;
@@ -116,12 +136,16 @@ where
         None
     };
     let kick = Arc::new(Kick::default());
-    let mut link = match Box::pin(Link::accept(&broker, *connect, auth, kick.clone(), &peer)).await {
+    let mut link = match Box::pin(Link::accept(&broker, *connect, auth, kick.clone(), &peer)).await
+    {
         Ok(link) => link,
         Err((protocol, code, why)) => {
             tracing::info!(%peer, reason = %code, why, "connection refused");
             let mut out = BytesMut::new();
-            if Packet::ConnAck(ConnAck::new(code, false)).encode(protocol, &mut out).is_ok() {
+            if Packet::ConnAck(ConnAck::new(code, false))
+                .encode(protocol, &mut out)
+                .is_ok()
+            {
                 let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
             }
             return;
@@ -132,7 +156,11 @@ where
     let outbox = link.outbox.clone();
     // Packets the client sent right behind CONNECT (it need not wait for CONNACK) came in the
     // same read; handle them now rather than at the next read.
-    let mut early_close = if rbuf.is_empty() { None } else { link.handle_input(&mut rbuf, max_packet).err() };
+    let early_close = if rbuf.is_empty() {
+        None
+    } else {
+        link.handle_input(&mut rbuf, max_packet).err()
+    };
     link.drain_outbox();
     if rbuf.is_empty() {
         rbuf = BytesMut::new();
@@ -141,62 +169,64 @@ where
     // Set after a write; TLS and WebSocket streams hold bytes until flushed.
     let mut unflushed = false;
     let mut committed = broker.store.as_ref().map(|s| s.committed());
-    let close = loop {
-        if let Some(close) = early_close.take() {
-            break close;
-        }
-        link.flush_counts();
-        let keep_alive = link.keep_alive_deadline();
-        let buffered = link.out.len() + link.held.len();
-        let draining = buffered < WRITE_HIGH_WATER;
-        // A client that sends but does not read must not make its output grow without bound.
-        let reading = buffered < MAX_BUFFERED;
-        tokio::select! {
-            read = reader.read_buf(reserve(&mut rbuf)), if reading => match read {
-                Ok(0) => break Close { reason: None, publish_will: true, why: "connection closed by the client".into() },
-                Ok(n) => {
-                    Stats::add(&broker.stats.bytes_received, n as u64);
-                    Stats::add(&link.info.bytes_received, n as u64);
-                    link.last_packet = Instant::now();
-                    if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
-                        break close;
-                    }
-                    if n < QUIET_READ && rbuf.is_empty() {
-                        rbuf = BytesMut::new();
-                    }
-                    link.drain_outbox();
-                }
-                Err(e) => break Close { reason: None, publish_will: true, why: format!("read error: {e}") },
-            },
-            written = write_or_flush(&mut writer, &mut link.out), if !link.out.is_empty() || unflushed => match written {
-                Ok(Some(n)) => {
-                    Stats::add(&broker.stats.bytes_sent, n as u64);
-                    Stats::add(&link.info.bytes_sent, n as u64);
-                    unflushed = true;
-                    if !draining && link.out.len() < WRITE_HIGH_WATER {
-                        // Draining stopped at the high-water mark with messages still queued
-                        // (their wake-up was already used): resume now that there is room.
+    // Consumed here, not kept across the loop's awaits (the task's size is every connection's).
+    let close = if let Some(close) = early_close {
+        close
+    } else {
+        loop {
+            link.flush_counts();
+            let keep_alive = link.keep_alive_deadline();
+            let buffered = link.out.len() + link.held.len();
+            let draining = buffered < WRITE_HIGH_WATER;
+            // A client that sends but does not read must not make its output grow without bound.
+            let reading = buffered < MAX_BUFFERED;
+            tokio::select! {
+                read = reader.read_buf(reserve(&mut rbuf)), if reading => match read {
+                    Ok(0) => break Close { reason: None, publish_will: true, why: "connection closed by the client".into() },
+                    Ok(n) => {
+                        Stats::add(&broker.stats.bytes_received, n as u64);
+                        Stats::add(&link.info.bytes_received, n as u64);
+                        link.last_packet = Instant::now();
+                        if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
+                            break close;
+                        }
+                        if n < QUIET_READ && rbuf.is_empty() {
+                            rbuf = BytesMut::new();
+                        }
                         link.drain_outbox();
                     }
-                }
-                Ok(None) => {
-                    unflushed = false;
-                    if link.out.capacity() > KEEP_OUT_CAPACITY {
-                        link.out = BytesMut::new();
+                    Err(e) => break Close { reason: None, publish_will: true, why: format!("read error: {e}") },
+                },
+                written = write_or_flush(&mut writer, &mut link.out), if !link.out.is_empty() || unflushed => match written {
+                    Ok(Some(n)) => {
+                        Stats::add(&broker.stats.bytes_sent, n as u64);
+                        Stats::add(&link.info.bytes_sent, n as u64);
+                        unflushed = true;
+                        if !draining && link.out.len() < WRITE_HIGH_WATER {
+                            // Draining stopped at the high-water mark with messages still queued
+                            // (their wake-up was already used): resume now that there is room.
+                            link.drain_outbox();
+                        }
                     }
+                    Ok(None) => {
+                        unflushed = false;
+                        if link.out.capacity() > KEEP_OUT_CAPACITY {
+                            link.out = BytesMut::new();
+                        }
+                    }
+                    Err(e) => break Close { reason: None, publish_will: true, why: format!("write error: {e}") },
+                },
+                _ = outbox.notified(), if draining => link.drain_outbox(),
+                Some(c) = commits(&mut committed), if link.hold_until > 0 => link.release(c),
+                _ = sleep_until(keep_alive), if keep_alive.is_some() => {
+                    break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
                 }
-                Err(e) => break Close { reason: None, publish_will: true, why: format!("write error: {e}") },
-            },
-            _ = outbox.notified(), if draining => link.drain_outbox(),
-            Some(c) = commits(&mut committed), if link.hold_until > 0 => link.release(c),
-            _ = sleep_until(keep_alive), if keep_alive.is_some() => {
-                break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
-            }
-            reason = kick.received() => {
-                break Close { reason: Some(reason), publish_will: true, why: format!("disconnected by the server: {reason}") };
-            }
-            _ = shutdown.wait() => {
-                break Close { reason: Some(ReasonCode::SERVER_SHUTTING_DOWN), publish_will: true, why: "server shutting down".into() };
+                reason = kick.received() => {
+                    break Close { reason: Some(reason), publish_will: true, why: format!("disconnected by the server: {reason}") };
+                }
+                _ = shutdown.wait() => {
+                    break Close { reason: Some(ReasonCode::SERVER_SHUTTING_DOWN), publish_will: true, why: "server shutting down".into() };
+                }
             }
         }
     };
@@ -222,7 +252,10 @@ where
 
 /// Writes some of `out` (`Some(bytes written)`), or flushes once `out` is empty (`None`).
 /// Cancel-safe: an interrupted write wrote nothing, an interrupted flush is retried.
-async fn write_or_flush<W: AsyncWrite + Unpin>(writer: &mut W, out: &mut BytesMut) -> std::io::Result<Option<usize>> {
+async fn write_or_flush<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &mut BytesMut,
+) -> std::io::Result<Option<usize>> {
     if out.is_empty() {
         writer.flush().await.map(|()| None)
     } else {
@@ -273,31 +306,53 @@ async fn read_connect<R: AsyncRead + Unpin>(
     max_packet: usize,
 ) -> Result<Option<Box<Connect>>, Refusal> {
     loop {
-        if let Some(&first) = rbuf.first().filter(|&&b| b != crate::mqtt::kind::CONNECT << 4) {
+        if let Some(&first) = rbuf
+            .first()
+            .filter(|&&b| b != crate::mqtt::kind::CONNECT << 4)
+        {
             // [MQTT-3.1.0-1], [MQTT-2.1.3-1]: the first byte is not that of a CONNECT, so
             // neither is the packet; its announced body is not waited for.
-            return Err(Refusal { connack: None, why: format!("first packet starts with 0x{first:02X}, not CONNECT") });
+            return Err(Refusal {
+                connack: None,
+                why: format!("first packet starts with 0x{first:02X}, not CONNECT"),
+            });
         }
         let level = connect_level(rbuf);
         match decode(rbuf, Protocol::V5, max_packet) {
             Ok(Some(Packet::Connect(c))) => return Ok(Some(c)),
-            Ok(Some(p)) => return Err(Refusal { connack: None, why: format!("first packet is {}, not CONNECT", p.name()) }),
+            Ok(Some(p)) => {
+                return Err(Refusal {
+                    connack: None,
+                    why: format!("first packet is {}, not CONNECT", p.name()),
+                });
+            }
             Ok(None) => {}
             Err(DecodeError::UnsupportedProtocol { name, level }) => {
                 // [MQTT-3.1.2-2]: answer 0x01 (3.1.1 format, which every client reads) and close.
                 return Err(Refusal {
-                    connack: Some((Protocol::V3_1_1, ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION)),
+                    connack: Some((
+                        Protocol::V3_1_1,
+                        ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION,
+                    )),
                     why: format!("unsupported protocol {name:?} level {level}"),
                 });
             }
             Err(e) => {
                 // A v5 client learns why in CONNACK; 3.x clients are simply closed.
                 let connack = (level == Some(5)).then_some((Protocol::V5, e.reason_code()));
-                return Err(Refusal { connack, why: e.to_string() });
+                return Err(Refusal {
+                    connack,
+                    why: e.to_string(),
+                });
             }
         }
         if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
-            rbuf.reserve(frame.total_len().saturating_sub(rbuf.len()).min(RESERVE_AHEAD));
+            rbuf.reserve(
+                frame
+                    .total_len()
+                    .saturating_sub(rbuf.len())
+                    .min(RESERVE_AHEAD),
+            );
         }
         match reader.read_buf(reserve(rbuf)).await {
             Ok(0) | Err(_) => return Ok(None),
@@ -321,8 +376,14 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let name = connect.properties.authentication_method.clone().unwrap_or_default();
-    let method = broker.auth_method(&name).ok_or(ReasonCode::BAD_AUTHENTICATION_METHOD)?;
+    let name = connect
+        .properties
+        .authentication_method
+        .clone()
+        .unwrap_or_default();
+    let method = broker
+        .auth_method(&name)
+        .ok_or(ReasonCode::BAD_AUTHENTICATION_METHOD)?;
     let mut exchange = method.begin(&connect.client_id);
     let mut data = connect.properties.authentication_data.clone();
     loop {
@@ -330,15 +391,24 @@ where
             AuthStep::Success(server_data) => return Ok((name, server_data)),
             AuthStep::Failure => return Err(broker.capabilities.not_authorized()),
             AuthStep::Continue(server_data) => {
-                let mut auth = Auth { reason: ReasonCode::CONTINUE_AUTHENTICATION, ..Auth::default() };
+                let mut auth = Auth {
+                    reason: ReasonCode::CONTINUE_AUTHENTICATION,
+                    ..Auth::default()
+                };
                 auth.properties.authentication_method = Some(name.clone());
                 auth.properties.authentication_data = Some(server_data);
                 let mut out = BytesMut::new();
-                Packet::Auth(auth).encode(Protocol::V5, &mut out).map_err(|_| ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)?;
-                writer.write_all(&out).await.map_err(|_| ReasonCode::UNSPECIFIED_ERROR)?;
-                let next = tokio::time::timeout(CONNECT_TIMEOUT, read_packet(reader, rbuf, max_packet))
+                Packet::Auth(auth)
+                    .encode(Protocol::V5, &mut out)
+                    .map_err(|_| ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)?;
+                writer
+                    .write_all(&out)
                     .await
-                    .map_err(|_| broker.capabilities.not_authorized())?;
+                    .map_err(|_| ReasonCode::UNSPECIFIED_ERROR)?;
+                let next =
+                    tokio::time::timeout(CONNECT_TIMEOUT, read_packet(reader, rbuf, max_packet))
+                        .await
+                        .map_err(|_| broker.capabilities.not_authorized())?;
                 match next {
                     Ok(Some(Packet::Auth(a)))
                         if a.reason == ReasonCode::CONTINUE_AUTHENTICATION
@@ -356,7 +426,11 @@ where
 }
 
 /// Reads one v5 packet; `Ok(None)` when the client went away.
-async fn read_packet<R: AsyncRead + Unpin>(reader: &mut R, rbuf: &mut BytesMut, max_packet: usize) -> Result<Option<Packet>, DecodeError> {
+async fn read_packet<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    rbuf: &mut BytesMut,
+    max_packet: usize,
+) -> Result<Option<Packet>, DecodeError> {
     loop {
         if let Some(p) = decode(rbuf, Protocol::V5, max_packet)? {
             return Ok(Some(p));
@@ -383,10 +457,27 @@ fn connect_level(buf: &[u8]) -> Option<u8> {
 /// Per-connection counters, flushed into [`Stats`] once per wake-up.
 #[derive(Debug, Default)]
 struct Counts {
-    packets_received: u64,
-    packets_sent: u64,
-    messages_received: u64,
-    messages_sent: u64,
+    packets_received: u32,
+    packets_sent: u32,
+    messages_received: u32,
+    messages_sent: u32,
+}
+
+/// Topic aliases of a connection, both ways; boxed on first use (most clients use none).
+#[derive(Debug, Default)]
+struct Aliases {
+    /// Aliases the client set up towards us.
+    inbound: HashMap<u16, MqttString>,
+    /// Aliases we set up towards the client.
+    outbound: HashMap<MqttString, u16>,
+}
+
+/// Enhanced authentication of a connection, for re-authentication.
+struct Reauth {
+    /// The method of CONNECT.
+    method: MqttString,
+    /// An exchange in progress.
+    exchange: Option<Box<dyn AuthExchange>>,
 }
 
 /// The protocol state of one connected client.
@@ -410,10 +501,8 @@ struct Link {
     keep_alive: u16,
     /// When the last packet arrived.
     last_packet: Instant,
-    /// Topic aliases the client set up towards us.
-    inbound_aliases: HashMap<u16, MqttString>,
-    /// Topic aliases we set up towards the client.
-    outbound_aliases: HashMap<MqttString, u16>,
+    /// Topic aliases, once any is used.
+    aliases: Option<Box<Aliases>>,
     /// The client's topic alias maximum.
     client_alias_max: u16,
     /// The client's receive maximum: QoS 1/2 messages we may have unacknowledged.
@@ -429,10 +518,8 @@ struct Link {
     held: BytesMut,
     /// The store ticket `held` waits for; 0 when nothing is held.
     hold_until: u64,
-    /// The enhanced authentication method of CONNECT, for re-authentication.
-    auth_method: Option<MqttString>,
-    /// A re-authentication exchange in progress.
-    reauth: Option<Box<dyn AuthExchange>>,
+    /// Enhanced authentication, when CONNECT used it.
+    reauth: Option<Box<Reauth>>,
     /// Whether this session's state is persisted (persistent session, broker with a store).
     persistent: bool,
 }
@@ -454,26 +541,49 @@ impl Link {
             Err((protocol, if v5 { v5_code } else { v3_code }, why))
         };
         if !caps.accepts(protocol) {
-            return refuse(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION, ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION, "protocol below the minimum version");
+            return refuse(
+                ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
+                ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION,
+                "protocol below the minimum version",
+            );
         }
         if let Some(will) = &connect.will {
             if will.qos > caps.maximum_qos {
-                return refuse(ReasonCode::QOS_NOT_SUPPORTED, ReasonCode::V3_NOT_AUTHORIZED, "will QoS above the maximum");
+                return refuse(
+                    ReasonCode::QOS_NOT_SUPPORTED,
+                    ReasonCode::V3_NOT_AUTHORIZED,
+                    "will QoS above the maximum",
+                );
             }
             if will.retain && !caps.retain_available {
-                return refuse(ReasonCode::RETAIN_NOT_SUPPORTED, ReasonCode::V3_NOT_AUTHORIZED, "retained will not supported");
+                return refuse(
+                    ReasonCode::RETAIN_NOT_SUPPORTED,
+                    ReasonCode::V3_NOT_AUTHORIZED,
+                    "retained will not supported",
+                );
             }
         }
         let mut assigned = None;
         let client_id = if connect.client_id.is_empty() {
             if !v5 && !connect.clean_start {
                 // [MQTT-3.1.3-8]
-                return refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, ReasonCode::V3_IDENTIFIER_REJECTED, "empty client id without clean session");
+                return refuse(
+                    ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+                    ReasonCode::V3_IDENTIFIER_REJECTED,
+                    "empty client id without clean session",
+                );
             }
             if protocol == Protocol::V3_1 {
-                return refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, ReasonCode::V3_IDENTIFIER_REJECTED, "empty client id in MQTT 3.1");
+                return refuse(
+                    ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+                    ReasonCode::V3_IDENTIFIER_REJECTED,
+                    "empty client id in MQTT 3.1",
+                );
             }
-            let id = MqttString::from(format!("auto-{:016x}", broker.next_connection_id() ^ random_seed()));
+            let id = MqttString::from(format!(
+                "auto-{:016x}",
+                broker.next_connection_id() ^ random_seed()
+            ));
             assigned = Some(id.clone());
             id
         } else {
@@ -490,39 +600,64 @@ impl Link {
         .min(caps.maximum_session_expiry_interval);
 
         if broker.is_banned(&client_id) {
-            return refuse(ReasonCode::BANNED, ReasonCode::V3_NOT_AUTHORIZED, "client id is banned");
+            return refuse(
+                ReasonCode::BANNED,
+                ReasonCode::V3_NOT_AUTHORIZED,
+                "client id is banned",
+            );
         }
-        let keep_alive = if v5 && caps.server_keep_alive > 0 { caps.server_keep_alive } else { connect.keep_alive };
+        let keep_alive = if v5 && caps.server_keep_alive > 0 {
+            caps.server_keep_alive
+        } else {
+            connect.keep_alive
+        };
         let info = Arc::new(ClientInfo {
             username: connect.username.as_ref().map(|u| u.to_string()),
             clean_start: connect.clean_start,
             keep_alive,
-            will: connect.will.as_ref().map(|w| WillSummary {
-                topic: w.topic.to_string(),
-                payload: bytes::Bytes::copy_from_slice(&w.payload),
-                qos: w.qos,
-                retain: w.retain,
+            will: connect.will.as_ref().map(|w| {
+                Box::new(WillSummary {
+                    topic: w.topic.to_string(),
+                    payload: bytes::Bytes::copy_from_slice(&w.payload),
+                    qos: w.qos,
+                    retain: w.retain,
+                })
             }),
             ..ClientInfo::new(client_id.clone(), peer.to_string(), protocol)
         });
         if session_expiry > 0 && broker.store.as_ref().is_some_and(|s| !s.is_healthy()) {
             // A persistent session cannot be promised while the store cannot be written.
-            return refuse(ReasonCode::SERVER_UNAVAILABLE, ReasonCode::V3_SERVER_UNAVAILABLE, "storage unavailable");
+            return refuse(
+                ReasonCode::SERVER_UNAVAILABLE,
+                ReasonCode::V3_SERVER_UNAVAILABLE,
+                "storage unavailable",
+            );
         }
         let connection = broker.next_connection_id();
         let opened = match broker
             .sessions
-            .open(&client_id, connect.clean_start, connection, kick, caps.maximum_client_writes_pending, info.clone())
+            .open(
+                &client_id,
+                connect.clean_start,
+                connection,
+                kick,
+                caps.maximum_client_writes_pending,
+                info.clone(),
+            )
             .await
         {
             Ok(o) => o,
             Err(e) => {
                 tracing::warn!(%peer, client_id = %client_id, error = %e, "session takeover failed");
-                return refuse(ReasonCode::SERVER_BUSY, ReasonCode::V3_SERVER_UNAVAILABLE, "session takeover timed out");
+                return refuse(
+                    ReasonCode::SERVER_BUSY,
+                    ReasonCode::V3_SERVER_UNAVAILABLE,
+                    "session takeover timed out",
+                );
             }
         };
-        if let Some(old) = &opened.discarded {
-            broker.end_session(&client_id, old);
+        if let Some((old, old_outbox)) = &opened.discarded {
+            broker.end_session(&client_id, old, old_outbox);
         }
         if let Some(will) = opened.will {
             broker.publish(will);
@@ -540,37 +675,54 @@ impl Link {
             session_expiry,
             keep_alive,
             last_packet: Instant::now(),
-            inbound_aliases: HashMap::new(),
-            outbound_aliases: HashMap::new(),
+            aliases: None,
             client_alias_max: connect.properties.topic_alias_maximum.unwrap_or(0),
-            send_quota: connect.properties.receive_maximum.unwrap_or(caps.maximum_inflight) as usize,
-            client_max_packet: connect.properties.maximum_packet_size.map_or(usize::MAX, |m| m as usize),
+            send_quota: connect
+                .properties
+                .receive_maximum
+                .unwrap_or(caps.maximum_inflight) as usize,
+            client_max_packet: connect
+                .properties
+                .maximum_packet_size
+                .map_or(usize::MAX, |m| m as usize),
             counts: Counts::default(),
             out: BytesMut::new(),
             held: BytesMut::new(),
             hold_until: 0,
-            auth_method: auth.as_ref().map(|(m, _)| m.clone()),
-            reauth: None,
+            reauth: auth.as_ref().map(|(m, _)| Box::new(Reauth { method: m.clone(), exchange: None })),
             persistent: broker.store.is_some() && session_expiry > 0,
         };
         link.outbox.set_persistent(link.persistent);
         let mut changes = Vec::new();
-        if opened.discarded.is_some() || (broker.store.is_some() && !link.persistent && !opened.present) {
-            // A clean start ends whatever an earlier connection persisted under this id.
-            changes.push(Change::SessionEnded { client_id: link.client_id.clone() });
+        if broker.store.is_some() && !(opened.present && link.persistent) {
+            // Unless a persistent session was resumed, whatever the store holds under this id
+            // (an earlier session, now discarded or no longer persistent) ends here.
+            changes.push(Change::SessionEnded {
+                client_id: link.client_id.clone(),
+            });
         }
         if link.persistent {
-            changes.push(Change::Session { client_id: link.client_id.clone(), record: link.session_record(true) });
+            changes.push(Change::Session {
+                client_id: link.client_id.clone(),
+                record: link.session_record(true),
+            });
         }
         broker.persist(changes);
 
         // A resumed session brings its unacknowledged messages along.
-        link.info.inflight.store(link.session.inflight.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        link.info.inflight.store(
+            link.session.inflight.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
 
         let mut connack = ConnAck::new(ReasonCode::SUCCESS, opened.present);
         if v5 {
             let p = &mut connack.properties;
-            if connect.properties.session_expiry_interval.is_some_and(|e| e > session_expiry) {
+            if connect
+                .properties
+                .session_expiry_interval
+                .is_some_and(|e| e > session_expiry)
+            {
                 p.session_expiry_interval = Some(session_expiry);
             }
             p.receive_maximum = Some(caps.receive_maximum);
@@ -611,13 +763,18 @@ impl Link {
 
     /// When the keep alive runs out: 1.5 times the interval after the last packet.
     fn keep_alive_deadline(&self) -> Option<Instant> {
-        (self.keep_alive > 0).then(|| self.last_packet + Duration::from_millis(self.keep_alive as u64 * 1500))
+        (self.keep_alive > 0)
+            .then(|| self.last_packet + Duration::from_millis(self.keep_alive as u64 * 1500))
     }
 
     /// Encodes a packet into the output buffer, or behind the held output when something
     /// before it waits for a commit (order is kept).
     fn send(&mut self, packet: Packet) {
-        let buf = if self.hold_until > 0 { &mut self.held } else { &mut self.out };
+        let buf = if self.hold_until > 0 {
+            &mut self.held
+        } else {
+            &mut self.out
+        };
         let before = buf.len();
         if let Err(e) = packet.encode(self.protocol, buf) {
             buf.truncate(before);
@@ -641,7 +798,11 @@ impl Link {
 
     /// Holds output from now on until the store has committed `ticket`.
     fn hold_for(&mut self, ticket: u64) {
-        let done = self.broker.store.as_ref().is_none_or(|s| s.is_committed(ticket));
+        let done = self
+            .broker
+            .store
+            .as_ref()
+            .is_none_or(|s| s.is_committed(ticket));
         if ticket > 0 && !done {
             self.hold_until = self.hold_until.max(ticket);
         }
@@ -669,7 +830,10 @@ impl Link {
             online,
             protocol_level: self.protocol.level(),
             will: self.will.as_ref().filter(|_| online).map(|w| {
-                (w.properties.will_delay_interval.unwrap_or(0), will_message(LastWill::clone(w), &self.client_id, max_expiry))
+                (
+                    w.properties.will_delay_interval.unwrap_or(0),
+                    will_message(LastWill::clone(w), &self.client_id, max_expiry),
+                )
             }),
         }
     }
@@ -687,7 +851,14 @@ impl Link {
 
     /// The store record of a message that is done.
     fn done_change(&self, seq: u64) -> Vec<Change> {
-        if seq == 0 { Vec::new() } else { vec![Change::MessageDone { client_id: self.client_id.clone(), seq }] }
+        if seq == 0 {
+            Vec::new()
+        } else {
+            vec![Change::MessageDone {
+                client_id: self.client_id.clone(),
+                seq,
+            }]
+        }
     }
 
     /// Adds this wake-up's counters to the broker's.
@@ -701,7 +872,7 @@ impl Link {
             (&stats.messages_sent, c.messages_sent),
         ] {
             if n > 0 {
-                Stats::add(counter, n);
+                Stats::add(counter, n as u64);
             }
         }
     }
@@ -739,7 +910,12 @@ impl Link {
                 }
                 Ok(None) => {
                     if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
-                        rbuf.reserve(frame.total_len().saturating_sub(rbuf.len()).min(RESERVE_AHEAD));
+                        rbuf.reserve(
+                            frame
+                                .total_len()
+                                .saturating_sub(rbuf.len())
+                                .min(RESERVE_AHEAD),
+                        );
                     }
                     return Ok(());
                 }
@@ -787,7 +963,11 @@ impl Link {
             Packet::PubRel(r) => {
                 let reason = if self.session.inbound_qos2.remove(&r.packet_id) {
                     // PUBCOMP lets the client reuse the id: the release must be durable first.
-                    let change = Change::InboundQos2 { client_id: self.client_id.clone(), packet_id: r.packet_id, present: false };
+                    let change = Change::InboundQos2 {
+                        client_id: self.client_id.clone(),
+                        packet_id: r.packet_id,
+                        present: false,
+                    };
                     self.persist(vec![change], true);
                     ReasonCode::SUCCESS
                 } else {
@@ -815,9 +995,15 @@ impl Link {
             }
             Packet::Disconnect(d) => self.on_disconnect(d),
             Packet::Auth(a) => self.on_auth(a),
-            Packet::Connect(_) => Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "second CONNECT")), // [MQTT-3.1.0-2]
+            Packet::Connect(_) => Err(Close::protocol(
+                ReasonCode::PROTOCOL_ERROR,
+                "second CONNECT",
+            )), // [MQTT-3.1.0-2]
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
-                Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "server-to-client packet sent by a client"))
+                Err(Close::protocol(
+                    ReasonCode::PROTOCOL_ERROR,
+                    "server-to-client packet sent by a client",
+                ))
             }
         }
     }
@@ -826,28 +1012,45 @@ impl Link {
         let caps = &self.broker.capabilities;
         self.counts.messages_received += 1;
         if !p.properties.subscription_identifiers.is_empty() {
-            return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "subscription identifier in a client PUBLISH")); // [MQTT-3.3.4-6]
+            return Err(Close::protocol(
+                ReasonCode::PROTOCOL_ERROR,
+                "subscription identifier in a client PUBLISH",
+            )); // [MQTT-3.3.4-6]
         }
         if p.qos > caps.maximum_qos {
             if self.protocol.is_v5() {
-                return Err(Close::protocol(ReasonCode::QOS_NOT_SUPPORTED, "PUBLISH above the maximum QoS"));
+                return Err(Close::protocol(
+                    ReasonCode::QOS_NOT_SUPPORTED,
+                    "PUBLISH above the maximum QoS",
+                ));
             }
             p.qos = caps.maximum_qos;
         }
         if p.retain && !caps.retain_available && self.protocol.is_v5() {
-            return Err(Close::protocol(ReasonCode::RETAIN_NOT_SUPPORTED, "retained PUBLISH not supported"));
+            return Err(Close::protocol(
+                ReasonCode::RETAIN_NOT_SUPPORTED,
+                "retained PUBLISH not supported",
+            ));
         }
         if let Some(alias) = p.properties.topic_alias {
             if alias > caps.topic_alias_maximum {
-                return Err(Close::protocol(ReasonCode::TOPIC_ALIAS_INVALID, "topic alias above the maximum")); // [MQTT-3.3.2-9]
+                return Err(Close::protocol(
+                    ReasonCode::TOPIC_ALIAS_INVALID,
+                    "topic alias above the maximum",
+                )); // [MQTT-3.3.2-9]
             }
             if p.topic.is_empty() {
-                match self.inbound_aliases.get(&alias) {
+                match self.aliases.as_ref().and_then(|a| a.inbound.get(&alias)) {
                     Some(topic) => p.topic = topic.clone(),
-                    None => return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
+                    None => {
+                        return Err(Close::protocol(
+                            ReasonCode::PROTOCOL_ERROR,
+                            "unknown topic alias",
+                        ));
+                    }
                 }
             } else {
-                self.inbound_aliases.insert(alias, p.topic.detached());
+                self.aliases.get_or_insert_default().inbound.insert(alias, p.topic.detached());
             }
         }
         if p.topic.starts_with("$SYS") {
@@ -864,10 +1067,17 @@ impl Link {
                 return self.ack(qos, packet_id, ReasonCode::SUCCESS);
             }
             if self.session.inbound_qos2.len() >= caps.receive_maximum as usize {
-                return Err(Close::protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded"));
+                return Err(Close::protocol(
+                    ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                    "receive maximum exceeded",
+                ));
             }
             self.session.inbound_qos2.insert(packet_id);
-            let change = Change::InboundQos2 { client_id: self.client_id.clone(), packet_id, present: true };
+            let change = Change::InboundQos2 {
+                client_id: self.client_id.clone(),
+                packet_id,
+                present: true,
+            };
             self.persist(vec![change], true);
         }
         let (reached, ticket) = self.route(p);
@@ -877,13 +1087,25 @@ impl Link {
         if qos == QoS::AtMostOnce {
             return Ok(());
         }
-        self.ack(qos, packet_id, if reached == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS })
+        self.ack(
+            qos,
+            packet_id,
+            if reached == 0 {
+                ReasonCode::NO_MATCHING_SUBSCRIBERS
+            } else {
+                ReasonCode::SUCCESS
+            },
+        )
     }
 
     /// Answers a QoS 1 or 2 PUBLISH. 3.x has no refusal codes: a refused message is
     /// acknowledged as received and dropped `[MQTT-3.3.5-2]`.
     fn ack(&mut self, qos: QoS, packet_id: u16, reason: ReasonCode) -> Result<(), Close> {
-        let reason = if self.protocol.is_v5() { reason } else { ReasonCode::SUCCESS };
+        let reason = if self.protocol.is_v5() {
+            reason
+        } else {
+            ReasonCode::SUCCESS
+        };
         match qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => self.send(Packet::PubAck(PubReply::with_reason(packet_id, reason))),
@@ -899,16 +1121,29 @@ impl Link {
 
     fn route(&self, p: Publish) -> (usize, u64) {
         let max_expiry = self.broker.capabilities.maximum_message_expiry_interval;
-        self.broker.publish_durable(Message::from_publish(p, Some(self.client_id.clone()), max_expiry))
+        self.broker.publish_durable(Message::from_publish(
+            p,
+            Some(self.client_id.clone()),
+            max_expiry,
+        ))
     }
 
     fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Close> {
         let caps = self.broker.capabilities.clone();
         if s.properties.subscription_identifier.is_some() && !caps.sub_id_available {
-            return Err(Close::protocol(ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, "subscription identifiers not supported"));
+            return Err(Close::protocol(
+                ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+                "subscription identifiers not supported",
+            ));
         }
         let v5 = self.protocol.is_v5();
-        let failure = |v5_code: ReasonCode| if v5 { v5_code } else { ReasonCode::V3_SUBACK_FAILURE };
+        let failure = |v5_code: ReasonCode| {
+            if v5 {
+                v5_code
+            } else {
+                ReasonCode::V3_SUBACK_FAILURE
+            }
+        };
         let mut reasons = Vec::with_capacity(s.filters.len());
         let mut retained = Vec::new();
         for f in &s.filters {
@@ -941,8 +1176,13 @@ impl Link {
                 options.retain_as_published = false;
                 options.retain_handling = RetainHandling::OnSubscribe;
             }
-            let sub = SessionSubscription { options, identifier: s.properties.subscription_identifier };
-            let is_new = self.broker.subscribe(&self.client_id, &self.outbox, &f.filter, sub);
+            let sub = SessionSubscription {
+                options,
+                identifier: s.properties.subscription_identifier,
+            };
+            let is_new = self
+                .broker
+                .subscribe(&self.client_id, &self.outbox, &f.filter, sub);
             self.session.subscriptions.insert(f.filter.detached(), sub);
             self.info.subscribed(&f.filter);
             let change = Change::Subscribed {
@@ -963,7 +1203,11 @@ impl Link {
                 retained.push((inner.to_string(), sub));
             }
         }
-        self.send(Packet::SubAck(SubAck { packet_id: s.packet_id, reasons, properties: Default::default() }));
+        self.send(Packet::SubAck(SubAck {
+            packet_id: s.packet_id,
+            reasons,
+            properties: Default::default(),
+        }));
         for (filter, sub) in retained {
             for m in self.broker.retained.matching(&filter) {
                 self.broker.deliver_retained(&self.outbox, &m, &sub);
@@ -978,63 +1222,109 @@ impl Link {
             let existed = self.session.subscriptions.remove(filter).is_some();
             self.info.unsubscribed(filter);
             if existed {
-                let change = Change::Unsubscribed { client_id: self.client_id.clone(), filter: filter.detached() };
+                let change = Change::Unsubscribed {
+                    client_id: self.client_id.clone(),
+                    filter: filter.detached(),
+                };
                 self.persist(vec![change], true);
             }
             self.broker.unsubscribe(&self.client_id, filter);
-            reasons.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
+            reasons.push(if existed {
+                ReasonCode::SUCCESS
+            } else {
+                ReasonCode::NO_SUBSCRIPTION_EXISTED
+            });
         }
-        self.send(Packet::UnsubAck(UnsubAck { packet_id: u.packet_id, reasons, properties: Default::default() }));
+        self.send(Packet::UnsubAck(UnsubAck {
+            packet_id: u.packet_id,
+            reasons,
+            properties: Default::default(),
+        }));
     }
 
     fn on_disconnect(&mut self, d: Disconnect) -> Result<(), Close> {
         if let Some(expiry) = d.properties.session_expiry_interval {
             if self.session_expiry == 0 && expiry != 0 {
                 // [MQTT-3.14.2-2]
-                return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "session expiry set in DISCONNECT after 0 in CONNECT"));
+                return Err(Close::protocol(
+                    ReasonCode::PROTOCOL_ERROR,
+                    "session expiry set in DISCONNECT after 0 in CONNECT",
+                ));
             }
-            self.session_expiry = expiry.min(self.broker.capabilities.maximum_session_expiry_interval);
+            self.session_expiry =
+                expiry.min(self.broker.capabilities.maximum_session_expiry_interval);
         }
         let publish_will = d.reason == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE;
-        Err(Close { reason: None, publish_will, why: format!("DISCONNECT {}", d.reason) })
+        Err(Close {
+            reason: None,
+            publish_will,
+            why: format!("DISCONNECT {}", d.reason),
+        })
     }
 
     /// Re-authentication (spec 4.12.1): AUTH 0x19 starts a new exchange with the method of
     /// CONNECT, AUTH 0x18 continues it. Without a method at CONNECT, or with another method,
     /// AUTH is a protocol error `[MQTT-4.12.0-7]`, `[MQTT-4.12.1-1]`.
     fn on_auth(&mut self, a: Auth) -> Result<(), Close> {
-        let Some(name) = self.auth_method.clone() else {
-            return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "AUTH without authentication at CONNECT"));
+        let Some(name) = self.reauth.as_ref().map(|r| r.method.clone()) else {
+            return Err(Close::protocol(
+                ReasonCode::PROTOCOL_ERROR,
+                "AUTH without authentication at CONNECT",
+            ));
         };
         if a.properties.authentication_method.as_ref() != Some(&name) {
-            return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "AUTH with another authentication method"));
+            return Err(Close::protocol(
+                ReasonCode::PROTOCOL_ERROR,
+                "AUTH with another authentication method",
+            ));
         }
         if a.reason == ReasonCode::RE_AUTHENTICATE {
             let Some(method) = self.broker.auth_method(&name) else {
-                return Err(Close::protocol(ReasonCode::BAD_AUTHENTICATION_METHOD, "authentication method no longer available"));
+                return Err(Close::protocol(
+                    ReasonCode::BAD_AUTHENTICATION_METHOD,
+                    "authentication method no longer available",
+                ));
             };
-            self.reauth = Some(method.begin(&self.client_id));
-        } else if a.reason != ReasonCode::CONTINUE_AUTHENTICATION || self.reauth.is_none() {
-            return Err(Close::protocol(ReasonCode::PROTOCOL_ERROR, "AUTH out of sequence"));
+            let exchange = method.begin(&self.client_id);
+            if let Some(r) = self.reauth.as_mut() {
+                r.exchange = Some(exchange);
+            }
+        } else if a.reason != ReasonCode::CONTINUE_AUTHENTICATION
+            || self.reauth.as_ref().is_none_or(|r| r.exchange.is_none())
+        {
+            return Err(Close::protocol(
+                ReasonCode::PROTOCOL_ERROR,
+                "AUTH out of sequence",
+            ));
         }
-        let step = match self.reauth.as_mut() {
+        let step = match self.reauth.as_mut().and_then(|r| r.exchange.as_mut()) {
             Some(exchange) => exchange.step(a.properties.authentication_data.as_deref()),
             None => AuthStep::Failure,
         };
         let reply = |reason: ReasonCode, data: Option<bytes::Bytes>| {
-            let mut auth = Auth { reason, ..Auth::default() };
+            let mut auth = Auth {
+                reason,
+                ..Auth::default()
+            };
             auth.properties.authentication_method = Some(name.clone());
             auth.properties.authentication_data = data;
             Packet::Auth(auth)
         };
         match step {
-            AuthStep::Continue(data) => self.send(reply(ReasonCode::CONTINUE_AUTHENTICATION, Some(data))),
+            AuthStep::Continue(data) => {
+                self.send(reply(ReasonCode::CONTINUE_AUTHENTICATION, Some(data)))
+            }
             AuthStep::Success(data) => {
-                self.reauth = None;
+                if let Some(r) = self.reauth.as_mut() {
+                    r.exchange = None;
+                }
                 self.send(reply(ReasonCode::SUCCESS, data));
             }
             AuthStep::Failure => {
-                return Err(Close::protocol(self.broker.capabilities.not_authorized(), "re-authentication failed"));
+                return Err(Close::protocol(
+                    self.broker.capabilities.not_authorized(),
+                    "re-authentication failed",
+                ));
             }
         }
         Ok(())
@@ -1090,8 +1380,16 @@ impl Link {
             if let Packet::Publish(p) = &mut packet {
                 p.packet_id = id;
             }
-            let stage = if d.qos == QoS::AtLeastOnce { Stage::AwaitPubAck } else { Stage::AwaitPubRec };
-            let m = InflightMessage { packet_id: id, delivery: d, stage };
+            let stage = if d.qos == QoS::AtLeastOnce {
+                Stage::AwaitPubAck
+            } else {
+                Stage::AwaitPubRec
+            };
+            let m = InflightMessage {
+                packet_id: id,
+                delivery: d,
+                stage,
+            };
             if let Some(change) = self.inflight_change(&m) {
                 // A QoS 2 PUBLISH goes out only once its packet id is durable, so a restart
                 // resends it with the same id (the client then discards the duplicate).
@@ -1103,7 +1401,7 @@ impl Link {
         }
         // Only a PUBLISH that is sent sets up its alias: the client learns it from that packet.
         if let Some((topic, alias)) = new_alias {
-            self.outbound_aliases.insert(topic, alias);
+            self.aliases.get_or_insert_default().outbound.insert(topic, alias);
         }
         self.counts.messages_sent += 1;
         self.send(packet);
@@ -1112,12 +1410,13 @@ impl Link {
     /// Replaces the topic with an alias the client already knows, or sets up a new one while
     /// aliases are left. Returns a new mapping, to be recorded once the PUBLISH is sent.
     fn apply_outbound_alias(&self, publish: &mut Publish) -> Option<(MqttString, u16)> {
-        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
+        let known = self.aliases.as_ref().map_or(0, |a| a.outbound.len());
+        if let Some(&alias) = self.aliases.as_ref().and_then(|a| a.outbound.get(&publish.topic)) {
             publish.properties.topic_alias = Some(alias);
             publish.topic = MqttString::default();
             None
-        } else if self.outbound_aliases.len() < self.client_alias_max as usize {
-            let alias = self.outbound_aliases.len() as u16 + 1;
+        } else if known < self.client_alias_max as usize {
+            let alias = known as u16 + 1;
             publish.properties.topic_alias = Some(alias);
             Some((publish.topic.detached(), alias))
         } else {
@@ -1137,10 +1436,12 @@ impl Link {
             if delay == 0 || self.session_expiry == 0 {
                 now_will = Some(message);
             } else {
-                pending = Some(Box::new(PendingWill { at: Instant::now() + Duration::from_secs(delay as u64), message }));
+                pending = Some(Box::new(PendingWill {
+                    at: Instant::now() + Duration::from_secs(delay as u64),
+                    message,
+                }));
             }
         }
-        let inflight = self.session.inflight.len() as u64;
         if self.persistent && self.session_expiry > 0 {
             let mut record = SessionRecord {
                 expiry_interval: self.session_expiry,
@@ -1149,8 +1450,16 @@ impl Link {
                 protocol_level: self.protocol.level(),
                 will: None,
             };
-            record.will = pending.as_ref().map(|w| (w.at.saturating_duration_since(Instant::now()).as_secs() as u32, w.message.clone()));
-            broker.persist(vec![Change::Session { client_id: self.client_id.clone(), record }]);
+            record.will = pending.as_ref().map(|w| {
+                (
+                    w.at.saturating_duration_since(Instant::now()).as_secs() as u32,
+                    w.message.clone(),
+                )
+            });
+            broker.persist(vec![Change::Session {
+                client_id: self.client_id.clone(),
+                record,
+            }]);
         }
         let closed = broker.sessions.close(
             &self.client_id,
@@ -1161,11 +1470,8 @@ impl Link {
             broker.capabilities.maximum_queued_messages,
         );
         if let Closed::Ended(state) = closed {
-            Stats::sub(&broker.stats.inflight, inflight);
-            broker.end_session(&self.client_id, &state);
-            if self.persistent {
-                broker.persist(vec![Change::SessionEnded { client_id: self.client_id.clone() }]);
-            }
+            // The registry recorded the end in the store; the router forgets the subscriptions.
+            broker.end_session(&self.client_id, &state, &self.outbox);
         }
         if let Some(will) = now_will {
             broker.publish(will);
@@ -1190,7 +1496,11 @@ fn detach_will(will: LastWill) -> LastWill {
             content_type: p.content_type.map(|s| s.detached()),
             response_topic: p.response_topic.map(|s| s.detached()),
             correlation_data: bytes(p.correlation_data),
-            user_properties: p.user_properties.into_iter().map(|(k, v)| (k.detached(), v.detached())).collect(),
+            user_properties: p
+                .user_properties
+                .into_iter()
+                .map(|(k, v)| (k.detached(), v.detached()))
+                .collect(),
         },
     }
 }

@@ -7,8 +7,8 @@ use std::time::{Instant, SystemTime};
 use parking_lot::RwLock;
 
 use super::message::Message;
-use crate::mqtt::topic::matches;
 use crate::mqtt::MqttString;
+use crate::mqtt::topic::matches;
 
 /// The retained message of every topic that has one.
 #[derive(Debug, Default)]
@@ -28,8 +28,20 @@ impl RetainedStore {
     /// Stores `message` as its topic's retained message, or clears the topic when the payload
     /// is empty `[MQTT-3.3.1-10]`. Returns the change in the number of retained messages.
     pub fn set(&self, message: &Arc<Message>) -> i64 {
+        self.set_recorded(message, |_| {})
+    }
+
+    /// [`RetainedStore::set`], calling `record` with the message kept (`None`: the topic was
+    /// cleared) while the store is still locked, so records of concurrent updates of one topic
+    /// are made in the order the updates took effect.
+    pub fn set_recorded(
+        &self,
+        message: &Arc<Message>,
+        record: impl FnOnce(Option<Arc<Message>>),
+    ) -> i64 {
         let mut map = self.messages.write();
         if message.payload.is_empty() {
+            record(None);
             map.remove(&message.topic).map_or(0, |_| -1)
         } else {
             // Kept for long: copy topic and payload out of the publisher's read buffer.
@@ -38,7 +50,15 @@ impl RetainedStore {
                 payload: bytes::Bytes::copy_from_slice(&message.payload),
                 ..Message::clone(message)
             });
-            map.insert(kept.topic.clone(), Retained { message: kept, created: SystemTime::now() }).map_or(1, |_| 0)
+            record(Some(kept.clone()));
+            map.insert(
+                kept.topic.clone(),
+                Retained {
+                    message: kept,
+                    created: SystemTime::now(),
+                },
+            )
+            .map_or(1, |_| 0)
         }
     }
 
@@ -59,8 +79,10 @@ impl RetainedStore {
     pub fn page(&self, page: usize, page_size: usize) -> (Vec<(Arc<Message>, SystemTime)>, usize) {
         let now = Instant::now();
         let map = self.messages.read();
-        let mut all: Vec<&Retained> =
-            map.values().filter(|r| !r.message.topic.starts_with("$SYS") && !r.message.is_expired(now)).collect();
+        let mut all: Vec<&Retained> = map
+            .values()
+            .filter(|r| !r.message.topic.starts_with("$SYS") && !r.message.is_expired(now))
+            .collect();
         all.sort_by(|a, b| a.message.topic.cmp(&b.message.topic));
         let total = all.len();
         let items = all
@@ -72,9 +94,15 @@ impl RetainedStore {
         (items, total)
     }
 
-    /// Removes the retained message of `topic`; true if there was one.
-    pub fn remove(&self, topic: &str) -> bool {
-        self.messages.write().remove(topic).is_some()
+    /// Removes the retained message of `topic`, calling `record` under the lock if there was
+    /// one; true if there was one.
+    pub fn remove(&self, topic: &str, record: impl FnOnce()) -> bool {
+        let mut map = self.messages.write();
+        let removed = map.remove(topic).is_some();
+        if removed {
+            record();
+        }
+        removed
     }
 
     /// Drops expired messages; returns how many.

@@ -15,6 +15,8 @@ use super::client_info::ClientInfo;
 use super::message::Message;
 use super::session::{Outbox, SessionState};
 use crate::mqtt::{MqttString, ReasonCode};
+use crate::storage::record::{SessionRecord, now_unix};
+use crate::storage::{Change, Store};
 
 /// How long a new connection waits for the connection it takes over to hand back the session.
 const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,8 +38,16 @@ impl Kick {
     /// Asks the connection to disconnect with `reason` (the first request wins).
     pub fn send(&self, reason: ReasonCode) {
         // 0x00 never ends a connection here, so it can mean "not kicked".
-        let code = if reason.0 == 0 { ReasonCode::UNSPECIFIED_ERROR.0 } else { reason.0 };
-        if self.reason.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        let code = if reason.0 == 0 {
+            ReasonCode::UNSPECIFIED_ERROR.0
+        } else {
+            reason.0
+        };
+        if self
+            .reason
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             self.notify.notify_one();
         }
     }
@@ -77,7 +87,7 @@ struct Entry {
     /// Shared with the router.
     outbox: Arc<Outbox>,
     /// The state, when no connection holds it.
-    state: Option<SessionState>,
+    state: Option<Box<SessionState>>,
     /// The connection holding the state, if any.
     owner: Option<Owner>,
     /// Seconds the session outlives its connection.
@@ -110,8 +120,9 @@ pub struct Opened {
     pub state: SessionState,
     /// True if an existing session was resumed (CONNACK session present).
     pub present: bool,
-    /// A previous session discarded by clean start: its subscriptions must leave the router.
-    pub discarded: Option<SessionState>,
+    /// A previous session discarded by clean start, with its outbox: its subscriptions must
+    /// leave the router.
+    pub discarded: Option<(SessionState, Arc<Outbox>)>,
     /// A will of the previous connection that is due now.
     pub will: Option<Message>,
 }
@@ -136,8 +147,8 @@ pub enum OpenError {
 /// Work the housekeeping tick found.
 #[derive(Debug, Default)]
 pub struct Expired {
-    /// Sessions that ended, with their state.
-    pub sessions: Vec<(MqttString, SessionState)>,
+    /// Sessions that ended, with their state and outbox.
+    pub sessions: Vec<(MqttString, SessionState, Arc<Outbox>)>,
     /// Wills now due.
     pub wills: Vec<Message>,
 }
@@ -146,6 +157,9 @@ pub struct Expired {
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<MqttString, Entry>>,
+    /// Where session ends are recorded, under the map's lock so that a newer session of the
+    /// same client id is never erased by an older one's end.
+    store: Option<Arc<Store>>,
     /// Signalled whenever a connection hands its session back.
     returned: Notify,
 }
@@ -175,19 +189,26 @@ impl Sessions {
                 let mut map = self.map.lock();
                 match map.get_mut(client_id) {
                     Some(entry) if entry.owner.is_some() => {
-                        if let Some(owner) = entry.owner.as_ref().filter(|o| kicked != Some(o.connection)) {
+                        if let Some(owner) = entry
+                            .owner
+                            .as_ref()
+                            .filter(|o| kicked != Some(o.connection))
+                        {
                             owner.kick.send(ReasonCode::SESSION_TAKEN_OVER);
                             kicked = Some(owner.connection);
                         }
                     }
                     Some(entry) => {
                         let will = entry.will.take().filter(|_| clean_start).map(|w| w.message);
-                        let old = entry.state.take().unwrap_or_default();
+                        let old = entry.state.take().map(|s| *s).unwrap_or_default();
                         entry.owner = Some(Owner { connection, kick });
                         entry.disconnected_at = None;
                         let (state, present, discarded) = if clean_start {
-                            entry.outbox = Arc::new(Outbox::new(client_id.clone(), outbox_limit));
-                            (SessionState::default(), false, Some(old))
+                            let old_outbox = std::mem::replace(
+                                &mut entry.outbox,
+                                Arc::new(Outbox::new(client_id.clone(), outbox_limit)),
+                            );
+                            (SessionState::default(), false, Some((old, old_outbox)))
                         } else {
                             entry.outbox.set_limit(outbox_limit);
                             // The resumed session keeps its subscriptions.
@@ -196,7 +217,13 @@ impl Sessions {
                         };
                         entry.info = info;
                         entry.outbox.set_online(true);
-                        return Ok(Opened { outbox: entry.outbox.clone(), state, present, discarded, will });
+                        return Ok(Opened {
+                            outbox: entry.outbox.clone(),
+                            state,
+                            present,
+                            discarded,
+                            will,
+                        });
                     }
                     None => {
                         let outbox = Arc::new(Outbox::new(client_id.clone(), outbox_limit));
@@ -213,7 +240,13 @@ impl Sessions {
                                 info,
                             },
                         );
-                        return Ok(Opened { outbox, state: SessionState::default(), present: false, discarded: None, will: None });
+                        return Ok(Opened {
+                            outbox,
+                            state: SessionState::default(),
+                            present: false,
+                            discarded: None,
+                            will: None,
+                        });
                     }
                 }
             }
@@ -244,12 +277,15 @@ impl Sessions {
         let closed = if expiry_interval == 0 {
             if let Some(entry) = map.remove(client_id) {
                 entry.outbox.set_online(false);
+                if entry.outbox.is_persistent() {
+                    self.record_end(client_id);
+                }
             }
             Closed::Ended(state)
         } else {
             let entry = map.get_mut(client_id).expect("checked above");
             entry.owner = None;
-            entry.state = Some(state);
+            entry.state = Some(Box::new(state));
             entry.expiry_interval = expiry_interval;
             entry.disconnected_at = Some(Instant::now());
             entry.will = will;
@@ -275,15 +311,64 @@ impl Sessions {
                     .disconnected_at
                     .is_some_and(|t| now >= t + Duration::from_secs(entry.expiry_interval as u64));
             if entry.will.as_ref().is_some_and(|w| ended || w.at <= now)
-                && let Some(w) = entry.will.take() {
-                    out.wills.push(w.message);
+                && let Some(w) = entry.will.take()
+            {
+                out.wills.push(w.message);
+                if !ended && entry.outbox.is_persistent() {
+                    // The stored record must not bring the will back after a restart.
+                    let record = SessionRecord {
+                        expiry_interval: entry.expiry_interval,
+                        last_seen: now_unix().saturating_sub(
+                            entry
+                                .disconnected_at
+                                .map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+                        ),
+                        online: false,
+                        protocol_level: entry.info.protocol.level(),
+                        will: None,
+                    };
+                    if let Some(store) = &self.store {
+                        store.submit([Change::Session {
+                            client_id: client_id.clone(),
+                            record,
+                        }]);
+                    }
                 }
+            }
             if ended {
-                out.sessions.push((client_id.clone(), entry.state.take().unwrap_or_default()));
+                if entry.outbox.is_persistent() {
+                    if let Some(store) = &self.store {
+                        store.submit([Change::SessionEnded {
+                            client_id: client_id.clone(),
+                        }]);
+                    }
+                }
+                out.sessions.push((
+                    client_id.clone(),
+                    entry.state.take().map(|s| *s).unwrap_or_default(),
+                    entry.outbox.clone(),
+                ));
             }
             !ended
         });
         out
+    }
+
+    /// A registry persisting session ends to `store`.
+    pub fn with_store(store: Option<Arc<Store>>) -> Sessions {
+        Sessions {
+            store,
+            ..Sessions::default()
+        }
+    }
+
+    /// Records that the session of `client_id` ended (call with the map locked).
+    fn record_end(&self, client_id: &MqttString) {
+        if let Some(store) = &self.store {
+            store.submit([Change::SessionEnded {
+                client_id: client_id.clone(),
+            }]);
+        }
     }
 
     /// Tells the connection of `client_id` to disconnect with `reason`; false if none is connected.
@@ -310,7 +395,15 @@ impl Sessions {
         will: Option<Box<PendingWill>>,
         info: Arc<ClientInfo>,
     ) {
-        let entry = Entry { outbox, state: Some(state), owner: None, expiry_interval, disconnected_at: Some(disconnected_at), will, info };
+        let entry = Entry {
+            outbox,
+            state: Some(Box::new(state)),
+            owner: None,
+            expiry_interval,
+            disconnected_at: Some(disconnected_at),
+            will,
+            info,
+        };
         self.map.lock().insert(client_id, entry);
     }
 
@@ -320,7 +413,11 @@ impl Sessions {
             .map
             .lock()
             .values()
-            .map(|e| ClientView { info: e.info.clone(), online: e.owner.is_some(), queued: e.outbox.len() })
+            .map(|e| ClientView {
+                info: e.info.clone(),
+                online: e.owner.is_some(),
+                queued: e.outbox.len(),
+            })
             .collect();
         all.sort_by(|a, b| a.info.client_id.cmp(&b.info.client_id));
         all
@@ -328,10 +425,11 @@ impl Sessions {
 
     /// One client, online or not.
     pub fn client(&self, client_id: &str) -> Option<ClientView> {
-        self.map
-            .lock()
-            .get(client_id)
-            .map(|e| ClientView { info: e.info.clone(), online: e.owner.is_some(), queued: e.outbox.len() })
+        self.map.lock().get(client_id).map(|e| ClientView {
+            info: e.info.clone(),
+            online: e.owner.is_some(),
+            queued: e.outbox.len(),
+        })
     }
 
     /// Sessions held, online or not.

@@ -6,8 +6,8 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::session::Outbox;
 use crate::mqtt::topic::parse_shared;
@@ -70,11 +70,21 @@ pub struct Matches<'a> {
 impl SubscriptionTree {
     /// Adds or replaces `client_id`'s subscription to `filter` (which may be `$share/...`).
     /// Returns true if it did not exist before (for retain handling 1).
-    pub fn subscribe(&mut self, filter: &str, client_id: &MqttString, subscriber: Subscriber) -> bool {
+    pub fn subscribe(
+        &mut self,
+        filter: &str,
+        client_id: &MqttString,
+        subscriber: Subscriber,
+    ) -> bool {
         let (group, filter) = split_shared(filter);
-        let node = filter.split('/').fold(&mut self.root, |node, level| node.children.entry(level.into()).or_default());
+        let node = filter.split('/').fold(&mut self.root, |node, level| {
+            node.children.entry(level.into()).or_default()
+        });
         let is_new = match group {
-            None => node.subscribers.insert(client_id.clone(), subscriber).is_none(),
+            None => node
+                .subscribers
+                .insert(client_id.clone(), subscriber)
+                .is_none(),
             Some(group) => {
                 let g = node.shared.entry(group.into()).or_default();
                 match g.members.iter_mut().find(|(id, _)| id == client_id) {
@@ -97,9 +107,29 @@ impl SubscriptionTree {
 
     /// Removes `client_id`'s subscription to `filter`; true if it existed.
     pub fn unsubscribe(&mut self, filter: &str, client_id: &str) -> bool {
+        self.remove_where(filter, client_id, None)
+    }
+
+    /// Removes `client_id`'s subscription to `filter` only if it delivers into `outbox`: an
+    /// ended session must not remove what a newer session of the same client id subscribed.
+    pub fn unsubscribe_session(
+        &mut self,
+        filter: &str,
+        client_id: &str,
+        outbox: &Arc<Outbox>,
+    ) -> bool {
+        self.remove_where(filter, client_id, Some(outbox))
+    }
+
+    fn remove_where(
+        &mut self,
+        filter: &str,
+        client_id: &str,
+        outbox: Option<&Arc<Outbox>>,
+    ) -> bool {
         let (group, filter) = split_shared(filter);
         let levels: Vec<&str> = filter.split('/').collect();
-        let removed = remove(&mut self.root, &levels, group, client_id);
+        let removed = remove(&mut self.root, &levels, group, client_id, outbox);
         if removed {
             self.count -= 1;
         }
@@ -128,7 +158,13 @@ impl SubscriptionTree {
     /// Collects the subscribers of `topic`. Wildcards at the first level do not match
     /// `$` topics `[MQTT-4.7.2-1]`.
     pub fn matches<'a>(&'a self, topic: &str, out: &mut Matches<'a>) {
-        collect(&self.root, topic.split('/'), true, topic.starts_with('$'), out);
+        collect(
+            &self.root,
+            topic.split('/'),
+            true,
+            topic.starts_with('$'),
+            out,
+        );
     }
 }
 
@@ -159,14 +195,29 @@ fn split_shared(filter: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn remove(node: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str) -> bool {
+fn remove(
+    node: &mut Node,
+    levels: &[&str],
+    group: Option<&str>,
+    client_id: &str,
+    outbox: Option<&Arc<Outbox>>,
+) -> bool {
+    let owned = |s: &Subscriber| outbox.is_none_or(|o| Arc::ptr_eq(o, &s.outbox));
     let Some((first, rest)) = levels.split_first() else {
         return match group {
-            None => node.subscribers.remove(client_id).is_some(),
+            None => {
+                if node.subscribers.get(client_id).is_some_and(|s| owned(s)) {
+                    node.subscribers.remove(client_id).is_some()
+                } else {
+                    false
+                }
+            }
             Some(group) => {
-                let Some(g) = node.shared.get_mut(group) else { return false };
+                let Some(g) = node.shared.get_mut(group) else {
+                    return false;
+                };
                 let before = g.members.len();
-                g.members.retain(|(id, _)| id != client_id);
+                g.members.retain(|(id, s)| !(id == client_id && owned(s)));
                 let removed = g.members.len() != before;
                 if g.members.is_empty() {
                     node.shared.remove(group);
@@ -175,8 +226,10 @@ fn remove(node: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str
             }
         };
     };
-    let Some(child) = node.children.get_mut(*first) else { return false };
-    let removed = remove(child, rest, group, client_id);
+    let Some(child) = node.children.get_mut(*first) else {
+        return false;
+    };
+    let removed = remove(child, rest, group, client_id, outbox);
     if child.is_empty() {
         node.children.remove(*first);
     }
@@ -185,20 +238,24 @@ fn remove(node: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str
 
 /// Walks the tree along the topic's levels (`levels` yields the ones below `node`; cloning
 /// the iterator is how each branch keeps its place, without allocating).
-fn collect<'a>(node: &'a Node, mut levels: std::str::Split<'_, char>, first: bool, dollar: bool, out: &mut Matches<'a>) {
+fn collect<'a>(
+    node: &'a Node,
+    mut levels: std::str::Split<'_, char>,
+    first: bool,
+    dollar: bool,
+    out: &mut Matches<'a>,
+) {
     let wildcards_allowed = !(first && dollar);
-    if wildcards_allowed
-        && let Some(hash) = node.children.get("#") {
-            add(hash, out);
-        }
+    if wildcards_allowed && let Some(hash) = node.children.get("#") {
+        add(hash, out);
+    }
     let Some(level) = levels.next() else {
         add(node, out);
         return;
     };
-    if wildcards_allowed
-        && let Some(plus) = node.children.get("+") {
-            collect(plus, levels.clone(), false, dollar, out);
-        }
+    if wildcards_allowed && let Some(plus) = node.children.get("+") {
+        collect(plus, levels.clone(), false, dollar, out);
+    }
     if let Some(child) = node.children.get(level) {
         collect(child, levels, false, dollar, out);
     }
@@ -234,13 +291,25 @@ mod tests {
     fn sub(id: &str) -> (MqttString, Subscriber) {
         let id = MqttString::from(id);
         let outbox = Arc::new(Outbox::new(id.clone(), 10));
-        (id, Subscriber { outbox, options: SubscriptionOptions::qos(QoS::AtLeastOnce), identifier: None })
+        (
+            id,
+            Subscriber {
+                outbox,
+                options: SubscriptionOptions::qos(QoS::AtLeastOnce),
+                identifier: None,
+            },
+        )
     }
 
     fn matched(tree: &SubscriptionTree, topic: &str) -> Vec<String> {
         let mut m = Matches::default();
         tree.matches(topic, &mut m);
-        let mut ids: Vec<String> = m.subscribers.iter().chain(&m.shared).map(|s| s.outbox.client_id.to_string()).collect();
+        let mut ids: Vec<String> = m
+            .subscribers
+            .iter()
+            .chain(&m.shared)
+            .map(|s| s.outbox.client_id.to_string())
+            .collect();
         ids.sort();
         ids
     }
@@ -248,7 +317,13 @@ mod tests {
     #[test]
     fn wildcards_and_exact_filters_match() {
         let mut t = SubscriptionTree::default();
-        for (filter, id) in [("a/b", "exact"), ("a/+", "plus"), ("a/#", "hash"), ("#", "all"), ("b/#", "other")] {
+        for (filter, id) in [
+            ("a/b", "exact"),
+            ("a/+", "plus"),
+            ("a/#", "hash"),
+            ("#", "all"),
+            ("b/#", "other"),
+        ] {
             let (cid, s) = sub(id);
             assert!(t.subscribe(filter, &cid, s));
         }
@@ -256,7 +331,10 @@ mod tests {
         assert_eq!(matched(&t, "a"), ["all", "hash"]);
         assert_eq!(matched(&t, "$SYS/x"), Vec::<String>::new());
         assert_eq!(t.len(), 5);
-        let summary: Vec<(String, usize)> = ["#", "a/#", "a/+", "a/b", "b/#"].iter().map(|f| (f.to_string(), 1)).collect();
+        let summary: Vec<(String, usize)> = ["#", "a/#", "a/+", "a/b", "b/#"]
+            .iter()
+            .map(|f| (f.to_string(), 1))
+            .collect();
         assert_eq!(t.summary(), summary);
     }
 

@@ -3,8 +3,8 @@
 //! with our own codec, so topic, payload and every property round-trip exactly.
 //!
 //! ```text
-//! message      = version:u8(1) expires_unix_ms:u64(0 = never) publisher_len:u16(0xFFFF = none)
-//!                publisher:bytes publish_packet:bytes(rest)
+//! message      = version:u8(1) expires_unix_ms:u64(0 = never) has_publisher:u8
+//!                [publisher_len:u16 publisher:bytes] publish_packet:bytes(rest)
 //! delivery     = version:u8(1) packet_id:u16 stage:u8 qos:u8 retain:u8 n_ids:u8 ids:u32*n message
 //! session      = version:u8(1) expiry:u32 last_seen_unix:u64 online:u8 protocol_level:u8 has_will:u8
 //!                [will_delay:u32 message]
@@ -20,12 +20,15 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::StoreError;
 use crate::broker::message::{Delivery, Message};
 use crate::broker::session::Stage;
-use crate::mqtt::{decode, MqttString, Packet, Protocol, Publish, QoS, RetainHandling, SubscriptionOptions};
+use crate::mqtt::{
+    MqttString, Packet, Protocol, Publish, QoS, RetainHandling, SubscriptionOptions, decode,
+};
 
 const VERSION: u8 = 1;
 
 fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn corrupt(what: &'static str) -> StoreError {
@@ -34,7 +37,11 @@ fn corrupt(what: &'static str) -> StoreError {
 
 /// Reads a fixed number of bytes or fails as corrupt.
 fn need(b: &Bytes, n: usize, what: &'static str) -> Result<(), StoreError> {
-    if b.remaining() < n { Err(corrupt(what)) } else { Ok(()) }
+    if b.remaining() < n {
+        Err(corrupt(what))
+    } else {
+        Ok(())
+    }
 }
 
 /// Encodes a message, converting its monotonic expiry to wall-clock time.
@@ -47,10 +54,11 @@ pub fn encode_message(m: &Message, out: &mut BytesMut) {
     out.put_u64(expires);
     match &m.publisher {
         Some(p) => {
+            out.put_u8(1);
             out.put_u16(p.len() as u16);
             out.put_slice(p.as_bytes());
         }
-        None => out.put_u16(0xFFFF),
+        None => out.put_u8(0),
     }
     let publish = Publish {
         dup: false,
@@ -68,17 +76,21 @@ pub fn encode_message(m: &Message, out: &mut BytesMut) {
 
 /// Decodes a message written by [`encode_message`].
 pub fn decode_message(b: &mut Bytes) -> Result<Message, StoreError> {
-    need(b, 11, "message header")?;
+    need(b, 10, "message header")?;
     if b.get_u8() != VERSION {
         return Err(corrupt("unknown message record version"));
     }
     let expires = b.get_u64();
-    let plen = b.get_u16();
-    let publisher = if plen == 0xFFFF {
-        None
+    let publisher = if b.get_u8() == 1 {
+        need(b, 2, "publisher length")?;
+        let plen = b.get_u16() as usize;
+        need(b, plen, "publisher")?;
+        Some(
+            MqttString::from_bytes(b.split_to(plen))
+                .map_err(|_| corrupt("publisher is not UTF-8"))?,
+        )
     } else {
-        need(b, plen as usize, "publisher")?;
-        Some(MqttString::from_bytes(b.split_to(plen as usize)).map_err(|_| corrupt("publisher is not UTF-8"))?)
+        None
     };
     let mut packet = BytesMut::from(&b[..]);
     b.advance(b.remaining());
@@ -156,7 +168,17 @@ pub fn decode_delivery(b: &mut Bytes) -> Result<StoredDelivery, StoreError> {
     need(b, 4 * n, "subscription identifiers")?;
     let subscription_ids = (0..n).map(|_| b.get_u32()).collect();
     let message = std::sync::Arc::new(decode_message(b)?);
-    Ok(StoredDelivery { delivery: Delivery { message, qos, retain, subscription_ids, seq: 0 }, packet_id, stage })
+    Ok(StoredDelivery {
+        delivery: Delivery {
+            message,
+            qos,
+            retain,
+            subscription_ids,
+            seq: 0,
+        },
+        packet_id,
+        stage,
+    })
 }
 
 /// A persistent session's own record.
@@ -208,11 +230,21 @@ pub fn decode_session(b: &mut Bytes) -> Result<SessionRecord, StoreError> {
     } else {
         None
     };
-    Ok(SessionRecord { expiry_interval, last_seen, online, protocol_level, will })
+    Ok(SessionRecord {
+        expiry_interval,
+        last_seen,
+        online,
+        protocol_level,
+        will,
+    })
 }
 
 /// Encodes a subscription's options and identifier.
-pub fn encode_subscription(options: &SubscriptionOptions, identifier: Option<u32>, out: &mut BytesMut) {
+pub fn encode_subscription(
+    options: &SubscriptionOptions,
+    identifier: Option<u32>,
+    out: &mut BytesMut,
+) {
     out.put_u8(VERSION);
     out.put_u8(
         options.qos as u8
@@ -230,7 +262,9 @@ pub fn encode_subscription(options: &SubscriptionOptions, identifier: Option<u32
 }
 
 /// Decodes a subscription record.
-pub fn decode_subscription(b: &mut Bytes) -> Result<(SubscriptionOptions, Option<u32>), StoreError> {
+pub fn decode_subscription(
+    b: &mut Bytes,
+) -> Result<(SubscriptionOptions, Option<u32>), StoreError> {
     need(b, 3, "subscription record")?;
     if b.get_u8() != VERSION {
         return Err(corrupt("unknown subscription record version"));
@@ -348,42 +382,123 @@ mod tests {
         let mut out = BytesMut::new();
         encode_message(&m, &mut out);
         let back = decode_message(&mut out.freeze()).unwrap();
-        assert_eq!((back.topic.as_str(), &back.payload[..], back.qos, back.retain), ("a/b", &b"payload"[..], QoS::ExactlyOnce, true));
+        assert_eq!(
+            (
+                back.topic.as_str(),
+                &back.payload[..],
+                back.qos,
+                back.retain
+            ),
+            ("a/b", &b"payload"[..], QoS::ExactlyOnce, true)
+        );
         assert_eq!(back.properties, m.properties);
         assert_eq!(back.publisher, m.publisher);
-        let left = back.expires_at.unwrap().saturating_duration_since(Instant::now()).as_secs();
+        let left = back
+            .expires_at
+            .unwrap()
+            .saturating_duration_since(Instant::now())
+            .as_secs();
         assert!((98..=100).contains(&left), "{left}");
     }
 
     #[test]
     fn delivery_session_and_subscription_round_trip() {
-        let d = Delivery { message: Arc::new(message()), qos: QoS::AtLeastOnce, retain: false, subscription_ids: vec![3, 9], seq: 0 };
+        let d = Delivery {
+            message: Arc::new(message()),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            subscription_ids: vec![3, 9],
+            seq: 0,
+        };
         let mut out = BytesMut::new();
         encode_delivery(&d, 42, Some(Stage::AwaitPubComp), &mut out);
         let back = decode_delivery(&mut out.freeze()).unwrap();
-        assert_eq!((back.packet_id, back.stage, back.delivery.qos, back.delivery.subscription_ids.clone()), (42, Some(Stage::AwaitPubComp), QoS::AtLeastOnce, vec![3, 9]));
+        assert_eq!(
+            (
+                back.packet_id,
+                back.stage,
+                back.delivery.qos,
+                back.delivery.subscription_ids.clone()
+            ),
+            (42, Some(Stage::AwaitPubComp), QoS::AtLeastOnce, vec![3, 9])
+        );
 
-        let s = SessionRecord { expiry_interval: 60, last_seen: 7, online: true, protocol_level: 5, will: Some((5, message())) };
+        let s = SessionRecord {
+            expiry_interval: 60,
+            last_seen: 7,
+            online: true,
+            protocol_level: 5,
+            will: Some((5, message())),
+        };
         let mut out = BytesMut::new();
         encode_session(&s, &mut out);
         let back = decode_session(&mut out.freeze()).unwrap();
-        assert_eq!((back.expiry_interval, back.last_seen, back.online, back.will.unwrap().0), (60, 7, true, 5));
+        assert_eq!(
+            (
+                back.expiry_interval,
+                back.last_seen,
+                back.online,
+                back.will.unwrap().0
+            ),
+            (60, 7, true, 5)
+        );
 
-        let o = SubscriptionOptions { qos: QoS::ExactlyOnce, no_local: true, retain_as_published: true, retain_handling: RetainHandling::Never };
+        let o = SubscriptionOptions {
+            qos: QoS::ExactlyOnce,
+            no_local: true,
+            retain_as_published: true,
+            retain_handling: RetainHandling::Never,
+        };
         let mut out = BytesMut::new();
         encode_subscription(&o, Some(77), &mut out);
-        assert_eq!(decode_subscription(&mut out.freeze()).unwrap(), (o, Some(77)));
+        assert_eq!(
+            decode_subscription(&mut out.freeze()).unwrap(),
+            (o, Some(77))
+        );
 
-        let sys = SysRecord { clients_maximum: 9, messages_sent: 1 << 40, packets_sent: 3, ..SysRecord::default() };
+        let sys = SysRecord {
+            clients_maximum: 9,
+            messages_sent: 1 << 40,
+            packets_sent: 3,
+            ..SysRecord::default()
+        };
         let mut out = BytesMut::new();
         encode_sys(&sys, &mut out);
         assert_eq!(decode_sys(&mut out.freeze()).unwrap(), sys);
     }
 
     #[test]
+    fn a_client_id_of_65535_bytes_round_trips_as_publisher() {
+        let mut m = message();
+        m.publisher = Some(MqttString::from("x".repeat(65_535)));
+        let mut out = BytesMut::new();
+        encode_message(&m, &mut out);
+        assert_eq!(
+            decode_message(&mut out.freeze()).unwrap().publisher,
+            m.publisher
+        );
+        let mut anonymous = message();
+        anonymous.publisher = None;
+        let mut out = BytesMut::new();
+        encode_message(&anonymous, &mut out);
+        assert_eq!(decode_message(&mut out.freeze()).unwrap().publisher, None);
+    }
+
+    #[test]
     fn truncated_records_are_corrupt_not_panics() {
         let mut out = BytesMut::new();
-        encode_delivery(&Delivery { message: Arc::new(message()), qos: QoS::AtLeastOnce, retain: false, subscription_ids: vec![1], seq: 0 }, 1, None, &mut out);
+        encode_delivery(
+            &Delivery {
+                message: Arc::new(message()),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                subscription_ids: vec![1],
+                seq: 0,
+            },
+            1,
+            None,
+            &mut out,
+        );
         let full = out.freeze();
         for n in 0..full.len() {
             let _ = decode_delivery(&mut full.slice(..n));

@@ -319,3 +319,47 @@ async fn cumulative_counters_continue_after_a_restart() {
         "messages received before the restart still count: {received}"
     );
 }
+
+#[tokio::test]
+async fn a_session_resumed_without_expiry_leaves_nothing_behind_in_the_store() {
+    let store = StoreFile::new();
+    let broker = store.start();
+    let (mut c, _) = TestClient::connect_with(&broker.addr(), persistent("fading")).await;
+    c.subscribe_qos(1, "fading/t", QoS::AtLeastOnce).await;
+    c.disconnect().await;
+    // Resume it, now with session expiry 0: it ends when this connection does.
+    let mut resume = persistent("fading");
+    resume.properties.session_expiry_interval = None;
+    let (c, ack) = TestClient::connect_with(&broker.addr(), resume).await;
+    assert!(ack.session_present);
+    c.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(broker);
+
+    let broker = store.start();
+    let (_, ack) = TestClient::connect_with(&broker.addr(), persistent("fading")).await;
+    assert!(!ack.session_present, "the ended session must not come back from the store");
+}
+
+#[tokio::test]
+async fn a_delayed_will_that_fired_is_not_published_again_after_a_restart() {
+    let store = StoreFile::new();
+    let broker = store.start();
+    let (mut watcher, _) = TestClient::connect_with(&broker.addr(), persistent("dw-watcher")).await;
+    watcher.subscribe_qos(1, "dwill", QoS::AtLeastOnce).await;
+    let mut c = persistent("dw-owner");
+    let mut will = comqtt::mqtt::LastWill { topic: "dwill".into(), payload: "late".into(), qos: QoS::AtLeastOnce, ..Default::default() };
+    will.properties.will_delay_interval = Some(1);
+    c.will = Some(will);
+    let (owner, _) = TestClient::connect_with(&broker.addr(), c).await;
+    drop(owner); // abnormal: the will is due in 1 s
+    let p = watcher.expect_publish_acked().await;
+    assert_eq!(&p.payload[..], b"late");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(watcher);
+    drop(broker);
+
+    let broker = store.start();
+    let (mut watcher, _) = TestClient::connect_with(&broker.addr(), persistent("dw-watcher")).await;
+    watcher.expect_nothing(Duration::from_millis(1800)).await;
+}

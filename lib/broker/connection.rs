@@ -232,6 +232,9 @@ where
     };
 
     tracing::debug!(%peer, client_id = %link.client_id, why = %close.why, "client disconnected");
+    // Offline before the client can see the connection close: a QoS 0 message published after
+    // that must not be queued for it.
+    link.outbox.set_online(false);
     if let (Some(reason), true) = (close.reason, link.protocol.is_v5()) {
         // Straight into `out`: output still held for a commit is not sent (nothing it
         // acknowledges is promised yet), but the DISCONNECT must be.

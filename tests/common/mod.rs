@@ -14,11 +14,30 @@ use std::time::{Duration, Instant};
 pub use client::TestClient;
 
 /// A free TCP port on 127.0.0.1 (bound and released; the broker binds it right after).
+///
+/// Ports come from 20000..32000, below Linux's ephemeral range (32768..60999), so an outgoing
+/// connection cannot take the port between this check and the server's bind; and a port is
+/// never handed out twice by one test process (tests run in parallel threads).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    for attempt in 0u64..10_000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(attempt ^ u64::from(std::process::id()));
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000")
 }
 
 /// A running `comqtt` process, killed when dropped.

@@ -24,7 +24,24 @@ pub struct TestClient {
 impl TestClient {
     /// Opens a TCP connection without sending anything.
     pub async fn raw(addr: &str, protocol: Protocol) -> TestClient {
-        let stream = TcpStream::connect(addr).await.expect("connect to broker");
+        // A few attempts, as any client would: under the whole suite's load a connect can fail
+        // transiently; a broker that is really gone fails all of them (and tests check that the
+        // broker still runs).
+        let mut last = None;
+        let mut stream = None;
+        for _ in 0..5 {
+            match TcpStream::connect(addr).await {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        let stream = stream.unwrap_or_else(|| panic!("cannot connect to the broker at {addr}: {last:?}"));
         stream.set_nodelay(true).ok();
         TestClient {
             stream,

@@ -517,7 +517,7 @@ async fn source_addresses_spread_connections_over_loopback_addresses() {
     let (broker, http) = BrokerProcess::start_with_http(&[]);
     let url = format!("tcp://{}", broker.addr());
     // Hold the connections long enough to list them through the HTTP API.
-    let mut child = Command::new(BENCH)
+    let child = Command::new(BENCH)
         .args([
             "-broker",
             &url,

@@ -338,7 +338,10 @@ async fn a_session_resumed_without_expiry_leaves_nothing_behind_in_the_store() {
 
     let broker = store.start();
     let (_, ack) = TestClient::connect_with(&broker.addr(), persistent("fading")).await;
-    assert!(!ack.session_present, "the ended session must not come back from the store");
+    assert!(
+        !ack.session_present,
+        "the ended session must not come back from the store"
+    );
 }
 
 #[tokio::test]
@@ -348,7 +351,12 @@ async fn a_delayed_will_that_fired_is_not_published_again_after_a_restart() {
     let (mut watcher, _) = TestClient::connect_with(&broker.addr(), persistent("dw-watcher")).await;
     watcher.subscribe_qos(1, "dwill", QoS::AtLeastOnce).await;
     let mut c = persistent("dw-owner");
-    let mut will = comqtt::mqtt::LastWill { topic: "dwill".into(), payload: "late".into(), qos: QoS::AtLeastOnce, ..Default::default() };
+    let mut will = comqtt::mqtt::LastWill {
+        topic: "dwill".into(),
+        payload: "late".into(),
+        qos: QoS::AtLeastOnce,
+        ..Default::default()
+    };
     will.properties.will_delay_interval = Some(1);
     c.will = Some(will);
     let (owner, _) = TestClient::connect_with(&broker.addr(), c).await;

@@ -92,13 +92,7 @@ where
         Ok(Err(refusal)) => {
             tracing::debug!(%peer, error = %refusal.why, "refused connection");
             if let Some((protocol, code)) = refusal.connack {
-                let mut out = BytesMut::new();
-                if Packet::ConnAck(ConnAck::new(code, false))
-                    .encode(protocol, &mut out)
-                    .is_ok()
-                {
-                    let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
-                }
+                refuse_connection(&mut writer, protocol, code).await;
             }
             return;
         }
@@ -122,13 +116,7 @@ where
             Ok(done) => Some(done),
             Err(code) => {
                 tracing::info!(%peer, reason = %code, "enhanced authentication failed");
-                let mut out = BytesMut::new();
-                if Packet::ConnAck(ConnAck::new(code, false))
-                    .encode(connect.protocol, &mut out)
-                    .is_ok()
-                {
-                    let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
-                }
+                refuse_connection(&mut writer, connect.protocol, code).await;
                 return;
             }
         }
@@ -141,13 +129,7 @@ where
         Ok(link) => link,
         Err((protocol, code, why)) => {
             tracing::info!(%peer, reason = %code, why, "connection refused");
-            let mut out = BytesMut::new();
-            if Packet::ConnAck(ConnAck::new(code, false))
-                .encode(protocol, &mut out)
-                .is_ok()
-            {
-                let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
-            }
+            refuse_connection(&mut writer, protocol, code).await;
             return;
         }
     };
@@ -251,6 +233,21 @@ where
     Stats::sub(&broker.stats.clients_connected, 1);
     link.flush_counts();
     link.finish(close.publish_will);
+}
+
+/// Answers CONNECT with a refusing CONNACK (best effort: the connection closes next).
+async fn refuse_connection<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    protocol: Protocol,
+    code: ReasonCode,
+) {
+    let mut out = BytesMut::new();
+    if Packet::ConnAck(ConnAck::new(code, false))
+        .encode(protocol, &mut out)
+        .is_ok()
+    {
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
+    }
 }
 
 /// Writes some of `out` (`Some(bytes written)`), or flushes once `out` is empty (`None`).
@@ -692,7 +689,12 @@ impl Link {
             out: BytesMut::new(),
             held: BytesMut::new(),
             hold_until: 0,
-            reauth: auth.as_ref().map(|(m, _)| Box::new(Reauth { method: m.clone(), exchange: None })),
+            reauth: auth.as_ref().map(|(m, _)| {
+                Box::new(Reauth {
+                    method: m.clone(),
+                    exchange: None,
+                })
+            }),
             persistent: broker.store.is_some() && session_expiry > 0,
         };
         link.outbox.set_persistent(link.persistent);
@@ -1053,7 +1055,10 @@ impl Link {
                     }
                 }
             } else {
-                self.aliases.get_or_insert_default().inbound.insert(alias, p.topic.detached());
+                self.aliases
+                    .get_or_insert_default()
+                    .inbound
+                    .insert(alias, p.topic.detached());
             }
         }
         if p.topic.starts_with("$SYS") {
@@ -1404,7 +1409,10 @@ impl Link {
         }
         // Only a PUBLISH that is sent sets up its alias: the client learns it from that packet.
         if let Some((topic, alias)) = new_alias {
-            self.aliases.get_or_insert_default().outbound.insert(topic, alias);
+            self.aliases
+                .get_or_insert_default()
+                .outbound
+                .insert(topic, alias);
         }
         self.counts.messages_sent += 1;
         self.send(packet);
@@ -1414,7 +1422,11 @@ impl Link {
     /// aliases are left. Returns a new mapping, to be recorded once the PUBLISH is sent.
     fn apply_outbound_alias(&self, publish: &mut Publish) -> Option<(MqttString, u16)> {
         let known = self.aliases.as_ref().map_or(0, |a| a.outbound.len());
-        if let Some(&alias) = self.aliases.as_ref().and_then(|a| a.outbound.get(&publish.topic)) {
+        if let Some(&alias) = self
+            .aliases
+            .as_ref()
+            .and_then(|a| a.outbound.get(&publish.topic))
+        {
             publish.properties.topic_alias = Some(alias);
             publish.topic = MqttString::default();
             None

@@ -336,12 +336,12 @@ impl Sessions {
                 }
             }
             if ended {
-                if entry.outbox.is_persistent() {
-                    if let Some(store) = &self.store {
-                        store.submit([Change::SessionEnded {
-                            client_id: client_id.clone(),
-                        }]);
-                    }
+                if entry.outbox.is_persistent()
+                    && let Some(store) = &self.store
+                {
+                    store.submit([Change::SessionEnded {
+                        client_id: client_id.clone(),
+                    }]);
                 }
                 out.sessions.push((
                     client_id.clone(),

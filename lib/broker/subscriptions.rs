@@ -206,7 +206,7 @@ fn remove(
     let Some((first, rest)) = levels.split_first() else {
         return match group {
             None => {
-                if node.subscribers.get(client_id).is_some_and(|s| owned(s)) {
+                if node.subscribers.get(client_id).is_some_and(&owned) {
                     node.subscribers.remove(client_id).is_some()
                 } else {
                     false

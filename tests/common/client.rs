@@ -41,7 +41,8 @@ impl TestClient {
                 }
             }
         }
-        let stream = stream.unwrap_or_else(|| panic!("cannot connect to the broker at {addr}: {last:?}"));
+        let stream =
+            stream.unwrap_or_else(|| panic!("cannot connect to the broker at {addr}: {last:?}"));
         stream.set_nodelay(true).ok();
         TestClient {
             stream,

@@ -11,6 +11,7 @@ use parking_lot::RwLock;
 use super::auth::{AuthMethods, EnhancedAuth};
 use super::capabilities::Capabilities;
 use super::client_info::ClientInfo;
+use super::events::Observers;
 use super::message::{Delivery, Message};
 use super::retained::RetainedStore;
 use super::session::InflightMessage;
@@ -57,6 +58,8 @@ pub struct Broker {
     pub store: Option<Arc<Store>>,
     /// Enhanced authentication methods (MQTT 5 AUTH).
     auth_methods: RwLock<AuthMethods>,
+    /// Observers of client events (the Kafka bridge).
+    pub events: Observers,
 }
 
 impl Broker {
@@ -77,6 +80,7 @@ impl Broker {
             banned: RwLock::new(Default::default()),
             store,
             auth_methods: RwLock::new(AuthMethods::default()),
+            events: Observers::default(),
         })
     }
 
@@ -95,7 +99,12 @@ impl Broker {
     /// [`Broker::publish`], also returning the store ticket after which the message is durable
     /// for every persistent session it was queued for (0: nothing to wait for).
     pub fn publish_durable(&self, message: Message) -> (usize, u64) {
-        let message = Arc::new(message);
+        self.publish_shared(Arc::new(message))
+    }
+
+    /// [`Broker::publish_durable`] of a message already shared (a client's publish, which
+    /// observers see too).
+    pub fn publish_shared(&self, message: Arc<Message>) -> (usize, u64) {
         let mut retained_ticket = 0;
         if message.retain && self.capabilities.retain_available {
             let store = self

@@ -134,6 +134,7 @@ where
         }
     };
     broker.stats.client_connected();
+    broker.events.each(|o| o.connected(&link.info));
     tracing::debug!(%peer, client_id = %link.client_id, protocol = %link.protocol, "client connected");
     let outbox = link.outbox.clone();
     // Packets the client sent right behind CONNECT (it need not wait for CONNACK) came in the
@@ -214,6 +215,7 @@ where
     };
 
     tracing::debug!(%peer, client_id = %link.client_id, why = %close.why, "client disconnected");
+    broker.events.each(|o| o.disconnected(&link.info, &close.why));
     // Offline before the client can see the connection close: a QoS 0 message published after
     // that must not be queued for it.
     link.outbox.set_online(false);
@@ -1129,11 +1131,16 @@ impl Link {
 
     fn route(&self, p: Publish) -> (usize, u64) {
         let max_expiry = self.broker.capabilities.maximum_message_expiry_interval;
-        self.broker.publish_durable(Message::from_publish(
+        let message = Arc::new(Message::from_publish(
             p,
             Some(self.client_id.clone()),
             max_expiry,
-        ))
+        ));
+        let routed = self.broker.publish_shared(message.clone());
+        self.broker
+            .events
+            .each(|o| o.published(&self.info, &message));
+        routed
     }
 
     fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Close> {
@@ -1211,6 +1218,16 @@ impl Link {
                 retained.push((inner.to_string(), sub));
             }
         }
+        self.broker.events.each(|o| {
+            let granted: Vec<&str> = s
+                .filters
+                .iter()
+                .zip(&reasons)
+                .filter(|(_, r)| r.is_success())
+                .map(|(f, _)| &f.filter[..])
+                .collect();
+            o.subscribed(&self.info, &granted)
+        });
         self.send(Packet::SubAck(SubAck {
             packet_id: s.packet_id,
             reasons,
@@ -1243,6 +1260,10 @@ impl Link {
                 ReasonCode::NO_SUBSCRIPTION_EXISTED
             });
         }
+        self.broker.events.each(|o| {
+            let filters: Vec<&str> = u.filters.iter().map(|f| &f[..]).collect();
+            o.unsubscribed(&self.info, &filters)
+        });
         self.send(Packet::UnsubAck(UnsubAck {
             packet_id: u.packet_id,
             reasons,

@@ -12,6 +12,7 @@ pub mod broker;
 pub mod capabilities;
 pub mod client_info;
 pub mod connection;
+pub mod events;
 pub mod message;
 pub mod retained;
 pub mod session;

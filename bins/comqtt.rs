@@ -110,6 +110,18 @@ struct ServeArgs {
     /// Acknowledge persistent-session messages only once on disk (true) or commit every 200 ms (false) [default: true].
     #[arg(long = "storage-sync", value_name = "BOOL", action = clap::ArgAction::Set)]
     storage_sync: Option<bool>,
+    /// Authentication: 0 anonymous, 1 username and password, 2 client id (auth.way) [default: 0].
+    #[arg(long = "auth-way", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=2))]
+    auth_way: Option<u8>,
+    /// Auth datasource: 0 file (rule file), 1 redis, 2 mysql, 3 postgresql, 4 http (auth.datasource) [default: 0].
+    #[arg(long = "auth-ds", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
+    auth_ds: Option<u8>,
+    /// The datasource's YAML file: auth-redis.yml, auth-mysql.yml, auth-postgresql.yml, auth-http.yml or a rule file (auth.conf-path).
+    #[arg(long = "auth-path", value_name = "FILE")]
+    auth_path: Option<String>,
+    /// Blacklist rule file checked before the datasource (auth.blacklist-path).
+    #[arg(long = "auth-blacklist", value_name = "FILE")]
+    auth_blacklist: Option<String>,
     /// Logging on or off [default: true].
     #[arg(long = "log-enable", value_name = "BOOL", action = clap::ArgAction::Set)]
     log_enable: Option<bool>,
@@ -161,7 +173,9 @@ fn run() -> Result<()> {
                 .with_context(|| format!("writing docs under {}", dir.display()));
         }
         Some(Command::Config(ConfigCommand::Check { file })) => {
-            Config::load(&file)?;
+            let config = Config::load(&file)?;
+            comqtt::auth::Authenticator::check(&config.auth)
+                .with_context(|| format!("{}: auth files", file.display()))?;
             println!("{}: valid", file.display());
             return Ok(());
         }
@@ -247,6 +261,18 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     if let Some(v) = &args.redis_pass {
         config.redis.options.password = v.clone();
     }
+    if let Some(v) = args.auth_way {
+        config.auth.way = v;
+    }
+    if let Some(v) = args.auth_ds {
+        config.auth.datasource = v;
+    }
+    if let Some(v) = &args.auth_path {
+        config.auth.conf_path = v.clone();
+    }
+    if let Some(v) = &args.auth_blacklist {
+        config.auth.blacklist_path = v.clone();
+    }
     if let Some(v) = args.log_enable {
         config.log.enable = v;
     }
@@ -317,6 +343,17 @@ async fn serve(config: Config) -> Result<()> {
         None => (None, None),
     };
     let broker = Broker::with_store(capabilities, store.clone());
+    if let Some(authenticator) = comqtt::auth::Authenticator::open(&config.auth)
+        .await
+        .context("setting up authentication (auth: block, --auth-way, --auth-ds, --auth-path, --auth-blacklist)")?
+    {
+        tracing::info!(
+            datasource = authenticator.name(),
+            blacklist = %config.auth.blacklist_path,
+            "authentication on"
+        );
+        broker.set_authenticator(authenticator);
+    }
     if let Some(snapshot) = snapshot {
         let (sessions, retained) = broker.restore(snapshot);
         tracing::info!(sessions, retained, "restored persisted state");

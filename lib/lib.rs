@@ -6,6 +6,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`mqtt`] | the codec: packets, properties, reason codes, topic names and filters |
+//! | [`auth`] | who may connect and what each client may publish or subscribe: blacklist, datasources (file, Redis, MySQL, PostgreSQL, HTTP), ACLs |
 //! | [`bench`](mod@bench) | the load generator behind `comqtt-bench` (mqtt-stresser compatible, latency percentiles) |
 //! | [`broker`] | sessions, subscription tree, retained messages, QoS flows, wills, `$SYS` |
 //! | [`http`] | the HTTP API: stats, clients, retained, blacklist, publish, `/metrics`, health |
@@ -16,6 +17,7 @@
 //! | [`logging`] | console and rotating-file logs (text or JSON) from the `log:` block |
 //! | [`cli`] | Go-style command-line compatibility shared by the binaries |
 
+pub mod auth;
 pub mod bench;
 pub mod broker;
 pub mod cli;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::TestClient;
-use comqtt::broker::auth::{AuthExchange, AuthStep, EnhancedAuth};
+use comqtt::broker::enhanced_auth::{AuthExchange, AuthStep, EnhancedAuth};
 use comqtt::broker::{Broker, Capabilities};
 use comqtt::listener::{self, Transport};
 use comqtt::mqtt::{Auth, Connect, Packet, Protocol, ReasonCode};

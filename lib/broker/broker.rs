@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
-use super::auth::{AuthMethods, EnhancedAuth};
 use super::capabilities::Capabilities;
 use super::client_info::ClientInfo;
+use super::enhanced_auth::{AuthMethods, EnhancedAuth};
 use super::events::Observers;
 use super::message::{Delivery, Message};
 use super::retained::RetainedStore;
@@ -60,6 +60,8 @@ pub struct Broker {
     auth_methods: RwLock<AuthMethods>,
     /// Observers of client events (the Kafka bridge).
     pub events: Observers,
+    /// Who may connect and what they may do; unset: everyone, everything.
+    authenticator: std::sync::OnceLock<crate::auth::Authenticator>,
 }
 
 impl Broker {
@@ -81,7 +83,18 @@ impl Broker {
             store,
             auth_methods: RwLock::new(AuthMethods::default()),
             events: Observers::default(),
+            authenticator: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets who may connect (once, before serving); false if one was already set.
+    pub fn set_authenticator(&self, authenticator: crate::auth::Authenticator) -> bool {
+        self.authenticator.set(authenticator).is_ok()
+    }
+
+    /// The authenticator, if CONNECTs are checked.
+    pub fn authenticator(&self) -> Option<&crate::auth::Authenticator> {
+        self.authenticator.get()
     }
 
     /// A fresh connection identifier.

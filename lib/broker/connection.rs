@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::auth::{AuthExchange, AuthStep};
 use super::broker::Broker;
 use super::client_info::{ClientInfo, WillSummary};
+use super::enhanced_auth::{AuthExchange, AuthStep};
 use super::message::{Delivery, Message};
 use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
 use super::sessions::{Closed, Kick, NEVER_EXPIRES, PendingWill};
 use super::stats::Stats;
+use crate::auth::{ClientAcl, Credentials, Refusal};
 use crate::mqtt::topic::{parse_shared, valid_topic_filter};
 use crate::mqtt::{
     Auth, ConnAck, Connect, DecodeError, Disconnect, LastWill, MqttString, Packet, Protocol,
@@ -128,7 +129,12 @@ where
     {
         Ok(link) => link,
         Err((protocol, code, why)) => {
-            tracing::info!(%peer, reason = %code, why, "connection refused");
+            let reason = if protocol.is_v5() {
+                code.to_string()
+            } else {
+                format!("0x{:02X} (MQTT 3.x return code)", code.0)
+            };
+            tracing::info!(%peer, %reason, why, "connection refused");
             refuse_connection(&mut writer, protocol, code).await;
             return;
         }
@@ -215,7 +221,9 @@ where
     };
 
     tracing::debug!(%peer, client_id = %link.client_id, why = %close.why, "client disconnected");
-    broker.events.each(|o| o.disconnected(&link.info, &close.why));
+    broker
+        .events
+        .each(|o| o.disconnected(&link.info, &close.why));
     // Offline before the client can see the connection close: a QoS 0 message published after
     // that must not be queued for it.
     link.outbox.set_online(false);
@@ -294,7 +302,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Why the first packet did not open a connection.
-struct Refusal {
+struct BadFirstPacket {
     /// The CONNACK to answer with, in which protocol, if one is due.
     connack: Option<(Protocol, ReasonCode)>,
     why: String,
@@ -306,7 +314,7 @@ async fn read_connect<R: AsyncRead + Unpin>(
     reader: &mut R,
     rbuf: &mut BytesMut,
     max_packet: usize,
-) -> Result<Option<Box<Connect>>, Refusal> {
+) -> Result<Option<Box<Connect>>, BadFirstPacket> {
     loop {
         if let Some(&first) = rbuf
             .first()
@@ -314,7 +322,7 @@ async fn read_connect<R: AsyncRead + Unpin>(
         {
             // [MQTT-3.1.0-1], [MQTT-2.1.3-1]: the first byte is not that of a CONNECT, so
             // neither is the packet; its announced body is not waited for.
-            return Err(Refusal {
+            return Err(BadFirstPacket {
                 connack: None,
                 why: format!("first packet starts with 0x{first:02X}, not CONNECT"),
             });
@@ -323,7 +331,7 @@ async fn read_connect<R: AsyncRead + Unpin>(
         match decode(rbuf, Protocol::V5, max_packet) {
             Ok(Some(Packet::Connect(c))) => return Ok(Some(c)),
             Ok(Some(p)) => {
-                return Err(Refusal {
+                return Err(BadFirstPacket {
                     connack: None,
                     why: format!("first packet is {}, not CONNECT", p.name()),
                 });
@@ -331,7 +339,7 @@ async fn read_connect<R: AsyncRead + Unpin>(
             Ok(None) => {}
             Err(DecodeError::UnsupportedProtocol { name, level }) => {
                 // [MQTT-3.1.2-2]: answer 0x01 (3.1.1 format, which every client reads) and close.
-                return Err(Refusal {
+                return Err(BadFirstPacket {
                     connack: Some((
                         Protocol::V3_1_1,
                         ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION,
@@ -342,7 +350,7 @@ async fn read_connect<R: AsyncRead + Unpin>(
             Err(e) => {
                 // A v5 client learns why in CONNACK; 3.x clients are simply closed.
                 let connack = (level == Some(5)).then_some((Protocol::V5, e.reason_code()));
-                return Err(Refusal {
+                return Err(BadFirstPacket {
                     connack,
                     why: e.to_string(),
                 });
@@ -524,6 +532,8 @@ struct Link {
     reauth: Option<Box<Reauth>>,
     /// Whether this session's state is persisted (persistent session, broker with a store).
     persistent: bool,
+    /// What the client may publish and receive; `None`: everything.
+    acl: Option<Box<ClientAcl>>,
 }
 
 impl Link {
@@ -608,6 +618,48 @@ impl Link {
                 "client id is banned",
             );
         }
+        let acl = match broker.authenticator() {
+            None => None,
+            Some(authenticator) => {
+                let credentials = Credentials {
+                    client_id: &client_id,
+                    username: connect.username.as_deref(),
+                    password: connect.password.as_deref(),
+                    remote: peer,
+                };
+                match authenticator.connect(&credentials, auth.is_some()).await {
+                    Ok(acl) => acl.map(Box::new),
+                    Err(Refusal::BadCredentials) => {
+                        return refuse(
+                            ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+                            ReasonCode::V3_BAD_USER_NAME_OR_PASSWORD,
+                            "bad user name or password",
+                        );
+                    }
+                    Err(Refusal::NotAuthorized) => {
+                        return refuse(
+                            caps.not_authorized(),
+                            ReasonCode::V3_NOT_AUTHORIZED,
+                            "not authorized",
+                        );
+                    }
+                    Err(Refusal::Banned) => {
+                        return refuse(
+                            ReasonCode::BANNED,
+                            ReasonCode::V3_NOT_AUTHORIZED,
+                            "refused by the blacklist",
+                        );
+                    }
+                    Err(Refusal::Unavailable) => {
+                        return refuse(
+                            ReasonCode::SERVER_UNAVAILABLE,
+                            ReasonCode::V3_SERVER_UNAVAILABLE,
+                            "auth datasource unavailable",
+                        );
+                    }
+                }
+            }
+        };
         let keep_alive = if v5 && caps.server_keep_alive > 0 {
             caps.server_keep_alive
         } else {
@@ -698,6 +750,7 @@ impl Link {
                 })
             }),
             persistent: broker.store.is_some() && session_expiry > 0,
+            acl,
         };
         link.outbox.set_persistent(link.persistent);
         let mut changes = Vec::new();
@@ -1070,6 +1123,18 @@ impl Link {
             let refused = self.broker.capabilities.not_authorized();
             return self.ack(p.qos, p.packet_id, refused);
         }
+        if self
+            .acl
+            .as_ref()
+            .is_some_and(|acl| !acl.may_publish(&p.topic))
+        {
+            // Denied by the ACL: v5 gets 0x87 in PUBACK / PUBREC, 3.x an acknowledgement of
+            // a message that is dropped `[MQTT-3.3.5-2]`; QoS 0 is dropped silently.
+            tracing::debug!(client_id = %self.client_id, topic = %p.topic, "publish denied by the ACL");
+            Stats::add(&self.broker.stats.messages_dropped, 1);
+            let refused = self.broker.capabilities.not_authorized();
+            return self.ack(p.qos, p.packet_id, refused);
+        }
         let (qos, packet_id) = (p.qos, p.packet_id);
         if qos == QoS::ExactlyOnce {
             if self.session.inbound_qos2.contains(&packet_id) {
@@ -1173,6 +1238,15 @@ impl Link {
             };
             if !valid_topic_filter(inner) {
                 reasons.push(failure(ReasonCode::TOPIC_FILTER_INVALID));
+                continue;
+            }
+            if self
+                .acl
+                .as_ref()
+                .is_some_and(|acl| !acl.may_subscribe(inner))
+            {
+                tracing::debug!(client_id = %self.client_id, filter = %f.filter, "subscribe denied by the ACL");
+                reasons.push(failure(caps.not_authorized()));
                 continue;
             }
             let is_shared = matches!(shared, Ok(Some(_)));
@@ -1368,7 +1442,11 @@ impl Link {
             if self.out.len() + self.held.len() >= WRITE_HIGH_WATER {
                 return Err(d);
             }
-            if d.message.is_expired(now) {
+            let denied = self
+                .acl
+                .as_ref()
+                .is_some_and(|acl| !acl.may_receive(&d.message.topic));
+            if denied || d.message.is_expired(now) {
                 Stats::add(&self.broker.stats.messages_dropped, 1);
                 let done = self.done_change(d.seq);
                 self.persist(done, false);

@@ -6,12 +6,12 @@
 //! and pushes one [`message::Delivery`] per subscriber into its [`session::Outbox`]; each
 //! subscriber's connection drains its outbox into its socket.
 
-pub mod auth;
 #[allow(clippy::module_inception)] // the module is named for the `Broker` it holds
 pub mod broker;
 pub mod capabilities;
 pub mod client_info;
 pub mod connection;
+pub mod enhanced_auth;
 pub mod events;
 pub mod message;
 pub mod retained;

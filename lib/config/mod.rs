@@ -229,17 +229,19 @@ pub struct DashboardConfig {
     pub users_file: String,
 }
 
-/// The `auth:` block of the original.
+/// The `auth:` block of the original (see [`crate::auth`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AuthConfig {
-    /// 0 anonymous, 1 user name and password, 2 client id.
+    /// 0 anonymous, 1 user name and password, 2 client id: the key the datasource is asked
+    /// about, unless its file sets `auth-mode` / `acl-mode`.
     pub way: u8,
-    /// 0 free, 1 redis, 2 mysql, 3 postgresql, 4 http.
+    /// 0 file (the original's "free": a rule file, here), 1 redis, 2 mysql, 3 postgresql,
+    /// 4 http.
     pub datasource: u8,
     /// The datasource's config file.
     pub conf_path: String,
-    /// The blacklist ledger file.
+    /// The blacklist rule file, checked before the datasource.
     pub blacklist_path: String,
 }
 
@@ -595,11 +597,25 @@ impl Config {
                 allowed: "0: the Kafka bridge is not in this build yet",
             });
         }
-        if self.auth.way != 0 {
+        if self.auth.way > 2 {
             return Err(ConfigError::Invalid {
                 key: "auth.way",
                 value: self.auth.way.to_string(),
-                allowed: "0 (anonymous): authentication datasources are not in this build yet",
+                allowed: "0 anonymous, 1 username and password, 2 client id",
+            });
+        }
+        if self.auth.datasource > 4 {
+            return Err(ConfigError::Invalid {
+                key: "auth.datasource",
+                value: self.auth.datasource.to_string(),
+                allowed: "0 file, 1 redis, 2 mysql, 3 postgresql, 4 http",
+            });
+        }
+        if self.auth.way != 0 && self.auth.conf_path.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "auth.conf-path",
+                value: "\"\"".into(),
+                allowed: "the datasource's file (auth-redis.yml, auth-mysql.yml, auth-postgresql.yml, auth-http.yml or a rule file) when auth.way is 1 or 2",
             });
         }
         if self.storage_way > 3 {
@@ -768,7 +784,6 @@ mod tests {
         for (text, key) in [
             ("cluster:\n  node-name: c01\n", "cluster"),
             ("bridge-way: 1\n", "bridge-way"),
-            ("auth:\n  way: 1\n", "auth.way"),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(
@@ -779,6 +794,27 @@ mod tests {
         assert!(
             parse("auth:\n  way: 0\n  datasource: 3\n").is_ok(),
             "anonymous needs no datasource"
+        );
+    }
+
+    #[test]
+    fn auth_block_values_are_checked() {
+        for (text, key, allowed) in [
+            ("auth:\n  way: 3\n", "auth.way", "2 client id"),
+            ("auth:\n  datasource: 5\n", "auth.datasource", "4 http"),
+            (
+                "auth:\n  way: 1\n  datasource: 1\n",
+                "auth.conf-path",
+                "auth-redis.yml",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains(allowed), "{text}: {err}");
+        }
+        let c = parse("auth:\n  way: 1\n  datasource: 1\n  conf-path: a.yml\n").unwrap();
+        assert_eq!(
+            (c.auth.way, c.auth.datasource, c.auth.conf_path.as_str()),
+            (1, 1, "a.yml")
         );
     }
 

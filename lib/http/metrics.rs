@@ -202,6 +202,18 @@ pub fn render(broker: &Broker) -> String {
         "Threads of the broker process.",
         info.threads,
     );
+    if let Some(auth) = broker.authenticator() {
+        let name = "comqtt_auth_connects_total";
+        let _ = writeln!(
+            out.0,
+            "# HELP {name} CONNECT decisions of the {} auth datasource, by result.",
+            auth.name()
+        );
+        let _ = writeln!(out.0, "# TYPE {name} counter");
+        for (result, n) in auth.counters.snapshot() {
+            let _ = writeln!(out.0, "{name}{{result=\"{result}\"}} {n}");
+        }
+    }
     if let Some(store) = &broker.store {
         let h = store.latency();
         let name = "comqtt_storage_commit_seconds";

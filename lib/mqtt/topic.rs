@@ -46,6 +46,26 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// True if every topic that matches the filter `inner` also matches the filter `outer`: a
+/// subscription to `inner` stays within what `outer` allows (ACLs check SUBSCRIBE this way).
+/// A `+` or `#` of `inner` is covered only by a wildcard of `outer` at that level.
+pub fn filter_covers(outer: &str, inner: &str) -> bool {
+    if inner.starts_with('$') && (outer.starts_with('+') || outer.starts_with('#')) {
+        return false;
+    }
+    let mut o = outer.split('/');
+    let mut i = inner.split('/');
+    loop {
+        match (o.next(), i.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(il)) if il != "#" => {}
+            (Some(ol), Some(il)) if ol == il && il != "+" && il != "#" => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 /// A shared subscription filter split into its share name and its topic filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SharedFilter<'a> {
@@ -90,6 +110,32 @@ pub fn parse_shared(filter: &str) -> Result<Option<SharedFilter<'_>>, SharedFilt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_covers_only_what_it_matches() {
+        for (outer, inner, covered) in [
+            ("#", "a/b", true),
+            ("#", "a/#", true),
+            ("a/#", "a", true),
+            ("a/#", "a/+/c", true),
+            ("a/+", "a/b", true),
+            ("a/+", "a/+", true),
+            ("a/+", "a/#", false),
+            ("a/b", "a/+", false),
+            ("a/b", "a/b", true),
+            ("a/b", "a/b/c", false),
+            ("a/b/c", "a/b", false),
+            ("+/b", "$SYS/b", false),
+            ("#", "$SYS/#", false),
+            ("$SYS/#", "$SYS/broker/+", true),
+        ] {
+            assert_eq!(
+                filter_covers(outer, inner),
+                covered,
+                "{outer} covers {inner}"
+            );
+        }
+    }
 
     #[test]
     fn multi_level_wildcard_matches_parent_and_children_mqtt_4_7_1_1() {

@@ -205,7 +205,7 @@ impl RedisStore {
 }
 
 /// `redis://[user][:password]@host:port/db` for the options, or `None` for a bad address.
-fn redis_url(o: &RedisOptions) -> Option<String> {
+pub(crate) fn redis_url(o: &RedisOptions) -> Option<String> {
     let addr = o.addr.strip_prefix("redis://").unwrap_or(&o.addr);
     let (host, port) = addr.rsplit_once(':')?;
     let host = if host.is_empty() { "127.0.0.1" } else { host };

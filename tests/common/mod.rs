@@ -3,8 +3,12 @@
 //! and assert on exactly what comes back.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod client;
 pub mod http;
+pub mod mariadb;
+pub mod postgres;
+pub mod redis;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

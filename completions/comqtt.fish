@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
+    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -39,6 +39,10 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l redis-pass -d 'Redis pass
 complete -c comqtt -n "__fish_comqtt_needs_command" -l storage-path -d 'File of the embedded store [default: ./data/comqtt.redb]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l storage-sync -d 'Acknowledge persistent-session messages only once on disk (true) or commit every 200 ms (false) [default: true]' -r -f -a "true\t''
 false\t''"
+complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-way -d 'Authentication: 0 anonymous, 1 username and password, 2 client id (auth.way) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-ds -d 'Auth datasource: 0 file (rule file), 1 redis, 2 mysql, 3 postgresql, 4 http (auth.datasource) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-path -d 'The datasource\'s YAML file: auth-redis.yml, auth-mysql.yml, auth-postgresql.yml, auth-http.yml or a rule file (auth.conf-path)' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-blacklist -d 'Blacklist rule file checked before the datasource (auth.blacklist-path)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_needs_command" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
@@ -68,6 +72,10 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l redis-pass -d 'R
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l storage-path -d 'File of the embedded store [default: ./data/comqtt.redb]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l storage-sync -d 'Acknowledge persistent-session messages only once on disk (true) or commit every 200 ms (false) [default: true]' -r -f -a "true\t''
 false\t''"
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-way -d 'Authentication: 0 anonymous, 1 username and password, 2 client id (auth.way) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-ds -d 'Auth datasource: 0 file (rule file), 1 redis, 2 mysql, 3 postgresql, 4 http (auth.datasource) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-path -d 'The datasource\'s YAML file: auth-redis.yml, auth-mysql.yml, auth-postgresql.yml, auth-http.yml or a rule file (auth.conf-path)' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-blacklist -d 'Blacklist rule file checked before the datasource (auth.blacklist-path)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r

@@ -107,7 +107,7 @@ async fn refusals_carry_the_right_connack_code_in_v5_and_3_1_1() {
         );
     }
     assert!(
-        b.log_text().contains("bad user name or password"),
+        b.log_contains("bad user name or password"),
         "refusals are logged"
     );
 }
@@ -239,7 +239,7 @@ fn mosquitto_clients_are_refused_and_admitted() {
     let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
     assert!(err.contains("bad user name or password"), "{err}");
 
-    let mut sub = std::process::Command::new("mosquitto_sub")
+    let sub = std::process::Command::new("mosquitto_sub")
         .args([
             "-h",
             "127.0.0.1",
@@ -329,4 +329,34 @@ fn a_missing_or_broken_rule_file_stops_the_broker_with_a_message_naming_it() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn metrics_count_every_connect_decision() {
+    let (rules, blacklist) = files("metrics");
+    let (b, http) = BrokerProcess::start_with_http(&[
+        "--auth-way",
+        "1",
+        "--auth-ds",
+        "0",
+        "--auth-path",
+        rules.to_str().unwrap(),
+        "--auth-blacklist",
+        blacklist.to_str().unwrap(),
+    ]);
+    let addr = b.addr();
+    connect_code(&addr, Protocol::V5, "c1", Some("alice"), Some("wrong")).await;
+    connect_code(&addr, Protocol::V5, "banned-1", None, None).await;
+    connect_code(&addr, Protocol::V5, "c2", Some("alice"), Some("s3cret")).await;
+    let text = common::http::request(&http, "GET", "/metrics", &[], None)
+        .await
+        .text();
+    for line in [
+        "comqtt_auth_connects_total{result=\"allowed\"} 1",
+        "comqtt_auth_connects_total{result=\"bad_credentials\"} 1",
+        "comqtt_auth_connects_total{result=\"banned\"} 1",
+        "comqtt_auth_connects_total{result=\"unavailable\"} 0",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
 }

@@ -4,7 +4,8 @@
 //! stages (the blacklist's matching rules, then the datasource's rules) and a default. Each
 //! check walks the stages in order; the first stage with an opinion decides. Within a stage the
 //! most specific rule wins: among the filters that match, the longest one (the original's
-//! "longest filter wins"), so `a/#: 3` with `a/secret: 0` denies `a/secret` only.
+//! "longest filter wins"; at equal length the one with fewer wildcards), so `a/#: 3` with
+//! `a/secret: 0` denies `a/secret` only.
 
 use crate::mqtt::topic::{filter_covers, matches};
 
@@ -103,7 +104,7 @@ impl ClientAcl {
                     let best = rules
                         .iter()
                         .filter(|(filter, _)| applies(filter))
-                        .max_by_key(|(filter, _)| filter.len());
+                        .max_by_key(|(filter, _)| specificity(filter));
                     if let Some((_, access)) = best {
                         return access.permits(wanted);
                     }
@@ -112,6 +113,19 @@ impl ClientAcl {
         }
         self.default_allow
     }
+}
+
+/// How specific a filter is: longer first; at equal length, `+` beats `#` and no wildcard
+/// beats both (`topictest/1` over `topictest/#`).
+fn specificity(filter: &str) -> (usize, u8) {
+    let rank = if filter.contains('#') {
+        0
+    } else if filter.contains('+') {
+        1
+    } else {
+        2
+    };
+    (filter.len(), rank)
 }
 
 #[cfg(test)]
@@ -146,6 +160,22 @@ mod tests {
         assert!(!acl.may_publish("a/secret") && !acl.may_receive("a/secret"));
         assert!(acl.may_receive("a/x/log") && !acl.may_publish("a/x/log"));
         assert!(!acl.may_publish("b"), "no rule: the default (deny)");
+        let tie = ClientAcl::new(
+            vec![rules(&[
+                ("t/1", Access::Write),
+                ("t/#", Access::Read),
+                ("t/+", Access::Deny),
+            ])],
+            false,
+        );
+        assert!(
+            tie.may_publish("t/1") && !tie.may_receive("t/1"),
+            "exact beats wildcards of its length"
+        );
+        assert!(
+            !tie.may_publish("t/2") && !tie.may_receive("t/2"),
+            "+ beats # at equal length"
+        );
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub enum SourceConfig {
     /// `auth-redis.yml`.
     Redis(super::redis::RedisAuthConfig),
     /// `auth-mysql.yml` / `auth-postgresql.yml`.
-    Sql(super::sql::SqlAuthConfig),
+    Sql(Box<super::sql::SqlAuthConfig>),
     /// `auth-http.yml`.
     Http(super::http::HttpAuthConfig),
 }
@@ -151,7 +151,7 @@ impl SourceConfig {
             }
             2 | 3 => {
                 let (c, m) = SqlSource::config(path, way, code == 3)?;
-                (SourceConfig::Sql(c), m)
+                (SourceConfig::Sql(Box::new(c)), m)
             }
             4 => {
                 let (c, m) = HttpSource::config(path, way)?;

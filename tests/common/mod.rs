@@ -133,6 +133,21 @@ impl BrokerProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits (up to 5 s: log lines reach the file through a writer thread) until the log
+    /// holds `needle`; returns whether it did.
+    pub fn log_contains(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `host:port` for clients.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)

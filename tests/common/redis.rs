@@ -16,33 +16,35 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one on `port` and waits until it answers PING.
     pub fn start(port: u16) -> RedisServer {
-        let dir = std::env::temp_dir();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                dir.to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is required (scripts/test installs it)");
-        let server = RedisServer { child, port };
+        let mut server = RedisServer {
+            child: spawn(port),
+            port,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if server.cli(&["ping"]).trim() == "PONG" {
-                return server;
+            if self.cli(&["ping"]).trim() == "PONG" {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("redis-server did not answer on port {port}");
+        panic!("redis-server did not answer on port {}", self.port);
+    }
+
+    /// Kills the server (Redis going away); its data is gone with it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port after [`RedisServer::stop`].
+    pub fn restart(&mut self) {
+        self.child = spawn(self.port);
+        self.wait_ready();
     }
 
     /// Runs `redis-cli -p PORT ARGS...` and returns what it printed.
@@ -53,6 +55,28 @@ impl RedisServer {
         String::from_utf8_lossy(&run_tool("redis-cli", &all, Duration::from_secs(5)).stdout)
             .to_string()
     }
+}
+
+/// A `redis-server` on `port` without persistence of its own.
+fn spawn(port: u16) -> Child {
+    let dir = std::env::temp_dir();
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir.to_str().unwrap_or("/tmp"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server is required (scripts/test installs it)")
 }
 
 impl Drop for RedisServer {

@@ -120,6 +120,13 @@ async fn config_and_cluster_routes_describe_a_single_node() {
     assert_eq!(members.len(), 1, "{members:?}");
     assert_eq!(members[0]["name"], conf["node_name"]);
     assert_eq!(members[0]["status"], "alive");
+    let nodes = get(&http, "/api/v1/cluster/nodes").await.json();
+    assert_eq!(nodes[0]["name"], conf["node_name"], "{nodes}");
+    assert_eq!(
+        (nodes[0]["self"].as_bool(), nodes[0]["http"].as_str()),
+        (Some(true), Some(http.as_str())),
+        "{nodes}"
+    );
 }
 
 #[tokio::test]

@@ -93,6 +93,7 @@ pub fn router(api: ApiState) -> Router {
         .route("/mqtt/stats", get(stats::overall))
         .route("/cluster/conf", get(node::cluster_conf))
         .route("/cluster/ms", get(node::cluster_members))
+        .route("/api/v1/cluster/nodes", get(node::cluster_nodes))
         .route(&format!("{v1}/config"), get(node::config))
         .route(&format!("{v1}/stat/overall"), get(stats::overall))
         .route(&format!("{v1}/stat/online"), get(stats::online))

@@ -47,3 +47,20 @@ pub async fn cluster_members(State(api): State<ApiState>) -> Json<Value> {
         "tags": { "http-port": addr.map(|a| a.port().to_string()) },
     }]))
 }
+
+/// `GET /api/v1/cluster/nodes`: every node of the cluster with the addresses of its
+/// listeners, for comqtt-top and operators: `[{name, addr, http, mqtt, grpc, status, leader,
+/// self}]`. A single node lists itself.
+pub async fn cluster_nodes(State(api): State<ApiState>) -> Json<Value> {
+    let http = api.local_addr.map(|a| a.to_string());
+    Json(json!([{
+        "name": api.settings.node_name,
+        "addr": api.local_addr.map(|a| a.ip().to_string()),
+        "http": http,
+        "mqtt": api.settings.config.tcp,
+        "grpc": null,
+        "status": "alive",
+        "leader": true,
+        "self": true,
+    }]))
+}

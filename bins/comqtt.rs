@@ -244,7 +244,7 @@ fn settings(args: &ServeArgs) -> Result<Config> {
         mqtt.tls.ca_cert = v.clone();
     }
     if let Some(v) = args.storage_way {
-        config.storage_way = v;
+        config.storage_way = Some(v);
     }
     if let Some(v) = &args.storage_path {
         config.storage_path = v.clone();
@@ -304,7 +304,7 @@ fn settings(args: &ServeArgs) -> Result<Config> {
 
 async fn serve(config: Config) -> Result<()> {
     let capabilities = config.mqtt.options.capabilities.to_capabilities()?;
-    let store = match config.storage_way {
+    let store = match config.storage_way() {
         0 => {
             tracing::info!("storage: memory (sessions and retained messages are lost on restart)");
             None

@@ -21,7 +21,14 @@ fn check(file: &Path) -> (bool, String) {
 
 #[test]
 fn every_top_level_example_config_is_valid() {
-    for name in ["single.yml", "single-original.yml", "auth.yml"] {
+    for name in [
+        "single.yml",
+        "single-original.yml",
+        "auth.yml",
+        "node1.yml",
+        "node2.yml",
+        "node3.yml",
+    ] {
         let (ok, text) = check(&Path::new("config").join(name));
         assert!(ok, "config/{name}: {text}");
         assert!(text.contains("valid"), "{text}");

@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use super::access::Rules;
 use super::http::HttpSource;
 use super::ledger::Ledger;
@@ -13,6 +11,7 @@ use super::password::PasswordHash;
 use super::redis::RedisSource;
 use super::sql::SqlSource;
 use super::{AuthError, Credentials, KeyMode};
+pub(crate) use crate::config::nullable;
 
 /// A user as a datasource stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +87,6 @@ impl Modes {
             hash_key: hash_key.to_string(),
         })
     }
-}
-
-/// Deserializes YAML null (`key:` with nothing after it, as the original's samples have) as
-/// the type's default.
-pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Reads and parses a datasource's YAML file; errors name the file (and the parser's line).

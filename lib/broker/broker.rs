@@ -10,6 +10,7 @@ use parking_lot::RwLock;
 
 use super::capabilities::Capabilities;
 use super::client_info::ClientInfo;
+use super::cluster_link::{ClusterLink, HandedOver};
 use super::enhanced_auth::{AuthMethods, EnhancedAuth};
 use super::events::Observers;
 use super::message::{Delivery, Message};
@@ -24,6 +25,21 @@ use crate::mqtt::Protocol;
 use crate::mqtt::{MqttString, QoS};
 use crate::storage::record::{SessionRecord, now_unix};
 use crate::storage::{Change, Snapshot, Store};
+
+/// Which of this node's subscribers a message goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// All of them (a message routed here first).
+    Everyone,
+    /// What the node that forwarded it chose this node for: its ordinary subscribers when
+    /// `ordinary`, and one member of each of these shared subscriptions (`$share/g/f`).
+    Peer {
+        /// Deliver to the subscribers of ordinary (not shared) subscriptions.
+        ordinary: bool,
+        /// The shared subscriptions this node serves for the message.
+        shared: &'a [String],
+    },
+}
 
 /// The store records and deferred deliveries of one publish.
 #[derive(Default)]
@@ -62,6 +78,8 @@ pub struct Broker {
     pub events: Observers,
     /// Who may connect and what they may do; unset: everyone, everything.
     authenticator: std::sync::OnceLock<crate::auth::Authenticator>,
+    /// The cluster this node belongs to; unset: a single node.
+    cluster: std::sync::OnceLock<Arc<dyn ClusterLink>>,
 }
 
 impl Broker {
@@ -84,6 +102,7 @@ impl Broker {
             auth_methods: RwLock::new(AuthMethods::default()),
             events: Observers::default(),
             authenticator: std::sync::OnceLock::new(),
+            cluster: std::sync::OnceLock::new(),
         })
     }
 
@@ -95,6 +114,33 @@ impl Broker {
     /// The authenticator, if CONNECTs are checked.
     pub fn authenticator(&self) -> Option<&crate::auth::Authenticator> {
         self.authenticator.get()
+    }
+
+    /// Joins the broker to a cluster (once, before serving; false if already set). The link
+    /// is told about every filter already subscribed (restored sessions), under the tree's
+    /// lock, so no change slips between that list and the changes that follow.
+    pub fn set_cluster_link(&self, link: Arc<dyn ClusterLink>) -> bool {
+        let tree = self.subscriptions.write();
+        if self.cluster.set(link.clone()).is_err() {
+            return false;
+        }
+        for filter in tree.filters() {
+            link.filter_changed(&filter, true);
+        }
+        true
+    }
+
+    /// The cluster link, in cluster mode.
+    pub fn cluster_link(&self) -> Option<&Arc<dyn ClusterLink>> {
+        self.cluster.get()
+    }
+
+    /// Tells the cluster that `filter` appeared on or left this node (call under the tree's
+    /// write lock).
+    fn filter_changed(&self, filter: &str, present: bool) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.filter_changed(filter, present);
+        }
     }
 
     /// A fresh connection identifier.
@@ -142,11 +188,51 @@ impl Broker {
         (reached, ticket.max(retained_ticket))
     }
 
-    /// Matches and delivers; returns the subscribers reached and the store ticket.
+    /// A message another node of the cluster sent here: delivered to the subscribers it was
+    /// chosen for (`audience`), and kept as the retained message of its topic when `retained`
+    /// names when its origin stored it (unless a newer one is held). Never forwarded again;
+    /// the retained copy is not persisted (its origin did that).
+    pub fn publish_from_peer(
+        &self,
+        message: Arc<Message>,
+        audience: Audience<'_>,
+        retained: Option<std::time::SystemTime>,
+    ) -> (usize, u64) {
+        if let Some(at) = retained.filter(|_| self.capabilities.retain_available) {
+            let delta = self.retained.set_if_newer(&message, at);
+            if delta > 0 {
+                Stats::add(&self.stats.retained, 1);
+            } else if delta < 0 {
+                Stats::sub(&self.stats.retained, 1);
+            }
+        }
+        self.route_to(&message, audience)
+    }
+
+    /// Matches and delivers to everyone, then hands the message to the cluster; returns the
+    /// subscribers reached (a node the message was forwarded to counts as one) and the store
+    /// ticket.
     fn route(&self, message: &Arc<Message>) -> (usize, u64) {
+        let (mut reached, ticket) = self.route_to(message, Audience::Everyone);
+        if let Some(cluster) = self.cluster.get()
+            && !message.topic.starts_with("$SYS")
+        {
+            reached += cluster.forward(message);
+        }
+        (reached, ticket)
+    }
+
+    /// Matches and delivers to this node's subscribers in `audience`.
+    fn route_to(&self, message: &Arc<Message>, audience: Audience<'_>) -> (usize, u64) {
         let tree = self.subscriptions.read();
         let mut m = Matches::default();
         tree.matches(&message.topic, &mut m);
+        if let Audience::Peer { ordinary, shared } = audience {
+            if !ordinary {
+                m.subscribers.clear();
+            }
+            m.shared.retain(|(key, _)| shared.iter().any(|k| k == key));
+        }
         let publisher = message.publisher.as_ref();
         m.subscribers
             .retain(|s| !(s.options.no_local && Some(&s.outbox.client_id) == publisher));
@@ -181,7 +267,7 @@ impl Broker {
             reached += 1;
             rest = &rest[same..];
         }
-        for s in &m.shared {
+        for (_, s) in &m.shared {
             let ids = s.identifier.into_iter().collect();
             self.deliver(
                 &s.outbox,
@@ -294,7 +380,11 @@ impl Broker {
             identifier: sub.identifier,
         };
         let mut tree = self.subscriptions.write();
+        let appeared = !tree.has_filter(filter);
         let is_new = tree.subscribe(filter, client_id, subscriber);
+        if appeared {
+            self.filter_changed(filter, true);
+        }
         self.stats
             .subscriptions
             .store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -305,6 +395,9 @@ impl Broker {
     pub fn unsubscribe(&self, client_id: &str, filter: &str) -> bool {
         let mut tree = self.subscriptions.write();
         let existed = tree.unsubscribe(filter, client_id);
+        if existed && !tree.has_filter(filter) {
+            self.filter_changed(filter, false);
+        }
         self.stats
             .subscriptions
             .store(tree.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -522,6 +615,113 @@ impl Broker {
         self.banned.read().iter().cloned().collect()
     }
 
+    /// Another node takes over the session of `client_id` (its client connects there now):
+    /// the session leaves this node with its state and queued messages (only the will, if it
+    /// was pending and `clean_start` discards the session, is published here). Waits until
+    /// this node's store writes are done, so they cannot land after the new node's.
+    pub async fn hand_over(&self, client_id: &str, clean_start: bool) -> Option<HandedOver> {
+        let released = self.sessions.release(client_id).await?;
+        self.end_session(client_id, &released.state, &released.outbox);
+        let queued = released.outbox.take_all();
+        if clean_start && let Some(will) = released.will {
+            self.publish(will);
+        }
+        if let Some(store) = &self.store {
+            store.flush().await;
+        }
+        tracing::debug!(
+            client_id,
+            queued = queued.len(),
+            "session handed over to another node"
+        );
+        Some(if clean_start {
+            HandedOver::default()
+        } else {
+            HandedOver {
+                state: released.state,
+                queued,
+                expiry_interval: released.expiry_interval,
+            }
+        })
+    }
+
+    /// Installs a session another node handed over, offline, so the connection that asked
+    /// for it resumes it. With `persistent`, everything the store held under the client id
+    /// is replaced by the session as it is now (sequence numbers are this node's).
+    pub fn adopt(&self, client_id: &MqttString, handed: HandedOver, persistent: bool) {
+        let store = self.store.as_ref().filter(|_| persistent);
+        let outbox = Arc::new(Outbox::new(
+            client_id.clone(),
+            self.capabilities.maximum_queued_messages,
+        ));
+        outbox.set_persistent(store.is_some());
+        let info = Arc::new(ClientInfo::new(
+            client_id.clone(),
+            String::new(),
+            Protocol::V5,
+        ));
+        let mut changes = vec![Change::SessionEnded {
+            client_id: client_id.clone(),
+        }];
+        let mut state = handed.state;
+        for (filter, sub) in &state.subscriptions {
+            self.subscribe(client_id, &outbox, filter, *sub);
+            info.subscribed(filter);
+            changes.push(Change::Subscribed {
+                client_id: client_id.clone(),
+                filter: filter.clone(),
+                options: sub.options,
+                identifier: sub.identifier,
+            });
+        }
+        for m in state.inflight.iter_mut() {
+            m.delivery.seq = store.map_or(0, |s| s.next_seq());
+            changes.push(Change::Message {
+                client_id: client_id.clone(),
+                seq: m.delivery.seq,
+                delivery: m.delivery.clone(),
+                packet_id: m.packet_id,
+                stage: Some(m.stage),
+            });
+            Stats::add(&self.stats.inflight, 1);
+        }
+        for mut d in handed.queued {
+            d.seq = match store {
+                Some(s) if d.qos != QoS::AtMostOnce => s.next_seq(),
+                _ => 0,
+            };
+            if d.seq != 0 {
+                changes.push(Change::Message {
+                    client_id: client_id.clone(),
+                    seq: d.seq,
+                    delivery: d.clone(),
+                    packet_id: 0,
+                    stage: None,
+                });
+            }
+            self.push(&outbox, d, &mut changes);
+        }
+        for id in &state.inbound_qos2 {
+            changes.push(Change::InboundQos2 {
+                client_id: client_id.clone(),
+                packet_id: *id,
+                present: true,
+            });
+        }
+        if store.is_some() {
+            self.persist(changes);
+        }
+        self.sessions.restore(
+            client_id.clone(),
+            outbox,
+            state,
+            handed.expiry_interval,
+            Instant::now(),
+            None,
+            info,
+        );
+    }
+
     /// Removes every subscription of an ended session from the router.
     pub fn end_session(&self, client_id: &str, state: &SessionState, outbox: &Arc<Outbox>) {
         Stats::sub(&self.stats.inflight, state.inflight.len() as u64);
@@ -530,7 +730,9 @@ impl Broker {
         }
         let mut tree = self.subscriptions.write();
         for filter in state.subscriptions.keys() {
-            tree.unsubscribe_session(filter, client_id, outbox);
+            if tree.unsubscribe_session(filter, client_id, outbox) && !tree.has_filter(filter) {
+                self.filter_changed(filter, false);
+            }
         }
         self.stats
             .subscriptions

@@ -687,6 +687,14 @@ impl Link {
                 "storage unavailable",
             );
         }
+        if let Some(cluster) = broker.cluster_link()
+            && let Some(handed) = cluster.take_over(&client_id, connect.clean_start).await
+            && !connect.clean_start
+        {
+            // The client's session was on another node: it continues here.
+            let persistent = broker.store.is_some() && session_expiry > 0;
+            broker.adopt(&client_id, handed, persistent);
+        }
         let connection = broker.next_connection_id();
         let opened = match broker
             .sessions

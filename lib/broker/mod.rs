@@ -10,6 +10,7 @@
 pub mod broker;
 pub mod capabilities;
 pub mod client_info;
+pub mod cluster_link;
 pub mod connection;
 pub mod enhanced_auth;
 pub mod events;
@@ -21,5 +22,5 @@ pub mod stats;
 pub mod subscriptions;
 pub mod sys;
 
-pub use broker::Broker;
+pub use broker::{Audience, Broker};
 pub use capabilities::Capabilities;

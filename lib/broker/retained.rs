@@ -62,6 +62,44 @@ impl RetainedStore {
         }
     }
 
+    /// A retained message another node stored at `at`: kept (or, with an empty payload, the
+    /// topic cleared) unless this store holds a newer one for the topic. Last writer wins, by
+    /// the nodes' clocks. Returns the change in the number of retained messages.
+    pub fn set_if_newer(&self, message: &Arc<Message>, at: SystemTime) -> i64 {
+        let mut map = self.messages.write();
+        if map.get(&message.topic).is_some_and(|r| r.created > at) {
+            return 0;
+        }
+        if message.payload.is_empty() {
+            return map.remove(&message.topic).map_or(0, |_| -1);
+        }
+        let kept = Arc::new(Message {
+            topic: message.topic.detached(),
+            payload: bytes::Bytes::copy_from_slice(&message.payload),
+            ..Message::clone(message)
+        });
+        map.insert(
+            kept.topic.clone(),
+            Retained {
+                message: kept,
+                created: at,
+            },
+        )
+        .map_or(1, |_| 0)
+    }
+
+    /// Every unexpired retained message with when it was stored (`$SYS` left out), for a node
+    /// that joins the cluster.
+    pub fn all(&self) -> Vec<(Arc<Message>, SystemTime)> {
+        let now = Instant::now();
+        self.messages
+            .read()
+            .values()
+            .filter(|r| !r.message.topic.starts_with("$SYS") && !r.message.is_expired(now))
+            .map(|r| (r.message.clone(), r.created))
+            .collect()
+    }
+
     /// The unexpired retained messages whose topics match `filter`.
     pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
         let now = Instant::now();

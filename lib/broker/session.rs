@@ -93,6 +93,11 @@ impl Outbox {
         }
     }
 
+    /// Takes every queued delivery, oldest first.
+    pub fn take_all(&self) -> Vec<Delivery> {
+        self.queue.lock().drain(..).collect()
+    }
+
     /// Number of queued deliveries.
     pub fn len(&self) -> usize {
         self.queue.lock().len()

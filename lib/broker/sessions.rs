@@ -127,6 +127,19 @@ pub struct Opened {
     pub will: Option<Message>,
 }
 
+/// A session this node let go of (see [`Sessions::release`]).
+#[derive(Debug)]
+pub struct Released {
+    /// Its state.
+    pub state: SessionState,
+    /// Its outbox, with the messages still queued.
+    pub outbox: Arc<Outbox>,
+    /// Seconds it outlives its connection.
+    pub expiry_interval: u32,
+    /// A delayed will that was pending.
+    pub will: Option<Message>,
+}
+
 /// What became of a session when its connection ended.
 #[derive(Debug)]
 pub enum Closed {
@@ -252,6 +265,50 @@ impl Sessions {
             }
             if tokio::time::timeout_at(deadline, returned).await.is_err() {
                 return Err(OpenError::TakeoverTimeout);
+            }
+        }
+    }
+
+    /// Lets go of the session of `client_id` for another node of the cluster: a connection
+    /// holding it is told to disconnect with 0x8E Session taken over and waited for; then the
+    /// session leaves this registry without a store record of its end (the node it moves to
+    /// rewrites what the store holds). `None` if this node has no session of the client, or
+    /// its connection did not hand it back in time.
+    pub async fn release(&self, client_id: &str) -> Option<Released> {
+        let deadline = tokio::time::Instant::now() + TAKEOVER_TIMEOUT;
+        let mut kicked = false;
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            {
+                let mut map = self.map.lock();
+                match map.get(client_id) {
+                    None => return None,
+                    Some(entry) if entry.owner.is_some() => {
+                        if !kicked && let Some(owner) = &entry.owner {
+                            owner.kick.send(ReasonCode::SESSION_TAKEN_OVER);
+                            kicked = true;
+                        }
+                    }
+                    Some(_) => {
+                        let entry = map.remove(client_id)?;
+                        entry.outbox.set_online(false);
+                        return Some(Released {
+                            state: entry.state.map(|s| *s).unwrap_or_default(),
+                            outbox: entry.outbox,
+                            expiry_interval: entry.expiry_interval,
+                            will: entry.will.map(|w| w.message),
+                        });
+                    }
+                }
+            }
+            if tokio::time::timeout_at(deadline, returned).await.is_err() {
+                tracing::warn!(
+                    client_id,
+                    "session not handed back in time for a takeover by another node"
+                );
+                return None;
             }
         }
     }

@@ -37,6 +37,8 @@ struct Node {
 /// The members of one share group; each message goes to one of them.
 #[derive(Debug, Default)]
 struct SharedGroup {
+    /// The whole filter, `$share/{group}/{filter}`, as the cluster's routes name the group.
+    key: Box<str>,
     /// Members in subscription order.
     members: Vec<(MqttString, Subscriber)>,
     /// Round-robin cursor.
@@ -63,8 +65,9 @@ pub struct SubscriptionTree {
 pub struct Matches<'a> {
     /// Ordinary subscriptions; one client may appear several times (overlapping filters).
     pub subscribers: SmallVec<[&'a Subscriber; 8]>,
-    /// One member picked from each matching share group.
-    pub shared: SmallVec<[&'a Subscriber; 2]>,
+    /// One member picked from each matching share group, with the group's whole filter
+    /// (`$share/{group}/{filter}`).
+    pub shared: SmallVec<[(&'a str, &'a Subscriber); 2]>,
 }
 
 impl SubscriptionTree {
@@ -76,6 +79,7 @@ impl SubscriptionTree {
         client_id: &MqttString,
         subscriber: Subscriber,
     ) -> bool {
+        let full = filter;
         let (group, filter) = split_shared(filter);
         let node = filter.split('/').fold(&mut self.root, |node, level| {
             node.children.entry(level.into()).or_default()
@@ -86,7 +90,13 @@ impl SubscriptionTree {
                 .insert(client_id.clone(), subscriber)
                 .is_none(),
             Some(group) => {
-                let g = node.shared.entry(group.into()).or_default();
+                let g = node
+                    .shared
+                    .entry(group.into())
+                    .or_insert_with(|| SharedGroup {
+                        key: full.into(),
+                        ..SharedGroup::default()
+                    });
                 match g.members.iter_mut().find(|(id, _)| id == client_id) {
                     Some(member) => {
                         member.1 = subscriber;
@@ -134,6 +144,27 @@ impl SubscriptionTree {
             self.count -= 1;
         }
         removed
+    }
+
+    /// True if some client subscribes to exactly `filter` (which may be `$share/...`).
+    pub fn has_filter(&self, filter: &str) -> bool {
+        let (group, filter) = split_shared(filter);
+        let mut node = &self.root;
+        for level in filter.split('/') {
+            match node.children.get(level) {
+                Some(child) => node = child,
+                None => return false,
+            }
+        }
+        match group {
+            None => !node.subscribers.is_empty(),
+            Some(group) => node.shared.contains_key(group),
+        }
+    }
+
+    /// Every filter that has a subscriber (shared ones as `$share/{group}/{filter}`).
+    pub fn filters(&self) -> Vec<String> {
+        self.summary().into_iter().map(|(f, _)| f).collect()
     }
 
     /// The number of subscriptions held.
@@ -265,7 +296,7 @@ fn add<'a>(node: &'a Node, out: &mut Matches<'a>) {
     out.subscribers.extend(node.subscribers.values());
     for group in node.shared.values() {
         if let Some(member) = pick(group) {
-            out.shared.push(member);
+            out.shared.push((&group.key, member));
         }
     }
 }
@@ -307,7 +338,7 @@ mod tests {
         let mut ids: Vec<String> = m
             .subscribers
             .iter()
-            .chain(&m.shared)
+            .chain(m.shared.iter().map(|(_, s)| s))
             .map(|s| s.outbox.client_id.to_string())
             .collect();
         ids.sort();

@@ -4,9 +4,13 @@
 //! leaves out. Unknown keys and bad values are errors naming the key (and, for syntax and
 //! unknown keys, the line).
 
+mod cluster;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use cluster::ClusterConfig;
 
 use crate::broker::Capabilities;
 use crate::mqtt::QoS;
@@ -52,6 +56,16 @@ pub enum ConfigError {
     },
 }
 
+/// Deserializes YAML null (`key:` with nothing after it, as the original's samples have) as
+/// the type's default.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 fn line_suffix(line: &Option<usize>) -> String {
     line.map(|l| format!(", line {l}")).unwrap_or_default()
 }
@@ -86,8 +100,10 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
-    /// 0 memory, 1 embedded (redb file, the default), 2 accepted as an alias of 1.
-    pub storage_way: u8,
+    /// 0 memory, 1 embedded (redb file), 2 accepted as an alias of 1, 3 Redis; unset: 1 for a
+    /// single node, 3 in cluster mode (the original's defaults). See [`Config::storage_way`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_way: Option<u8>,
     /// File of the embedded store.
     pub storage_path: String,
     /// Acknowledge QoS 1/2 messages of persistent sessions only once they are on disk (the
@@ -110,9 +126,8 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// Authentication: way 0 (anonymous) only in this build.
     pub auth: AuthConfig,
-    /// The original's cluster block: refused until clustering is built.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<yaml_serde::Value>,
+    /// The cluster: on when `cluster.node-name` is set.
+    pub cluster: ClusterConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -322,7 +337,7 @@ pub struct LogConfig {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            storage_way: 1,
+            storage_way: None,
             storage_path: "./data/comqtt.redb".into(),
             storage_sync: true,
             mqtt: MqttConfig::default(),
@@ -333,7 +348,7 @@ impl Default for Config {
             dashboard_enable: false,
             dashboard: DashboardConfig::default(),
             auth: AuthConfig::default(),
-            cluster: None,
+            cluster: ClusterConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -583,11 +598,12 @@ impl Config {
 
     /// Checks every value against what its key allows.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.cluster.is_some() {
+        self.cluster.validate()?;
+        if self.cluster.enabled() && !matches!(self.storage_way(), 0 | 3) {
             return Err(ConfigError::Invalid {
-                key: "cluster",
-                value: "a cluster block".into(),
-                allowed: "no cluster block: clustering is not in this build yet (single node only)",
+                key: "storage-way",
+                value: self.storage_way().to_string(),
+                allowed: "3 (redis, shared by the nodes: sessions move with their clients) or 0 (memory) in cluster mode",
             });
         }
         if self.bridge_way != 0 {
@@ -618,21 +634,21 @@ impl Config {
                 allowed: "the datasource's file (auth-redis.yml, auth-mysql.yml, auth-postgresql.yml, auth-http.yml or a rule file) when auth.way is 1 or 2",
             });
         }
-        if self.storage_way > 3 {
+        if self.storage_way() > 3 {
             return Err(ConfigError::Invalid {
                 key: "storage-way",
-                value: self.storage_way.to_string(),
+                value: self.storage_way().to_string(),
                 allowed: "0 memory, 1 embedded, 2 (alias of 1), 3 redis",
             });
         }
-        if self.storage_way == 3 && self.redis.prefix.is_empty() {
+        if self.storage_way() == 3 && self.redis.prefix.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "redis.prefix",
                 value: "\"\"".into(),
                 allowed: "a non-empty key prefix",
             });
         }
-        if self.storage_way != 0 && self.storage_path.is_empty() {
+        if self.storage_way() != 0 && self.storage_path.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "storage-path",
                 value: "\"\"".into(),
@@ -656,6 +672,12 @@ impl Config {
             });
         }
         self.mqtt.options.capabilities.to_capabilities().map(|_| ())
+    }
+
+    /// The storage way in force: as set, else 1 for a single node and 3 in cluster mode.
+    pub fn storage_way(&self) -> u8 {
+        self.storage_way
+            .unwrap_or(if self.cluster.enabled() { 3 } else { 1 })
     }
 
     /// Settings of the original that this build accepts but does not act on, each with why;
@@ -697,6 +719,15 @@ impl Config {
             compat.passive_client_disconnect,
             "capabilities.compatibilities.passive-client-disconnect: not needed, comqtt closes after sending DISCONNECT as the spec asks; ignored",
         );
+        let c = &self.cluster;
+        note(
+            c.enabled() && c.raft_impl == 1,
+            "cluster.raft-impl: 1 (etcd raft) is served by openraft like 0; node names need not be numeric",
+        );
+        note(
+            c.enabled() && !c.grpc_enable,
+            "cluster.grpc-enable: false is ignored; messages between nodes always travel over gRPC (grpc-port)",
+        );
         note(
             compat.always_return_response,
             "capabilities.compatibilities.always-return-response: comqtt sends no Response Information; ignored",
@@ -706,7 +737,10 @@ impl Config {
 
     /// The full default configuration as YAML.
     pub fn default_yaml() -> String {
-        yaml_serde::to_string(&Config::default()).unwrap_or_default()
+        let body = yaml_serde::to_string(&Config::default()).unwrap_or_default();
+        format!(
+            "# storage-way: 1 on a single node, 3 (redis) in cluster mode (cluster.node-name set)\n{body}"
+        )
     }
 }
 
@@ -755,7 +789,7 @@ mod tests {
         let c = parse(&text).unwrap();
         assert_eq!(
             (
-                c.storage_way,
+                c.storage_way(),
                 c.mqtt.quic.as_str(),
                 c.mqtt.options.client_read_buffer_size
             ),
@@ -781,10 +815,7 @@ mod tests {
 
     #[test]
     fn features_not_built_are_refused_not_ignored() {
-        for (text, key) in [
-            ("cluster:\n  node-name: c01\n", "cluster"),
-            ("bridge-way: 1\n", "bridge-way"),
-        ] {
+        for (text, key) in [("bridge-way: 1\n", "bridge-way")] {
             let err = parse(text).unwrap_err().to_string();
             assert!(
                 err.contains(key) && err.contains("not in this build"),

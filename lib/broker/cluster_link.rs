@@ -1,0 +1,47 @@
+//! The seam between a broker node and the cluster it belongs to. The broker knows nothing of
+//! gossip, raft or gRPC: it tells a [`ClusterLink`] when a topic filter appears or disappears
+//! on this node, hands it each message routed here first, and asks it for a client's session
+//! when the client connects here; `lib/cluster` implements the link and calls back into the
+//! broker ([`crate::broker::Broker::publish_from_peer`], [`crate::broker::Broker::hand_over`]).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::message::{Delivery, Message};
+use super::session::SessionState;
+
+/// A boxed future (the link is used as a trait object).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A session given up by the node that held it, for the node where its client connects now.
+#[derive(Debug, Default)]
+pub struct HandedOver {
+    /// Subscriptions, in-flight messages both ways, packet ids.
+    pub state: SessionState,
+    /// Messages queued and not yet sent, oldest first.
+    pub queued: Vec<Delivery>,
+    /// Seconds the session outlives its connection.
+    pub expiry_interval: u32,
+}
+
+/// What the broker asks of its cluster. Called on connection tasks: every method except
+/// [`ClusterLink::take_over`] must only queue work, never wait.
+pub trait ClusterLink: Send + Sync + std::fmt::Debug + 'static {
+    /// The filter (`$share/group/filter` for a shared subscription) got its first subscriber
+    /// on this node (`present`), or lost its last one. Called in order, under the lock of the
+    /// subscription tree, so the calls follow the tree's own history.
+    fn filter_changed(&self, filter: &str, present: bool);
+
+    /// A message was routed here first (a client's publish, a will, the HTTP API; never
+    /// `$SYS`): send it to the nodes whose routes match. Returns how many nodes it went to.
+    fn forward(&self, message: &Arc<Message>) -> usize;
+
+    /// A client connects here: asks every other node to let go of its session. `clean_start`
+    /// sessions need no state back. `None` when no other node held one.
+    fn take_over<'a>(
+        &'a self,
+        client_id: &'a str,
+        clean_start: bool,
+    ) -> BoxFuture<'a, Option<HandedOver>>;
+}

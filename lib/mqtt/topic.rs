@@ -46,6 +46,30 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// True if every topic name that `inner` matches is also matched by `outer`: the filter
+/// `outer` covers the filter `inner`. For an `inner` without wildcards this is
+/// [`matches`]`(outer, inner)`. A `+` in `outer` covers one level of `inner` (a name or `+`),
+/// a `#` covers whatever follows (and the parent level, as in matching); a wildcard of `inner`
+/// is covered only by a wildcard at least as wide. Leading wildcards do not cover filters that
+/// start with `$` `[MQTT-4.7.2-1]`.
+pub fn covers(outer: &str, inner: &str) -> bool {
+    if inner.starts_with('$') && (outer.starts_with('+') || outer.starts_with('#')) {
+        return false;
+    }
+    let mut o = outer.split('/');
+    let mut i = inner.split('/');
+    loop {
+        match (o.next(), i.next()) {
+            (Some("#"), _) => return true,
+            (Some(_), Some("#")) => return false,
+            (Some("+"), Some(_)) => {}
+            (Some(ol), Some(il)) if ol == il => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 /// A shared subscription filter split into its share name and its topic filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SharedFilter<'a> {
@@ -138,6 +162,28 @@ mod tests {
         assert!(!valid_topic_name(""));
         assert!(!valid_topic_name("a/+"));
         assert!(!valid_topic_name("a/#"));
+    }
+
+    #[test]
+    fn a_filter_covers_the_filters_whose_topics_it_matches() {
+        // Without wildcards in the inner filter, covering is matching.
+        assert!(covers("a/+", "a/b"));
+        assert!(covers("a/#", "a"));
+        assert!(!covers("a/b", "a/b/c"), "no prefix matching");
+        assert!(!covers("a/b/c", "a/b"));
+        // Wildcards of the inner filter need a wildcard at least as wide.
+        assert!(covers("a/#", "a/+/c"));
+        assert!(covers("a/+", "a/+"));
+        assert!(covers("#", "a/#"));
+        assert!(covers("a/#", "a/b/#"));
+        assert!(!covers("a/+", "a/#"));
+        assert!(!covers("a/b", "a/+"));
+        assert!(!covers("a/+/c", "a/#"));
+        assert!(!covers("+", "+/+"));
+        // [MQTT-4.7.2-1]
+        assert!(!covers("#", "$SYS/#"));
+        assert!(!covers("+/broker", "$SYS/broker"));
+        assert!(covers("$SYS/#", "$SYS/broker/+"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | [`mqtt`] | the codec: packets, properties, reason codes, topic names and filters |
 //! | [`bench`](mod@bench) | the load generator behind `comqtt-bench` (mqtt-stresser compatible, latency percentiles) |
 //! | [`broker`] | sessions, subscription tree, retained messages, QoS flows, wills, `$SYS` |
+//! | [`bridge`] | broker events sent on to Kafka (`bridge-way: 1`), never in the way of MQTT |
 //! | [`http`] | the HTTP API: stats, clients, retained, blacklist, publish, `/metrics`, health |
 //! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
 //! | [`storage`] | persistence: the group-commit store and its embedded (redb) backend |
@@ -17,6 +18,7 @@
 //! | [`cli`] | Go-style command-line compatibility shared by the binaries |
 
 pub mod bench;
+pub mod bridge;
 pub mod broker;
 pub mod cli;
 pub mod config;

@@ -51,7 +51,7 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum ConfigCommand {
-    /// Check a YAML config file: exit 0 if it is valid, else print what is wrong.
+    /// Check a YAML config file (the main one, with the bridge file it names, or a Kafka bridge file): exit 0 if it is valid, else print what is wrong.
     Check {
         /// The file.
         file: PathBuf,
@@ -171,6 +171,11 @@ fn run() -> Result<()> {
                 .with_context(|| format!("writing docs under {}", dir.display()));
         }
         Some(Command::Config(ConfigCommand::Check { file })) => {
+            if KafkaBridgeConfig::is_bridge_file(&file) {
+                KafkaBridgeConfig::load(&file)?;
+                println!("{}: valid (Kafka bridge file)", file.display());
+                return Ok(());
+            }
             let config = Config::load(&file)?;
             let bridge = bridge_file(&config)?;
             println!("{}: valid", file.display());

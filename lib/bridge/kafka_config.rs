@@ -278,6 +278,22 @@ impl KafkaBridgeConfig {
         KafkaBridgeConfig::from_yaml(&text, path)
     }
 
+    /// Whether the file at `path` reads as a bridge file rather than a main config file: its
+    /// top-level keys are `kafka-options` and `rules` only (for `comqtt config check`).
+    pub fn is_bridge_file(path: &Path) -> bool {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return false;
+        };
+        match yaml_serde::from_str::<yaml_serde::Value>(&text) {
+            Ok(yaml_serde::Value::Mapping(m)) => {
+                !m.is_empty()
+                    && m.keys()
+                        .all(|k| matches!(k.as_str(), Some("kafka-options") | Some("rules")))
+            }
+            _ => false,
+        }
+    }
+
     /// Checks every value against what its key allows.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.kafka_options.validate()?;
@@ -474,6 +490,18 @@ mod tests {
                 "{yaml}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn bridge_files_are_told_from_main_config_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        assert!(KafkaBridgeConfig::is_bridge_file(
+            &dir.join("bridge-kafka.yml")
+        ));
+        assert!(!KafkaBridgeConfig::is_bridge_file(&dir.join("single.yml")));
+        assert!(!KafkaBridgeConfig::is_bridge_file(
+            &dir.join("no-such-file.yml")
+        ));
     }
 
     #[test]

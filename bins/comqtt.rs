@@ -108,18 +108,18 @@ struct ServeArgs {
         hide_env_values = true
     )]
     redis_pass: Option<String>,
-    /// Bridge of client events: 0 none, 1 Kafka (needs --bridge-path) [default: 0].
-    #[arg(long = "bridge-way", value_name = "N")]
-    bridge_way: Option<u8>,
-    /// The Kafka bridge's YAML file (the original's bridge-kafka.yml schema).
-    #[arg(long = "bridge-path", value_name = "FILE")]
-    bridge_path: Option<String>,
     /// File of the embedded store [default: ./data/comqtt.redb].
     #[arg(long = "storage-path", value_name = "FILE")]
     storage_path: Option<String>,
     /// Acknowledge persistent-session messages only once on disk (true) or commit every 200 ms (false) [default: true].
     #[arg(long = "storage-sync", value_name = "BOOL", action = clap::ArgAction::Set)]
     storage_sync: Option<bool>,
+    /// Bridge of client events: 0 none, 1 Kafka (needs --bridge-path) [default: 0].
+    #[arg(long = "bridge-way", value_name = "N")]
+    bridge_way: Option<u8>,
+    /// The Kafka bridge's YAML file (the original's bridge-kafka.yml schema).
+    #[arg(long = "bridge-path", value_name = "FILE")]
+    bridge_path: Option<String>,
     /// Logging on or off [default: true].
     #[arg(long = "log-enable", value_name = "BOOL", action = clap::ArgAction::Set)]
     log_enable: Option<bool>,

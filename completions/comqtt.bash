@@ -71,7 +71,7 @@ _comqtt() {
 
     case "${cmd}" in
         comqtt)
-            opts="-h -V --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config generate-docs help"
+            opts="-h -V --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --bridge-way --bridge-path --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,6 +131,14 @@ _comqtt() {
                     ;;
                 --storage-sync)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --bridge-way)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bridge-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --log-enable)
@@ -379,7 +387,7 @@ _comqtt() {
             return 0
             ;;
         comqtt__subcmd__serve)
-            opts="-h --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --log-enable --level --env --log-output --log-file --info-file --error-file --help"
+            opts="-h --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --bridge-way --bridge-path --log-enable --level --env --log-output --log-file --info-file --error-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -439,6 +447,14 @@ _comqtt() {
                     ;;
                 --storage-sync)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --bridge-way)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bridge-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --log-enable)

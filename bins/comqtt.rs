@@ -8,11 +8,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use comqtt::bridge::{KafkaBridge, KafkaBridgeConfig};
 use comqtt::broker::Broker;
 use comqtt::config::Config;
 use comqtt::http;
 use comqtt::listener::{self, Transport, tls};
 use comqtt::shutdown::ShutdownSignal;
+
+/// How long the exit waits for the Kafka bridge's queued events to be delivered.
+const BRIDGE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,7 +51,7 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum ConfigCommand {
-    /// Check a YAML config file: exit 0 if it is valid, else print what is wrong.
+    /// Check a YAML config file (the main one, with the bridge file it names, or a Kafka bridge file): exit 0 if it is valid, else print what is wrong.
     Check {
         /// The file.
         file: PathBuf,
@@ -122,6 +126,12 @@ struct ServeArgs {
     /// Blacklist rule file checked before the datasource (auth.blacklist-path).
     #[arg(long = "auth-blacklist", value_name = "FILE")]
     auth_blacklist: Option<String>,
+    /// Bridge of client events: 0 none, 1 Kafka (needs --bridge-path) [default: 0].
+    #[arg(long = "bridge-way", value_name = "N")]
+    bridge_way: Option<u8>,
+    /// The Kafka bridge's YAML file (the original's bridge-kafka.yml schema).
+    #[arg(long = "bridge-path", value_name = "FILE")]
+    bridge_path: Option<String>,
     /// Logging on or off [default: true].
     #[arg(long = "log-enable", value_name = "BOOL", action = clap::ArgAction::Set)]
     log_enable: Option<bool>,
@@ -173,15 +183,25 @@ fn run() -> Result<()> {
                 .with_context(|| format!("writing docs under {}", dir.display()));
         }
         Some(Command::Config(ConfigCommand::Check { file })) => {
+            if KafkaBridgeConfig::is_bridge_file(&file) {
+                KafkaBridgeConfig::load(&file)?;
+                println!("{}: valid (Kafka bridge file)", file.display());
+                return Ok(());
+            }
             let config = Config::load(&file)?;
             comqtt::auth::Authenticator::check(&config.auth)
                 .with_context(|| format!("{}: auth files", file.display()))?;
+            let bridge = bridge_file(&config)?;
             println!("{}: valid", file.display());
+            if bridge.is_some() {
+                println!("{}: valid", config.bridge_path);
+            }
             return Ok(());
         }
         None => cli.serve,
     };
     let config = settings(&args)?;
+    let bridge = bridge_file(&config)?;
     // Held until exit: dropping it writes out the queued log lines.
     let logging = comqtt::logging::init(&config.log)
         .context("setting up logging (log: block, --log-file, --info-file, --error-file)")?;
@@ -212,7 +232,18 @@ fn run() -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, bridge))
+}
+
+/// The Kafka bridge's file, read and checked, when `bridge-way` is 1.
+fn bridge_file(config: &Config) -> Result<Option<KafkaBridgeConfig>> {
+    if config.bridge_way != 1 {
+        return Ok(None);
+    }
+    let path = std::path::Path::new(&config.bridge_path);
+    let file = KafkaBridgeConfig::load(path)
+        .context("the Kafka bridge's file (bridge-path / --bridge-path)")?;
+    Ok(Some(file))
 }
 
 /// Defaults, then the file, then the flags given.
@@ -248,6 +279,12 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     }
     if let Some(v) = &args.storage_path {
         config.storage_path = v.clone();
+    }
+    if let Some(v) = args.bridge_way {
+        config.bridge_way = v;
+    }
+    if let Some(v) = &args.bridge_path {
+        config.bridge_path = v.clone();
     }
     if let Some(v) = args.storage_sync {
         config.storage_sync = v;
@@ -302,7 +339,7 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     Ok(config)
 }
 
-async fn serve(config: Config) -> Result<()> {
+async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> {
     let capabilities = config.mqtt.options.capabilities.to_capabilities()?;
     let store = match config.storage_way() {
         0 => {
@@ -358,6 +395,16 @@ async fn serve(config: Config) -> Result<()> {
         let (sessions, retained) = broker.restore(snapshot);
         tracing::info!(sessions, retained, "restored persisted state");
     }
+    // Before the listeners: every client's events are bridged. Kafka need not be up.
+    let bridge = match bridge {
+        Some(file) => {
+            let path = std::path::Path::new(&config.bridge_path);
+            let bridge = KafkaBridge::start(&file, path)?;
+            broker.events.register(bridge.clone());
+            Some(bridge)
+        }
+        None => None,
+    };
     let signal = ShutdownSignal::new();
     let t = &config.mqtt.tls;
     let tls = if t.server_cert.is_empty() {
@@ -397,6 +444,7 @@ async fn serve(config: Config) -> Result<()> {
             token,
             node_name: http::host_name(),
             config: config.mqtt.clone(),
+            bridge: bridge.clone(),
         };
         let serving = http::serve(
             listener,
@@ -480,6 +528,11 @@ async fn serve(config: Config) -> Result<()> {
             .is_err()
     {
         tracing::warn!("storage writes still pending at exit");
+    }
+    if let Some(bridge) = bridge {
+        // Bounded: a Kafka that is away must not hold the exit up.
+        let flushing = tokio::task::spawn_blocking(move || bridge.flush(BRIDGE_FLUSH_TIMEOUT));
+        let _ = flushing.await;
     }
     tracing::info!("comqtt server stopped");
     Ok(())

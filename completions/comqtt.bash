@@ -71,7 +71,7 @@ _comqtt() {
 
     case "${cmd}" in
         comqtt)
-            opts="-h -V --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config generate-docs help"
+            opts="-h -V --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -146,6 +146,14 @@ _comqtt() {
                     return 0
                     ;;
                 --auth-blacklist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bridge-way)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bridge-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -395,7 +403,7 @@ _comqtt() {
             return 0
             ;;
         comqtt__subcmd__serve)
-            opts="-h --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --log-enable --level --env --log-output --log-file --info-file --error-file --help"
+            opts="-h --conf --tcp --ws --http --http-token --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --log-enable --level --env --log-output --log-file --info-file --error-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -470,6 +478,14 @@ _comqtt() {
                     return 0
                     ;;
                 --auth-blacklist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bridge-way)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bridge-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
+    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -43,6 +43,8 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-way -d 'Authenticati
 complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-ds -d 'Auth datasource: 0 file (rule file), 1 redis, 2 mysql, 3 postgresql, 4 http (auth.datasource) [default: 0]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-path -d 'The datasource\'s YAML file: auth-redis.yml, auth-mysql.yml, auth-postgresql.yml, auth-http.yml or a rule file (auth.conf-path)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-blacklist -d 'Blacklist rule file checked before the datasource (auth.blacklist-path)' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l bridge-way -d 'Bridge of client events: 0 none, 1 Kafka (needs --bridge-path) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l bridge-path -d 'The Kafka bridge\'s YAML file (the original\'s bridge-kafka.yml schema)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_needs_command" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
@@ -76,6 +78,8 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-way -d 'Aut
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-ds -d 'Auth datasource: 0 file (rule file), 1 redis, 2 mysql, 3 postgresql, 4 http (auth.datasource) [default: 0]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-path -d 'The datasource\'s YAML file: auth-redis.yml, auth-mysql.yml, auth-postgresql.yml, auth-http.yml or a rule file (auth.conf-path)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-blacklist -d 'Blacklist rule file checked before the datasource (auth.blacklist-path)' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l bridge-way -d 'Bridge of client events: 0 none, 1 Kafka (needs --bridge-path) [default: 0]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l bridge-path -d 'The Kafka bridge\'s YAML file (the original\'s bridge-kafka.yml schema)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
@@ -86,12 +90,12 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l info-file -d 'Lo
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l error-file -d 'Log file of errors (log.error-file); "" writes none [default: ./logs/co-err.log]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -s h -l help -d 'Print help'
-complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "check" -d 'Check a YAML config file: exit 0 if it is valid, else print what is wrong'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "check" -d 'Check a YAML config file (the main one, with the bridge file it names, or a Kafka bridge file): exit 0 if it is valid, else print what is wrong'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "default" -d 'Print the full default configuration as YAML'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
-complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check a YAML config file: exit 0 if it is valid, else print what is wrong'
+complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check a YAML config file (the main one, with the bridge file it names, or a Kafka bridge file): exit 0 if it is valid, else print what is wrong'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "default" -d 'Print the full default configuration as YAML'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c comqtt -n "__fish_comqtt_using_subcommand generate-docs" -s h -l help -d 'Print help'
@@ -99,5 +103,5 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand help; and not __fish_seen_
 complete -c comqtt -n "__fish_comqtt_using_subcommand help; and not __fish_seen_subcommand_from serve config generate-docs help" -f -a "config" -d 'Validate or print configuration files'
 complete -c comqtt -n "__fish_comqtt_using_subcommand help; and not __fish_seen_subcommand_from serve config generate-docs help" -f -a "generate-docs" -d 'Write shell completions and the man page under DIR (used by scripts/gen-docs)'
 complete -c comqtt -n "__fish_comqtt_using_subcommand help; and not __fish_seen_subcommand_from serve config generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c comqtt -n "__fish_comqtt_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check a YAML config file: exit 0 if it is valid, else print what is wrong'
+complete -c comqtt -n "__fish_comqtt_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check a YAML config file (the main one, with the bridge file it names, or a Kafka bridge file): exit 0 if it is valid, else print what is wrong'
 complete -c comqtt -n "__fish_comqtt_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "default" -d 'Print the full default configuration as YAML'

@@ -9,6 +9,7 @@
 //! | [`auth`] | who may connect and what each client may publish or subscribe: blacklist, datasources (file, Redis, MySQL, PostgreSQL, HTTP), ACLs |
 //! | [`bench`](mod@bench) | the load generator behind `comqtt-bench` (mqtt-stresser compatible, latency percentiles) |
 //! | [`broker`] | sessions, subscription tree, retained messages, QoS flows, wills, `$SYS` |
+//! | [`bridge`] | broker events sent on to Kafka (`bridge-way: 1`), never in the way of MQTT |
 //! | [`http`] | the HTTP API: stats, clients, retained, blacklist, publish, `/metrics`, health |
 //! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
 //! | [`storage`] | persistence: the group-commit store and its embedded (redb) backend |
@@ -19,6 +20,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod bridge;
 pub mod broker;
 pub mod cli;
 pub mod config;

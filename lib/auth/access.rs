@@ -7,7 +7,7 @@
 //! "longest filter wins"; at equal length the one with fewer wildcards), so `a/#: 3` with
 //! `a/secret: 0` denies `a/secret` only.
 
-use crate::mqtt::topic::{filter_covers, matches};
+use crate::mqtt::topic::{covers, matches};
 
 /// What a rule grants on the topics its filter matches (the original's 0..3 encoding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl ClientAcl {
     /// `$share/group/` prefix)? A rule decides if it covers every topic the filter matches;
     /// a narrower deny inside it is still applied per message by [`ClientAcl::may_receive`].
     pub fn may_subscribe(&self, filter: &str) -> bool {
-        self.decide(Access::Read, |rule| filter_covers(rule, filter))
+        self.decide(Access::Read, |rule| covers(rule, filter))
     }
 
     fn decide(&self, wanted: Access, applies: impl Fn(&str) -> bool) -> bool {

@@ -16,6 +16,8 @@ pub struct ClientInfo {
     pub client_id: MqttString,
     /// Remote address of the connection.
     pub remote: String,
+    /// The listener the client came in on: "tcp", "tls", "ws" or "wss" ("" when unknown).
+    pub listener: &'static str,
     /// User name of CONNECT, if any.
     pub username: Option<String>,
     /// Protocol version.
@@ -53,6 +55,7 @@ impl ClientInfo {
         ClientInfo {
             client_id,
             remote,
+            listener: "",
             username: None,
             protocol,
             clean_start: true,

@@ -73,9 +73,14 @@ impl Close {
 }
 
 /// Serves one client on `stream` until it disconnects, breaks the protocol, is taken over,
-/// or the broker shuts down.
-pub async fn serve<S>(broker: Arc<Broker>, stream: S, peer: String, mut shutdown: Shutdown)
-where
+/// or the broker shuts down. `listener` names the transport it came in on ("tcp", "ws", ...).
+pub async fn serve<S>(
+    broker: Arc<Broker>,
+    stream: S,
+    peer: String,
+    listener: &'static str,
+    mut shutdown: Shutdown,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
@@ -125,7 +130,15 @@ where
         None
     };
     let kick = Arc::new(Kick::default());
-    let mut link = match Box::pin(Link::accept(&broker, *connect, auth, kick.clone(), &peer)).await
+    let mut link = match Box::pin(Link::accept(
+        &broker,
+        *connect,
+        auth,
+        kick.clone(),
+        &peer,
+        listener,
+    ))
+    .await
     {
         Ok(link) => link,
         Err((protocol, code, why)) => {
@@ -545,6 +558,7 @@ impl Link {
         auth: Option<(MqttString, Option<bytes::Bytes>)>,
         kick: Arc<Kick>,
         peer: &str,
+        listener: &'static str,
     ) -> Result<Link, (Protocol, ReasonCode, &'static str)> {
         let caps = &broker.capabilities;
         let protocol = connect.protocol;
@@ -667,6 +681,7 @@ impl Link {
         };
         let info = Arc::new(ClientInfo {
             username: connect.username.as_ref().map(|u| u.to_string()),
+            listener,
             clean_start: connect.clean_start,
             keep_alive,
             will: connect.will.as_ref().map(|w| {
@@ -1668,7 +1683,7 @@ mod tests {
         let broker = super::Broker::new(Default::default());
         let (stream, _peer) = tokio::io::duplex(64);
         let signal = crate::shutdown::ShutdownSignal::new();
-        let task = super::serve(broker, stream, String::new(), signal.subscribe());
+        let task = super::serve(broker, stream, String::new(), "tcp", signal.subscribe());
         let size = std::mem::size_of_val(&task);
         assert!(size <= 2048, "connection task state is {size} bytes");
     }

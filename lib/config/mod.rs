@@ -72,7 +72,7 @@ fn line_suffix(line: &Option<usize>) -> String {
 
 /// The 1-based line where the dotted `key` (e.g. `mqtt.options.capabilities.maximum-qos`) is
 /// set in block-style YAML `text`, following indentation.
-fn line_of(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
     let want: Vec<&str> = key.split('.').collect();
     let mut stack: Vec<(usize, &str)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -114,9 +114,9 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// Redis, for `storage-way: 3`.
     pub redis: RedisConfig,
-    /// The original's bridge: 0 none, 1 Kafka (not in this build: refused).
+    /// The original's bridge: 0 none, 1 Kafka ([`crate::bridge`]).
     pub bridge_way: u8,
-    /// The bridge's own config file.
+    /// The bridge's own config file (`bridge-kafka.yml`), relative to the working directory.
     pub bridge_path: String,
     /// The original's pprof endpoint (not in this build: warned about).
     pub pprof_enable: bool,
@@ -606,11 +606,18 @@ impl Config {
                 allowed: "3 (redis, shared by the nodes: sessions move with their clients) or 0 (memory) in cluster mode",
             });
         }
-        if self.bridge_way != 0 {
+        if self.bridge_way > 1 {
             return Err(ConfigError::Invalid {
                 key: "bridge-way",
                 value: self.bridge_way.to_string(),
-                allowed: "0: the Kafka bridge is not in this build yet",
+                allowed: "0 none or 1 kafka",
+            });
+        }
+        if self.bridge_way == 1 && self.bridge_path.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "bridge-path",
+                value: "\"\"".into(),
+                allowed: "the Kafka bridge's file (bridge-kafka.yml) when bridge-way is 1",
             });
         }
         if self.auth.way > 2 {
@@ -814,18 +821,8 @@ mod tests {
     }
 
     #[test]
-    fn features_not_built_are_refused_not_ignored() {
-        for (text, key) in [("bridge-way: 1\n", "bridge-way")] {
-            let err = parse(text).unwrap_err().to_string();
-            assert!(
-                err.contains(key) && err.contains("not in this build"),
-                "{err}"
-            );
-        }
-        assert!(
-            parse("auth:\n  way: 0\n  datasource: 3\n").is_ok(),
-            "anonymous needs no datasource"
-        );
+    fn anonymous_auth_needs_no_datasource() {
+        assert!(parse("auth:\n  way: 0\n  datasource: 3\n").is_ok());
     }
 
     #[test]
@@ -847,6 +844,28 @@ mod tests {
             (c.auth.way, c.auth.datasource, c.auth.conf_path.as_str()),
             (1, 1, "a.yml")
         );
+    }
+
+    #[test]
+    fn bridge_way_1_needs_a_bridge_file_and_other_ways_are_refused() {
+        let c = parse("bridge-way: 1\nbridge-path: ./config/bridge-kafka.yml\n").unwrap();
+        assert_eq!(
+            (c.bridge_way, c.bridge_path.as_str()),
+            (1, "./config/bridge-kafka.yml")
+        );
+        let err = parse("bridge-way: 2\n").unwrap_err().to_string();
+        assert!(
+            err.contains("test.yml, line 1")
+                && err.contains("bridge-way")
+                && err.contains("0 none or 1 kafka"),
+            "{err}"
+        );
+        let err = parse("bridge-way: 1\n").unwrap_err().to_string();
+        assert!(
+            err.contains("bridge-path") && err.contains("bridge-kafka.yml"),
+            "{err}"
+        );
+        assert!(parse("bridge-way: 0\nbridge-path: \"\"\n").is_ok());
     }
 
     #[test]

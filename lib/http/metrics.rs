@@ -1,7 +1,8 @@
 //! `GET /metrics`: the node's counters in the Prometheus text exposition format 0.0.4,
 //! written by hand (a few dozen lines do not need a metrics crate). Names start with
 //! `comqtt_`; counters end in `_total`; every sample has its `# HELP` and `# TYPE` lines.
-//! With a store, `comqtt_storage_commit_seconds` is a histogram of its commit latency.
+//! With a store, `comqtt_storage_commit_seconds` is a histogram of its commit latency; with
+//! the Kafka bridge on, `comqtt_bridge_kafka_*` count its events.
 
 use std::fmt::Write;
 
@@ -11,6 +12,7 @@ use axum::response::IntoResponse;
 
 use super::ApiState;
 use super::stats::SystemInfo;
+use crate::bridge::{KafkaBridge, KafkaCounters};
 use crate::broker::Broker;
 
 /// The content type of the text format, version 0.0.4.
@@ -236,9 +238,45 @@ pub fn render(broker: &Broker) -> String {
     out.0
 }
 
+/// The Kafka bridge's metrics, to follow [`render`]'s when the bridge is on.
+pub fn render_bridge(bridge: &KafkaBridge) -> String {
+    let c = bridge.counters();
+    let mut out = Exposition::default();
+    use Kind::{Counter, Gauge};
+    out.metric(
+        "comqtt_bridge_kafka_events_sent_total",
+        Counter,
+        "Events the Kafka bridge delivered (acknowledged as required-acks asks).",
+        KafkaCounters::get(&c.sent),
+    );
+    out.metric(
+        "comqtt_bridge_kafka_events_failed_total",
+        Counter,
+        "Events the Kafka bridge could not deliver: refused, not acknowledged within write-timeout, too large.",
+        KafkaCounters::get(&c.failed),
+    );
+    out.metric(
+        "comqtt_bridge_kafka_events_dropped_total",
+        Counter,
+        "Events the Kafka bridge dropped because its queue (queue-size) was full.",
+        KafkaCounters::get(&c.dropped),
+    );
+    out.metric(
+        "comqtt_bridge_kafka_events_queued",
+        Gauge,
+        "Events waiting in the Kafka bridge's queue or in flight to Kafka.",
+        bridge.queued(),
+    );
+    out.0
+}
+
 /// `GET /metrics`.
 pub async fn metrics(State(api): State<ApiState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&api.broker))
+    let mut text = render(&api.broker);
+    if let Some(bridge) = &api.settings.bridge {
+        text.push_str(&render_bridge(bridge));
+    }
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use crate::bridge::KafkaBridge;
 use crate::broker::Broker;
 use crate::config::MqttConfig;
 use crate::shutdown::Shutdown;
@@ -58,6 +59,8 @@ pub struct Settings {
     pub node_name: String,
     /// The `mqtt:` configuration shown by `/api/v1/mqtt/config` (the token is never shown).
     pub config: MqttConfig,
+    /// The Kafka bridge when it is on, for its counters in `/metrics`.
+    pub bridge: Option<Arc<KafkaBridge>>,
 }
 
 /// Never prints the token.
@@ -66,6 +69,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .field("node_name", &self.node_name)
+            .field("bridge", &self.bridge.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -102,16 +102,16 @@ fn handle(
     let name = transport.name();
     let failed = move |peer: &str, e: std::io::Error| tracing::debug!(%peer, transport = name, error = %e, "handshake failed");
     match (transport.tls.clone(), transport.websocket) {
-        (None, false) => Box::pin(connection::serve(broker, stream, peer, shutdown)),
+        (None, false) => Box::pin(connection::serve(broker, stream, peer, name, shutdown)),
         (None, true) => Box::pin(async move {
             match timed(websocket::accept(stream, limit)).await {
-                Ok(ws) => connection::serve(broker, ws, peer, shutdown).await,
+                Ok(ws) => connection::serve(broker, ws, peer, name, shutdown).await,
                 Err(e) => failed(&peer, e),
             }
         }),
         (Some(tls), false) => Box::pin(async move {
             match timed(tls.accept(stream)).await {
-                Ok(stream) => connection::serve(broker, stream, peer, shutdown).await,
+                Ok(stream) => connection::serve(broker, stream, peer, name, shutdown).await,
                 Err(e) => failed(&peer, e),
             }
         }),
@@ -121,7 +121,7 @@ fn handle(
                 Err(e) => Err(e),
             };
             match ws {
-                Ok(ws) => connection::serve(broker, ws, peer, shutdown).await,
+                Ok(ws) => connection::serve(broker, ws, peer, name, shutdown).await,
                 Err(e) => failed(&peer, e),
             }
         }),

@@ -46,10 +46,13 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
-/// True if every topic that matches the filter `inner` also matches the filter `outer`: a
-/// subscription to `inner` stays within what `outer` allows (ACLs check SUBSCRIBE this way).
-/// A `+` or `#` of `inner` is covered only by a wildcard of `outer` at that level.
-pub fn filter_covers(outer: &str, inner: &str) -> bool {
+/// True if every topic name that `inner` matches is also matched by `outer`: the filter
+/// `outer` covers the filter `inner`. For an `inner` without wildcards this is
+/// [`matches`]`(outer, inner)`. A `+` in `outer` covers one level of `inner` (a name or `+`),
+/// a `#` covers whatever follows (and the parent level, as in matching); a wildcard of `inner`
+/// is covered only by a wildcard at least as wide. Leading wildcards do not cover filters that
+/// start with `$` `[MQTT-4.7.2-1]`.
+pub fn covers(outer: &str, inner: &str) -> bool {
     if inner.starts_with('$') && (outer.starts_with('+') || outer.starts_with('#')) {
         return false;
     }
@@ -58,8 +61,9 @@ pub fn filter_covers(outer: &str, inner: &str) -> bool {
     loop {
         match (o.next(), i.next()) {
             (Some("#"), _) => return true,
-            (Some("+"), Some(il)) if il != "#" => {}
-            (Some(ol), Some(il)) if ol == il && il != "+" && il != "#" => {}
+            (Some(_), Some("#")) => return false,
+            (Some("+"), Some(_)) => {}
+            (Some(ol), Some(il)) if ol == il => {}
             (None, None) => return true,
             _ => return false,
         }
@@ -112,7 +116,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filter_covers_only_what_it_matches() {
+    fn covers_only_what_it_matches() {
         for (outer, inner, covered) in [
             ("#", "a/b", true),
             ("#", "a/#", true),
@@ -130,7 +134,7 @@ mod tests {
             ("$SYS/#", "$SYS/broker/+", true),
         ] {
             assert_eq!(
-                filter_covers(outer, inner),
+                covers(outer, inner),
                 covered,
                 "{outer} covers {inner}"
             );
@@ -184,6 +188,28 @@ mod tests {
         assert!(!valid_topic_name(""));
         assert!(!valid_topic_name("a/+"));
         assert!(!valid_topic_name("a/#"));
+    }
+
+    #[test]
+    fn a_filter_covers_the_filters_whose_topics_it_matches() {
+        // Without wildcards in the inner filter, covering is matching.
+        assert!(covers("a/+", "a/b"));
+        assert!(covers("a/#", "a"));
+        assert!(!covers("a/b", "a/b/c"), "no prefix matching");
+        assert!(!covers("a/b/c", "a/b"));
+        // Wildcards of the inner filter need a wildcard at least as wide.
+        assert!(covers("a/#", "a/+/c"));
+        assert!(covers("a/+", "a/+"));
+        assert!(covers("#", "a/#"));
+        assert!(covers("a/#", "a/b/#"));
+        assert!(!covers("a/+", "a/#"));
+        assert!(!covers("a/b", "a/+"));
+        assert!(!covers("a/+/c", "a/#"));
+        assert!(!covers("+", "+/+"));
+        // [MQTT-4.7.2-1]
+        assert!(!covers("#", "$SYS/#"));
+        assert!(!covers("+/broker", "$SYS/broker"));
+        assert!(covers("$SYS/#", "$SYS/broker/+"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Shared by the integration tests: a `comqtt serve` child process on a free loopback port,
 //! and a small MQTT client on our codec that lets tests send exact packets (or raw bytes)
-//! and assert on exactly what comes back.
+//! and assert on exactly what comes back; `tansu` starts a Kafka-protocol broker for the bridge tests.
 #![allow(dead_code)]
 
 pub mod auth;
@@ -9,6 +9,7 @@ pub mod http;
 pub mod mariadb;
 pub mod postgres;
 pub mod redis;
+pub mod tansu;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -9,6 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Payloads as `bytes::Bytes`: a forwarded message is encoded once for every peer.
+        .bytes(".")
         .compile_protos(&["proto/cluster.proto"], &["proto"])?;
     Ok(())
 }

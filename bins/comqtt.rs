@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use comqtt::bridge::{KafkaBridge, KafkaBridgeConfig};
 use comqtt::broker::Broker;
+use comqtt::cluster::{ClusterNode, ClusterSettings};
 use comqtt::config::Config;
 use comqtt::http;
 use comqtt::listener::{self, Transport, tls};
@@ -132,6 +133,39 @@ struct ServeArgs {
     /// The Kafka bridge's YAML file (the original's bridge-kafka.yml schema).
     #[arg(long = "bridge-path", value_name = "FILE")]
     bridge_path: Option<String>,
+    /// Cluster: this node's unique name; setting it turns cluster mode on (cluster.node-name).
+    #[arg(long = "node-name", value_name = "NAME")]
+    node_name: Option<String>,
+    /// Cluster: the IP gossip, raft and gRPC bind to, usually the private address (cluster.bind-addr) [default: 127.0.0.1].
+    #[arg(long = "bind-ip", value_name = "IP")]
+    bind_ip: Option<String>,
+    /// Cluster: gossip port, UDP (cluster.bind-port) [default: 7946].
+    #[arg(long = "gossip-port", value_name = "PORT")]
+    gossip_port: Option<u16>,
+    /// Cluster: raft port, TCP (cluster.raft-port) [default: gossip port + 1000].
+    #[arg(long = "raft-port", value_name = "PORT")]
+    raft_port: Option<u16>,
+    /// Cluster: true on the first node, which starts the raft cluster when it has no raft state (cluster.raft-bootstrap) [default: false].
+    #[arg(long = "raft-bootstrap", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    raft_bootstrap: Option<bool>,
+    /// Cluster: where the raft log is kept (cluster.raft-dir) [default: data/<node-name>].
+    #[arg(long = "raft-dir", value_name = "DIR")]
+    raft_dir: Option<String>,
+    /// Cluster: level of raft's own log lines: debug, info, warn, error (cluster.raft-log-level) [default: error].
+    #[arg(long = "raft-log-level", value_name = "LEVEL")]
+    raft_log_level: Option<String>,
+    /// Cluster: seed gossip addresses of nodes already in the cluster, comma-separated (cluster.members).
+    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    members: Option<Vec<String>>,
+    /// Cluster: accepted for the original's command lines; messages between nodes always use gRPC (cluster.grpc-enable).
+    #[arg(long = "grpc-enable", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    grpc_enable: Option<bool>,
+    /// Cluster: gRPC port between nodes and for comqttctl (cluster.grpc-port) [default: gossip port + 10000].
+    #[arg(long = "grpc-port", value_name = "PORT")]
+    grpc_port: Option<u16>,
+    /// Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir).
+    #[arg(long = "nodes-file-dir", value_name = "DIR")]
+    nodes_file_dir: Option<String>,
     /// Logging on or off [default: true].
     #[arg(long = "log-enable", value_name = "BOOL", action = clap::ArgAction::Set)]
     log_enable: Option<bool>,
@@ -310,6 +344,43 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     if let Some(v) = &args.auth_blacklist {
         config.auth.blacklist_path = v.clone();
     }
+    let cluster = &mut config.cluster;
+    if let Some(v) = &args.node_name {
+        cluster.node_name = v.clone();
+    }
+    if let Some(v) = &args.bind_ip {
+        cluster.bind_addr = v.clone();
+    }
+    if let Some(v) = args.gossip_port {
+        cluster.bind_port = v;
+    }
+    if let Some(v) = args.raft_port {
+        cluster.raft_port = v;
+    }
+    if let Some(v) = args.raft_bootstrap {
+        cluster.raft_bootstrap = v;
+    }
+    if let Some(v) = &args.raft_dir {
+        cluster.raft_dir = v.clone();
+    }
+    if let Some(v) = &args.raft_log_level {
+        cluster.raft_log_level = v.clone();
+    }
+    if let Some(v) = &args.members {
+        cluster.members = v.iter().filter(|m| !m.is_empty()).cloned().collect();
+    }
+    if let Some(v) = args.grpc_enable {
+        cluster.grpc_enable = v;
+    }
+    if let Some(v) = args.grpc_port {
+        cluster.grpc_port = v;
+    }
+    if let Some(v) = &args.nodes_file_dir {
+        cluster.nodes_file_dir = v.clone();
+    }
+    if cluster.enabled() && !cluster.raft_log_level.is_empty() {
+        config.log.raft_level = Some(cluster.raft_log_level.clone());
+    }
     if let Some(v) = args.log_enable {
         config.log.enable = v;
     }
@@ -421,44 +492,19 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         )
     };
     let mut tasks = Vec::new();
-    // The HTTP API comes up first, so /readyz can tell "starting" from "ready".
-    let readiness = http::Readiness::new();
-    let http_signal = ShutdownSignal::new();
-    let http_task = if config.mqtt.http.is_empty() {
+    // Every listener is bound before anything is served, so a taken port stops the broker
+    // at once and the cluster can advertise the addresses.
+    let http_listener = if config.mqtt.http.is_empty() {
         None
     } else {
-        let listener = listener::bind(&config.mqtt.http).await.with_context(|| {
+        Some(listener::bind(&config.mqtt.http).await.with_context(|| {
             format!(
                 "listening for HTTP on {} (--http / mqtt.http)",
                 listener::normalize(&config.mqtt.http)
             )
-        })?;
-        tracing::info!(address = %listener.local_addr()?, protocol = "http", "attached listener");
-        let token = Some(config.mqtt.http_token.clone()).filter(|t| !t.is_empty());
-        if token.is_none() {
-            tracing::info!(
-                "no HTTP API token (--http-token, COMQTT_HTTP_TOKEN, mqtt.http-token): POST and DELETE requests are refused"
-            );
-        }
-        let settings = http::Settings {
-            token,
-            node_name: http::host_name(),
-            config: config.mqtt.clone(),
-            bridge: bridge.clone(),
-        };
-        let serving = http::serve(
-            listener,
-            Arc::clone(&broker),
-            settings,
-            readiness.clone(),
-            http_signal.subscribe(),
-        );
-        Some(tokio::spawn(async move {
-            if let Err(e) = serving.await {
-                tracing::error!(error = %e, "HTTP API stopped");
-            }
-        }))
+        })?)
     };
+    let mut mqtt_listeners = Vec::new();
     for (flag, addr, websocket) in [
         ("--tcp", &config.mqtt.tcp, false),
         ("--ws", &config.mqtt.ws, true),
@@ -476,6 +522,60 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
                 listener::normalize(addr)
             )
         })?;
+        mqtt_listeners.push((listener, transport));
+    }
+    // Joined before any client connects: a session a client left on another node follows it.
+    let cluster = if config.cluster.enabled() {
+        let http_addr = http_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let tcp_addr = mqtt_listeners
+            .iter()
+            .find(|(_, t)| !t.websocket)
+            .and_then(|(l, _)| l.local_addr().ok());
+        let settings = ClusterSettings::resolve(&config.cluster, http_addr, tcp_addr)?;
+        Some(ClusterNode::start(settings, &broker).await.context(
+            "starting the cluster node (cluster: block, --node-name and the cluster flags)",
+        )?)
+    } else {
+        None
+    };
+    // The HTTP API comes up before the MQTT listeners, so /readyz can tell "starting" from
+    // "ready".
+    let readiness = http::Readiness::new();
+    let http_signal = ShutdownSignal::new();
+    let http_task = match http_listener {
+        None => None,
+        Some(listener) => {
+            tracing::info!(address = %listener.local_addr()?, protocol = "http", "attached listener");
+            let token = Some(config.mqtt.http_token.clone()).filter(|t| !t.is_empty());
+            if token.is_none() {
+                tracing::info!(
+                    "no HTTP API token (--http-token, COMQTT_HTTP_TOKEN, mqtt.http-token): POST and DELETE requests are refused"
+                );
+            }
+            let settings = http::Settings {
+                token,
+                node_name: cluster
+                    .as_ref()
+                    .map_or_else(http::host_name, |c| c.settings.name.clone()),
+                config: config.mqtt.clone(),
+                bridge: bridge.clone(),
+                cluster: cluster.clone(),
+            };
+            let serving = http::serve(
+                listener,
+                Arc::clone(&broker),
+                settings,
+                readiness.clone(),
+                http_signal.subscribe(),
+            );
+            Some(tokio::spawn(async move {
+                if let Err(e) = serving.await {
+                    tracing::error!(error = %e, "HTTP API stopped");
+                }
+            }))
+        }
+    };
+    for (listener, transport) in mqtt_listeners {
         tracing::info!(address = %listener.local_addr()?, protocol = transport.name(), "attached listener");
         tasks.push(tokio::spawn(listener::run(
             listener,
@@ -520,6 +620,9 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
             .is_err()
     {
         tracing::warn!("HTTP requests still in progress at exit");
+    }
+    if let Some(cluster) = &cluster {
+        cluster.shutdown().await;
     }
     broker.save_counters();
     if let Some(store) = &store

@@ -16,6 +16,7 @@
 //! | [`shutdown`] | the shutdown signal every task selects on |
 //! | [`config`] | the YAML configuration (original schema) merged with defaults and flags |
 //! | [`logging`] | console and rotating-file logs (text or JSON) from the `log:` block |
+//! | [`cluster`] | gossip membership, the raft-replicated route table, forwarding between nodes, session takeover, the admin service |
 //! | [`cli`] | Go-style command-line compatibility shared by the binaries |
 
 pub mod auth;
@@ -23,6 +24,7 @@ pub mod bench;
 pub mod bridge;
 pub mod broker;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod listener;

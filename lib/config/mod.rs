@@ -332,6 +332,9 @@ pub struct LogConfig {
     pub compress: bool,
     /// slog levels of the original: -4 debug, 0 info, 4 warn, 8 error.
     pub level: i8,
+    /// Level of raft's own lines (from `cluster.raft-log-level`; not a key of this block).
+    #[serde(skip)]
+    pub raft_level: Option<String>,
 }
 
 impl Default for Config {
@@ -394,6 +397,7 @@ impl Default for LogConfig {
             max_backups: 10,
             compress: true,
             level: 0,
+            raft_level: None,
         }
     }
 }

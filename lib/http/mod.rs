@@ -61,6 +61,8 @@ pub struct Settings {
     pub config: MqttConfig,
     /// The Kafka bridge when it is on, for its counters in `/metrics`.
     pub bridge: Option<Arc<KafkaBridge>>,
+    /// The cluster node, in cluster mode: members and raft for the `/cluster` routes.
+    pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
 }
 
 /// Never prints the token.
@@ -98,6 +100,7 @@ pub fn router(api: ApiState) -> Router {
         .route("/cluster/conf", get(node::cluster_conf))
         .route("/cluster/ms", get(node::cluster_members))
         .route("/api/v1/cluster/nodes", get(node::cluster_nodes))
+        .route("/api/v1/cluster/raft", get(node::cluster_raft))
         .route(&format!("{v1}/config"), get(node::config))
         .route(&format!("{v1}/stat/overall"), get(stats::overall))
         .route(&format!("{v1}/stat/online"), get(stats::online))

@@ -149,14 +149,23 @@ pub fn subscriber(
             guard.files.push(path);
         }
     }
+    let raft = config.raft_level.as_deref().unwrap_or("error");
     let filter = EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| {
-        // Library chatter (rustls warns about IP addresses sent as SNI) only at debug level.
+        // Library chatter (rustls warns about IP addresses sent as SNI; HTTP/2 and gossip
+        // internals) only at debug level; raft's own lines at `cluster.raft-log-level`.
         let quiet = if level == LevelFilter::DEBUG {
             ""
         } else {
-            ",rustls=error,tungstenite=error"
+            ",rustls=error,tungstenite=error,h2=warn,tower=warn,hyper=warn,chitchat=warn"
         };
-        EnvFilter::new(format!("{level}{quiet}"))
+        // At "error", a peer that is down would log an error per retry until it is removed;
+        // comqtt logs membership changes itself.
+        let replication = if raft == "error" {
+            ",openraft::replication=off"
+        } else {
+            ""
+        };
+        EnvFilter::new(format!("{level}{quiet},openraft={raft}{replication}"))
     });
     Ok((
         Box::new(tracing_subscriber::registry().with(filter).with(layers)),

@@ -133,11 +133,7 @@ mod tests {
             ("#", "$SYS/#", false),
             ("$SYS/#", "$SYS/broker/+", true),
         ] {
-            assert_eq!(
-                covers(outer, inner),
-                covered,
-                "{outer} covers {inner}"
-            );
+            assert_eq!(covers(outer, inner), covered, "{outer} covers {inner}");
         }
     }
 

@@ -1,0 +1,343 @@
+//! Messages for other nodes: each publish routed here first is matched against the route
+//! table, encoded once, and queued for every node that wants it (point to point; retained
+//! messages go to every node). One task per peer streams its queue in batches over a
+//! long-lived gRPC stream; every message carries a sequence number and stays in memory until
+//! the peer acknowledges it, so a broken stream resends only what was not acknowledged.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::membership::{Member, MemberStatus};
+use super::proto::node_client::NodeClient;
+use super::proto::{ForwardBatch, Forwarded};
+use super::raft::network::{MAX_MESSAGE, channel};
+use super::raft::state_machine::Replicated;
+use super::routes::RouteMatches;
+use crate::broker::message::Message;
+use crate::storage::record::encode_message;
+
+/// Messages waiting for one peer before new ones are dropped (and counted).
+const QUEUE: usize = 100_000;
+/// Messages sent to a peer and not yet acknowledged before sending pauses.
+const MAX_UNACKED: usize = 50_000;
+/// Messages per batch.
+const BATCH: usize = 512;
+/// A peer gone from gossip this long has its queue dropped.
+const GIVE_UP: Duration = Duration::from_secs(60);
+
+/// Forwarding counters, for `/metrics` and comqttctl.
+#[derive(Debug, Default)]
+pub struct ForwardCounters {
+    /// Messages queued for peers.
+    pub queued: AtomicU64,
+    /// Messages a peer acknowledged.
+    pub acknowledged: AtomicU64,
+    /// Messages dropped: a full queue, or a peer gone for good.
+    pub dropped: AtomicU64,
+    /// Messages sent again after a stream broke.
+    pub resent: AtomicU64,
+}
+
+/// One message for one peer.
+struct Outgoing {
+    /// The stored-message encoding, shared by every peer.
+    message: Bytes,
+    /// For the peer's ordinary subscribers.
+    ordinary: bool,
+    /// Shared subscriptions the peer serves for it.
+    shared: Vec<String>,
+    /// Unix ms of a retained message; 0 otherwise.
+    retained_at: u64,
+}
+
+/// The forwarding side of this node.
+pub struct Forwarder {
+    /// This node's name.
+    me: Arc<str>,
+    /// This process's generation: the peers' deduplication restarts with it.
+    epoch: u64,
+    /// The route table.
+    replicated: Arc<Replicated>,
+    /// Live members, for addresses and liveness.
+    live: watch::Receiver<Vec<Member>>,
+    /// Queues of the peers, by name.
+    peers: Mutex<HashMap<Arc<str>, mpsc::Sender<Outgoing>>>,
+    /// Round robin over the nodes of a shared subscription.
+    next_shared: AtomicUsize,
+    /// Counters.
+    pub counters: Arc<ForwardCounters>,
+}
+
+impl Forwarder {
+    /// A forwarder of node `me`.
+    pub fn new(
+        me: &str,
+        epoch: u64,
+        replicated: Arc<Replicated>,
+        live: watch::Receiver<Vec<Member>>,
+    ) -> Forwarder {
+        Forwarder {
+            me: me.into(),
+            epoch,
+            replicated,
+            live,
+            peers: Mutex::default(),
+            next_shared: AtomicUsize::new(0),
+            counters: Arc::default(),
+        }
+    }
+
+    /// Queues `message` for the nodes that want it; returns how many nodes have subscribers
+    /// for it.
+    pub fn forward(&self, message: &Arc<Message>) -> usize {
+        let mut m = RouteMatches::default();
+        self.replicated
+            .routes
+            .read()
+            .matches(&message.topic, &mut m);
+        let retained = message.retain;
+        if m.ordinary.is_empty() && m.shared.is_empty() && !retained {
+            return 0;
+        }
+        // Only live peers: a route to a node that is gone has no one to deliver to.
+        let live: Vec<Arc<str>> = self
+            .live
+            .borrow()
+            .iter()
+            .filter(|p| p.status == MemberStatus::Alive && *p.name != *self.me)
+            .map(|p| Arc::<str>::from(p.name.as_str()))
+            .collect();
+        let mut targets: Vec<(Arc<str>, bool, Vec<String>)> = Vec::new();
+        for node in &m.ordinary {
+            if let Some(i) = target(&mut targets, &live, node) {
+                targets[i].1 = true;
+            }
+        }
+        for (key, nodes) in &m.shared {
+            // A group with members here was served by the local delivery.
+            if nodes.iter().any(|n| *n == self.me) {
+                continue;
+            }
+            let candidates: Vec<&Arc<str>> = nodes
+                .iter()
+                .filter(|n| live.iter().any(|l| l == *n))
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let pick =
+                candidates[self.next_shared.fetch_add(1, Ordering::Relaxed) % candidates.len()];
+            if let Some(i) = target(&mut targets, &live, pick) {
+                targets[i].2.push(key.to_string());
+            }
+        }
+        let reached = targets
+            .iter()
+            .filter(|(_, o, s)| *o || !s.is_empty())
+            .count();
+        let retained_at = if retained {
+            for name in &live {
+                target(&mut targets, &live, name);
+            }
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_millis() as u64)
+        } else {
+            0
+        };
+        if targets.is_empty() {
+            return 0;
+        }
+        let mut encoded = BytesMut::new();
+        encode_message(message, &mut encoded);
+        let encoded = encoded.freeze();
+        for (name, ordinary, shared) in targets {
+            self.send(
+                name,
+                Outgoing {
+                    message: encoded.clone(),
+                    ordinary,
+                    shared,
+                    retained_at,
+                },
+            );
+        }
+        reached
+    }
+
+    fn send(&self, name: Arc<str>, out: Outgoing) {
+        let mut peers = self.peers.lock();
+        let tx = peers.entry(name.clone()).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let peer = Peer {
+                name: name.clone(),
+                me: self.me.to_string(),
+                epoch: self.epoch,
+                live: self.live.clone(),
+                counters: self.counters.clone(),
+            };
+            tokio::spawn(peer.run(rx));
+            tx
+        });
+        match tx.try_send(out) {
+            Ok(()) => {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The index of `name` in `targets` (added if missing), or `None` if it is not live.
+fn target(
+    targets: &mut Vec<(Arc<str>, bool, Vec<String>)>,
+    live: &[Arc<str>],
+    name: &Arc<str>,
+) -> Option<usize> {
+    if !live.iter().any(|l| l == name) {
+        return None;
+    }
+    Some(match targets.iter().position(|(n, _, _)| n == name) {
+        Some(i) => i,
+        None => {
+            targets.push((name.clone(), false, Vec::new()));
+            targets.len() - 1
+        }
+    })
+}
+
+/// The stream to one peer.
+struct Peer {
+    name: Arc<str>,
+    me: String,
+    epoch: u64,
+    live: watch::Receiver<Vec<Member>>,
+    counters: Arc<ForwardCounters>,
+}
+
+impl Peer {
+    /// The peer's gRPC address while it is alive in gossip.
+    fn address(&self) -> Option<String> {
+        self.live
+            .borrow()
+            .iter()
+            .find(|m| *m.name == *self.name && m.status == MemberStatus::Alive)
+            .map(|m| m.grpc.clone())
+    }
+
+    async fn run(mut self, mut queue: mpsc::Receiver<Outgoing>) {
+        let mut seq = 0u64;
+        let mut unacked: VecDeque<Forwarded> = VecDeque::new();
+        let mut backoff = Duration::from_millis(50);
+        let mut gone_since: Option<Instant> = None;
+        loop {
+            let Some(addr) = self.address() else {
+                // Gone from gossip: wait for it; after a while, stop holding its messages.
+                let since = *gone_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > GIVE_UP {
+                    let mut dropped = unacked.len() as u64;
+                    unacked.clear();
+                    while queue.try_recv().is_ok() {
+                        dropped += 1;
+                    }
+                    if dropped > 0 {
+                        tracing::warn!(node = %self.name, dropped, "node gone: its queued messages are dropped");
+                        self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+                    }
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(1), self.live.changed()).await;
+                if queue.is_closed() && queue.is_empty() {
+                    return;
+                }
+                continue;
+            };
+            gone_since = None;
+            match self.stream(&addr, &mut queue, &mut seq, &mut unacked).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::debug!(node = %self.name, %addr, error = %e, "forward stream broke; reconnecting");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Runs one stream until it breaks (`Err`) or the queue closes (`Ok`).
+    async fn stream(
+        &mut self,
+        addr: &str,
+        queue: &mut mpsc::Receiver<Outgoing>,
+        seq: &mut u64,
+        unacked: &mut VecDeque<Forwarded>,
+    ) -> Result<(), String> {
+        let channel = channel(addr).map_err(|e| e.to_string())?;
+        let mut client = NodeClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        let (tx, rx) = mpsc::channel::<ForwardBatch>(8);
+        let mut acks = client
+            .forward(ReceiverStream::new(rx))
+            .await
+            .map_err(|e| e.to_string())?
+            .into_inner();
+        let batch = |messages: Vec<Forwarded>| ForwardBatch {
+            sender: self.me.clone(),
+            epoch: self.epoch,
+            messages,
+        };
+        if !unacked.is_empty() {
+            self.counters
+                .resent
+                .fetch_add(unacked.len() as u64, Ordering::Relaxed);
+            for chunk in unacked.iter().cloned().collect::<Vec<_>>().chunks(BATCH) {
+                tx.send(batch(chunk.to_vec()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        loop {
+            tokio::select! {
+                first = queue.recv(), if unacked.len() < MAX_UNACKED => {
+                    let Some(first) = first else { return Ok(()) };
+                    let mut messages = Vec::with_capacity(16);
+                    let mut next = Some(first);
+                    while let Some(o) = next {
+                        *seq += 1;
+                        let f = Forwarded {
+                            seq: *seq,
+                            message: o.message,
+                            deliver: o.ordinary,
+                            shared: o.shared,
+                            retained_at: o.retained_at,
+                        };
+                        unacked.push_back(f.clone());
+                        messages.push(f);
+                        next = if messages.len() < BATCH { queue.try_recv().ok() } else { None };
+                    }
+                    tx.send(batch(messages)).await.map_err(|e| e.to_string())?;
+                }
+                ack = acks.message() => match ack {
+                    Ok(Some(a)) if a.epoch == self.epoch => {
+                        while unacked.front().is_some_and(|f| f.seq <= a.seq) {
+                            unacked.pop_front();
+                            self.counters.acknowledged.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Err("stream closed by the peer".into()),
+                    Err(e) => return Err(e.to_string()),
+                },
+            }
+        }
+    }
+}

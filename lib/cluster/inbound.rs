@@ -1,0 +1,198 @@
+//! What other nodes ask of this one: the gRPC `Node` service. Forwarded messages are
+//! delivered to the subscribers the sender chose this node for and acknowledged in order once
+//! delivered (and durable for persistent sessions); duplicates after a resend are dropped by
+//! sequence number. Route proposals reach the raft leader here; sessions are handed over here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::handover;
+use super::proposer::Proposer;
+use super::proto::node_server;
+use super::proto::{
+    ForwardAck, ForwardBatch, Forwarded, ProposeReply, ProposeRequest, RetainedReply,
+    RetainedRequest, TakeoverReply, TakeoverRequest,
+};
+use super::routes::RouteCommand;
+use crate::broker::{Audience, Broker};
+use crate::storage::record::{decode_message, encode_message};
+
+/// The service.
+pub struct NodeService {
+    broker: Arc<Broker>,
+    proposer: Arc<Proposer>,
+    /// Last sequence number handled per (sender, epoch): drops what a resend repeats.
+    done: Arc<Mutex<HashMap<(String, u64), u64>>>,
+}
+
+impl NodeService {
+    /// Serves `broker`; proposals go through `proposer`.
+    pub fn new(broker: Arc<Broker>, proposer: Arc<Proposer>) -> NodeService {
+        NodeService {
+            broker,
+            proposer,
+            done: Arc::default(),
+        }
+    }
+}
+
+/// Delivers one forwarded message; returns its store ticket.
+fn deliver(broker: &Broker, f: Forwarded) -> u64 {
+    let mut bytes = f.message;
+    let message = match decode_message(&mut bytes) {
+        Ok(m) => Arc::new(m),
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable forwarded message dropped");
+            return 0;
+        }
+    };
+    let retained = (f.retained_at != 0).then(|| UNIX_EPOCH + Duration::from_millis(f.retained_at));
+    let audience = Audience::Peer {
+        ordinary: f.deliver,
+        shared: &f.shared,
+    };
+    broker.publish_from_peer(message, audience, retained).1
+}
+
+type AckStream = ReceiverStream<Result<ForwardAck, Status>>;
+
+#[tonic::async_trait]
+impl node_server::Node for NodeService {
+    type ForwardStream = AckStream;
+
+    async fn forward(
+        &self,
+        request: Request<Streaming<ForwardBatch>>,
+    ) -> Result<Response<AckStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(64);
+        let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<(u64, u64, u64)>();
+        let broker = self.broker.clone();
+        // Acknowledgements in order, each once its messages are durable.
+        tokio::spawn(async move {
+            while let Some((epoch, seq, ticket)) = ack_rx.recv().await {
+                broker.durable(ticket).await;
+                if tx.send(Ok(ForwardAck { seq, epoch })).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let broker = self.broker.clone();
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            loop {
+                let batch = match inbound.message().await {
+                    Ok(Some(b)) => b,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "forward stream from a peer ended");
+                        return;
+                    }
+                };
+                let key = (batch.sender, batch.epoch);
+                let mut last = done.lock().get(&key).copied().unwrap_or(0);
+                let mut ticket = 0;
+                for f in batch.messages {
+                    if f.seq <= last {
+                        continue;
+                    }
+                    last = f.seq;
+                    ticket = ticket.max(deliver(&broker, f));
+                }
+                done.lock().insert(key.clone(), last);
+                if ack_tx.send((key.1, last, ticket)).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn propose(
+        &self,
+        request: Request<ProposeRequest>,
+    ) -> Result<Response<ProposeReply>, Status> {
+        let cmd: RouteCommand = serde_json::from_slice(&request.into_inner().command)
+            .map_err(|e| Status::invalid_argument(format!("not a route command: {e}")))?;
+        Ok(Response::new(match self.proposer.apply_here(cmd).await {
+            Ok(()) => ProposeReply {
+                ok: true,
+                ..ProposeReply::default()
+            },
+            Err(leader) => ProposeReply {
+                ok: false,
+                leader: leader.unwrap_or_default(),
+                error: "not the raft leader".into(),
+            },
+        }))
+    }
+
+    async fn takeover(
+        &self,
+        request: Request<TakeoverRequest>,
+    ) -> Result<Response<TakeoverReply>, Status> {
+        let r = request.into_inner();
+        Ok(Response::new(
+            match self.broker.hand_over(&r.client_id, r.clean_start).await {
+                None => TakeoverReply::default(),
+                Some(h) => {
+                    tracing::info!(client_id = %r.client_id, to = %r.node, "session taken over by another node");
+                    TakeoverReply {
+                        found: true,
+                        session: if r.clean_start {
+                            Default::default()
+                        } else {
+                            handover::encode(&h)
+                        },
+                    }
+                }
+            },
+        ))
+    }
+
+    async fn retained(
+        &self,
+        _request: Request<RetainedRequest>,
+    ) -> Result<Response<RetainedReply>, Status> {
+        let messages = self
+            .broker
+            .retained
+            .all()
+            .into_iter()
+            .map(|(m, at)| {
+                let mut b = bytes::BytesMut::new();
+                encode_message(&m, &mut b);
+                Forwarded {
+                    message: b.freeze(),
+                    retained_at: at
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(1, |d| d.as_millis() as u64),
+                    ..Forwarded::default()
+                }
+            })
+            .collect();
+        Ok(Response::new(RetainedReply { messages }))
+    }
+}
+
+/// Merges the retained messages a peer holds into this node's (newest wins).
+pub fn merge_retained(broker: &Broker, reply: RetainedReply) -> usize {
+    let n = reply.messages.len();
+    for f in reply.messages {
+        deliver(
+            broker,
+            Forwarded {
+                deliver: false,
+                shared: Vec::new(),
+                ..f
+            },
+        );
+    }
+    n
+}

@@ -1,0 +1,531 @@
+//! A running cluster node: starts gossip, raft and the gRPC services, joins the broker to
+//! them, and is the broker's [`ClusterLink`]: filters go to the route sync, messages to the
+//! forwarder, CONNECTs ask the other nodes for the client's session.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use super::admin::AdminService;
+use super::forward::{ForwardCounters, Forwarder};
+use super::inbound::{NodeService, merge_retained};
+use super::membership::{Member, MemberStatus, Membership};
+use super::proposer::Proposer;
+use super::proto::node_client::NodeClient;
+use super::proto::{RetainedRequest, TakeoverRequest};
+use super::raft::log_store::{LogStore, RaftFile};
+use super::raft::network::{MAX_MESSAGE, Network, channel};
+use super::raft::service::RaftService;
+use super::raft::state_machine::{Replicated, StateMachine};
+use super::raft::{Raft, RaftMember};
+use super::route_sync::FilterEvent;
+use super::settings::ClusterSettings;
+use super::{ClusterError, handover, nodes_file, proto, raft, raft_members, route_sync};
+use crate::broker::Broker;
+use crate::broker::cluster_link::{BoxFuture, ClusterLink, HandedOver};
+use crate::broker::message::Message;
+use crate::shutdown::ShutdownSignal;
+
+/// How long a CONNECT waits for the other nodes to hand over its session.
+const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a bootstrap node without raft state waits for gossip to show an existing cluster.
+const BOOTSTRAP_WAIT: Duration = Duration::from_secs(2);
+
+/// One member as operators see it (`comqttctl members`, `/api/v1/cluster/nodes`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub name: String,
+    /// Gossip IP.
+    pub addr: String,
+    pub gossip: String,
+    pub raft: String,
+    pub grpc: String,
+    pub http: Option<String>,
+    pub mqtt: Option<String>,
+    pub status: MemberStatus,
+    /// True for the raft leader.
+    pub leader: bool,
+    /// Voter, learner, or "" when raft does not know it.
+    pub raft_role: &'static str,
+    /// True for the node answering.
+    #[serde(rename = "self")]
+    pub this: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Raft as this node sees it (`comqttctl raft`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RaftStatus {
+    pub node: String,
+    pub raft_id: u64,
+    /// Leader, Follower, Candidate or Learner.
+    pub state: String,
+    pub leader: Option<String>,
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    pub last_applied: Option<u64>,
+    pub voters: Vec<String>,
+    pub learners: Vec<String>,
+    /// Filters in the route table.
+    pub routes: usize,
+    /// Forwarding counters of this node.
+    pub forwarded: ForwardView,
+}
+
+/// Forwarding counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForwardView {
+    pub queued: u64,
+    pub acknowledged: u64,
+    pub dropped: u64,
+    pub resent: u64,
+}
+
+/// The running node.
+pub struct ClusterNode {
+    /// Its settings.
+    pub settings: ClusterSettings,
+    membership: Membership,
+    live: watch::Receiver<Vec<Member>>,
+    raft: Raft,
+    replicated: Arc<Replicated>,
+    forwarder: Forwarder,
+    filters: mpsc::UnboundedSender<FilterEvent>,
+    /// Set once this node left the cluster: it then serves its own clients alone.
+    left: AtomicBool,
+    /// The broker (weak: the broker holds this node as its link).
+    broker: Weak<Broker>,
+    /// Stops this node's tasks.
+    signal: ShutdownSignal,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for ClusterNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterNode")
+            .field("name", &self.settings.name)
+            .finish()
+    }
+}
+
+async fn bind(what: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener, ClusterError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| ClusterError::Bind {
+            what,
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+impl ClusterNode {
+    /// Starts this node's part of the cluster and joins `broker` to it.
+    pub async fn start(
+        settings: ClusterSettings,
+        broker: &Arc<Broker>,
+    ) -> Result<Arc<ClusterNode>, ClusterError> {
+        let raft_listener = bind("raft (cluster.raft-port)", settings.raft_bind).await?;
+        let grpc_listener = bind("gRPC (cluster.grpc-port)", settings.grpc_bind).await?;
+        let file = RaftFile::open(&settings.raft_dir)?;
+        let replicated = Replicated::new();
+        let state_machine = StateMachine::open(file.clone(), replicated.clone()).map_err(|e| {
+            ClusterError::RaftStore {
+                path: file.path().to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
+        let config = raft::config("comqtt").map_err(|e| ClusterError::Settings(e.to_string()))?;
+        let raft = Raft::new(
+            settings.raft_id,
+            Arc::new(config),
+            Network::default(),
+            LogStore::new(file.clone()),
+            state_machine,
+        )
+        .await
+        .map_err(|e| ClusterError::RaftStore {
+            path: file.path().to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let extra_seeds = settings
+            .nodes_file
+            .as_deref()
+            .map(nodes_file::read)
+            .unwrap_or_default();
+        let membership = Membership::start(&settings, extra_seeds).await?;
+        let live = membership.live();
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        let proposer = Arc::new(Proposer::new(&settings.name, raft.clone(), live.clone()));
+        let (filters, filter_events) = mpsc::unbounded_channel();
+        let node = Arc::new(ClusterNode {
+            forwarder: Forwarder::new(&settings.name, epoch, replicated.clone(), live.clone()),
+            settings,
+            membership,
+            live,
+            raft: raft.clone(),
+            replicated: replicated.clone(),
+            filters,
+            left: AtomicBool::new(false),
+            broker: Arc::downgrade(broker),
+            signal: ShutdownSignal::new(),
+            tasks: Mutex::default(),
+        });
+
+        // Servers: raft on its own port, node and admin services on the gRPC port.
+        let mut tasks = Vec::new();
+        let raft_service = proto::raft_server::RaftServer::new(RaftService::new(raft.clone()))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        let mut stop = node.signal.subscribe();
+        tasks.push(tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .add_service(raft_service)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(raft_listener), async move {
+                    stop.wait().await
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "raft service stopped");
+            }
+        }));
+        let node_service =
+            proto::node_server::NodeServer::new(NodeService::new(broker.clone(), proposer.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE);
+        let admin_service =
+            proto::admin_server::AdminServer::new(AdminService::new(Arc::downgrade(&node)));
+        let mut stop = node.signal.subscribe();
+        tasks.push(tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .add_service(node_service)
+                .add_service(admin_service)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), async move {
+                    stop.wait().await
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "node gRPC service stopped");
+            }
+        }));
+
+        broker.set_cluster_link(node.clone());
+        tasks.push(tokio::spawn(route_sync::run(
+            node.settings.name.clone(),
+            proposer,
+            replicated,
+            filter_events,
+            node.signal.subscribe(),
+        )));
+        tasks.push(tokio::spawn(raft_members::run(
+            node.settings.raft_id,
+            raft.clone(),
+            node.live.clone(),
+            node.signal.subscribe(),
+        )));
+        tasks.push(tokio::spawn(node.clone().publish_leader()));
+        if let Some(path) = node.settings.nodes_file.clone() {
+            tasks.push(tokio::spawn(nodes_file::keep(
+                path,
+                node.live.clone(),
+                node.signal.subscribe(),
+            )));
+        }
+        tasks.push(tokio::spawn(node.clone().bootstrap()));
+        tasks.push(tokio::spawn(node.clone().sync_retained()));
+        *node.tasks.lock() = tasks;
+        tracing::info!(
+            node = %node.settings.name,
+            gossip = %node.settings.gossip_advertise,
+            raft = %node.settings.raft_advertise,
+            grpc = %node.settings.grpc_advertise,
+            "cluster node started"
+        );
+        Ok(node)
+    }
+
+    /// Starts the raft cluster on a bootstrap node that has no raft state, unless gossip
+    /// shows a cluster that already has a leader (then its leader adds this node).
+    async fn bootstrap(self: Arc<Self>) {
+        if !self.settings.bootstrap || self.raft.is_initialized().await.unwrap_or(true) {
+            return;
+        }
+        let mut live = self.live.clone();
+        let existing = tokio::time::timeout(
+            BOOTSTRAP_WAIT,
+            live.wait_for(|members| {
+                members
+                    .iter()
+                    .any(|m| m.name != self.settings.name && m.leader.is_some())
+            }),
+        )
+        .await
+        .is_ok();
+        if existing {
+            tracing::info!("raft-bootstrap: a cluster with a leader exists; joining it instead");
+            return;
+        }
+        let me = BTreeMap::from([(
+            self.settings.raft_id,
+            RaftMember {
+                name: self.settings.name.clone(),
+                addr: self.settings.raft_advertise.to_string(),
+            },
+        )]);
+        match self.raft.initialize(me).await {
+            Ok(()) => tracing::info!("raft cluster started (raft-bootstrap)"),
+            Err(e) => tracing::debug!(error = %e, "raft cluster already started"),
+        }
+    }
+
+    /// Keeps this node's gossip record naming the raft leader it sees.
+    async fn publish_leader(self: Arc<Self>) {
+        let mut metrics = self.raft.metrics();
+        let mut shutdown = self.signal.subscribe();
+        let mut last = None;
+        loop {
+            let leader = metrics.borrow_and_update().current_leader;
+            if leader != last {
+                last = leader;
+                let name = leader.and_then(|id| self.raft_name(id)).unwrap_or_default();
+                if !name.is_empty() {
+                    tracing::info!(leader = %name, "raft leader");
+                }
+                self.membership.set_leader(&name).await;
+            }
+            tokio::select! {
+                r = metrics.changed() => if r.is_err() { return },
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+
+    /// Fetches the retained messages of a live peer once gossip shows one (a node that
+    /// starts without a shared store learns them this way; with Redis they are loaded at
+    /// startup and this only fills gaps).
+    async fn sync_retained(self: Arc<Self>) {
+        let mut live = self.live.clone();
+        let me = self.settings.name.clone();
+        let is_peer = move |p: &Member| p.name != me && p.status == MemberStatus::Alive;
+        let addr = {
+            let waited = tokio::time::timeout(
+                Duration::from_secs(10),
+                live.wait_for(|m| m.iter().any(&is_peer)),
+            )
+            .await;
+            match waited {
+                Ok(Ok(members)) => members.iter().find(|p| is_peer(p)).map(|p| p.grpc.clone()),
+                _ => None,
+            }
+        };
+        let Some(addr) = addr else { return };
+        let Ok(ch) = channel(&addr) else { return };
+        let mut client = NodeClient::new(ch).max_decoding_message_size(MAX_MESSAGE);
+        match client.retained(RetainedRequest {}).await {
+            Ok(reply) => {
+                if let Some(broker) = self.broker.upgrade() {
+                    let n = merge_retained(&broker, reply.into_inner());
+                    tracing::info!(from = %addr, count = n, "retained messages of the cluster merged");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(from = %addr, error = %e, "could not fetch the cluster's retained messages")
+            }
+        }
+    }
+
+    /// The name of raft member `id`.
+    fn raft_name(&self, id: u64) -> Option<String> {
+        let metrics = self.raft.metrics().borrow().clone();
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.name.clone())
+    }
+
+    /// Every member with its raft role.
+    pub async fn members(&self) -> Vec<MemberView> {
+        let all = self.membership.all().await;
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let voters: Vec<u64> = membership.voter_ids().collect();
+        let learners: Vec<u64> = membership.learner_ids().collect();
+        all.into_iter()
+            .map(|m| MemberView {
+                addr: m.gossip.ip().to_string(),
+                gossip: m.gossip.to_string(),
+                leader: metrics.current_leader == Some(m.raft_id),
+                raft_role: if voters.contains(&m.raft_id) {
+                    "voter"
+                } else if learners.contains(&m.raft_id) {
+                    "learner"
+                } else {
+                    ""
+                },
+                this: m.name == self.settings.name,
+                name: m.name,
+                raft: m.raft,
+                grpc: m.grpc,
+                http: m.http,
+                mqtt: m.mqtt,
+                status: m.status,
+                tags: m.tags,
+            })
+            .collect()
+    }
+
+    /// Raft as this node sees it.
+    pub fn raft_status(&self) -> RaftStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let name = |id: u64| {
+            membership
+                .get_node(&id)
+                .map_or_else(|| id.to_string(), |n| n.name.clone())
+        };
+        let c: &ForwardCounters = &self.forwarder.counters;
+        RaftStatus {
+            node: self.settings.name.clone(),
+            raft_id: self.settings.raft_id,
+            state: format!("{:?}", m.state),
+            leader: m.current_leader.map(name),
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            last_applied: m.last_applied.map(|l| l.index),
+            voters: membership.voter_ids().map(name).collect(),
+            learners: membership.learner_ids().map(name).collect(),
+            routes: self.replicated.routes.read().len(),
+            forwarded: ForwardView {
+                queued: c.queued.load(Ordering::Relaxed),
+                acknowledged: c.acknowledged.load(Ordering::Relaxed),
+                dropped: c.dropped.load(Ordering::Relaxed),
+                resent: c.resent.load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    /// Every route: filter → node names.
+    pub fn routes(&self) -> BTreeMap<String, Vec<String>> {
+        self.replicated.routes.read().all()
+    }
+
+    /// The broker this node serves, while it runs.
+    pub fn broker(&self) -> Option<Arc<Broker>> {
+        self.broker.upgrade()
+    }
+
+    /// Sends gossip to `addr` (joining another group of nodes).
+    pub fn introduce(&self, addr: std::net::SocketAddr) -> Result<(), ClusterError> {
+        self.membership.introduce(addr)
+    }
+
+    /// Leaves the cluster: gossip says so (the leader then removes this node from raft and
+    /// drops its routes), and from now on this node serves its own clients alone.
+    pub async fn leave(&self) {
+        if self.left.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.membership.announce_leaving().await;
+        tracing::info!(node = %self.settings.name, "left the cluster; serving this node's clients alone");
+    }
+
+    /// True once this node left.
+    pub fn has_left(&self) -> bool {
+        self.left.load(Ordering::Acquire)
+    }
+
+    /// Stops gossip, raft and the services.
+    pub async fn shutdown(&self) {
+        self.membership.announce_leaving().await;
+        // Give the others a gossip round to see it.
+        tokio::time::sleep(super::settings::GOSSIP_INTERVAL * 2).await;
+        self.signal.fire();
+        self.membership.shutdown().await;
+        let _ = self.raft.shutdown().await;
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock());
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+    }
+
+    /// The live members other than this one.
+    fn peers(&self) -> Vec<Member> {
+        self.live
+            .borrow()
+            .iter()
+            .filter(|m| m.name != self.settings.name && m.status == MemberStatus::Alive)
+            .cloned()
+            .collect()
+    }
+}
+
+impl ClusterLink for ClusterNode {
+    fn filter_changed(&self, filter: &str, present: bool) {
+        let _ = self.filters.send((filter.to_string(), present));
+    }
+
+    fn forward(&self, message: &Arc<Message>) -> usize {
+        if self.has_left() {
+            return 0;
+        }
+        self.forwarder.forward(message)
+    }
+
+    fn take_over<'a>(
+        &'a self,
+        client_id: &'a str,
+        clean_start: bool,
+    ) -> BoxFuture<'a, Option<HandedOver>> {
+        Box::pin(async move {
+            if self.has_left() {
+                return None;
+            }
+            let asks = self.peers().into_iter().map(|peer| async move {
+                let ch = channel(&peer.grpc).ok()?;
+                let mut client = NodeClient::new(ch).max_decoding_message_size(MAX_MESSAGE);
+                let mut request = tonic::Request::new(TakeoverRequest {
+                    client_id: client_id.to_string(),
+                    clean_start,
+                    node: self.settings.name.clone(),
+                });
+                request.set_timeout(TAKEOVER_TIMEOUT);
+                match client.takeover(request).await {
+                    Ok(r) => Some((peer.name, r.into_inner())),
+                    Err(e) => {
+                        tracing::warn!(node = %peer.name, client_id, error = %e, "session takeover request failed");
+                        None
+                    }
+                }
+            });
+            let replies = futures_util::future::join_all(asks).await;
+            for (from, reply) in replies.into_iter().flatten() {
+                if !reply.found {
+                    continue;
+                }
+                if clean_start {
+                    return Some(HandedOver::default());
+                }
+                match handover::decode(reply.session) {
+                    Ok(h) => {
+                        tracing::info!(client_id, from = %from, "session taken over from another node");
+                        return Some(h);
+                    }
+                    Err(e) => {
+                        tracing::warn!(client_id, from = %from, error = %e, "unreadable handed-over session");
+                    }
+                }
+            }
+            None
+        })
+    }
+}

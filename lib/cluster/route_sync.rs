@@ -1,0 +1,96 @@
+//! Keeps this node's entries of the replicated route table equal to the filters its sessions
+//! subscribe to. The broker reports each filter that appears or leaves (in order); this task
+//! compares what it wants with what the table holds for this node and proposes the
+//! difference, in batches, until they agree. First it proposes the whole set (`Set`), which
+//! also clears what a previous run of this node left behind.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::proposer::Proposer;
+use super::raft::state_machine::Replicated;
+use super::routes::RouteCommand;
+use crate::shutdown::Shutdown;
+
+/// Filters per proposal.
+const CHUNK: usize = 1000;
+/// Wait after a failed proposal (no leader yet, leader changing).
+const RETRY: Duration = Duration::from_millis(300);
+
+/// A filter appeared on this node (`true`) or left it.
+pub type FilterEvent = (String, bool);
+
+/// Runs until shutdown.
+pub async fn run(
+    me: String,
+    proposer: Arc<Proposer>,
+    replicated: Arc<Replicated>,
+    mut events: mpsc::UnboundedReceiver<FilterEvent>,
+    mut shutdown: Shutdown,
+) {
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    let mut version = replicated.version.subscribe();
+    let mut set_done = false;
+    // Look again after a while: a proposal failed, or one committed that the local table
+    // may not show yet (a node not yet in the raft cluster hears of it only later).
+    let mut recheck = false;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some((filter, present)) => apply(&mut wanted, filter, present),
+                None => return,
+            },
+            _ = version.changed() => {}
+            _ = tokio::time::sleep(RETRY), if recheck => {}
+            _ = shutdown.wait() => return,
+        }
+        while let Ok((filter, present)) = events.try_recv() {
+            apply(&mut wanted, filter, present);
+        }
+        let have = replicated.routes.read().routes_of(&me);
+        let cmd = if !set_done {
+            RouteCommand::Set {
+                node: me.clone(),
+                filters: wanted.iter().cloned().collect(),
+            }
+        } else {
+            let add: Vec<String> = wanted.difference(&have).take(CHUNK).cloned().collect();
+            let remove: Vec<String> = have.difference(&wanted).take(CHUNK).cloned().collect();
+            if !add.is_empty() {
+                RouteCommand::Add {
+                    node: me.clone(),
+                    filters: add,
+                }
+            } else if !remove.is_empty() {
+                RouteCommand::Remove {
+                    node: me.clone(),
+                    filters: remove,
+                }
+            } else {
+                recheck = false;
+                continue;
+            }
+        };
+        match proposer.propose(cmd).await {
+            Ok(()) => {
+                set_done = true;
+                recheck = true;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "route proposal not committed yet; retrying");
+                recheck = true;
+            }
+        }
+    }
+}
+
+fn apply(wanted: &mut BTreeSet<String>, filter: String, present: bool) {
+    if present {
+        wanted.insert(filter);
+    } else {
+        wanted.remove(&filter);
+    }
+}

@@ -1,0 +1,347 @@
+//! The route table: which nodes have subscribers for which topic filters. It is the raft
+//! state machine's data, the same on every node; every publish matches its topic against it
+//! to find the nodes to forward to (point to point, never a broadcast).
+//!
+//! A filter is in the table for a node while at least one session on that node subscribes
+//! to it; shared subscriptions appear under their whole filter (`$share/group/filter`), so
+//! a message goes to one node of each group.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap as HashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::mqtt::topic::parse_shared;
+
+/// A change of the table, as raft replicates it. Each node changes only its own entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteCommand {
+    /// The node's filters are exactly these (a node that starts or rejoins).
+    Set { node: String, filters: Vec<String> },
+    /// The node has subscribers for these filters now.
+    Add { node: String, filters: Vec<String> },
+    /// The node has no subscriber left for these filters.
+    Remove { node: String, filters: Vec<String> },
+    /// The node left the cluster: all its routes go.
+    NodeLeft { node: String },
+}
+
+/// What a command changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteResponse {
+    /// True if any route was added or removed.
+    pub changed: bool,
+}
+
+#[derive(Debug, Default)]
+struct Level {
+    children: HashMap<Box<str>, Level>,
+    /// Filters (as keys of `by_filter`) that end at this level.
+    filters: Vec<Arc<str>>,
+}
+
+/// The nodes a topic's matching routes name.
+#[derive(Debug, Default)]
+pub struct RouteMatches {
+    /// Nodes with ordinary subscribers of the topic.
+    pub ordinary: BTreeSet<Arc<str>>,
+    /// Shared subscriptions of the topic, each with the nodes that have members.
+    pub shared: Vec<(Arc<str>, Vec<Arc<str>>)>,
+}
+
+/// Filter → nodes, with a level tree for matching topics.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    by_filter: BTreeMap<Arc<str>, BTreeSet<Arc<str>>>,
+    root: Level,
+    /// Interned node names.
+    names: BTreeSet<Arc<str>>,
+}
+
+/// The table as snapshots carry it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RoutesSnapshot {
+    pub routes: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl RouteTable {
+    fn name(&mut self, node: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(node) {
+            return n.clone();
+        }
+        let n: Arc<str> = node.into();
+        self.names.insert(n.clone());
+        n
+    }
+
+    fn add(&mut self, filter: &str, node: &str) -> bool {
+        let node = self.name(node);
+        if let Some(nodes) = self.by_filter.get_mut(filter) {
+            return nodes.insert(node);
+        }
+        let key: Arc<str> = filter.into();
+        let inner = match parse_shared(filter) {
+            Ok(Some(s)) => s.filter,
+            _ => filter,
+        };
+        let level = inner.split('/').fold(&mut self.root, |l, part| {
+            l.children.entry(part.into()).or_default()
+        });
+        level.filters.push(key.clone());
+        self.by_filter.insert(key, BTreeSet::from([node]));
+        true
+    }
+
+    fn remove(&mut self, filter: &str, node: &str) -> bool {
+        let Some(nodes) = self.by_filter.get_mut(filter) else {
+            return false;
+        };
+        let removed = nodes.remove(node);
+        if nodes.is_empty() {
+            self.by_filter.remove(filter);
+            let inner = match parse_shared(filter) {
+                Ok(Some(s)) => s.filter,
+                _ => filter,
+            };
+            let parts: Vec<&str> = inner.split('/').collect();
+            prune(&mut self.root, &parts, filter);
+        }
+        removed
+    }
+
+    /// Applies a command; true if a route changed.
+    pub fn apply(&mut self, cmd: &RouteCommand) -> bool {
+        match cmd {
+            RouteCommand::Add { node, filters } => {
+                let mut changed = false;
+                for f in filters {
+                    changed |= self.add(f, node);
+                }
+                changed
+            }
+            RouteCommand::Remove { node, filters } => {
+                let mut changed = false;
+                for f in filters {
+                    changed |= self.remove(f, node);
+                }
+                changed
+            }
+            RouteCommand::Set { node, filters } => {
+                let want: BTreeSet<&str> = filters.iter().map(String::as_str).collect();
+                let have = self.routes_of(node);
+                let mut changed = false;
+                for f in have.iter().filter(|f| !want.contains(f.as_str())) {
+                    changed |= self.remove(f, node);
+                }
+                for f in want.iter().filter(|f| !have.contains(**f)) {
+                    changed |= self.add(f, node);
+                }
+                changed
+            }
+            RouteCommand::NodeLeft { node } => {
+                let filters = self.routes_of(node);
+                let mut changed = false;
+                for f in &filters {
+                    changed |= self.remove(f, node);
+                }
+                changed
+            }
+        }
+    }
+
+    /// The filters `node` has routes for.
+    pub fn routes_of(&self, node: &str) -> BTreeSet<String> {
+        self.by_filter
+            .iter()
+            .filter(|(_, nodes)| nodes.contains(node))
+            .map(|(f, _)| f.to_string())
+            .collect()
+    }
+
+    /// Every route: filter → nodes.
+    pub fn all(&self) -> BTreeMap<String, Vec<String>> {
+        self.by_filter
+            .iter()
+            .map(|(f, nodes)| (f.to_string(), nodes.iter().map(|n| n.to_string()).collect()))
+            .collect()
+    }
+
+    /// Number of filters with a route.
+    pub fn len(&self) -> usize {
+        self.by_filter.len()
+    }
+
+    /// True if there is no route.
+    pub fn is_empty(&self) -> bool {
+        self.by_filter.is_empty()
+    }
+
+    /// The routes matching the topic name `topic` (`$` topics are not matched by leading
+    /// wildcards).
+    pub fn matches(&self, topic: &str, out: &mut RouteMatches) {
+        let mut keys = Vec::new();
+        collect(
+            &self.root,
+            topic.split('/'),
+            true,
+            topic.starts_with('$'),
+            &mut keys,
+        );
+        for key in keys {
+            let Some(nodes) = self.by_filter.get(key) else {
+                continue;
+            };
+            if key.starts_with("$share/") {
+                out.shared
+                    .push((key.clone(), nodes.iter().cloned().collect()));
+            } else {
+                out.ordinary.extend(nodes.iter().cloned());
+            }
+        }
+    }
+
+    /// The table for a snapshot.
+    pub fn snapshot(&self) -> RoutesSnapshot {
+        RoutesSnapshot {
+            routes: self
+                .by_filter
+                .iter()
+                .map(|(f, n)| (f.to_string(), n.iter().map(|n| n.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    /// The table a snapshot holds.
+    pub fn from_snapshot(s: &RoutesSnapshot) -> RouteTable {
+        let mut t = RouteTable::default();
+        for (filter, nodes) in &s.routes {
+            for node in nodes {
+                t.add(filter, node);
+            }
+        }
+        t
+    }
+}
+
+fn prune(level: &mut Level, parts: &[&str], key: &str) -> bool {
+    match parts.split_first() {
+        None => level.filters.retain(|f| &**f != key),
+        Some((first, rest)) => {
+            if let Some(child) = level.children.get_mut(*first)
+                && prune(child, rest, key)
+            {
+                level.children.remove(*first);
+            }
+        }
+    }
+    level.filters.is_empty() && level.children.is_empty()
+}
+
+fn collect<'a>(
+    level: &'a Level,
+    mut parts: std::str::Split<'_, char>,
+    first: bool,
+    dollar: bool,
+    out: &mut Vec<&'a Arc<str>>,
+) {
+    let wildcards = !(first && dollar);
+    if wildcards && let Some(hash) = level.children.get("#") {
+        out.extend(hash.filters.iter());
+    }
+    let Some(part) = parts.next() else {
+        out.extend(level.filters.iter());
+        return;
+    };
+    if wildcards && let Some(plus) = level.children.get("+") {
+        collect(plus, parts.clone(), false, dollar, out);
+    }
+    if let Some(child) = level.children.get(part) {
+        collect(child, parts, false, dollar, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(t: &mut RouteTable, node: &str, filters: &[&str]) -> bool {
+        t.apply(&RouteCommand::Add {
+            node: node.into(),
+            filters: filters.iter().map(|f| f.to_string()).collect(),
+        })
+    }
+
+    fn matched(t: &RouteTable, topic: &str) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+        let mut m = RouteMatches::default();
+        t.matches(topic, &mut m);
+        (
+            m.ordinary.iter().map(|n| n.to_string()).collect(),
+            m.shared
+                .iter()
+                .map(|(k, n)| (k.to_string(), n.iter().map(|n| n.to_string()).collect()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn topics_find_the_nodes_of_matching_filters() {
+        let mut t = RouteTable::default();
+        assert!(add(&mut t, "c1", &["a/+", "b/#"]));
+        assert!(add(&mut t, "c2", &["a/b", "$share/g/a/#"]));
+        assert!(add(&mut t, "c3", &["$share/g/a/#", "#"]));
+        assert!(!add(&mut t, "c3", &["#"]), "adding twice changes nothing");
+        let (ordinary, shared) = matched(&t, "a/b");
+        assert_eq!(ordinary, ["c1", "c2", "c3"]);
+        assert_eq!(
+            shared,
+            [(
+                "$share/g/a/#".to_string(),
+                vec!["c2".to_string(), "c3".to_string()]
+            )]
+        );
+        assert_eq!(
+            matched(&t, "b").0,
+            ["c1", "c3"],
+            "# matches the parent level"
+        );
+        assert!(matched(&t, "$SYS/x").0.is_empty());
+    }
+
+    #[test]
+    fn set_replaces_and_node_left_removes_a_nodes_routes() {
+        let mut t = RouteTable::default();
+        add(&mut t, "c1", &["a", "b"]);
+        add(&mut t, "c2", &["a"]);
+        assert!(t.apply(&RouteCommand::Set {
+            node: "c1".into(),
+            filters: vec!["b".into(), "c".into()]
+        }));
+        assert_eq!(
+            t.routes_of("c1").into_iter().collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        assert_eq!(matched(&t, "a").0, ["c2"]);
+        assert!(t.apply(&RouteCommand::NodeLeft { node: "c2".into() }));
+        assert!(matched(&t, "a").0.is_empty());
+        assert_eq!(t.len(), 2);
+        assert!(t.apply(&RouteCommand::Remove {
+            node: "c1".into(),
+            filters: vec!["b".into(), "c".into()]
+        }));
+        assert!(
+            t.is_empty() && t.root.children.is_empty(),
+            "the level tree is pruned"
+        );
+    }
+
+    #[test]
+    fn snapshots_round_trip() {
+        let mut t = RouteTable::default();
+        add(&mut t, "c1", &["a/+", "$share/g/x"]);
+        add(&mut t, "c2", &["a/+"]);
+        let back = RouteTable::from_snapshot(&t.snapshot());
+        assert_eq!(back.all(), t.all());
+        assert_eq!(matched(&back, "a/1").0, ["c1", "c2"]);
+    }
+}

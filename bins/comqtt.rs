@@ -213,6 +213,8 @@ fn run() -> Result<()> {
             // Every binary's command line, from its one clap definition.
             comqtt::cli::generate_docs(Cli::command(), &dir)
                 .with_context(|| format!("writing docs under {}", dir.display()))?;
+            comqtt::cli::generate_docs(comqtt::ctl::CtlArgs::command(), &dir)
+                .with_context(|| format!("writing docs under {}", dir.display()))?;
             return comqtt::cli::generate_docs(comqtt::bench::options::BenchArgs::command(), &dir)
                 .with_context(|| format!("writing docs under {}", dir.display()));
         }
@@ -220,6 +222,12 @@ fn run() -> Result<()> {
             if KafkaBridgeConfig::is_bridge_file(&file) {
                 KafkaBridgeConfig::load(&file)?;
                 println!("{}: valid (Kafka bridge file)", file.display());
+                return Ok(());
+            }
+            if let Some(code) = comqtt::auth::datasource::SourceConfig::detect(&file) {
+                comqtt::auth::datasource::SourceConfig::load(code, &file, 1)?;
+                let kind = comqtt::auth::datasource::datasource_name(code);
+                println!("{}: valid (auth datasource file: {kind})", file.display());
                 return Ok(());
             }
             let config = Config::load(&file)?;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
+    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -45,6 +45,19 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-path -d 'The datasou
 complete -c comqtt -n "__fish_comqtt_needs_command" -l auth-blacklist -d 'Blacklist rule file checked before the datasource (auth.blacklist-path)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l bridge-way -d 'Bridge of client events: 0 none, 1 Kafka (needs --bridge-path) [default: 0]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l bridge-path -d 'The Kafka bridge\'s YAML file (the original\'s bridge-kafka.yml schema)' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l node-name -d 'Cluster: this node\'s unique name; setting it turns cluster mode on (cluster.node-name)' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l bind-ip -d 'Cluster: the IP gossip, raft and gRPC bind to, usually the private address (cluster.bind-addr) [default: 127.0.0.1]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l gossip-port -d 'Cluster: gossip port, UDP (cluster.bind-port) [default: 7946]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l raft-port -d 'Cluster: raft port, TCP (cluster.raft-port) [default: gossip port + 1000]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l raft-bootstrap -d 'Cluster: true on the first node, which starts the raft cluster when it has no raft state (cluster.raft-bootstrap) [default: false]' -r -f -a "true\t''
+false\t''"
+complete -c comqtt -n "__fish_comqtt_needs_command" -l raft-dir -d 'Cluster: where the raft log is kept (cluster.raft-dir) [default: data/<node-name>]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l raft-log-level -d 'Cluster: level of raft\'s own log lines: debug, info, warn, error (cluster.raft-log-level) [default: error]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l members -d 'Cluster: seed gossip addresses of nodes already in the cluster, comma-separated (cluster.members)' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l grpc-enable -d 'Cluster: accepted for the original\'s command lines; messages between nodes always use gRPC (cluster.grpc-enable)' -r -f -a "true\t''
+false\t''"
+complete -c comqtt -n "__fish_comqtt_needs_command" -l grpc-port -d 'Cluster: gRPC port between nodes and for comqttctl (cluster.grpc-port) [default: gossip port + 10000]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l nodes-file-dir -d 'Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_needs_command" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r
@@ -80,6 +93,19 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-path -d 'Th
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l auth-blacklist -d 'Blacklist rule file checked before the datasource (auth.blacklist-path)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l bridge-way -d 'Bridge of client events: 0 none, 1 Kafka (needs --bridge-path) [default: 0]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l bridge-path -d 'The Kafka bridge\'s YAML file (the original\'s bridge-kafka.yml schema)' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l node-name -d 'Cluster: this node\'s unique name; setting it turns cluster mode on (cluster.node-name)' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l bind-ip -d 'Cluster: the IP gossip, raft and gRPC bind to, usually the private address (cluster.bind-addr) [default: 127.0.0.1]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l gossip-port -d 'Cluster: gossip port, UDP (cluster.bind-port) [default: 7946]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l raft-port -d 'Cluster: raft port, TCP (cluster.raft-port) [default: gossip port + 1000]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l raft-bootstrap -d 'Cluster: true on the first node, which starts the raft cluster when it has no raft state (cluster.raft-bootstrap) [default: false]' -r -f -a "true\t''
+false\t''"
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l raft-dir -d 'Cluster: where the raft log is kept (cluster.raft-dir) [default: data/<node-name>]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l raft-log-level -d 'Cluster: level of raft\'s own log lines: debug, info, warn, error (cluster.raft-log-level) [default: error]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l members -d 'Cluster: seed gossip addresses of nodes already in the cluster, comma-separated (cluster.members)' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l grpc-enable -d 'Cluster: accepted for the original\'s command lines; messages between nodes always use gRPC (cluster.grpc-enable)' -r -f -a "true\t''
+false\t''"
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l grpc-port -d 'Cluster: gRPC port between nodes and for comqttctl (cluster.grpc-port) [default: gossip port + 10000]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l nodes-file-dir -d 'Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l level -d 'Log level: 0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic, 6 no level, 7 off [default: 1]' -r

@@ -14,6 +14,7 @@
 //! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
 //! | [`storage`] | persistence: the group-commit store and its embedded (redb) backend |
 //! | [`shutdown`] | the shutdown signal every task selects on |
+//! | [`ctl`] | `comqttctl`: its command line and tables over the cluster's admin service |
 //! | [`config`] | the YAML configuration (original schema) merged with defaults and flags |
 //! | [`logging`] | console and rotating-file logs (text or JSON) from the `log:` block |
 //! | [`cluster`] | gossip membership, the raft-replicated route table, forwarding between nodes, session takeover, the admin service |
@@ -26,6 +27,7 @@ pub mod broker;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod ctl;
 pub mod http;
 pub mod listener;
 pub mod logging;

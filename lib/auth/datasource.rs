@@ -126,6 +126,32 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// Which datasource a file is for, judged by its top-level keys (`comqtt config check`
+    /// takes any file of `config/`): `Some(code)` for an auth datasource or rule file, `None`
+    /// for anything else (a broker config).
+    pub fn detect(path: &Path) -> Option<u8> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let yaml_serde::Value::Mapping(m) =
+            yaml_serde::from_str::<yaml_serde::Value>(&text).ok()?
+        else {
+            return None;
+        };
+        let has = |k: &str| m.contains_key(k);
+        let list = |k: &str| m.get(k).is_some_and(|v| v.is_sequence());
+        if has("dsn") {
+            let postgres = m.get("dsn").and_then(|d| d.get("sslmode")).is_some();
+            Some(if postgres { 3 } else { 2 })
+        } else if has("redis-options") || has("auth-prefix") || has("acl-prefix") {
+            Some(1)
+        } else if has("auth-url") || has("acl-url") || has("content-type") {
+            Some(4)
+        } else if has("users") || list("auth") || list("acl") {
+            Some(0)
+        } else {
+            None
+        }
+    }
+
     /// Reads the file of datasource `code` under the top-level `auth.way`.
     pub fn load(code: u8, path: &Path, way: u8) -> Result<(SourceConfig, Modes), AuthError> {
         Ok(match code {

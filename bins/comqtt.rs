@@ -169,7 +169,9 @@ fn run() -> Result<()> {
             // Every binary's command line, from its one clap definition.
             comqtt::cli::generate_docs(Cli::command(), &dir)
                 .with_context(|| format!("writing docs under {}", dir.display()))?;
-            return comqtt::cli::generate_docs(comqtt::bench::options::BenchArgs::command(), &dir)
+            comqtt::cli::generate_docs(comqtt::bench::options::BenchArgs::command(), &dir)
+                .with_context(|| format!("writing docs under {}", dir.display()))?;
+            return comqtt::cli::generate_docs(comqtt::top::TopArgs::command(), &dir)
                 .with_context(|| format!("writing docs under {}", dir.display()));
         }
         Some(Command::Config(ConfigCommand::Check { file })) => {

@@ -11,6 +11,7 @@
 //! | [`broker`] | sessions, subscription tree, retained messages, QoS flows, wills, `$SYS` |
 //! | [`http`] | the HTTP API: stats, clients, retained, blacklist, publish, `/metrics`, health |
 //! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
+//! | [`top`] | the state and rendering behind `comqtt-top`: HTTP polling of every node, rates, the ratatui screen, `--once`/`--json` snapshots |
 //! | [`storage`] | persistence: the group-commit store and its embedded (redb) backend |
 //! | [`shutdown`] | the shutdown signal every task selects on |
 //! | [`config`] | the YAML configuration (original schema) merged with defaults and flags |
@@ -28,3 +29,4 @@ pub mod logging;
 pub mod mqtt;
 pub mod shutdown;
 pub mod storage;
+pub mod top;

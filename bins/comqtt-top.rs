@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use comqtt::top::{self, TopArgs, options::Output};
 
@@ -22,7 +22,7 @@ fn run() -> Result<()> {
     let args = TopArgs::parse();
     let settings = args.settings()?;
     match settings.output {
-        Output::Tui => top::interactive(&settings).context("running the TUI"),
+        Output::Tui => Ok(top::interactive(&settings)?),
         Output::Text => {
             print!("{}", top::text::plain(&top::once(&settings)?));
             Ok(())

@@ -277,8 +277,9 @@ async fn several_http_flags_watch_exactly_those_nodes_and_an_unreachable_one_is_
     drop((a, b));
 }
 
-/// A stand-in seed node: answers `GET /api/v1/cluster/nodes` with `listing`, 404 otherwise.
-async fn listing_server(listing: String) -> String {
+/// A stand-in node: answers `GET path` with the JSON of `routes` for that path, 404
+/// otherwise.
+async fn fake_node(routes: Vec<(&'static str, String)>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
@@ -286,7 +287,7 @@ async fn listing_server(listing: String) -> String {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
-            let listing = listing.clone();
+            let routes = routes.clone();
             tokio::spawn(async move {
                 let mut head = Vec::new();
                 let mut buf = [0u8; 1024];
@@ -297,11 +298,14 @@ async fn listing_server(listing: String) -> String {
                     }
                 }
                 let request = String::from_utf8_lossy(&head);
-                let (status, body) = if request.starts_with("GET /api/v1/cluster/nodes ") {
-                    ("200 OK", listing)
-                } else {
-                    ("404 Not Found", "{\"error\":\"no route\"}".to_string())
-                };
+                let path = request.split(' ').nth(1).unwrap_or_default();
+                let path = path.split('?').next().unwrap_or_default();
+                let (status, body) =
+                    if let Some((_, body)) = routes.iter().find(|(p, _)| *p == path) {
+                        ("200 OK", body.clone())
+                    } else {
+                        ("404 Not Found", "{\"error\":\"no route\"}".to_string())
+                    };
                 let response = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
@@ -330,7 +334,7 @@ async fn one_http_address_discovers_the_cluster_from_its_node_list() {
         {"name": "gamma", "addr": "10.0.0.3", "http": null, "mqtt": null, "grpc": null,
          "status": "dead", "leader": false, "self": false},
     ]);
-    let seed = listing_server(listing.to_string()).await;
+    let seed = fake_node(vec![("/api/v1/cluster/nodes", listing.to_string())]).await;
     let out = top(&["--http", &seed, "--json", "--interval", "200ms"]).await;
     let v = json(&out);
     let nodes = v["nodes"].as_array().unwrap();
@@ -371,6 +375,26 @@ async fn one_http_address_discovers_the_cluster_from_its_node_list() {
         Some("dead")
     );
     drop((a, b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_the_node_list_is_watched_alone() {
+    // An older node: stats, but no /api/v1/cluster/nodes (404). No node-list warning.
+    let stats =
+        serde_json::json!({"version": "comqtt 0.0.9", "uptime": 42, "clients_connected": 5});
+    let old = fake_node(vec![("/api/v1/mqtt/stat/overall", stats.to_string())]).await;
+    let out = top(&["--http", &old, "--once", "--interval", "100ms"]).await;
+    assert!(out.status.success(), "{}", explain(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("node list"), "{text}");
+    let row: Vec<&str> = line_starting(&text, &old).split_whitespace().collect();
+    assert_eq!(row[1..4], ["up", &old, "5"], "{text}");
+    assert!(
+        text.contains("nodes 1/1 alive · comqtt 0.0.9 · up 42s"),
+        "{text}"
+    );
+    // Its missing /metrics is said, not fatal.
+    assert!(text.contains("GET /metrics answered HTTP 404"), "{text}");
 }
 
 /// A tmux server of its own (its own socket, no user config) running one command in a

@@ -7,8 +7,9 @@
 //! for `GET /api/v1/cluster/nodes` and watches every listed node that has an HTTP API (an
 //! unspecified listed host such as `0.0.0.0` is reached through the host that listed it). If
 //! that node does not answer, the other nodes known from the last listing are asked; if none
-//! answers, the last listing is kept. With several addresses ([`Targets::Fixed`]) exactly
-//! those are watched, and each one's own entry in its listing gives its name.
+//! answers, the last listing is kept; a node that does not have the route (404) is watched
+//! alone. With several addresses ([`Targets::Fixed`]) exactly those are watched, and each
+//! one's own entry in its listing gives its name.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
@@ -287,6 +288,12 @@ impl Poller {
             match self.get_json::<Vec<ListedNode>>(via, NODES_PATH, &[]).await {
                 Ok(listing) => {
                     let members = members_of(listing, via);
+                    self.members = members.clone();
+                    return (members, None);
+                }
+                // A node without the route (an older broker) is watched alone.
+                Err(TopError::Status { status: 404, .. }) if via == seed => {
+                    let members = vec![Member::of_addr(via)];
                     self.members = members.clone();
                     return (members, None);
                 }

@@ -113,7 +113,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, now: Instant) {
         spans.push(sep());
         let title = match s.nodes.as_slice() {
             [one] => one.name.clone(),
-            nodes => format!("cluster of {}", nodes.len()),
+            nodes => match nodes.iter().find(|n| n.leader) {
+                Some(leader) => format!("cluster of {} (leader {})", nodes.len(), leader.name),
+                None => format!("cluster of {}", nodes.len()),
+            },
         };
         spans.push(Span::raw(title).bold());
         let versions = s.versions();

@@ -830,7 +830,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::top::api::{Client, FilterCount, ListedNode, Overall, Page, Retained};
+    use crate::top::api::{Client, FilterCount, Overall, Page, Retained};
     use crate::top::poll::{Member, NodeData, NodeReport, Outcome, Round};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::Terminal;
@@ -1140,8 +1140,19 @@ mod tests {
         let s = screen(&app, t0);
         assert!(line_with(&s, "│c03 ").contains("dead"), "{s}");
         assert!(s.contains("reading the node list: boom"), "{s}");
-        assert!(line_with(&s, "comqtt-top").contains("cluster of 2"));
-        let _ = ListedNode::default();
+        assert!(line_with(&s, "comqtt-top").contains("cluster of 2 (leader c01)"));
+    }
+
+    #[test]
+    fn small_terminals_are_drawn_without_panicking() {
+        let (mut app, now) = app_with_two_rounds();
+        for view in ['1', '2', '3', '4', '?'] {
+            app.on_key(KeyEvent::new(KeyCode::Char(view), KeyModifiers::NONE));
+            for (w, h) in [(80, 24), (40, 10), (10, 3), (1, 1)] {
+                let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+                terminal.draw(|f| draw(f, &app, now)).unwrap();
+            }
+        }
     }
 
     #[test]

@@ -268,8 +268,11 @@ impl Snapshot {
 /// What a client's rate is measured against: the same connection of the same client.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ClientKey {
+    /// The node's address (or name).
     node: String,
+    /// The client identifier.
     id: String,
+    /// When this connection was accepted: a reconnection is another connection.
     connected_at: u64,
 }
 

@@ -1,8 +1,35 @@
-//! `comqtt-top`: not built yet (see the README's status table). It says so instead of pretending.
+//! `comqtt-top`: a terminal UI with live statistics of a comqtt node or cluster
+//! (`comqtt-top --http 127.0.0.1:8080`), or one snapshot as text (`--once`) or JSON
+//! (`--json`). Everything but argument handling is in `comqtt::top`.
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "comqtt-top: not available in this build of comqtt yet (see the README's status table)"
-    );
-    std::process::ExitCode::from(2)
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use comqtt::top::{self, TopArgs, options::Output};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("comqtt-top: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args = TopArgs::parse();
+    let settings = args.settings()?;
+    match settings.output {
+        Output::Tui => Ok(top::interactive(&settings)?),
+        Output::Text => {
+            print!("{}", top::text::plain(&top::once(&settings)?));
+            Ok(())
+        }
+        Output::Json => {
+            println!("{}", top::text::json(&top::once(&settings)?));
+            Ok(())
+        }
+    }
 }

@@ -215,7 +215,9 @@ fn run() -> Result<()> {
                 .with_context(|| format!("writing docs under {}", dir.display()))?;
             comqtt::cli::generate_docs(comqtt::ctl::CtlArgs::command(), &dir)
                 .with_context(|| format!("writing docs under {}", dir.display()))?;
-            return comqtt::cli::generate_docs(comqtt::bench::options::BenchArgs::command(), &dir)
+            comqtt::cli::generate_docs(comqtt::bench::options::BenchArgs::command(), &dir)
+                .with_context(|| format!("writing docs under {}", dir.display()))?;
+            return comqtt::cli::generate_docs(comqtt::top::TopArgs::command(), &dir)
                 .with_context(|| format!("writing docs under {}", dir.display()));
         }
         Some(Command::Config(ConfigCommand::Check { file })) => {

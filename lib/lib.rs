@@ -12,6 +12,7 @@
 //! | [`bridge`] | broker events sent on to Kafka (`bridge-way: 1`), never in the way of MQTT |
 //! | [`http`] | the HTTP API: stats, clients, retained, blacklist, publish, `/metrics`, health |
 //! | [`listener`] | TCP (and later WebSocket, TLS) listeners feeding connections to the broker |
+//! | [`top`] | the state and rendering behind `comqtt-top`: HTTP polling of every node, rates, the ratatui screen, `--once`/`--json` snapshots |
 //! | [`storage`] | persistence: the group-commit store and its embedded (redb) backend |
 //! | [`shutdown`] | the shutdown signal every task selects on |
 //! | [`ctl`] | `comqttctl`: its command line and tables over the cluster's admin service |
@@ -34,3 +35,4 @@ pub mod logging;
 pub mod mqtt;
 pub mod shutdown;
 pub mod storage;
+pub mod top;

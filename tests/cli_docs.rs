@@ -32,8 +32,8 @@ fn checked_in_completions_and_man_pages_match_the_command_line() {
         }
     }
     assert!(
-        compared >= 8,
-        "completions and man pages of comqtt and comqtt-bench"
+        compared >= 12,
+        "completions and man pages of comqtt, comqtt-bench and comqtt-top"
     );
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod cluster;
 pub mod http;
 pub mod mariadb;
 pub mod postgres;
@@ -83,7 +84,12 @@ impl BrokerProcess {
     /// tests running side by side never fight over the HTTP API's default port :8080 (a test's
     /// config file should set `mqtt.http`).
     pub fn start_custom(args: impl FnOnce(u16) -> Vec<String>) -> BrokerProcess {
-        let port = free_port();
+        BrokerProcess::start_on(free_port(), args)
+    }
+
+    /// [`BrokerProcess::start_custom`] with the TCP listener on `port` (a node restarted on
+    /// the port its clients know).
+    pub fn start_on(port: u16, args: impl FnOnce(u16) -> Vec<String>) -> BrokerProcess {
         let log = std::env::temp_dir().join(format!("comqtt-test-{port}.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let mut args = args(port);
@@ -167,6 +173,12 @@ impl BrokerProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// Kills the process (SIGKILL, as a crash) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// True while the process runs.

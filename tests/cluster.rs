@@ -1,0 +1,446 @@
+//! The cluster with real processes on loopback: three `comqtt serve` nodes find each other by
+//! gossip, agree on a raft leader, replicate routes, forward messages point to point (checked
+//! with mosquitto clients and our own), share subscriptions and retained messages across
+//! nodes, move sessions with their clients, drop a dead node and take it back, and answer
+//! comqttctl and the HTTP cluster routes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestClient;
+use common::cluster::Cluster;
+use common::run_tool;
+use comqtt::mqtt::{Connect, Packet, Protocol, QoS, ReasonCode};
+
+fn names(routes: &serde_json::Value, filter: &str) -> Vec<String> {
+    routes[filter]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn three_nodes_form_one_raft_cluster_and_list_each_other() {
+    let c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    let (ok, table, err) = c.ctl(1, &["members"]);
+    assert!(ok, "{err}");
+    for name in ["c0", "c1*", "c2"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains("alive") && l.contains("voter")),
+            "{table}"
+        );
+    }
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" yes ")).count(),
+        1,
+        "one leader: {table}"
+    );
+    let (ok, raft, _) = c.ctl(2, &["raft"]);
+    assert!(
+        ok && raft.contains("state:") && raft.contains("voters:"),
+        "{raft}"
+    );
+    // The HTTP API says the same: the original's routes and ours.
+    let nodes = c.get(0, "/api/v1/cluster/nodes").await;
+    assert_eq!(nodes.as_array().map(|a| a.len()), Some(3), "{nodes}");
+    for n in nodes.as_array().unwrap() {
+        assert!(
+            n["http"].is_string() && n["mqtt"].is_string() && n["status"] == "alive",
+            "{n}"
+        );
+    }
+    let ms = c.get(2, "/cluster/ms").await;
+    assert_eq!(ms.as_array().map(|a| a.len()), Some(3), "{ms}");
+    let conf = c.get(1, "/cluster/conf").await;
+    assert_eq!(
+        (conf["mode"].as_str(), conf["node_name"].as_str()),
+        (Some("cluster"), Some("c1")),
+        "{conf}"
+    );
+}
+
+#[tokio::test]
+async fn messages_go_point_to_point_to_the_nodes_that_subscribe() {
+    let c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    // A third-party subscriber on node 1 and our client on node 2, on different filters.
+    let port1 = c.nodes[1].mqtt.to_string();
+    let sub = std::process::Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port1,
+            "-t",
+            "sensors/#",
+            "-q",
+            "1",
+            "-C",
+            "3",
+            "-W",
+            "20",
+            "-v",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub is required (scripts/test installs it)");
+    let mut other = TestClient::connect(&c.nodes[2].addr(), Protocol::V5, "other").await;
+    other.subscribe_qos(1, "alerts/#", QoS::AtLeastOnce).await;
+    c.wait_routes(0, "sensors/# on c1 and alerts/# on c2", |r| {
+        names(r, "sensors/#") == ["c1"] && names(r, "alerts/#") == ["c2"]
+    })
+    .await;
+    // Published on node 0 at each QoS, by a third-party publisher and by our client.
+    let port0 = c.nodes[0].mqtt.to_string();
+    for (qos, payload) in [("0", "t0"), ("1", "t1"), ("2", "t2")] {
+        let out = run_tool(
+            "mosquitto_pub",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port0,
+                "-t",
+                "sensors/temp",
+                "-q",
+                qos,
+                "-m",
+                payload,
+            ],
+            Duration::from_secs(10),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let got = sub.wait_with_output().expect("mosquitto_sub");
+    let lines: Vec<String> = String::from_utf8_lossy(&got.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        lines,
+        ["sensors/temp t0", "sensors/temp t1", "sensors/temp t2"]
+    );
+    // Node 2 got none of them (point to point, not broadcast) and node 0 queued each once.
+    other.expect_nothing(Duration::from_millis(300)).await;
+    let raft = c.get(0, "/api/v1/cluster/raft").await;
+    assert_eq!(raft["forwarded"]["queued"], 3, "{raft}");
+    // v5 PUBACK: a message with subscribers only on another node is not "no subscribers".
+    let mut publisher = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, "pub").await;
+    let mut p = comqtt::mqtt::Publish::new("alerts/fire", QoS::AtLeastOnce, b"!".to_vec());
+    p.packet_id = 1;
+    publisher.send(Packet::Publish(p)).await;
+    match publisher.recv().await {
+        Some(Packet::PubAck(a)) => assert_eq!(a.reason, ReasonCode::SUCCESS),
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+    assert_eq!(&other.expect_publish_acked().await.payload[..], b"!");
+}
+
+#[tokio::test]
+async fn a_shared_subscription_across_nodes_gets_each_message_once() {
+    let c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    let mut a = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "worker-a").await;
+    let mut b = TestClient::connect(&c.nodes[2].addr(), Protocol::V5, "worker-b").await;
+    a.subscribe_qos(1, "$share/workers/jobs/+", QoS::AtLeastOnce)
+        .await;
+    b.subscribe_qos(1, "$share/workers/jobs/+", QoS::AtLeastOnce)
+        .await;
+    c.wait_routes(0, "the shared group on c1 and c2", |r| {
+        names(r, "$share/workers/jobs/+") == ["c1", "c2"]
+    })
+    .await;
+    let mut publisher = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, "boss").await;
+    for i in 0..20u16 {
+        publisher
+            .publish(&format!("jobs/{i}"), b"job", QoS::AtLeastOnce, false, i + 1)
+            .await;
+    }
+    let mut counts = [0usize; 2];
+    for (k, client) in [&mut a, &mut b].into_iter().enumerate() {
+        while let Ok(Some(Packet::Publish(p))) =
+            client.recv_within(Duration::from_millis(800)).await
+        {
+            client
+                .send(Packet::PubAck(comqtt::mqtt::PubReply::new(p.packet_id)))
+                .await;
+            counts[k] += 1;
+        }
+    }
+    assert_eq!(counts[0] + counts[1], 20, "each message once: {counts:?}");
+    assert!(
+        counts[0] > 0 && counts[1] > 0,
+        "both nodes' members served: {counts:?}"
+    );
+}
+
+#[tokio::test]
+async fn retained_messages_reach_every_node_and_the_newest_wins() {
+    let c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    let mut p0 = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, "p0").await;
+    p0.publish("status/door", b"open", QoS::AtLeastOnce, true, 1)
+        .await;
+    let mut p1 = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "p1").await;
+    p1.publish("status/door", b"closed", QoS::AtLeastOnce, true, 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..3 {
+        let mut s = TestClient::connect(&c.nodes[i].addr(), Protocol::V5, &format!("s{i}")).await;
+        s.subscribe_qos(1, "status/#", QoS::AtMostOnce).await;
+        let m = s.expect_publish().await;
+        assert_eq!(
+            (&m.payload[..], m.retain),
+            (&b"closed"[..], true),
+            "node {i}"
+        );
+    }
+    // Cleared on node 2: gone everywhere.
+    let mut p2 = TestClient::connect(&c.nodes[2].addr(), Protocol::V5, "p2").await;
+    p2.publish("status/door", b"", QoS::AtLeastOnce, true, 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..3 {
+        let mut s = TestClient::connect(&c.nodes[i].addr(), Protocol::V5, &format!("t{i}")).await;
+        s.subscribe_qos(1, "status/#", QoS::AtMostOnce).await;
+        s.expect_nothing(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_follows_its_client_to_another_node() {
+    let c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    let persistent = |id: &str| {
+        let mut k = Connect::new(Protocol::V5, id);
+        k.clean_start = false;
+        k.properties.session_expiry_interval = Some(600);
+        k
+    };
+    // Subscribed on node 0, then offline: messages published on node 2 queue on node 0.
+    let (mut phone, ack) = TestClient::connect_with(&c.nodes[0].addr(), persistent("phone")).await;
+    assert!(!ack.session_present);
+    phone
+        .subscribe_qos(1, "inbox/phone", QoS::AtLeastOnce)
+        .await;
+    c.wait_routes(2, "inbox/phone on c0", |r| {
+        names(r, "inbox/phone") == ["c0"]
+    })
+    .await;
+    phone.disconnect().await;
+    let mut sender = TestClient::connect(&c.nodes[2].addr(), Protocol::V5, "sender").await;
+    for i in 1..=3u16 {
+        sender
+            .publish(
+                "inbox/phone",
+                format!("m{i}").as_bytes(),
+                QoS::AtLeastOnce,
+                false,
+                i,
+            )
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // It reconnects to node 1: the session comes along, with the queued messages in order.
+    let (mut phone, ack) = TestClient::connect_with(&c.nodes[1].addr(), persistent("phone")).await;
+    assert_eq!(ack.code, ReasonCode::SUCCESS);
+    assert!(ack.session_present, "the session moved with its client");
+    for i in 1..=3 {
+        assert_eq!(
+            phone.expect_publish_acked().await.payload,
+            format!("m{i}").into_bytes()
+        );
+    }
+    // Its route moved too: new messages go to node 1.
+    c.wait_routes(2, "inbox/phone on c1", |r| {
+        names(r, "inbox/phone") == ["c1"]
+    })
+    .await;
+    sender
+        .publish("inbox/phone", b"m4", QoS::AtLeastOnce, false, 4)
+        .await;
+    assert_eq!(&phone.expect_publish_acked().await.payload[..], b"m4");
+    let on0 = c.get(0, "/api/v1/mqtt/clients?search=phone").await;
+    assert_eq!(on0["total"], 0, "node 0 let go of it: {on0}");
+    // Connected elsewhere while online: the old connection is told 0x8E Session taken over.
+    let (_again, ack) = TestClient::connect_with(&c.nodes[2].addr(), persistent("phone")).await;
+    assert!(ack.session_present);
+    assert_eq!(
+        phone.expect_disconnect().await,
+        Some(ReasonCode::SESSION_TAKEN_OVER)
+    );
+}
+
+#[tokio::test]
+async fn a_will_published_on_one_node_reaches_subscribers_on_another() {
+    let c = Cluster::start(2, &[]);
+    c.wait_voters(2).await;
+    let mut watcher = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "watcher").await;
+    watcher.subscribe_qos(1, "wills/#", QoS::AtLeastOnce).await;
+    c.wait_routes(0, "wills/# on c1", |r| names(r, "wills/#") == ["c1"])
+        .await;
+    let mut k = Connect::new(Protocol::V5, "dying");
+    k.will = Some(comqtt::mqtt::LastWill {
+        topic: "wills/dying".into(),
+        payload: bytes::Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let (dying, _) = TestClient::connect_with(&c.nodes[0].addr(), k).await;
+    drop(dying); // the connection breaks without DISCONNECT
+    let m = watcher.expect_publish_acked().await;
+    assert_eq!(
+        (m.topic.to_string(), &m.payload[..]),
+        ("wills/dying".into(), &b"gone"[..])
+    );
+}
+
+#[tokio::test]
+async fn a_dead_node_leaves_raft_with_its_routes_and_comes_back() {
+    let mut c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    let mut s = TestClient::connect(&c.nodes[2].addr(), Protocol::V5, "s").await;
+    s.subscribe_qos(1, "plant/#", QoS::AtLeastOnce).await;
+    c.wait_routes(0, "plant/# on c2", |r| names(r, "plant/#") == ["c2"])
+        .await;
+    drop(s);
+    c.kill(2);
+    c.wait_voters(2).await;
+    c.wait_routes(0, "no route of c2", |r| !r.to_string().contains("\"c2\""))
+        .await;
+    let (ok, members, _) = c.ctl(0, &["members"]);
+    assert!(
+        ok && members
+            .lines()
+            .any(|l| l.starts_with("c2") && l.contains("dead")),
+        "{members}"
+    );
+    // Publishing meanwhile is fine: nobody is left to forward to.
+    let mut p = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, "p").await;
+    p.publish("plant/x", b"1", QoS::AtLeastOnce, false, 1).await;
+
+    c.restart(2);
+    c.wait_voters(3).await;
+    let mut s = TestClient::connect(&c.nodes[2].addr(), Protocol::V5, "s").await;
+    s.subscribe_qos(1, "plant/#", QoS::AtLeastOnce).await;
+    c.wait_routes(0, "plant/# on c2 again", |r| names(r, "plant/#") == ["c2"])
+        .await;
+    p.publish("plant/y", b"2", QoS::AtLeastOnce, false, 2).await;
+    assert_eq!(&s.expect_publish_acked().await.payload[..], b"2");
+}
+
+#[tokio::test]
+async fn comqttctl_inspects_and_a_node_leaves() {
+    let c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    let mut s = TestClient::connect(&c.nodes[1].addr(), Protocol::V3_1_1, "inspected").await;
+    s.subscribe_qos(1, "x/+", QoS::AtMostOnce).await;
+    c.wait_routes(0, "x/+ on c1", |r| names(r, "x/+") == ["c1"])
+        .await;
+    let (ok, routes, _) = c.ctl(2, &["inspect", "routes"]);
+    assert!(
+        ok && routes
+            .lines()
+            .any(|l| l.starts_with("x/+") && l.contains("c1")),
+        "{routes}"
+    );
+    let clients = c.ctl_json(1, &["inspect", "clients"]);
+    assert_eq!(clients[0]["id"], "inspected", "{clients}");
+    let one = c.ctl_json(1, &["inspect", "client", "inspected"]);
+    assert_eq!(one["filters"][0], "x/+", "{one}");
+    let (ok, _, err) = c.ctl(1, &["inspect", "client", "nobody"]);
+    assert!(!ok && err.contains("nobody"), "{err}");
+    let subs = c.ctl_json(1, &["inspect", "subscriptions"]);
+    assert_eq!(subs[0]["filter"], "x/+", "{subs}");
+
+    // Asked on node 0, node 2 leaves: it says so in gossip and the leader removes it.
+    let (ok, out, err) = c.ctl(0, &["leave", "c2"]);
+    assert!(ok && out.contains("c2 left"), "{out}{err}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let raft = c.get(0, "/api/v1/cluster/raft").await;
+        if raft["voters"]
+            .as_array()
+            .is_some_and(|v| v.len() == 2 && !v.contains(&"c2".into()))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "c2 still a voter: {raft}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let members = c.ctl_json(0, &["members"]);
+    let c2 = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "c2")
+        .cloned();
+    assert_eq!(c2.map(|m| m["status"].clone()), Some("leaving".into()));
+}
+
+#[test]
+fn comqttctl_names_an_unreachable_node() {
+    let port = common::free_port().to_string();
+    let out = run_tool(
+        env!("CARGO_BIN_EXE_comqttctl"),
+        &["--server", &format!("127.0.0.1:{port}"), "members"],
+        Duration::from_secs(15),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("cannot reach"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_cluster_settings_stop_the_broker_with_a_message() {
+    for (args, needle) in [
+        (vec!["--node-name", "c 1"], "cluster.node-name"),
+        (
+            vec!["--node-name", "c1", "--storage-way", "1"],
+            "storage-way",
+        ),
+        (
+            vec![
+                "--node-name",
+                "c1",
+                "--gossip-port",
+                "7000",
+                "--raft-port",
+                "7000",
+            ],
+            "cluster.raft-port",
+        ),
+        (
+            vec!["--node-name", "c1", "--members", "nohost"],
+            "cluster.members",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_comqtt"))
+            .args(["serve", "--tcp", "127.0.0.1:0", "--ws", "", "--http", ""])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}

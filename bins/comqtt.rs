@@ -422,6 +422,7 @@ fn settings(args: &ServeArgs) -> Result<Config> {
 
 async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> {
     let capabilities = config.mqtt.options.capabilities.to_capabilities()?;
+    let mut session_loader: Option<Arc<comqtt::storage::redis::RedisSessions>> = None;
     let store = match config.storage_way() {
         0 => {
             tracing::info!("storage: memory (sessions and retained messages are lost on restart)");
@@ -435,7 +436,16 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
                 password: r.options.password.clone(),
                 db: r.options.db,
                 prefix: r.prefix.clone(),
+                node: config
+                    .cluster
+                    .enabled()
+                    .then(|| config.cluster.node_name.clone()),
             };
+            if config.cluster.enabled() {
+                // The sessions other nodes leave behind are read on their own connection.
+                let sessions = comqtt::storage::redis::RedisSessions::open(options.clone())?;
+                session_loader = Some(Arc::new(sessions));
+            }
             let backend = comqtt::storage::redis::RedisStore::open(options)?;
             let (store, snapshot) =
                 comqtt::storage::Store::start(Box::new(backend), config.storage_sync)?;
@@ -461,6 +471,9 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         None => (None, None),
     };
     let broker = Broker::with_store(capabilities, store.clone());
+    if let Some(loader) = session_loader {
+        broker.set_session_loader(loader);
+    }
     if let Some(authenticator) = comqtt::auth::Authenticator::open(&config.auth)
         .await
         .context("setting up authentication (auth: block, --auth-way, --auth-ds, --auth-path, --auth-blacklist)")?

@@ -121,6 +121,7 @@ impl RedisSource {
             password: r.password.clone(),
             db: r.db,
             prefix: String::new(),
+            node: None,
         };
         let unreachable = |reason: String| AuthError::Unreachable {
             datasource: "redis",

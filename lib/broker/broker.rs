@@ -80,6 +80,8 @@ pub struct Broker {
     authenticator: std::sync::OnceLock<crate::auth::Authenticator>,
     /// The cluster this node belongs to; unset: a single node.
     cluster: std::sync::OnceLock<Arc<dyn ClusterLink>>,
+    /// Reads sessions other nodes left in a shared store (a cluster on Redis).
+    loader: std::sync::OnceLock<Arc<dyn crate::storage::SessionLoader>>,
 }
 
 impl Broker {
@@ -103,6 +105,7 @@ impl Broker {
             events: Observers::default(),
             authenticator: std::sync::OnceLock::new(),
             cluster: std::sync::OnceLock::new(),
+            loader: std::sync::OnceLock::new(),
         })
     }
 
@@ -643,6 +646,68 @@ impl Broker {
                 expiry_interval: released.expiry_interval,
             }
         })
+    }
+
+    /// Sets where sessions of nodes that are gone are read from (once).
+    pub fn set_session_loader(&self, loader: Arc<dyn crate::storage::SessionLoader>) -> bool {
+        self.loader.set(loader).is_ok()
+    }
+
+    /// The session a node that is gone left in the shared store for `client_id`, as a
+    /// hand-over (so [`Broker::adopt`] rewrites it as this node's). `None` without a loader,
+    /// without such a session, or when the store cannot be read (logged).
+    pub async fn load_orphan(&self, client_id: &str) -> Option<HandedOver> {
+        let loader = self.loader.get()?.clone();
+        let id = client_id.to_string();
+        let loaded = tokio::task::spawn_blocking(move || loader.load_session(&id)).await;
+        let stored = match loaded {
+            Ok(Ok(Some(s))) => s,
+            Ok(Ok(None)) => return None,
+            Ok(Err(e)) => {
+                tracing::warn!(client_id, error = %e, "reading the session from the shared store failed");
+                return None;
+            }
+            Err(_) => return None,
+        };
+        let now = Instant::now();
+        let elapsed = now_unix().saturating_sub(stored.record.last_seen);
+        if !stored.record.online
+            && stored.record.expiry_interval != NEVER_EXPIRES
+            && elapsed >= stored.record.expiry_interval as u64
+        {
+            return None;
+        }
+        let mut handed = HandedOver {
+            expiry_interval: stored.record.expiry_interval,
+            ..HandedOver::default()
+        };
+        for (filter, options, identifier) in stored.subscriptions {
+            handed.state.subscriptions.insert(
+                filter,
+                SessionSubscription {
+                    options,
+                    identifier,
+                },
+            );
+        }
+        for (_, m) in stored.messages {
+            if m.delivery.message.is_expired(now) {
+                continue;
+            }
+            match m.stage {
+                Some(stage) if m.packet_id != 0 => {
+                    handed.state.inflight.push_back(InflightMessage {
+                        packet_id: m.packet_id,
+                        delivery: m.delivery,
+                        stage,
+                    })
+                }
+                _ => handed.queued.push(m.delivery),
+            }
+        }
+        handed.state.inbound_qos2 = stored.inbound_qos2.into_iter().collect();
+        tracing::info!(client_id, from = ?stored.owner, "session of a node that is gone loaded from the shared store");
+        Some(handed)
     }
 
     /// Installs a session another node handed over, offline, so the connection that asked

@@ -702,13 +702,20 @@ impl Link {
                 "storage unavailable",
             );
         }
-        if let Some(cluster) = broker.cluster_link()
-            && let Some(handed) = cluster.take_over(&client_id, connect.clean_start).await
-            && !connect.clean_start
-        {
-            // The client's session was on another node: it continues here.
-            let persistent = broker.store.is_some() && session_expiry > 0;
-            broker.adopt(&client_id, handed, persistent);
+        if let Some(cluster) = broker.cluster_link() {
+            let handed = match cluster.take_over(&client_id, connect.clean_start).await {
+                Some(h) => Some(h),
+                // No live node had it: a node that is gone may have left it in the shared store.
+                None if !connect.clean_start && broker.sessions.client(&client_id).is_none() => {
+                    broker.load_orphan(&client_id).await
+                }
+                None => None,
+            };
+            if let Some(handed) = handed.filter(|_| !connect.clean_start) {
+                // The client's session was on another node: it continues here.
+                let persistent = broker.store.is_some() && session_expiry > 0;
+                broker.adopt(&client_id, handed, persistent);
+            }
         }
         let connection = broker.next_connection_id();
         let opened = match broker

@@ -198,6 +198,7 @@ impl Backend for Embedded {
                     subscriptions: Vec::new(),
                     messages: Vec::new(),
                     inbound_qos2: Vec::new(),
+                    owner: None,
                 },
             );
         }

@@ -114,6 +114,8 @@ pub struct StoredSession {
     /// Messages by sequence number, oldest first.
     pub messages: Vec<(u64, StoredDelivery)>,
     pub inbound_qos2: Vec<u16>,
+    /// The cluster node that held it (shared Redis store), if recorded.
+    pub owner: Option<String>,
 }
 
 /// Everything loaded at startup.
@@ -131,6 +133,13 @@ pub trait Backend: Send + 'static {
     fn load(&mut self) -> Result<Snapshot, StoreError>;
     /// Applies `changes` in order as one atomic, durable (when `durable`) commit.
     fn apply(&mut self, changes: &[Change], durable: bool) -> Result<(), StoreError>;
+}
+
+/// Reads one session from a store shared by the nodes of a cluster, whichever node wrote it
+/// (a client whose node is gone connects to another). Blocking: call it off the runtime.
+pub trait SessionLoader: Send + Sync + std::fmt::Debug + 'static {
+    /// The session of `client_id`, if the store holds one.
+    fn load_session(&self, client_id: &str) -> Result<Option<StoredSession>, StoreError>;
 }
 
 /// The handle connections use: submit changes, learn when they are durable.

@@ -239,6 +239,25 @@ pub fn decode_session(b: &mut Bytes) -> Result<SessionRecord, StoreError> {
     })
 }
 
+/// Appends the node that holds a session to its record (a cluster's shared store).
+pub fn encode_owner(owner: &str, out: &mut BytesMut) {
+    let owner = &owner.as_bytes()[..owner.len().min(u16::MAX as usize)];
+    out.put_u16(owner.len() as u16);
+    out.put_slice(owner);
+}
+
+/// The owner after a session record, if the record has one.
+pub fn decode_owner(b: &mut Bytes) -> Option<String> {
+    if b.remaining() < 2 {
+        return None;
+    }
+    let n = b.get_u16() as usize;
+    if b.remaining() < n {
+        return None;
+    }
+    String::from_utf8(b.split_to(n).to_vec()).ok()
+}
+
 /// Encodes a subscription's options and identifier.
 pub fn encode_subscription(
     options: &SubscriptionOptions,

@@ -8,7 +8,11 @@
 //! | `<prefix>:ifm:<client id>` | hash | sequence number (decimal) → delivery record |
 //! | `<prefix>:in2:<client id>` | set | inbound QoS 2 packet ids (decimal) |
 //! | `<prefix>:ret` | hash | topic → message record |
-//! | `<prefix>:sys` | hash | `counters` → the broker's cumulative counters |
+//! | `<prefix>:sys` | hash | `counters` (a cluster node: its name) → the broker's cumulative counters |
+//!
+//! In a cluster every node shares these keys. A session record then ends with the name of the
+//! node that holds the session (`owner_len:u16 owner`): a node restarting restores only its
+//! own sessions, and a client whose node is gone finds its session with [`RedisStore::load_session`].
 //!
 //! Each batch of changes is one `MULTI`/`EXEC` pipeline. A lost connection is reopened on the
 //! next batch; the writer thread retries the batch with backoff until Redis is back. How
@@ -39,6 +43,9 @@ pub struct RedisOptions {
     pub db: i64,
     /// Key prefix (`comqtt`).
     pub prefix: String,
+    /// In a cluster, this node's name: written into session records as their owner, and the
+    /// field of its counters.
+    pub node: Option<String>,
 }
 
 /// The Redis-backed store.
@@ -109,12 +116,85 @@ impl RedisStore {
         }
     }
 
+    fn sys_field(&self) -> &str {
+        self.options.node.as_deref().unwrap_or("counters")
+    }
+
     fn key(&self, kind: &str) -> String {
         format!("{}:{kind}", self.options.prefix)
     }
 
     fn client_key(&self, kind: &str, client_id: &str) -> String {
         format!("{}:{kind}:{client_id}", self.options.prefix)
+    }
+
+    /// Reads the subscriptions, messages and inbound QoS 2 ids of a session.
+    fn session_parts(
+        &mut self,
+        id: String,
+        record: record::SessionRecord,
+        owner: Option<String>,
+    ) -> Result<StoredSession, StoreError> {
+        let (sub_key, ifm_key, in2_key) = (
+            self.client_key("sub", &id),
+            self.client_key("ifm", &id),
+            self.client_key("in2", &id),
+        );
+        let addr = self.options.addr.clone();
+        let conn = self.connection()?;
+        let err = |e: redis::RedisError| StoreError::Io {
+            store: "redis",
+            location: addr.clone(),
+            reason: e.to_string(),
+        };
+        let subs: Vec<(String, Vec<u8>)> = conn.hgetall(&sub_key).map_err(err)?;
+        let msgs: Vec<(String, Vec<u8>)> = conn.hgetall(&ifm_key).map_err(err)?;
+        let in2: Vec<String> = conn.smembers(&in2_key).map_err(err)?;
+        let mut s = StoredSession {
+            client_id: MqttString::from(id),
+            record,
+            subscriptions: Vec::new(),
+            messages: Vec::new(),
+            inbound_qos2: Vec::new(),
+            owner,
+        };
+        for (filter, raw) in subs {
+            let (options, identifier) = record::decode_subscription(&mut Bytes::from(raw))?;
+            s.subscriptions
+                .push((MqttString::from(filter), options, identifier));
+        }
+        for (seq, raw) in msgs {
+            let seq = seq
+                .parse()
+                .map_err(|_| StoreError::Corrupt("message sequence"))?;
+            s.messages
+                .push((seq, record::decode_delivery(&mut Bytes::from(raw))?));
+        }
+        s.messages.sort_by_key(|(seq, _)| *seq);
+        s.inbound_qos2 = in2.iter().filter_map(|p| p.parse().ok()).collect();
+        Ok(s)
+    }
+
+    /// The session of `client_id` as the store holds it, whichever node wrote it (a client
+    /// whose node is gone, connecting to another).
+    pub fn load_session(&mut self, client_id: &str) -> Result<Option<StoredSession>, StoreError> {
+        let cl = self.key("cl");
+        let raw: Option<Vec<u8>> = {
+            let addr = self.options.addr.clone();
+            self.connection()?
+                .hget(&cl, client_id)
+                .map_err(|e| StoreError::Io {
+                    store: "redis",
+                    location: addr,
+                    reason: e.to_string(),
+                })?
+        };
+        let Some(raw) = raw else { return Ok(None) };
+        let mut raw = Bytes::from(raw);
+        let record = record::decode_session(&mut raw)?;
+        let owner = record::decode_owner(&mut raw);
+        self.session_parts(client_id.to_string(), record, owner)
+            .map(Some)
     }
 
     fn load_inner(&mut self) -> Result<Snapshot, StoreError> {
@@ -129,44 +209,15 @@ impl RedisStore {
         };
         let mut sessions = Vec::new();
         for (id, raw) in sessions_raw {
-            let record = record::decode_session(&mut Bytes::from(raw))?;
-            let (sub_key, ifm_key, in2_key) = (
-                self.client_key("sub", &id),
-                self.client_key("ifm", &id),
-                self.client_key("in2", &id),
-            );
-            let addr = self.options.addr.clone();
-            let conn = self.connection()?;
-            let err = |e: redis::RedisError| StoreError::Io {
-                store: "redis",
-                location: addr.clone(),
-                reason: e.to_string(),
-            };
-            let subs: Vec<(String, Vec<u8>)> = conn.hgetall(&sub_key).map_err(err)?;
-            let msgs: Vec<(String, Vec<u8>)> = conn.hgetall(&ifm_key).map_err(err)?;
-            let in2: Vec<String> = conn.smembers(&in2_key).map_err(err)?;
-            let mut s = StoredSession {
-                client_id: MqttString::from(id),
-                record,
-                subscriptions: Vec::new(),
-                messages: Vec::new(),
-                inbound_qos2: Vec::new(),
-            };
-            for (filter, raw) in subs {
-                let (options, identifier) = record::decode_subscription(&mut Bytes::from(raw))?;
-                s.subscriptions
-                    .push((MqttString::from(filter), options, identifier));
+            let mut raw = Bytes::from(raw);
+            let record = record::decode_session(&mut raw)?;
+            let owner = record::decode_owner(&mut raw);
+            // A cluster node restores the sessions it holds; the others stay for their nodes
+            // (or for the node their client connects to next).
+            if self.options.node.is_some() && owner != self.options.node {
+                continue;
             }
-            for (seq, raw) in msgs {
-                let seq = seq
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("message sequence"))?;
-                s.messages
-                    .push((seq, record::decode_delivery(&mut Bytes::from(raw))?));
-            }
-            s.messages.sort_by_key(|(seq, _)| *seq);
-            s.inbound_qos2 = in2.iter().filter_map(|p| p.parse().ok()).collect();
-            sessions.push(s);
+            sessions.push(self.session_parts(id, record, owner)?);
         }
         let retained_raw: Vec<(String, Vec<u8>)> = {
             let addr = self.options.addr.clone();
@@ -184,8 +235,9 @@ impl RedisStore {
         }
         let sys_raw: Option<Vec<u8>> = {
             let (addr, key) = (self.options.addr.clone(), self.key("sys"));
+            let field = self.sys_field().to_string();
             self.connection()?
-                .hget(&key, "counters")
+                .hget(&key, field)
                 .map_err(|e| StoreError::Io {
                     store: "redis",
                     location: addr,
@@ -255,6 +307,9 @@ impl Backend for RedisStore {
             match change {
                 Change::Session { client_id, record } => {
                     encode_session(record, &mut buf);
+                    if let Some(node) = &self.options.node {
+                        record::encode_owner(node, &mut buf);
+                    }
                     pipe.hset(self.key("cl"), client_id.as_str(), &buf[..])
                         .ignore();
                 }
@@ -307,7 +362,8 @@ impl Backend for RedisStore {
                 }
                 Change::Sys(sys) => {
                     record::encode_sys(sys, &mut buf);
-                    pipe.hset(self.key("sys"), "counters", &buf[..]).ignore();
+                    pipe.hset(self.key("sys"), self.sys_field(), &buf[..])
+                        .ignore();
                 }
                 Change::Retained { topic, message } => match message {
                     Some(m) => {
@@ -330,5 +386,29 @@ impl Backend for RedisStore {
             self.conn = None;
             self.io(e)
         })
+    }
+}
+
+/// A connection of its own for [`SessionLoader`] reads, beside the writer thread's.
+pub struct RedisSessions(parking_lot::Mutex<RedisStore>);
+
+impl std::fmt::Debug for RedisSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisSessions")
+    }
+}
+
+impl RedisSessions {
+    /// Connects (failing fast, naming the address).
+    pub fn open(options: RedisOptions) -> Result<RedisSessions, StoreError> {
+        Ok(RedisSessions(parking_lot::Mutex::new(RedisStore::open(
+            options,
+        )?)))
+    }
+}
+
+impl super::SessionLoader for RedisSessions {
+    fn load_session(&self, client_id: &str) -> Result<Option<StoredSession>, StoreError> {
+        self.0.lock().load_session(client_id)
     }
 }

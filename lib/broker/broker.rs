@@ -209,24 +209,32 @@ impl Broker {
                 Stats::sub(&self.stats.retained, 1);
             }
         }
-        self.route_to(&message, audience)
+        self.route_to(&message, audience, &mut Vec::new())
     }
 
     /// Matches and delivers to everyone, then hands the message to the cluster; returns the
     /// subscribers reached (a node the message was forwarded to counts as one) and the store
     /// ticket.
     fn route(&self, message: &Arc<Message>) -> (usize, u64) {
-        let (mut reached, ticket) = self.route_to(message, Audience::Everyone);
+        let mut served = Vec::new();
+        let (mut reached, ticket) = self.route_to(message, Audience::Everyone, &mut served);
         if let Some(cluster) = self.cluster.get()
             && !message.topic.starts_with("$SYS")
         {
-            reached += cluster.forward(message);
+            let served: Vec<&str> = served.iter().map(String::as_str).collect();
+            reached += cluster.forward(message, &served);
         }
         (reached, ticket)
     }
 
-    /// Matches and delivers to this node's subscribers in `audience`.
-    fn route_to(&self, message: &Arc<Message>, audience: Audience<'_>) -> (usize, u64) {
+    /// Matches and delivers to this node's subscribers in `audience`; the shared
+    /// subscriptions served here are added to `served` (in cluster mode).
+    fn route_to(
+        &self,
+        message: &Arc<Message>,
+        audience: Audience<'_>,
+        served: &mut Vec<String>,
+    ) -> (usize, u64) {
         let tree = self.subscriptions.read();
         let mut m = Matches::default();
         tree.matches(&message.topic, &mut m);
@@ -270,7 +278,10 @@ impl Broker {
             reached += 1;
             rest = &rest[same..];
         }
-        for (_, s) in &m.shared {
+        for (key, s) in &m.shared {
+            if self.cluster.get().is_some() {
+                served.push(key.to_string());
+            }
             let ids = s.identifier.into_iter().collect();
             self.deliver(
                 &s.outbox,
@@ -629,8 +640,15 @@ impl Broker {
         if clean_start && let Some(will) = released.will {
             self.publish(will);
         }
-        if let Some(store) = &self.store {
-            store.flush().await;
+        if let Some(store) = &self.store
+            && tokio::time::timeout(Duration::from_secs(2), store.flush())
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                client_id,
+                "store writes of a session handed over are still pending"
+            );
         }
         tracing::debug!(
             client_id,

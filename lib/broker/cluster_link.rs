@@ -34,14 +34,23 @@ pub trait ClusterLink: Send + Sync + std::fmt::Debug + 'static {
     fn filter_changed(&self, filter: &str, present: bool);
 
     /// A message was routed here first (a client's publish, a will, the HTTP API; never
-    /// `$SYS`): send it to the nodes whose routes match. Returns how many nodes it went to.
-    fn forward(&self, message: &Arc<Message>) -> usize;
+    /// `$SYS`): send it to the nodes whose routes match. `served` names the shared
+    /// subscriptions (`$share/g/f`) a local member already got it for. Returns how many nodes
+    /// it went to.
+    fn forward(&self, message: &Arc<Message>, served: &[&str]) -> usize;
 
     /// A client connects here: asks every other node to let go of its session. `clean_start`
-    /// sessions need no state back. `None` when no other node held one.
-    fn take_over<'a>(
-        &'a self,
-        client_id: &'a str,
-        clean_start: bool,
-    ) -> BoxFuture<'a, Option<HandedOver>>;
+    /// sessions need no state back.
+    fn take_over<'a>(&'a self, client_id: &'a str, clean_start: bool) -> BoxFuture<'a, Takeover>;
+}
+
+/// What the other nodes said of a client's session.
+#[derive(Debug)]
+pub enum Takeover {
+    /// A node held it and let go of it (its state, unless clean start).
+    Found(HandedOver),
+    /// Every node answered: none held it.
+    NotFound,
+    /// A node did not answer: it may hold the session.
+    Unknown,
 }

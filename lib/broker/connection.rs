@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::broker::Broker;
 use super::client_info::{ClientInfo, WillSummary};
+use super::cluster_link::Takeover;
 use super::enhanced_auth::{AuthExchange, AuthStep};
 use super::message::{Delivery, Message};
 use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
@@ -702,17 +703,34 @@ impl Link {
                 "storage unavailable",
             );
         }
-        if let Some(cluster) = broker.cluster_link() {
+        // An id the server assigned is new: no node can hold a session of it.
+        if let Some(cluster) = broker.cluster_link().filter(|_| assigned.is_none()) {
             let handed = match cluster.take_over(&client_id, connect.clean_start).await {
-                Some(h) => Some(h),
-                // No live node had it: a node that is gone may have left it in the shared store.
-                None if !connect.clean_start && broker.sessions.client(&client_id).is_none() => {
+                Takeover::Found(h) => Some(h),
+                // Every node answered and none had it: a node that is gone may have left it
+                // in the shared store.
+                Takeover::NotFound
+                    if !connect.clean_start && broker.sessions.client(&client_id).is_none() =>
+                {
                     broker.load_orphan(&client_id).await
                 }
-                None => None,
+                Takeover::NotFound => None,
+                Takeover::Unknown if connect.clean_start => None,
+                Takeover::Unknown => {
+                    // Resuming without it could split the session between two nodes.
+                    return refuse(
+                        ReasonCode::SERVER_UNAVAILABLE,
+                        ReasonCode::V3_SERVER_UNAVAILABLE,
+                        "a cluster node that may hold the session did not answer",
+                    );
+                }
             };
             if let Some(handed) = handed.filter(|_| !connect.clean_start) {
-                // The client's session was on another node: it continues here.
+                // The client's session was on another node: it continues here. A session of
+                // the client this node still held (a race) ends first.
+                if let Some(old) = broker.sessions.release(&client_id).await {
+                    broker.end_session(&client_id, &old.state, &old.outbox);
+                }
                 let persistent = broker.store.is_some() && session_expiry > 0;
                 broker.adopt(&client_id, handed, persistent);
             }

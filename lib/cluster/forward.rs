@@ -94,9 +94,9 @@ impl Forwarder {
         }
     }
 
-    /// Queues `message` for the nodes that want it; returns how many nodes have subscribers
-    /// for it.
-    pub fn forward(&self, message: &Arc<Message>) -> usize {
+    /// Queues `message` for the nodes that want it; `served` names the shared subscriptions
+    /// a local member got it for. Returns how many nodes have subscribers for it.
+    pub fn forward(&self, message: &Arc<Message>, served: &[&str]) -> usize {
         let mut m = RouteMatches::default();
         self.replicated
             .routes
@@ -106,45 +106,52 @@ impl Forwarder {
         if m.ordinary.is_empty() && m.shared.is_empty() && !retained {
             return 0;
         }
-        // Only live peers: a route to a node that is gone has no one to deliver to.
-        let live: Vec<Arc<str>> = self
-            .live
-            .borrow()
-            .iter()
-            .filter(|p| p.status == MemberStatus::Alive && *p.name != *self.me)
-            .map(|p| Arc::<str>::from(p.name.as_str()))
-            .collect();
+        // Every node of the route table that has not announced it leaves: one that gossip
+        // misses for a moment keeps its messages queued (its task holds them until it is
+        // back); a node that is gone for good loses its routes when raft removes it.
+        let (alive, leaving): (Vec<Arc<str>>, Vec<Arc<str>>) = {
+            let members = self.live.borrow();
+            let names = |want: MemberStatus| -> Vec<Arc<str>> {
+                members
+                    .iter()
+                    .filter(|p| p.status == want && *p.name != *self.me)
+                    .map(|p| Arc::<str>::from(p.name.as_str()))
+                    .collect()
+            };
+            (names(MemberStatus::Alive), names(MemberStatus::Leaving))
+        };
+        let routed = |n: &Arc<str>| *n != self.me && !leaving.contains(n);
         let mut targets: Vec<(Arc<str>, bool, Vec<String>)> = Vec::new();
-        for node in &m.ordinary {
-            if let Some(i) = target(&mut targets, &live, node) {
-                targets[i].1 = true;
-            }
+        for node in m.ordinary.iter().filter(|n| routed(n)) {
+            let i = target(&mut targets, node);
+            targets[i].1 = true;
         }
         for (key, nodes) in &m.shared {
-            // A group with members here was served by the local delivery.
-            if nodes.iter().any(|n| *n == self.me) {
+            if served.contains(&&**key) {
                 continue;
             }
-            let candidates: Vec<&Arc<str>> = nodes
-                .iter()
-                .filter(|n| live.iter().any(|l| l == *n))
-                .collect();
+            // Live members first, any reachable one otherwise.
+            let live: Vec<&Arc<str>> = nodes.iter().filter(|n| alive.contains(n)).collect();
+            let candidates: Vec<&Arc<str>> = if live.is_empty() {
+                nodes.iter().filter(|n| routed(n)).collect()
+            } else {
+                live
+            };
             if candidates.is_empty() {
                 continue;
             }
             let pick =
                 candidates[self.next_shared.fetch_add(1, Ordering::Relaxed) % candidates.len()];
-            if let Some(i) = target(&mut targets, &live, pick) {
-                targets[i].2.push(key.to_string());
-            }
+            let i = target(&mut targets, pick);
+            targets[i].2.push(key.to_string());
         }
         let reached = targets
             .iter()
             .filter(|(_, o, s)| *o || !s.is_empty())
             .count();
         let retained_at = if retained {
-            for name in &live {
-                target(&mut targets, &live, name);
+            for name in &alive {
+                target(&mut targets, name);
             }
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -197,22 +204,15 @@ impl Forwarder {
     }
 }
 
-/// The index of `name` in `targets` (added if missing), or `None` if it is not live.
-fn target(
-    targets: &mut Vec<(Arc<str>, bool, Vec<String>)>,
-    live: &[Arc<str>],
-    name: &Arc<str>,
-) -> Option<usize> {
-    if !live.iter().any(|l| l == name) {
-        return None;
-    }
-    Some(match targets.iter().position(|(n, _, _)| n == name) {
+/// The index of `name` in `targets`, added if missing.
+fn target(targets: &mut Vec<(Arc<str>, bool, Vec<String>)>, name: &Arc<str>) -> usize {
+    match targets.iter().position(|(n, _, _)| n == name) {
         Some(i) => i,
         None => {
             targets.push((name.clone(), false, Vec::new()));
             targets.len() - 1
         }
-    })
+    }
 }
 
 /// The stream to one peer.
@@ -254,16 +254,26 @@ impl Peer {
                         self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
                     }
                 }
-                let _ = tokio::time::timeout(Duration::from_secs(1), self.live.changed()).await;
+                if let Ok(Err(_)) =
+                    tokio::time::timeout(Duration::from_secs(1), self.live.changed()).await
+                {
+                    // Gossip stopped: the node is shutting down.
+                    return;
+                }
                 if queue.is_closed() && queue.is_empty() {
                     return;
                 }
                 continue;
             };
             gone_since = None;
+            let started = Instant::now();
             match self.stream(&addr, &mut queue, &mut seq, &mut unacked).await {
                 Ok(()) => return,
                 Err(e) => {
+                    if started.elapsed() > Duration::from_secs(5) {
+                        // A stream that worked for a while: reconnect quickly.
+                        backoff = Duration::from_millis(50);
+                    }
                     tracing::debug!(node = %self.name, %addr, error = %e, "forward stream broke; reconnecting");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(2));

@@ -23,12 +23,16 @@ use super::routes::RouteCommand;
 use crate::broker::{Audience, Broker};
 use crate::storage::record::{decode_message, encode_message};
 
+/// Per (sender, epoch): the last sequence number handled and the newest store ticket.
+type Handled = (u64, u64);
+
 /// The service.
 pub struct NodeService {
     broker: Arc<Broker>,
     proposer: Arc<Proposer>,
-    /// Last sequence number handled per (sender, epoch): drops what a resend repeats.
-    done: Arc<Mutex<HashMap<(String, u64), u64>>>,
+    /// Last sequence number handled per (sender, epoch), with the store ticket of the newest
+    /// delivery: drops what a resend repeats.
+    done: Arc<Mutex<HashMap<(String, u64), Handled>>>,
 }
 
 impl NodeService {
@@ -96,16 +100,22 @@ impl node_server::Node for NodeService {
                     }
                 };
                 let key = (batch.sender, batch.epoch);
-                let mut last = done.lock().get(&key).copied().unwrap_or(0);
-                let mut ticket = 0;
-                for f in batch.messages {
-                    if f.seq <= last {
-                        continue;
+                // Checked and delivered under one lock: a stream still draining and its
+                // replacement never both deliver a sequence number.
+                let (last, ticket) = {
+                    let mut done = done.lock();
+                    let entry = done.entry(key.clone()).or_insert((0, 0));
+                    for f in batch.messages {
+                        if f.seq <= entry.0 {
+                            continue;
+                        }
+                        entry.0 = f.seq;
+                        entry.1 = entry.1.max(deliver(&broker, f));
                     }
-                    last = f.seq;
-                    ticket = ticket.max(deliver(&broker, f));
-                }
-                done.lock().insert(key.clone(), last);
+                    // A resend of messages already delivered is acknowledged once they are
+                    // durable: with the newest ticket of this sender.
+                    *entry
+                };
                 if ack_tx.send((key.1, last, ticket)).is_err() {
                     return;
                 }
@@ -138,22 +148,27 @@ impl node_server::Node for NodeService {
         request: Request<TakeoverRequest>,
     ) -> Result<Response<TakeoverReply>, Status> {
         let r = request.into_inner();
-        Ok(Response::new(
-            match self.broker.hand_over(&r.client_id, r.clean_start).await {
-                None => TakeoverReply::default(),
-                Some(h) => {
-                    tracing::info!(client_id = %r.client_id, to = %r.node, "session taken over by another node");
-                    TakeoverReply {
-                        found: true,
-                        session: if r.clean_start {
-                            Default::default()
-                        } else {
-                            handover::encode(&h)
-                        },
-                    }
+        // Detached: if the caller gives up, the hand-over still finishes (a session that
+        // left this node half-way would be nowhere).
+        let broker = self.broker.clone();
+        let (client_id, clean_start) = (r.client_id.clone(), r.clean_start);
+        let handed = tokio::spawn(async move { broker.hand_over(&client_id, clean_start).await })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(match handed {
+            None => TakeoverReply::default(),
+            Some(h) => {
+                tracing::info!(client_id = %r.client_id, to = %r.node, "session taken over by another node");
+                TakeoverReply {
+                    found: true,
+                    session: if r.clean_start {
+                        Default::default()
+                    } else {
+                        handover::encode(&h)
+                    },
                 }
-            },
-        ))
+            }
+        }))
     }
 
     async fn retained(

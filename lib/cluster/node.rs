@@ -27,15 +27,17 @@ use super::raft::service::RaftService;
 use super::raft::state_machine::{Replicated, StateMachine};
 use super::raft::{Raft, RaftMember};
 use super::route_sync::FilterEvent;
+use super::routes::RouteCommand;
 use super::settings::ClusterSettings;
 use super::{ClusterError, handover, nodes_file, proto, raft, raft_members, route_sync};
 use crate::broker::Broker;
-use crate::broker::cluster_link::{BoxFuture, ClusterLink, HandedOver};
+use crate::broker::cluster_link::{BoxFuture, ClusterLink, HandedOver, Takeover};
 use crate::broker::message::Message;
 use crate::shutdown::ShutdownSignal;
 
-/// How long a CONNECT waits for the other nodes to hand over its session.
-const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a CONNECT waits for the other nodes to hand over its session: more than the
+/// holding node waits for its connection to let go (5 s).
+const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long a bootstrap node without raft state waits for gossip to show an existing cluster.
 const BOOTSTRAP_WAIT: Duration = Duration::from_secs(2);
 
@@ -98,11 +100,14 @@ pub struct ClusterNode {
     raft: Raft,
     replicated: Arc<Replicated>,
     forwarder: Forwarder,
+    proposer: Arc<Proposer>,
     filters: mpsc::UnboundedSender<FilterEvent>,
     /// Set once this node left the cluster: it then serves its own clients alone.
-    left: AtomicBool,
+    left: Arc<AtomicBool>,
     /// The broker (weak: the broker holds this node as its link).
     broker: Weak<Broker>,
+    /// Channels to the peers' gRPC services, by address.
+    channels: Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
     /// Stops this node's tasks.
     signal: ShutdownSignal,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -169,14 +174,16 @@ impl ClusterNode {
         let (filters, filter_events) = mpsc::unbounded_channel();
         let node = Arc::new(ClusterNode {
             forwarder: Forwarder::new(&settings.name, epoch, replicated.clone(), live.clone()),
+            proposer: proposer.clone(),
             settings,
             membership,
             live,
             raft: raft.clone(),
             replicated: replicated.clone(),
             filters,
-            left: AtomicBool::new(false),
+            left: Arc::new(AtomicBool::new(false)),
             broker: Arc::downgrade(broker),
+            channels: Mutex::default(),
             signal: ShutdownSignal::new(),
             tasks: Mutex::default(),
         });
@@ -224,6 +231,7 @@ impl ClusterNode {
             proposer,
             replicated,
             filter_events,
+            node.left.clone(),
             node.signal.subscribe(),
         )));
         tasks.push(tokio::spawn(raft_members::run(
@@ -328,7 +336,7 @@ impl ClusterNode {
             }
         };
         let Some(addr) = addr else { return };
-        let Ok(ch) = channel(&addr) else { return };
+        let Ok(ch) = self.channel(&addr) else { return };
         let mut client = NodeClient::new(ch).max_decoding_message_size(MAX_MESSAGE);
         match client.retained(RetainedRequest {}).await {
             Ok(reply) => {
@@ -436,6 +444,13 @@ impl ClusterNode {
             return;
         }
         self.membership.announce_leaving().await;
+        // Nothing is forwarded here any more.
+        let left = RouteCommand::NodeLeft {
+            node: self.settings.name.clone(),
+        };
+        if let Err(e) = self.proposer.propose(left).await {
+            tracing::warn!(error = %e, "dropping this node's routes failed; the raft leader drops them when it removes this node");
+        }
         tracing::info!(node = %self.settings.name, "left the cluster; serving this node's clients alone");
     }
 
@@ -458,6 +473,17 @@ impl ClusterNode {
         }
     }
 
+    /// A (shared, lazily connected) channel to a peer's gRPC address.
+    fn channel(&self, addr: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+        let mut channels = self.channels.lock();
+        if let Some(c) = channels.get(addr) {
+            return Ok(c.clone());
+        }
+        let c = channel(addr)?;
+        channels.insert(addr.to_string(), c.clone());
+        Ok(c)
+    }
+
     /// The live members other than this one.
     fn peers(&self) -> Vec<Member> {
         self.live
@@ -474,24 +500,20 @@ impl ClusterLink for ClusterNode {
         let _ = self.filters.send((filter.to_string(), present));
     }
 
-    fn forward(&self, message: &Arc<Message>) -> usize {
+    fn forward(&self, message: &Arc<Message>, served: &[&str]) -> usize {
         if self.has_left() {
             return 0;
         }
-        self.forwarder.forward(message)
+        self.forwarder.forward(message, served)
     }
 
-    fn take_over<'a>(
-        &'a self,
-        client_id: &'a str,
-        clean_start: bool,
-    ) -> BoxFuture<'a, Option<HandedOver>> {
+    fn take_over<'a>(&'a self, client_id: &'a str, clean_start: bool) -> BoxFuture<'a, Takeover> {
         Box::pin(async move {
             if self.has_left() {
-                return None;
+                return Takeover::NotFound;
             }
             let asks = self.peers().into_iter().map(|peer| async move {
-                let ch = channel(&peer.grpc).ok()?;
+                let ch = self.channel(&peer.grpc).ok()?;
                 let mut client = NodeClient::new(ch).max_decoding_message_size(MAX_MESSAGE);
                 let mut request = tonic::Request::new(TakeoverRequest {
                     client_id: client_id.to_string(),
@@ -508,24 +530,30 @@ impl ClusterLink for ClusterNode {
                 }
             });
             let replies = futures_util::future::join_all(asks).await;
+            let answered = replies.iter().all(Option::is_some);
             for (from, reply) in replies.into_iter().flatten() {
                 if !reply.found {
                     continue;
                 }
                 if clean_start {
-                    return Some(HandedOver::default());
+                    return Takeover::Found(HandedOver::default());
                 }
                 match handover::decode(reply.session) {
                     Ok(h) => {
                         tracing::info!(client_id, from = %from, "session taken over from another node");
-                        return Some(h);
+                        return Takeover::Found(h);
                     }
                     Err(e) => {
                         tracing::warn!(client_id, from = %from, error = %e, "unreadable handed-over session");
+                        return Takeover::Unknown;
                     }
                 }
             }
-            None
+            if answered {
+                Takeover::NotFound
+            } else {
+                Takeover::Unknown
+            }
         })
     }
 }

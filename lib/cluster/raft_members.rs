@@ -13,8 +13,23 @@ use super::raft::{Raft, RaftMember};
 use super::routes::RouteCommand;
 use crate::shutdown::Shutdown;
 
-/// A member gone from gossip this long leaves the raft cluster.
-pub const REMOVE_AFTER: Duration = Duration::from_secs(5);
+/// A member gone from gossip this long leaves the raft cluster (a short gossip hiccup must
+/// not cost a node its routes).
+pub const REMOVE_AFTER: Duration = Duration::from_secs(10);
+/// How long one membership change may take before the next tick tries again (a node alive
+/// in gossip but unreachable over raft must not stall this loop).
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A membership change, given up on after [`CHANGE_TIMEOUT`].
+async fn bounded<T, E: std::fmt::Display>(
+    change: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(CHANGE_TIMEOUT, change).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".into()),
+    }
+}
 
 /// Runs on every node; acts only while this node leads.
 pub async fn run(
@@ -27,7 +42,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = live.changed() => {}
+            changed = live.changed() => if changed.is_err() { return },
             _ = shutdown.wait() => return,
         }
         let metrics = raft.metrics().borrow().clone();
@@ -51,6 +66,22 @@ pub async fn run(
             .map(|m| m.raft_id)
             .collect();
 
+        // This node leaves (comqttctl leave): as leader it removes itself; the others elect a
+        // new leader.
+        if leaving.contains(&me) && voters.contains(&me) && voters.len() > 1 {
+            let change = ChangeMembers::RemoveVoters(BTreeSet::from([me]));
+            if bounded(raft.change_membership(change, false)).await.is_ok() {
+                tracing::info!("this node left the raft cluster");
+                if let Some(node) = nodes.get(&me) {
+                    let _ = raft
+                        .client_write(RouteCommand::NodeLeft {
+                            node: node.name.clone(),
+                        })
+                        .await;
+                }
+            }
+            continue;
+        }
         // Gone members leave (never this node, never the last voter).
         for (id, node) in &nodes {
             if *id == me || alive.contains_key(id) {
@@ -69,7 +100,7 @@ pub async fn run(
             } else {
                 ChangeMembers::RemoveNodes(BTreeSet::from([*id]))
             };
-            match raft.change_membership(change, false).await {
+            match bounded(raft.change_membership(change, false)).await {
                 Ok(_) => {
                     tracing::info!(node = %node.name, "node left the raft cluster");
                     missing_since.remove(id);
@@ -96,7 +127,7 @@ pub async fn run(
                 name: m.name.clone(),
                 addr: m.raft.clone(),
             };
-            match raft.add_learner(m.raft_id, member, true).await {
+            match bounded(raft.add_learner(m.raft_id, member, true)).await {
                 Ok(_) => {
                     tracing::info!(node = %m.name, "node added to the raft cluster as a learner")
                 }
@@ -111,9 +142,10 @@ pub async fn run(
             .filter(|id| alive.contains_key(id))
             .collect();
         if !learners.is_empty() {
-            match raft
-                .change_membership(ChangeMembers::AddVoterIds(learners.clone()), false)
-                .await
+            match bounded(
+                raft.change_membership(ChangeMembers::AddVoterIds(learners.clone()), false),
+            )
+            .await
             {
                 Ok(_) => tracing::info!(count = learners.len(), "raft learners promoted to voters"),
                 Err(e) => tracing::debug!(error = %e, "promoting raft learners failed; retrying"),

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -19,6 +20,8 @@ use crate::shutdown::Shutdown;
 const CHUNK: usize = 1000;
 /// Wait after a failed proposal (no leader yet, leader changing).
 const RETRY: Duration = Duration::from_millis(300);
+/// Compare again at least this often.
+const RESYNC: Duration = Duration::from_secs(5);
 
 /// A filter appeared on this node (`true`) or left it.
 pub type FilterEvent = (String, bool);
@@ -29,6 +32,7 @@ pub async fn run(
     proposer: Arc<Proposer>,
     replicated: Arc<Replicated>,
     mut events: mpsc::UnboundedReceiver<FilterEvent>,
+    left: Arc<AtomicBool>,
     mut shutdown: Shutdown,
 ) {
     let mut wanted: BTreeSet<String> = BTreeSet::new();
@@ -45,16 +49,23 @@ pub async fn run(
             },
             _ = version.changed() => {}
             _ = tokio::time::sleep(RETRY), if recheck => {}
+            // Now and then, in case this node's view of the table went stale.
+            _ = tokio::time::sleep(RESYNC) => {}
             _ = shutdown.wait() => return,
+        }
+        if left.load(Ordering::Acquire) {
+            // A node that left keeps no routes.
+            continue;
         }
         while let Ok((filter, present)) = events.try_recv() {
             apply(&mut wanted, filter, present);
         }
         let have = replicated.routes.read().routes_of(&me);
         let cmd = if !set_done {
+            // The first chunk replaces whatever the table held for this node; `Add`s follow.
             RouteCommand::Set {
                 node: me.clone(),
-                filters: wanted.iter().cloned().collect(),
+                filters: wanted.iter().take(CHUNK).cloned().collect(),
             }
         } else {
             let add: Vec<String> = wanted.difference(&have).take(CHUNK).cloned().collect();

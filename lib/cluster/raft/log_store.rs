@@ -1,6 +1,8 @@
 //! The raft log, the vote and the latest snapshot in one redb file (`<raft-dir>/raft.redb`),
 //! written durably before openraft is told they are: a node that restarts never forgets a
 //! vote or an entry it acknowledged. Entries are JSON (route commands are small and rare).
+// openraft's StorageError is large; it is openraft's type, returned as openraft asks.
+#![allow(clippy::result_large_err)]
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -99,6 +101,10 @@ impl RaftFile {
 
     /// Writes a JSON value into the meta table, durably.
     pub fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        blocking(|| self.put_now(key, value))
+    }
+
+    fn put_now<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
         let subject = || ErrorSubject::Store;
         let bytes = serde_json::to_vec(value).map_err(|e| io(subject(), ErrorVerb::Write, e))?;
         let txn = self
@@ -114,6 +120,17 @@ impl RaftFile {
                 .map_err(|e| io(subject(), ErrorVerb::Write, e))?;
         }
         txn.commit().map_err(|e| io(subject(), ErrorVerb::Write, e))
+    }
+}
+
+/// Runs a write with its fsync off the async workers' hot path (the runtime moves other
+/// tasks elsewhere meanwhile).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
@@ -228,19 +245,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let err = |e: &dyn std::fmt::Display| io(ErrorSubject::Logs, ErrorVerb::Write, e);
-        let mut txn = self.file.db.begin_write().map_err(|e| err(&e))?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(|e| err(&e))?;
-        {
-            let mut table = txn.open_table(LOG).map_err(|e| err(&e))?;
-            for entry in entries {
-                let bytes = serde_json::to_vec(&entry).map_err(|e| err(&e))?;
-                table
-                    .insert(entry.log_id.index, bytes.as_slice())
-                    .map_err(|e| err(&e))?;
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let done = blocking(|| {
+            let mut txn = self.file.db.begin_write().map_err(|e| err(&e))?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(|e| err(&e))?;
+            {
+                let mut table = txn.open_table(LOG).map_err(|e| err(&e))?;
+                for entry in &entries {
+                    let bytes = serde_json::to_vec(entry).map_err(|e| err(&e))?;
+                    table
+                        .insert(entry.log_id.index, bytes.as_slice())
+                        .map_err(|e| err(&e))?;
+                }
             }
-        }
-        let done = txn.commit().map_err(|e| err(&e));
+            txn.commit().map_err(|e| err(&e))
+        });
         callback.log_io_completed(
             done.as_ref()
                 .map(|_| ())

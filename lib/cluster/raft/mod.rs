@@ -49,14 +49,17 @@ openraft::declare_raft_types!(
 /// The raft node type.
 pub type Raft = openraft::Raft<TypeConfig>;
 
-/// Raft timing: heartbeats every 150 ms (also the timeout of one append RPC), elections after
-/// 600–1200 ms without one; a snapshot every 2000 log entries.
+/// Raft timing: heartbeats every 250 ms (also the timeout of one append RPC, including the
+/// follower's fsync), elections after 1–2 s without one; at most 64 entries per append; a
+/// snapshot every 2000 log entries.
+#[allow(clippy::result_large_err)] // openraft's own error type
 pub fn config(cluster: &str) -> Result<openraft::Config, openraft::ConfigError> {
     openraft::Config {
         cluster_name: cluster.to_string(),
-        heartbeat_interval: 150,
-        election_timeout_min: 600,
-        election_timeout_max: 1200,
+        heartbeat_interval: 250,
+        election_timeout_min: 1000,
+        election_timeout_max: 2000,
+        max_payload_entries: 64,
         install_snapshot_timeout: 2000,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(2000),
         max_in_snapshot_log_to_keep: 500,

@@ -1,6 +1,8 @@
 //! The raft state machine: route commands applied to the shared [`RouteTable`], and
 //! snapshots of it. The latest snapshot is kept in the raft file, so a restarted node starts
 //! from it and openraft replays only the entries after it.
+// openraft's StorageError is large; it is openraft's type, returned as openraft asks.
+#![allow(clippy::result_large_err)]
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -43,13 +45,16 @@ struct Stored {
     routes: RoutesSnapshot,
 }
 
+/// The last applied log id and the membership in force.
+type Applied = (Option<LogId<u64>>, StoredMembership<u64, RaftMember>);
+
 /// The state machine handed to openraft.
 #[derive(Clone)]
 pub struct StateMachine {
     file: RaftFile,
     data: Arc<Replicated>,
     /// What was applied last, and the membership in force.
-    applied: Arc<RwLock<(Option<LogId<u64>>, StoredMembership<u64, RaftMember>)>>,
+    applied: Arc<RwLock<Applied>>,
 }
 
 fn io(verb: ErrorVerb, e: impl std::fmt::Display) -> StorageError<u64> {
@@ -84,8 +89,13 @@ impl StateMachine {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>> {
-        let (last_applied, membership) = self.applied.read().clone();
-        let routes = self.data.routes.read().snapshot();
+        // Both under their locks at once (in `apply`'s order): the routes are exactly those
+        // of the last applied entry.
+        let (routes, (last_applied, membership)) = {
+            let routes = self.data.routes.read();
+            let applied = self.applied.read();
+            (routes.snapshot(), applied.clone())
+        };
         let snapshot_id = match last_applied {
             Some(l) => format!("{}-{}", l.leader_id, l.index),
             None => "empty".to_string(),
@@ -98,7 +108,13 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             },
             routes,
         };
-        self.file.put(SNAPSHOT, &stored)?;
+        // A snapshot installed meanwhile may be newer: never replace it with an older one.
+        let newer_stored = self
+            .stored()?
+            .is_some_and(|s| s.meta.last_log_id > stored.meta.last_log_id);
+        if !newer_stored {
+            self.file.put(SNAPSHOT, &stored)?;
+        }
         let bytes = serde_json::to_vec(&stored.routes).map_err(|e| io(ErrorVerb::Write, e))?;
         Ok(Snapshot {
             meta: stored.meta,

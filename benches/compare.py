@@ -6,11 +6,15 @@ For each scenario and each broker: start the broker on a free loopback port, run
 after. Prints delivered messages/s, broker CPU seconds per 100k delivered messages and the
 comqtt/Mosquitto ratios.
 
-usage: benches/compare.py [--quick] [--persistence]
+usage: benches/compare.py [--quick] [--persistence] [--cluster]
   (build first: cargo build --release --bin comqtt --bin comqtt-bench)
   --persistence   QoS 1 to persistent sessions: comqtt memory / embedded / redis vs
                   Mosquitto with `persistence true`
+  --cluster       a two-node comqtt cluster with the publishers on one node and the
+                  subscribers on the other (every message crosses nodes), against one comqtt
+                  node and Mosquitto; cluster CPU is both nodes'
 """
+import urllib.request
 import json
 import os
 import shutil
@@ -84,13 +88,64 @@ class Broker:
             self.proc.kill()
 
 
+class Cluster:
+    """Two comqtt nodes in memory mode: publishers connect to the first, subscribers to the second."""
+
+    def __init__(self, tmp):
+        self.nodes = []
+        gossip0 = free_port()
+        for i in range(2):
+            port, http = free_port(), free_port()
+            gossip = gossip0 if i == 0 else free_port()
+            conf = os.path.join(tmp, f"comqtt-{port}.yml")
+            with open(conf, "w") as f:
+                f.write("mqtt:\n  options:\n    capabilities:\n"
+                        "      maximum-client-writes-pending: 1000000\n      maximum-queued-messages: 1000000\n")
+            cmd = [COMQTT, "serve", "--conf", conf, "--tcp", f"127.0.0.1:{port}", "--ws", "",
+                   "--http", f"127.0.0.1:{http}", "--level", "3", "--storage-way", "0",
+                   "--node-name", f"n{i}", "--gossip-port", str(gossip), "--raft-port", str(free_port()),
+                   "--grpc-port", str(free_port()), "--raft-dir", os.path.join(tmp, f"raft-{port}"),
+                   "--members", f"127.0.0.1:{gossip0}"] + (["--raft-bootstrap"] if i == 0 else [])
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(port)
+            self.nodes.append((proc, port, http))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.nodes[1][2]}/api/v1/cluster/raft") as r:
+                    if len(json.load(r)["voters"]) == 2:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the two-node cluster did not form")
+
+    def urls(self):
+        return ",".join(f"tcp://127.0.0.1:{p}" for _, p, _ in self.nodes)
+
+    def cpu(self):
+        return sum(cpu_seconds(proc.pid) for proc, _, _ in self.nodes)
+
+    def stop(self):
+        for proc, _, _ in self.nodes:
+            proc.terminate()
+        for proc, _, _ in self.nodes:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def run(broker, args):
-    before = cpu_seconds(broker.proc.pid)
+    cluster = isinstance(broker, Cluster)
+    cpu_now = broker.cpu if cluster else (lambda: cpu_seconds(broker.proc.pid))
+    url = broker.urls() if cluster else f"tcp://127.0.0.1:{broker.port}"
+    before = cpu_now()
     started = time.monotonic()
-    out = subprocess.run([BENCH, "-broker", f"tcp://127.0.0.1:{broker.port}", "-no-progress", "-json",
+    out = subprocess.run([BENCH, "-broker", url, "-no-progress", "-json",
                           "-global-timeout", "300s", *args], capture_output=True, text=True)
     wall = time.monotonic() - started
-    cpu = cpu_seconds(broker.proc.pid) - before
+    cpu = cpu_now() - before
     try:
         report = json.loads(out.stdout)
     except json.JSONDecodeError:
@@ -131,6 +186,7 @@ PERSISTENT = [
 def main():
     quick = "--quick" in sys.argv
     persistence = "--persistence" in sys.argv
+    cluster = "--cluster" in sys.argv
     for binary in (COMQTT, BENCH):
         if not os.path.exists(binary):
             sys.exit(f"missing {binary}: cargo build --release --bin comqtt --bin comqtt-bench")
@@ -146,6 +202,9 @@ def main():
             brokers = [("comqtt", {}), ("comqtt-embedded", {}), ("comqtt-redis", {"redis_port": redis_port}),
                        ("mosquitto", {"persistence": True})]
             scenarios = PERSISTENT
+        elif cluster:
+            brokers = [("comqtt", {}), ("comqtt-cluster", {}), ("mosquitto", {})]
+            scenarios = QUICK if quick else SCENARIOS
         else:
             brokers = [("comqtt", {}), ("mosquitto", {})]
             scenarios = QUICK if quick else SCENARIOS
@@ -153,7 +212,7 @@ def main():
         for name, args in scenarios:
             results = {}
             for kind, opts in brokers:
-                b = Broker(kind, tmp, **opts)
+                b = Cluster(tmp) if kind == "comqtt-cluster" else Broker(kind, tmp, **opts)
                 try:
                     results[kind] = res = run(b, args)
                 finally:

@@ -444,3 +444,64 @@ fn bad_cluster_settings_stop_the_broker_with_a_message() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[tokio::test]
+async fn no_message_is_lost_while_a_session_moves_between_nodes() {
+    let c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    let persistent = |id: &str| {
+        let mut k = Connect::new(Protocol::V5, id);
+        k.clean_start = false;
+        k.properties.session_expiry_interval = Some(600);
+        k
+    };
+    let (mut phone, _) = TestClient::connect_with(&c.nodes[0].addr(), persistent("mover")).await;
+    phone.subscribe_qos(1, "feed/mover", QoS::AtLeastOnce).await;
+    c.wait_routes(2, "feed/mover on c0", |r| names(r, "feed/mover") == ["c0"])
+        .await;
+    // A steady stream from node 2 while the client moves from node 0 to node 1.
+    let publisher_addr = c.nodes[2].addr();
+    let publishing = tokio::spawn(async move {
+        let mut p = TestClient::connect(&publisher_addr, Protocol::V5, "feeder").await;
+        for i in 0..300u16 {
+            p.publish(
+                "feed/mover",
+                i.to_string().as_bytes(),
+                QoS::AtLeastOnce,
+                false,
+                i + 1,
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let mut got = std::collections::BTreeSet::new();
+    let take = |p: &comqtt::mqtt::Publish, got: &mut std::collections::BTreeSet<u16>| {
+        got.insert(String::from_utf8_lossy(&p.payload).parse::<u16>().unwrap());
+    };
+    while got.len() < 60 {
+        let p = phone.expect_publish_acked().await;
+        take(&p, &mut got);
+    }
+    phone.disconnect().await;
+    let (mut phone, ack) = TestClient::connect_with(&c.nodes[1].addr(), persistent("mover")).await;
+    assert!(ack.session_present);
+    while got.len() < 300 {
+        match phone.recv_within(Duration::from_secs(10)).await {
+            Ok(Some(Packet::Publish(p))) => {
+                phone
+                    .send(Packet::PubAck(comqtt::mqtt::PubReply::new(p.packet_id)))
+                    .await;
+                take(&p, &mut got);
+            }
+            other => {
+                let missing: Vec<u16> = (0..300).filter(|i| !got.contains(i)).collect();
+                panic!(
+                    "stopped at {} of 300 ({other:?}); missing {missing:?}",
+                    got.len()
+                );
+            }
+        }
+    }
+    publishing.await.unwrap();
+}

@@ -16,7 +16,7 @@ use super::handover;
 use super::proposer::Proposer;
 use super::proto::node_server;
 use super::proto::{
-    ForwardAck, ForwardBatch, Forwarded, ProposeReply, ProposeRequest, RetainedReply,
+    ForwardAck, ForwardBatch, Forwarded, PrepareReply, ProposeReply, ProposeRequest, RetainedReply,
     RetainedRequest, TakeoverReply, TakeoverRequest,
 };
 use super::routes::RouteCommand;
@@ -141,6 +141,22 @@ impl node_server::Node for NodeService {
                 error: "not the raft leader".into(),
             },
         }))
+    }
+
+    async fn prepare(
+        &self,
+        request: Request<TakeoverRequest>,
+    ) -> Result<Response<PrepareReply>, Status> {
+        let r = request.into_inner();
+        Ok(Response::new(
+            match self.broker.sessions.client(&r.client_id) {
+                Some(c) => PrepareReply {
+                    found: true,
+                    filters: c.info.filters.lock().clone(),
+                },
+                None => PrepareReply::default(),
+            },
+        ))
     }
 
     async fn takeover(

@@ -38,6 +38,12 @@ use crate::shutdown::ShutdownSignal;
 /// How long a CONNECT waits for the other nodes to hand over its session: more than the
 /// holding node waits for its connection to let go (5 s).
 const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long a CONNECT waits for the other nodes to say whether they hold its session.
+const PREPARE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a moving session's routes may take to commit before it is taken over anyway.
+const PIN_WAIT: Duration = Duration::from_secs(2);
+/// How long those routes stay pinned (the session's subscriptions hold them after that).
+const PIN_HOLD: Duration = Duration::from_secs(10);
 /// How long a bootstrap node without raft state waits for gossip to show an existing cluster.
 const BOOTSTRAP_WAIT: Duration = Duration::from_secs(2);
 
@@ -484,6 +490,64 @@ impl ClusterNode {
         Ok(c)
     }
 
+    /// Asks `peer` to hand over the session of `client_id`.
+    async fn ask_takeover(
+        &self,
+        peer: &Member,
+        client_id: &str,
+        clean_start: bool,
+    ) -> Option<proto::TakeoverReply> {
+        let ch = self.channel(&peer.grpc).ok()?;
+        let mut client = NodeClient::new(ch).max_decoding_message_size(MAX_MESSAGE);
+        let mut request = tonic::Request::new(TakeoverRequest {
+            client_id: client_id.to_string(),
+            clean_start,
+            node: self.settings.name.clone(),
+        });
+        request.set_timeout(TAKEOVER_TIMEOUT);
+        match client.takeover(request).await {
+            Ok(r) => Some(r.into_inner()),
+            Err(e) => {
+                tracing::warn!(node = %peer.name, client_id, error = %e, "session takeover request failed");
+                None
+            }
+        }
+    }
+
+    /// Gets routes for `filters` to this node committed (waiting at most
+    /// [`PIN_WAIT`]); they stay pinned for [`PIN_HOLD`], by when the session's own
+    /// subscriptions hold them.
+    async fn pin_routes(&self, filters: Vec<String>) {
+        if filters.is_empty() {
+            return;
+        }
+        let _ = self.filters.send(FilterEvent::Pin(filters.clone(), true));
+        let sender = self.filters.clone();
+        let unpin = filters.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(PIN_HOLD).await;
+            let _ = sender.send(FilterEvent::Pin(unpin, false));
+        });
+        let mut version = self.replicated.version.subscribe();
+        let routed = tokio::time::timeout(PIN_WAIT, async {
+            loop {
+                let mine = self.replicated.routes.read().routes_of(&self.settings.name);
+                if filters.iter().all(|f| mine.contains(f)) {
+                    return;
+                }
+                if version.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        if routed.is_err() {
+            tracing::debug!(
+                "routes of a moving session not committed in time; taking it over anyway"
+            );
+        }
+    }
+
     /// The live members other than this one.
     fn peers(&self) -> Vec<Member> {
         self.live
@@ -497,7 +561,9 @@ impl ClusterNode {
 
 impl ClusterLink for ClusterNode {
     fn filter_changed(&self, filter: &str, present: bool) {
-        let _ = self.filters.send((filter.to_string(), present));
+        let _ = self
+            .filters
+            .send(FilterEvent::Tree(filter.to_string(), present));
     }
 
     fn forward(&self, message: &Arc<Message>, served: &[&str]) -> usize {
@@ -512,47 +578,63 @@ impl ClusterLink for ClusterNode {
             if self.has_left() {
                 return Takeover::NotFound;
             }
-            let asks = self.peers().into_iter().map(|peer| async move {
-                let ch = self.channel(&peer.grpc).ok()?;
-                let mut client = NodeClient::new(ch).max_decoding_message_size(MAX_MESSAGE);
+            let peers = self.peers();
+            if clean_start {
+                // Nothing comes back: every node that has the session just ends it.
+                let replies = futures_util::future::join_all(
+                    peers.iter().map(|p| self.ask_takeover(p, client_id, true)),
+                )
+                .await;
+                return match replies.iter().any(|r| matches!(r, Some(r) if r.found)) {
+                    true => Takeover::Found(HandedOver::default()),
+                    false if replies.iter().all(Option::is_some) => Takeover::NotFound,
+                    false => Takeover::Unknown,
+                };
+            }
+            // 1. Who holds it, and what it subscribes to.
+            let prepared = futures_util::future::join_all(peers.iter().map(|p| async move {
+                let ch = self.channel(&p.grpc).ok()?;
                 let mut request = tonic::Request::new(TakeoverRequest {
                     client_id: client_id.to_string(),
                     clean_start,
                     node: self.settings.name.clone(),
                 });
-                request.set_timeout(TAKEOVER_TIMEOUT);
-                match client.takeover(request).await {
-                    Ok(r) => Some((peer.name, r.into_inner())),
+                request.set_timeout(PREPARE_TIMEOUT);
+                match NodeClient::new(ch).prepare(request).await {
+                    Ok(r) => Some((p, r.into_inner())),
                     Err(e) => {
-                        tracing::warn!(node = %peer.name, client_id, error = %e, "session takeover request failed");
+                        tracing::warn!(node = %p.name, client_id, error = %e, "session takeover request failed");
                         None
                     }
                 }
-            });
-            let replies = futures_util::future::join_all(asks).await;
-            let answered = replies.iter().all(Option::is_some);
-            for (from, reply) in replies.into_iter().flatten() {
-                if !reply.found {
-                    continue;
-                }
-                if clean_start {
-                    return Takeover::Found(HandedOver::default());
-                }
-                match handover::decode(reply.session) {
+            }))
+            .await;
+            let answered = prepared.iter().all(Option::is_some);
+            let Some((holder, reply)) = prepared.into_iter().flatten().find(|(_, r)| r.found)
+            else {
+                return if answered {
+                    Takeover::NotFound
+                } else {
+                    Takeover::Unknown
+                };
+            };
+            // 2. Routes here before the session leaves there: nothing published meanwhile
+            // goes nowhere.
+            self.pin_routes(reply.filters).await;
+            // 3. The hand-over.
+            match self.ask_takeover(holder, client_id, false).await {
+                Some(r) if r.found => match handover::decode(r.session) {
                     Ok(h) => {
-                        tracing::info!(client_id, from = %from, "session taken over from another node");
-                        return Takeover::Found(h);
+                        tracing::info!(client_id, from = %holder.name, "session taken over from another node");
+                        Takeover::Found(h)
                     }
                     Err(e) => {
-                        tracing::warn!(client_id, from = %from, error = %e, "unreadable handed-over session");
-                        return Takeover::Unknown;
+                        tracing::warn!(client_id, from = %holder.name, error = %e, "unreadable handed-over session");
+                        Takeover::Unknown
                     }
-                }
-            }
-            if answered {
-                Takeover::NotFound
-            } else {
-                Takeover::Unknown
+                },
+                // It moved or ended meanwhile: let the client try again.
+                _ => Takeover::Unknown,
             }
         })
     }

@@ -23,8 +23,58 @@ const RETRY: Duration = Duration::from_millis(300);
 /// Compare again at least this often.
 const RESYNC: Duration = Duration::from_secs(5);
 
-/// A filter appeared on this node (`true`) or left it.
-pub type FilterEvent = (String, bool);
+/// What the route sync hears.
+#[derive(Debug, Clone)]
+pub enum FilterEvent {
+    /// A filter appeared in this node's subscription tree (`true`) or left it.
+    Tree(String, bool),
+    /// Routes wanted before their subscriptions arrive (a session about to move here), or
+    /// no longer wanted for that reason; counted, so overlapping moves add up.
+    Pin(Vec<String>, bool),
+}
+
+/// The filters this node wants routes for: those its sessions subscribe to, and the pinned.
+#[derive(Debug, Default)]
+struct Wanted {
+    tree: BTreeSet<String>,
+    pinned: std::collections::BTreeMap<String, usize>,
+}
+
+impl Wanted {
+    fn apply(&mut self, event: FilterEvent) {
+        match event {
+            FilterEvent::Tree(filter, true) => {
+                self.tree.insert(filter);
+            }
+            FilterEvent::Tree(filter, false) => {
+                self.tree.remove(&filter);
+            }
+            FilterEvent::Pin(filters, true) => {
+                for f in filters {
+                    *self.pinned.entry(f).or_default() += 1;
+                }
+            }
+            FilterEvent::Pin(filters, false) => {
+                for f in filters {
+                    if let Some(n) = self.pinned.get_mut(&f) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.pinned.remove(&f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn all(&self) -> BTreeSet<String> {
+        self.tree
+            .iter()
+            .chain(self.pinned.keys())
+            .cloned()
+            .collect()
+    }
+}
 
 /// Runs until shutdown.
 pub async fn run(
@@ -35,7 +85,7 @@ pub async fn run(
     left: Arc<AtomicBool>,
     mut shutdown: Shutdown,
 ) {
-    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    let mut filters = Wanted::default();
     let mut version = replicated.version.subscribe();
     let mut set_done = false;
     // Look again after a while: a proposal failed, or one committed that the local table
@@ -44,7 +94,7 @@ pub async fn run(
     loop {
         tokio::select! {
             event = events.recv() => match event {
-                Some((filter, present)) => apply(&mut wanted, filter, present),
+                Some(event) => filters.apply(event),
                 None => return,
             },
             _ = version.changed() => {}
@@ -57,9 +107,10 @@ pub async fn run(
             // A node that left keeps no routes.
             continue;
         }
-        while let Ok((filter, present)) = events.try_recv() {
-            apply(&mut wanted, filter, present);
+        while let Ok(event) = events.try_recv() {
+            filters.apply(event);
         }
+        let wanted = filters.all();
         let have = replicated.routes.read().routes_of(&me);
         let cmd = if !set_done {
             // The first chunk replaces whatever the table held for this node; `Add`s follow.
@@ -95,13 +146,5 @@ pub async fn run(
                 recheck = true;
             }
         }
-    }
-}
-
-fn apply(wanted: &mut BTreeSet<String>, filter: String, present: bool) {
-    if present {
-        wanted.insert(filter);
-    } else {
-        wanted.remove(&filter);
     }
 }

@@ -65,6 +65,17 @@ async fn three_nodes_form_one_raft_cluster_and_list_each_other() {
         (Some("cluster"), Some("c1")),
         "{conf}"
     );
+    let metrics = common::http::request(&c.nodes[2].http, "GET", "/metrics", &[], None)
+        .await
+        .text();
+    assert!(
+        metrics.contains("comqtt_cluster_raft_voters 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("comqtt_cluster_forwarded_queued_total"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -504,4 +515,29 @@ async fn no_message_is_lost_while_a_session_moves_between_nodes() {
         }
     }
     publishing.await.unwrap();
+}
+
+#[tokio::test]
+async fn after_suback_a_publish_on_another_node_arrives_and_puback_waits_for_it() {
+    let c = Cluster::start(2, &[]);
+    c.wait_voters(2).await;
+    let mut publisher = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, "pub").await;
+    let mut subscriber = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "sub").await;
+    for i in 0..10u16 {
+        // SUBACK comes once the route is committed, so a publish right after it, on the
+        // other node, is forwarded.
+        let topic = format!("fresh/{i}");
+        subscriber
+            .subscribe_qos(i + 1, &topic, QoS::AtLeastOnce)
+            .await;
+        publisher
+            .publish(&topic, b"x", QoS::AtLeastOnce, false, i + 1)
+            .await;
+        // The PUBACK came only once the other node acknowledged the message.
+        let raft = c.get(0, "/api/v1/cluster/raft").await;
+        let f = &raft["forwarded"];
+        assert_eq!(f["acknowledged"], f["queued"], "{raft}");
+        let m = subscriber.expect_publish_acked().await;
+        assert_eq!(m.topic, topic.as_str());
+    }
 }

@@ -26,6 +26,20 @@ use crate::mqtt::{MqttString, QoS};
 use crate::storage::record::{SessionRecord, now_unix};
 use crate::storage::{Change, Snapshot, Store};
 
+/// What publishing a message did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Routed {
+    /// Subscribers reached on this node, plus the nodes it was forwarded to.
+    pub reached: usize,
+    /// The store ticket after which it is durable for every persistent session it was
+    /// queued for here (0: nothing to wait for).
+    pub durable: u64,
+    /// The forwarding ticket after which the nodes it went to acknowledged it (0: none).
+    pub forwarded: u64,
+    /// A node's queue was full: the message did not reach it.
+    pub overflow: bool,
+}
+
 /// Which of this node's subscribers a message goes to.
 #[derive(Debug, Clone, Copy)]
 pub enum Audience<'a> {
@@ -161,12 +175,13 @@ impl Broker {
     /// [`Broker::publish`], also returning the store ticket after which the message is durable
     /// for every persistent session it was queued for (0: nothing to wait for).
     pub fn publish_durable(&self, message: Message) -> (usize, u64) {
-        self.publish_shared(Arc::new(message))
+        let routed = self.publish_shared(Arc::new(message));
+        (routed.reached, routed.durable)
     }
 
     /// [`Broker::publish_durable`] of a message already shared (a client's publish, which
     /// observers see too).
-    pub fn publish_shared(&self, message: Arc<Message>) -> (usize, u64) {
+    pub fn publish_shared(&self, message: Arc<Message>) -> Routed {
         let mut retained_ticket = 0;
         if message.retain && self.capabilities.retain_available {
             let store = self
@@ -187,8 +202,9 @@ impl Broker {
                 Stats::sub(&self.stats.retained, 1);
             }
         }
-        let (reached, ticket) = self.route(&message);
-        (reached, ticket.max(retained_ticket))
+        let mut routed = self.route(&message);
+        routed.durable = routed.durable.max(retained_ticket);
+        routed
     }
 
     /// A message another node of the cluster sent here: delivered to the subscribers it was
@@ -215,16 +231,24 @@ impl Broker {
     /// Matches and delivers to everyone, then hands the message to the cluster; returns the
     /// subscribers reached (a node the message was forwarded to counts as one) and the store
     /// ticket.
-    fn route(&self, message: &Arc<Message>) -> (usize, u64) {
+    fn route(&self, message: &Arc<Message>) -> Routed {
         let mut served = Vec::new();
-        let (mut reached, ticket) = self.route_to(message, Audience::Everyone, &mut served);
+        let (reached, durable) = self.route_to(message, Audience::Everyone, &mut served);
+        let mut routed = Routed {
+            reached,
+            durable,
+            ..Routed::default()
+        };
         if let Some(cluster) = self.cluster.get()
             && !message.topic.starts_with("$SYS")
         {
             let served: Vec<&str> = served.iter().map(String::as_str).collect();
-            reached += cluster.forward(message, &served);
+            let f = cluster.forward(message, &served);
+            routed.reached += f.nodes;
+            routed.forwarded = f.ticket;
+            routed.overflow = f.full;
         }
-        (reached, ticket)
+        routed
     }
 
     /// Matches and delivers to this node's subscribers in `audience`; the shared

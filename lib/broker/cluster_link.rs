@@ -35,13 +35,40 @@ pub trait ClusterLink: Send + Sync + std::fmt::Debug + 'static {
 
     /// A message was routed here first (a client's publish, a will, the HTTP API; never
     /// `$SYS`): send it to the nodes whose routes match. `served` names the shared
-    /// subscriptions (`$share/g/f`) a local member already got it for. Returns how many nodes
-    /// it went to.
-    fn forward(&self, message: &Arc<Message>, served: &[&str]) -> usize;
+    /// subscriptions (`$share/g/f`) a local member already got it for.
+    fn forward(&self, message: &Arc<Message>, served: &[&str]) -> Forwarded;
+
+    /// The watermark of forwarding tickets: every ticket up to it is acknowledged by the
+    /// nodes it went to (or given up on).
+    fn forwarded(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// True once forwarding ticket `ticket` is done.
+    fn is_forwarded(&self, ticket: u64) -> bool {
+        *self.forwarded().borrow() >= ticket
+    }
+
+    /// True once the filter's route to this node is in the route table as this node sees it
+    /// (committed): from then on other nodes forward what matches it.
+    fn is_routed(&self, filter: &str) -> bool;
+
+    /// Changes whenever the route table does.
+    fn routes_changed(&self) -> tokio::sync::watch::Receiver<u64>;
 
     /// A client connects here: asks every other node to let go of its session. `clean_start`
     /// sessions need no state back.
     fn take_over<'a>(&'a self, client_id: &'a str, clean_start: bool) -> BoxFuture<'a, Takeover>;
+}
+
+/// What forwarding a message did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Forwarded {
+    /// Nodes with subscribers it was queued for.
+    pub nodes: usize,
+    /// A QoS 1/2 message's ticket: its PUBACK waits until [`ClusterLink::forwarded`] passes
+    /// it; 0 when there is nothing to wait for.
+    pub ticket: u64,
+    /// A node's queue was full: the message did not reach it.
+    pub full: bool,
 }
 
 /// What the other nodes said of a client's session.

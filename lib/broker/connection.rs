@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::broker::Broker;
+use super::broker::{Broker, Routed};
 use super::client_info::{ClientInfo, WillSummary};
 use super::cluster_link::Takeover;
 use super::enhanced_auth::{AuthExchange, AuthStep};
@@ -47,6 +47,8 @@ const RESERVE_AHEAD: usize = 1024 * 1024;
 const QUIET_READ: usize = 512;
 /// An empty output buffer larger than this is freed after a burst.
 const KEEP_OUT_CAPACITY: usize = 64 * 1024;
+/// How long a SUBACK waits (in a cluster) for the new routes to be committed.
+const ROUTE_WAIT: Duration = Duration::from_secs(2);
 
 /// Why and how a connection ends.
 #[derive(Debug)]
@@ -172,6 +174,8 @@ pub async fn serve<S>(
     // Set after a write; TLS and WebSocket streams hold bytes until flushed.
     let mut unflushed = false;
     let mut committed = broker.store.as_ref().map(|s| s.committed());
+    let mut forwarded = broker.cluster_link().map(|c| c.forwarded());
+    let mut routes = broker.cluster_link().map(|c| c.routes_changed());
     // Consumed here, not kept across the loop's awaits (the task's size is every connection's).
     let close = if let Some(close) = early_close {
         close
@@ -221,6 +225,8 @@ pub async fn serve<S>(
                 },
                 _ = outbox.notified(), if draining => link.drain_outbox(),
                 Some(c) = commits(&mut committed), if link.hold_until > 0 => link.release(c),
+                Some(f) = cluster_event(&mut forwarded, None), if link.hold_forwarded > 0 => link.release_forwarded(f),
+                _ = cluster_event(&mut routes, link.route_wait.as_ref().map(|w| w.1)), if link.route_wait.is_some() => link.check_routes(),
                 _ = sleep_until(keep_alive), if keep_alive.is_some() => {
                     break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
                 }
@@ -245,6 +251,8 @@ pub async fn serve<S>(
         // Straight into `out`: output still held for a commit is not sent (nothing it
         // acknowledges is promised yet), but the DISCONNECT must be.
         link.hold_until = 0;
+        link.hold_forwarded = 0;
+        link.route_wait = None;
         link.send(Packet::Disconnect(Disconnect::new(reason)));
     }
     if !link.out.is_empty() || unflushed {
@@ -306,6 +314,34 @@ async fn commits(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<u
         }
         None => std::future::pending().await,
     }
+}
+
+/// The next value of a cluster watermark (forwarding acknowledgements, route changes), or
+/// `None` at `deadline`. Boxed: only cluster nodes ever wait on it, and every connection's
+/// task is sized for each branch it selects on.
+async fn cluster_event(
+    rx: &mut Option<tokio::sync::watch::Receiver<u64>>,
+    deadline: Option<Instant>,
+) -> Option<u64> {
+    let Some(rx) = rx else {
+        return std::future::pending().await;
+    };
+    let changed = Box::pin(async {
+        let changed = match deadline {
+            Some(d) => match tokio::time::timeout_at(d.into(), rx.changed()).await {
+                Ok(changed) => changed,
+                Err(_) => return None,
+            },
+            None => rx.changed().await,
+        };
+        if changed.is_err() {
+            // The cluster node is gone (shutdown): nothing more will change.
+            std::future::pending::<()>().await;
+        }
+        Some(())
+    });
+    changed.await?;
+    Some(*rx.borrow_and_update())
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -542,6 +578,11 @@ struct Link {
     held: BytesMut,
     /// The store ticket `held` waits for; 0 when nothing is held.
     hold_until: u64,
+    /// The forwarding ticket `held` waits for (a cluster); 0 when none.
+    hold_forwarded: u64,
+    /// Routes `held` waits for (a SUBACK in a cluster waits until other nodes will forward
+    /// what matches), and when it stops waiting.
+    route_wait: Option<Box<(Vec<String>, Instant)>>,
     /// Enhanced authentication, when CONNECT used it.
     reauth: Option<Box<Reauth>>,
     /// Whether this session's state is persisted (persistent session, broker with a store).
@@ -791,6 +832,8 @@ impl Link {
             out: BytesMut::new(),
             held: BytesMut::new(),
             hold_until: 0,
+            hold_forwarded: 0,
+            route_wait: None,
             reauth: auth.as_ref().map(|(m, _)| {
                 Box::new(Reauth {
                     method: m.clone(),
@@ -877,8 +920,13 @@ impl Link {
 
     /// Encodes a packet into the output buffer, or behind the held output when something
     /// before it waits for a commit (order is kept).
+    /// True while output waits for a commit, acknowledgements or routes.
+    fn holding(&self) -> bool {
+        self.hold_until > 0 || self.hold_forwarded > 0 || self.route_wait.is_some()
+    }
+
     fn send(&mut self, packet: Packet) {
-        let buf = if self.hold_until > 0 {
+        let buf = if self.holding() {
             &mut self.held
         } else {
             &mut self.out
@@ -920,12 +968,72 @@ impl Link {
     fn release(&mut self, committed: u64) {
         if self.hold_until > 0 && committed >= self.hold_until {
             self.hold_until = 0;
-            if self.out.is_empty() {
-                std::mem::swap(&mut self.out, &mut self.held);
-            } else {
-                self.out.extend_from_slice(&self.held);
-                self.held.clear();
-            }
+            self.release_held();
+        }
+    }
+
+    /// Holds output from now on until the nodes a message went to acknowledged `ticket`.
+    fn hold_for_forwarded(&mut self, ticket: u64) {
+        let done = self
+            .broker
+            .cluster_link()
+            .is_none_or(|c| c.is_forwarded(ticket));
+        if ticket > 0 && !done {
+            self.hold_forwarded = self.hold_forwarded.max(ticket);
+        }
+    }
+
+    /// Releases held output once the other nodes acknowledged what it waits for.
+    fn release_forwarded(&mut self, watermark: u64) {
+        if self.hold_forwarded > 0 && watermark >= self.hold_forwarded {
+            self.hold_forwarded = 0;
+            self.release_held();
+        }
+    }
+
+    /// Holds output from now on until this node's routes for `filters` are committed, for
+    /// at most [`ROUTE_WAIT`].
+    fn hold_for_routes(&mut self, filters: Vec<String>) {
+        let Some(cluster) = self.broker.cluster_link() else {
+            return;
+        };
+        let waiting: Vec<String> = filters
+            .into_iter()
+            .filter(|f| !cluster.is_routed(f))
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        match &mut self.route_wait {
+            Some(w) => w.0.extend(waiting),
+            None => self.route_wait = Some(Box::new((waiting, Instant::now() + ROUTE_WAIT))),
+        }
+    }
+
+    /// Releases held output once the routes it waits for are committed (or it waited long
+    /// enough).
+    fn check_routes(&mut self) {
+        let Some(w) = &self.route_wait else { return };
+        let routed = self
+            .broker
+            .cluster_link()
+            .is_none_or(|c| w.0.iter().all(|f| c.is_routed(f)));
+        if routed || Instant::now() >= w.1 {
+            self.route_wait = None;
+            self.release_held();
+        }
+    }
+
+    /// Moves the held output out once nothing holds it any more.
+    fn release_held(&mut self) {
+        if self.holding() {
+            return;
+        }
+        if self.out.is_empty() {
+            std::mem::swap(&mut self.out, &mut self.held);
+        } else {
+            self.out.extend_from_slice(&self.held);
+            self.held.clear();
         }
     }
 
@@ -1203,17 +1311,21 @@ impl Link {
             };
             self.persist(vec![change], true);
         }
-        let (reached, ticket) = self.route(p);
+        let routed = self.route(p);
         // The acknowledgement waits until the message is durable for every persistent
-        // session it was queued for.
-        self.hold_for(ticket);
+        // session it was queued for, and (in a cluster) acknowledged by the nodes it went to.
+        self.hold_for(routed.durable);
+        self.hold_for_forwarded(routed.forwarded);
         if qos == QoS::AtMostOnce {
             return Ok(());
         }
         self.ack(
             qos,
             packet_id,
-            if reached == 0 {
+            if routed.overflow {
+                // A node's queue was full: not every subscriber got it.
+                ReasonCode::QUOTA_EXCEEDED
+            } else if routed.reached == 0 {
                 ReasonCode::NO_MATCHING_SUBSCRIBERS
             } else {
                 ReasonCode::SUCCESS
@@ -1242,7 +1354,7 @@ impl Link {
         Ok(())
     }
 
-    fn route(&self, p: Publish) -> (usize, u64) {
+    fn route(&self, p: Publish) -> Routed {
         let max_expiry = self.broker.capabilities.maximum_message_expiry_interval;
         let message = Arc::new(Message::from_publish(
             p,
@@ -1350,6 +1462,18 @@ impl Link {
                 .collect();
             o.subscribed(&self.info, &granted)
         });
+        if self.broker.cluster_link().is_some() {
+            // SUBACK once the routes are committed: what others publish after it reaches this
+            // subscriber from any node.
+            let granted: Vec<String> = s
+                .filters
+                .iter()
+                .zip(&reasons)
+                .filter(|(_, r)| r.is_success())
+                .map(|(f, _)| f.filter.to_string())
+                .collect();
+            self.hold_for_routes(granted);
+        }
         self.send(Packet::SubAck(SubAck {
             packet_id: s.packet_id,
             reasons,

@@ -14,13 +14,16 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::acks::Acks;
 use super::membership::{Member, MemberStatus};
 use super::proto::node_client::NodeClient;
 use super::proto::{ForwardBatch, Forwarded};
 use super::raft::network::{MAX_MESSAGE, channel};
 use super::raft::state_machine::Replicated;
 use super::routes::RouteMatches;
+use crate::broker::cluster_link::Forwarded as LinkForwarded;
 use crate::broker::message::Message;
+use crate::mqtt::QoS;
 use crate::storage::record::encode_message;
 
 /// Messages waiting for one peer before new ones are dropped (and counted).
@@ -47,6 +50,8 @@ pub struct ForwardCounters {
 
 /// One message for one peer.
 struct Outgoing {
+    /// Its forwarding ticket (QoS 1/2), acknowledged with the peer's acknowledgement.
+    ticket: u64,
     /// The stored-message encoding, shared by every peer.
     message: Bytes,
     /// For the peer's ordinary subscribers.
@@ -73,6 +78,8 @@ pub struct Forwarder {
     next_shared: AtomicUsize,
     /// Counters.
     pub counters: Arc<ForwardCounters>,
+    /// Tickets of QoS 1/2 messages waiting for acknowledgements.
+    pub acks: Arc<Acks>,
 }
 
 impl Forwarder {
@@ -91,12 +98,13 @@ impl Forwarder {
             peers: Mutex::default(),
             next_shared: AtomicUsize::new(0),
             counters: Arc::default(),
+            acks: Arc::default(),
         }
     }
 
     /// Queues `message` for the nodes that want it; `served` names the shared subscriptions
     /// a local member got it for. Returns how many nodes have subscribers for it.
-    pub fn forward(&self, message: &Arc<Message>, served: &[&str]) -> usize {
+    pub fn forward(&self, message: &Arc<Message>, served: &[&str]) -> LinkForwarded {
         let mut m = RouteMatches::default();
         self.replicated
             .routes
@@ -104,7 +112,7 @@ impl Forwarder {
             .matches(&message.topic, &mut m);
         let retained = message.retain;
         if m.ordinary.is_empty() && m.shared.is_empty() && !retained {
-            return 0;
+            return LinkForwarded::default();
         }
         // Every node of the route table that has not announced it leaves: one that gossip
         // misses for a moment keeps its messages queued (its task holds them until it is
@@ -160,26 +168,42 @@ impl Forwarder {
             0
         };
         if targets.is_empty() {
-            return 0;
+            return LinkForwarded::default();
         }
         let mut encoded = BytesMut::new();
         encode_message(message, &mut encoded);
         let encoded = encoded.freeze();
+        // A QoS 1/2 publisher's PUBACK waits for the nodes with subscribers (retained
+        // copies for the others are not waited for).
+        let ticket = if message.qos == QoS::AtMostOnce {
+            0
+        } else {
+            self.acks.issue(reached as u32)
+        };
+        let mut full = false;
         for (name, ordinary, shared) in targets {
-            self.send(
-                name,
-                Outgoing {
-                    message: encoded.clone(),
-                    ordinary,
-                    shared,
-                    retained_at,
-                },
-            );
+            let wanted = ordinary || !shared.is_empty();
+            let out = Outgoing {
+                ticket: if wanted { ticket } else { 0 },
+                message: encoded.clone(),
+                ordinary,
+                shared,
+                retained_at,
+            };
+            if !self.send(name, out) && wanted {
+                full = true;
+                self.acks.acknowledge(ticket);
+            }
         }
-        reached
+        LinkForwarded {
+            nodes: reached,
+            ticket,
+            full,
+        }
     }
 
-    fn send(&self, name: Arc<str>, out: Outgoing) {
+    /// Queues for a peer; false if its queue is full (the message is dropped, counted).
+    fn send(&self, name: Arc<str>, out: Outgoing) -> bool {
         let mut peers = self.peers.lock();
         let tx = peers.entry(name.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
@@ -189,6 +213,7 @@ impl Forwarder {
                 epoch: self.epoch,
                 live: self.live.clone(),
                 counters: self.counters.clone(),
+                acks: self.acks.clone(),
             };
             tokio::spawn(peer.run(rx));
             tx
@@ -196,9 +221,11 @@ impl Forwarder {
         match tx.try_send(out) {
             Ok(()) => {
                 self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                true
             }
             Err(_) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                false
             }
         }
     }
@@ -222,6 +249,13 @@ struct Peer {
     epoch: u64,
     live: watch::Receiver<Vec<Member>>,
     counters: Arc<ForwardCounters>,
+    acks: Arc<Acks>,
+}
+
+/// A message sent and not yet acknowledged, with its ticket.
+struct Unacked {
+    message: Forwarded,
+    ticket: u64,
 }
 
 impl Peer {
@@ -236,7 +270,7 @@ impl Peer {
 
     async fn run(mut self, mut queue: mpsc::Receiver<Outgoing>) {
         let mut seq = 0u64;
-        let mut unacked: VecDeque<Forwarded> = VecDeque::new();
+        let mut unacked: VecDeque<Unacked> = VecDeque::new();
         let mut backoff = Duration::from_millis(50);
         let mut gone_since: Option<Instant> = None;
         loop {
@@ -245,8 +279,11 @@ impl Peer {
                 let since = *gone_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > GIVE_UP {
                     let mut dropped = unacked.len() as u64;
-                    unacked.clear();
-                    while queue.try_recv().is_ok() {
+                    for u in unacked.drain(..) {
+                        self.acks.acknowledge(u.ticket);
+                    }
+                    while let Ok(o) = queue.try_recv() {
+                        self.acks.acknowledge(o.ticket);
                         dropped += 1;
                     }
                     if dropped > 0 {
@@ -288,7 +325,7 @@ impl Peer {
         addr: &str,
         queue: &mut mpsc::Receiver<Outgoing>,
         seq: &mut u64,
-        unacked: &mut VecDeque<Forwarded>,
+        unacked: &mut VecDeque<Unacked>,
     ) -> Result<(), String> {
         let channel = channel(addr).map_err(|e| e.to_string())?;
         let mut client = NodeClient::new(channel)
@@ -309,7 +346,8 @@ impl Peer {
             self.counters
                 .resent
                 .fetch_add(unacked.len() as u64, Ordering::Relaxed);
-            for chunk in unacked.iter().cloned().collect::<Vec<_>>().chunks(BATCH) {
+            let again: Vec<Forwarded> = unacked.iter().map(|u| u.message.clone()).collect();
+            for chunk in again.chunks(BATCH) {
                 tx.send(batch(chunk.to_vec()))
                     .await
                     .map_err(|e| e.to_string())?;
@@ -330,7 +368,10 @@ impl Peer {
                             shared: o.shared,
                             retained_at: o.retained_at,
                         };
-                        unacked.push_back(f.clone());
+                        unacked.push_back(Unacked {
+                            message: f.clone(),
+                            ticket: o.ticket,
+                        });
                         messages.push(f);
                         next = if messages.len() < BATCH { queue.try_recv().ok() } else { None };
                     }
@@ -338,8 +379,10 @@ impl Peer {
                 }
                 ack = acks.message() => match ack {
                     Ok(Some(a)) if a.epoch == self.epoch => {
-                        while unacked.front().is_some_and(|f| f.seq <= a.seq) {
-                            unacked.pop_front();
+                        while unacked.front().is_some_and(|u| u.message.seq <= a.seq) {
+                            if let Some(u) = unacked.pop_front() {
+                                self.acks.acknowledge(u.ticket);
+                            }
                             self.counters.acknowledged.fetch_add(1, Ordering::Relaxed);
                         }
                     }

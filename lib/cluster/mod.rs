@@ -18,12 +18,14 @@
 //! | [`route_sync`] | this node's routes follow its subscriptions |
 //! | [`proposer`] | getting a route change committed from any node |
 //! | [`forward`] | messages to other nodes: per-peer queues, batched streams, acknowledgements |
+//! | [`acks`] | tickets of forwarded QoS 1/2 messages, which their publishers' PUBACKs wait for |
 //! | [`inbound`] | the `Node` gRPC service: forwarded messages, proposals, takeovers, retained |
 //! | [`handover`] | a session's state on its way between nodes |
 //! | [`admin`] | the admin gRPC service comqttctl uses |
 //! | [`nodes_file`] | the last known members, kept as seeds for the next start |
 //! | [`node`] | a running node: starts everything, the broker's cluster link |
 
+pub mod acks;
 pub mod admin;
 pub mod forward;
 pub mod handover;

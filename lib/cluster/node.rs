@@ -31,7 +31,7 @@ use super::routes::RouteCommand;
 use super::settings::ClusterSettings;
 use super::{ClusterError, handover, nodes_file, proto, raft, raft_members, route_sync};
 use crate::broker::Broker;
-use crate::broker::cluster_link::{BoxFuture, ClusterLink, HandedOver, Takeover};
+use crate::broker::cluster_link::{BoxFuture, ClusterLink, Forwarded, HandedOver, Takeover};
 use crate::broker::message::Message;
 use crate::shutdown::ShutdownSignal;
 
@@ -112,6 +112,8 @@ pub struct ClusterNode {
     left: Arc<AtomicBool>,
     /// The broker (weak: the broker holds this node as its link).
     broker: Weak<Broker>,
+    /// Filters whose routes the raft leader applied (see [`route_sync`]).
+    confirmed: Arc<parking_lot::RwLock<std::collections::BTreeSet<String>>>,
     /// Channels to the peers' gRPC services, by address.
     channels: Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
     /// Stops this node's tasks.
@@ -189,6 +191,7 @@ impl ClusterNode {
             filters,
             left: Arc::new(AtomicBool::new(false)),
             broker: Arc::downgrade(broker),
+            confirmed: Arc::default(),
             channels: Mutex::default(),
             signal: ShutdownSignal::new(),
             tasks: Mutex::default(),
@@ -238,6 +241,7 @@ impl ClusterNode {
             replicated,
             filter_events,
             node.left.clone(),
+            node.confirmed.clone(),
             node.signal.subscribe(),
         )));
         tasks.push(tokio::spawn(raft_members::run(
@@ -255,6 +259,16 @@ impl ClusterNode {
             )));
         }
         tasks.push(tokio::spawn(node.clone().bootstrap()));
+        let acks = node.forwarder.acks.clone();
+        let mut stop = node.signal.subscribe();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => acks.expire(std::time::Instant::now()),
+                    _ = stop.wait() => return,
+                }
+            }
+        }));
         tasks.push(tokio::spawn(node.clone().sync_retained()));
         *node.tasks.lock() = tasks;
         tracing::info!(
@@ -566,11 +580,36 @@ impl ClusterLink for ClusterNode {
             .send(FilterEvent::Tree(filter.to_string(), present));
     }
 
-    fn forward(&self, message: &Arc<Message>, served: &[&str]) -> usize {
+    fn forward(&self, message: &Arc<Message>, served: &[&str]) -> Forwarded {
         if self.has_left() {
-            return 0;
+            return Forwarded::default();
         }
         self.forwarder.forward(message, served)
+    }
+
+    fn forwarded(&self) -> watch::Receiver<u64> {
+        self.forwarder.acks.watch()
+    }
+
+    fn is_forwarded(&self, ticket: u64) -> bool {
+        self.forwarder.acks.is_done(ticket)
+    }
+
+    fn is_routed(&self, filter: &str) -> bool {
+        // A node that left forwards nothing and is forwarded nothing: nothing to wait for.
+        // Otherwise: applied here, and by the leader (the other nodes apply it as they learn
+        // of the commit, within a heartbeat at most).
+        self.has_left()
+            || self.confirmed.read().contains(filter)
+                && self
+                    .replicated
+                    .routes
+                    .read()
+                    .has_route(filter, &self.settings.name)
+    }
+
+    fn routes_changed(&self) -> watch::Receiver<u64> {
+        self.replicated.version.subscribe()
     }
 
     fn take_over<'a>(&'a self, client_id: &'a str, clean_start: bool) -> BoxFuture<'a, Takeover> {

@@ -2,7 +2,8 @@
 //! subscribe to. The broker reports each filter that appears or leaves (in order); this task
 //! compares what it wants with what the table holds for this node and proposes the
 //! difference, in batches, until they agree. First it proposes the whole set (`Set`), which
-//! also clears what a previous run of this node left behind.
+//! also clears what a previous run of this node left behind. Filters whose proposal the
+//! leader applied are `confirmed`: a SUBACK waits for that.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -83,6 +84,7 @@ pub async fn run(
     replicated: Arc<Replicated>,
     mut events: mpsc::UnboundedReceiver<FilterEvent>,
     left: Arc<AtomicBool>,
+    confirmed: Arc<parking_lot::RwLock<BTreeSet<String>>>,
     mut shutdown: Shutdown,
 ) {
     let mut filters = Wanted::default();
@@ -136,8 +138,23 @@ pub async fn run(
                 continue;
             }
         };
-        match proposer.propose(cmd).await {
+        match proposer.propose(cmd.clone()).await {
             Ok(()) => {
+                // The leader applied it: SUBACKs waiting for these routes may go.
+                let mut c = confirmed.write();
+                match cmd {
+                    RouteCommand::Set { filters, .. } => *c = filters.into_iter().collect(),
+                    RouteCommand::Add { filters, .. } => c.extend(filters),
+                    RouteCommand::Remove { filters, .. } => {
+                        for f in &filters {
+                            c.remove(f);
+                        }
+                    }
+                    RouteCommand::NodeLeft { .. } => c.clear(),
+                }
+                drop(c);
+                // Wakes the connections waiting on routes (and this loop, once).
+                replicated.version.send_modify(|v| *v += 1);
                 set_done = true;
                 recheck = true;
             }

@@ -150,6 +150,13 @@ impl RouteTable {
         }
     }
 
+    /// True if `node` has a route for exactly `filter`.
+    pub fn has_route(&self, filter: &str, node: &str) -> bool {
+        self.by_filter
+            .get(filter)
+            .is_some_and(|nodes| nodes.contains(node))
+    }
+
     /// The filters `node` has routes for.
     pub fn routes_of(&self, node: &str) -> BTreeSet<String> {
         self.by_filter

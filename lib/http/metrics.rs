@@ -238,6 +238,63 @@ pub fn render(broker: &Broker) -> String {
     out.0
 }
 
+/// The cluster's metrics, to follow [`render`]'s in cluster mode.
+pub fn render_cluster(r: &crate::cluster::node::RaftStatus) -> String {
+    let mut out = Exposition::default();
+    use Kind::{Counter, Gauge};
+    let f = &r.forwarded;
+    for (name, help, value) in [
+        (
+            "comqtt_cluster_forwarded_queued_total",
+            "Messages queued for other nodes.",
+            f.queued,
+        ),
+        (
+            "comqtt_cluster_forwarded_acknowledged_total",
+            "Messages other nodes acknowledged.",
+            f.acknowledged,
+        ),
+        (
+            "comqtt_cluster_forwarded_resent_total",
+            "Messages sent again after a stream to a node broke.",
+            f.resent,
+        ),
+        (
+            "comqtt_cluster_forwarded_dropped_total",
+            "Messages for other nodes dropped: a full queue, or a node gone for good.",
+            f.dropped,
+        ),
+    ] {
+        out.metric(name, Counter, help, value);
+    }
+    out.metric(
+        "comqtt_cluster_routes",
+        Gauge,
+        "Topic filters in the cluster's route table.",
+        r.routes as u64,
+    );
+    out.metric(
+        "comqtt_cluster_raft_voters",
+        Gauge,
+        "Voters of the raft cluster as this node sees it.",
+        r.voters.len() as u64,
+    );
+    out.metric(
+        "comqtt_cluster_raft_term",
+        Gauge,
+        "The raft term this node is in.",
+        r.term,
+    );
+    out.labelled(
+        "comqtt_cluster_raft_leader",
+        Gauge,
+        "1 on the raft leader, 0 elsewhere; the leader label names it.",
+        &[("leader", r.leader.as_deref().unwrap_or(""))],
+        (r.leader.as_deref() == Some(r.node.as_str())) as u64,
+    );
+    out.0
+}
+
 /// The Kafka bridge's metrics, to follow [`render`]'s when the bridge is on.
 pub fn render_bridge(bridge: &KafkaBridge) -> String {
     let c = bridge.counters();
@@ -275,6 +332,9 @@ pub async fn metrics(State(api): State<ApiState>) -> impl IntoResponse {
     let mut text = render(&api.broker);
     if let Some(bridge) = &api.settings.bridge {
         text.push_str(&render_bridge(bridge));
+    }
+    if let Some(cluster) = &api.settings.cluster {
+        text.push_str(&render_cluster(&cluster.raft_status()));
     }
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
 }

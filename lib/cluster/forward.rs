@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -31,7 +32,7 @@ const QUEUE: usize = 100_000;
 /// Messages sent to a peer and not yet acknowledged before sending pauses.
 const MAX_UNACKED: usize = 50_000;
 /// Messages per batch.
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
 /// A peer gone from gossip this long has its queue dropped.
 const GIVE_UP: Duration = Duration::from_secs(60);
 
@@ -80,6 +81,8 @@ pub struct Forwarder {
     pub counters: Arc<ForwardCounters>,
     /// Tickets of QoS 1/2 messages waiting for acknowledgements.
     pub acks: Arc<Acks>,
+    /// The peer sets, rebuilt when gossip changes (not for every message).
+    peers_cache: parking_lot::Mutex<(watch::Receiver<Vec<Member>>, Arc<PeerSets>)>,
 }
 
 impl Forwarder {
@@ -94,11 +97,12 @@ impl Forwarder {
             me: me.into(),
             epoch,
             replicated,
-            live,
             peers: Mutex::default(),
             next_shared: AtomicUsize::new(0),
             counters: Arc::default(),
             acks: Arc::default(),
+            peers_cache: parking_lot::Mutex::new((live.clone(), Arc::default())),
+            live,
         }
     }
 
@@ -117,19 +121,10 @@ impl Forwarder {
         // Every node of the route table that has not announced it leaves: one that gossip
         // misses for a moment keeps its messages queued (its task holds them until it is
         // back); a node that is gone for good loses its routes when raft removes it.
-        let (alive, leaving): (Vec<Arc<str>>, Vec<Arc<str>>) = {
-            let members = self.live.borrow();
-            let names = |want: MemberStatus| -> Vec<Arc<str>> {
-                members
-                    .iter()
-                    .filter(|p| p.status == want && *p.name != *self.me)
-                    .map(|p| Arc::<str>::from(p.name.as_str()))
-                    .collect()
-            };
-            (names(MemberStatus::Alive), names(MemberStatus::Leaving))
-        };
+        let peers = self.peers_now();
+        let (alive, leaving) = (&peers.alive, &peers.leaving);
         let routed = |n: &Arc<str>| *n != self.me && !leaving.contains(n);
-        let mut targets: Vec<(Arc<str>, bool, Vec<String>)> = Vec::new();
+        let mut targets: Targets = SmallVec::new();
         for node in m.ordinary.iter().filter(|n| routed(n)) {
             let i = target(&mut targets, node);
             targets[i].1 = true;
@@ -139,8 +134,9 @@ impl Forwarder {
                 continue;
             }
             // Live members first, any reachable one otherwise.
-            let live: Vec<&Arc<str>> = nodes.iter().filter(|n| alive.contains(n)).collect();
-            let candidates: Vec<&Arc<str>> = if live.is_empty() {
+            let live: SmallVec<[&Arc<str>; 4]> =
+                nodes.iter().filter(|n| alive.contains(n)).collect();
+            let candidates: SmallVec<[&Arc<str>; 4]> = if live.is_empty() {
                 nodes.iter().filter(|n| routed(n)).collect()
             } else {
                 live
@@ -158,7 +154,7 @@ impl Forwarder {
             .filter(|(_, o, s)| *o || !s.is_empty())
             .count();
         let retained_at = if retained {
-            for name in &alive {
+            for name in alive.iter() {
                 target(&mut targets, name);
             }
             SystemTime::now()
@@ -202,6 +198,27 @@ impl Forwarder {
         }
     }
 
+    /// The live and leaving peers, rebuilt only after gossip changed.
+    fn peers_now(&self) -> Arc<PeerSets> {
+        let mut cache = self.peers_cache.lock();
+        let (live, sets) = &mut *cache;
+        if live.has_changed().unwrap_or(false) || sets.alive.is_empty() && sets.leaving.is_empty() {
+            let members = live.borrow_and_update();
+            let names = |want: MemberStatus| -> Vec<Arc<str>> {
+                members
+                    .iter()
+                    .filter(|p| p.status == want && *p.name != *self.me)
+                    .map(|p| Arc::<str>::from(p.name.as_str()))
+                    .collect()
+            };
+            *sets = Arc::new(PeerSets {
+                alive: names(MemberStatus::Alive),
+                leaving: names(MemberStatus::Leaving),
+            });
+        }
+        sets.clone()
+    }
+
     /// Queues for a peer; false if its queue is full (the message is dropped, counted).
     fn send(&self, name: Arc<str>, out: Outgoing) -> bool {
         let mut peers = self.peers.lock();
@@ -231,8 +248,21 @@ impl Forwarder {
     }
 }
 
+/// The nodes a message goes to: name, for its ordinary subscribers, the shared
+/// subscriptions it serves.
+type Targets = SmallVec<[(Arc<str>, bool, Vec<String>); 4]>;
+
+/// Live and leaving peers, as the forwarder's hot path reads them.
+#[derive(Debug, Default)]
+struct PeerSets {
+    /// Alive in gossip.
+    alive: Vec<Arc<str>>,
+    /// Announced they leave.
+    leaving: Vec<Arc<str>>,
+}
+
 /// The index of `name` in `targets`, added if missing.
-fn target(targets: &mut Vec<(Arc<str>, bool, Vec<String>)>, name: &Arc<str>) -> usize {
+fn target(targets: &mut Targets, name: &Arc<str>) -> usize {
     match targets.iter().position(|(n, _, _)| n == name) {
         Some(i) => i,
         None => {
@@ -368,10 +398,12 @@ impl Peer {
                             shared: o.shared,
                             retained_at: o.retained_at,
                         };
-                        unacked.push_back(Unacked {
-                            message: f.clone(),
-                            ticket: o.ticket,
-                        });
+                        if o.ticket != 0 || o.retained_at != 0 {
+                            unacked.push_back(Unacked {
+                                message: f.clone(),
+                                ticket: o.ticket,
+                            });
+                        }
                         messages.push(f);
                         next = if messages.len() < BATCH { queue.try_recv().ok() } else { None };
                     }

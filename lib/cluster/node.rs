@@ -22,7 +22,7 @@ use super::proposer::Proposer;
 use super::proto::node_client::NodeClient;
 use super::proto::{RetainedRequest, TakeoverRequest};
 use super::raft::log_store::{LogStore, RaftFile};
-use super::raft::network::{MAX_MESSAGE, Network, channel};
+use super::raft::network::{MAX_MESSAGE, Network, WINDOW, channel};
 use super::raft::service::RaftService;
 use super::raft::state_machine::{Replicated, StateMachine};
 use super::raft::{Raft, RaftMember};
@@ -223,6 +223,8 @@ impl ClusterNode {
         let mut stop = node.signal.subscribe();
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
+                .initial_stream_window_size(WINDOW)
+                .initial_connection_window_size(2 * WINDOW)
                 .add_service(node_service)
                 .add_service(admin_service)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), async move {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::mqtt::topic::parse_shared;
 
@@ -44,8 +45,9 @@ struct Level {
 /// The nodes a topic's matching routes name.
 #[derive(Debug, Default)]
 pub struct RouteMatches {
-    /// Nodes with ordinary subscribers of the topic.
-    pub ordinary: BTreeSet<Arc<str>>,
+    /// Nodes with ordinary subscribers of the topic, each once (inline: a publish should
+    /// not allocate to find a few nodes).
+    pub ordinary: SmallVec<[Arc<str>; 4]>,
     /// Shared subscriptions of the topic, each with the nodes that have members.
     pub shared: Vec<(Arc<str>, Vec<Arc<str>>)>,
 }
@@ -203,7 +205,11 @@ impl RouteTable {
                 out.shared
                     .push((key.clone(), nodes.iter().cloned().collect()));
             } else {
-                out.ordinary.extend(nodes.iter().cloned());
+                for n in nodes {
+                    if !out.ordinary.contains(n) {
+                        out.ordinary.push(n.clone());
+                    }
+                }
             }
         }
     }
@@ -283,7 +289,11 @@ mod tests {
         let mut m = RouteMatches::default();
         t.matches(topic, &mut m);
         (
-            m.ordinary.iter().map(|n| n.to_string()).collect(),
+            {
+                let mut v: Vec<String> = m.ordinary.iter().map(|n| n.to_string()).collect();
+                v.sort();
+                v
+            },
             m.shared
                 .iter()
                 .map(|(k, n)| (k.to_string(), n.iter().map(|n| n.to_string()).collect()))

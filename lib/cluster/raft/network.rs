@@ -23,6 +23,9 @@ use super::{RaftMember, TypeConfig};
 use crate::cluster::proto::RaftMessage;
 use crate::cluster::proto::raft_client::RaftClient;
 
+/// HTTP/2 flow-control window of a stream, both ways.
+pub const WINDOW: u32 = 8 << 20;
+
 /// Largest raft message (snapshots come in chunks below this).
 pub const MAX_MESSAGE: usize = 64 << 20;
 
@@ -31,6 +34,10 @@ pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
     Ok(Endpoint::from_shared(format!("http://{addr}"))?
         .connect_timeout(Duration::from_secs(1))
         .tcp_nodelay(true)
+        // Wide HTTP/2 windows: a forward stream carries bulk traffic, and the default 64 KiB
+        // window would make it wait for window updates every few batches.
+        .initial_stream_window_size(Some(WINDOW))
+        .initial_connection_window_size(Some(2 * WINDOW))
         .http2_keep_alive_interval(Duration::from_secs(10))
         .keep_alive_timeout(Duration::from_secs(5))
         .connect_lazy())

@@ -485,9 +485,16 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         );
         broker.set_authenticator(authenticator);
     }
+    let mut due_wills = Vec::new();
     if let Some(snapshot) = snapshot {
-        let (sessions, retained) = broker.restore(snapshot);
-        tracing::info!(sessions, retained, "restored persisted state");
+        let r = broker.restore(snapshot);
+        tracing::info!(
+            sessions = r.sessions,
+            retained = r.retained,
+            wills = r.wills.len(),
+            "restored persisted state"
+        );
+        due_wills = r.wills;
     }
     // Before the listeners: every client's events are bridged. Kafka need not be up.
     let bridge = match bridge {
@@ -606,6 +613,22 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
             Arc::clone(&broker),
             signal.subscribe(),
         )));
+    }
+    // Wills of clients that were connected when the broker stopped: in a cluster once gossip
+    // has found the other nodes, so they reach subscribers there too.
+    if !due_wills.is_empty() {
+        let broker = broker.clone();
+        let wait = if cluster.is_some() {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            for will in due_wills {
+                broker.publish(will);
+            }
+        });
     }
     let sys_interval = Duration::from_secs(config.mqtt.options.sys_topic_resend_interval);
     tasks.push(tokio::spawn(

@@ -26,6 +26,17 @@ use crate::mqtt::{MqttString, QoS};
 use crate::storage::record::{SessionRecord, now_unix};
 use crate::storage::{Change, Snapshot, Store};
 
+/// What [`Broker::restore`] brought back.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// Sessions restored.
+    pub sessions: usize,
+    /// Retained messages restored.
+    pub retained: usize,
+    /// Wills now due (of clients connected when the broker stopped, or whose delay passed).
+    pub wills: Vec<Message>,
+}
+
 /// What publishing a message did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Routed {
@@ -445,9 +456,11 @@ impl Broker {
     /// Loads persisted state at startup: persistent sessions come back offline with their
     /// subscriptions, queued and in-flight messages and inbound QoS 2 ids; retained messages
     /// come back; expired sessions and messages are dropped. A session that was online when
-    /// the broker stopped lost its connection abnormally, so its will is due. Returns the
-    /// number of sessions and retained messages restored.
-    pub fn restore(&self, snapshot: Snapshot) -> (usize, usize) {
+    /// the broker stopped lost its connection abnormally, so its will is due: the wills due
+    /// are returned, for the caller to publish once the node is ready (in a cluster, once it
+    /// has rejoined, so they reach the other nodes too), with the number of sessions and
+    /// retained messages restored.
+    pub fn restore(&self, snapshot: Snapshot) -> Restored {
         let now = Instant::now();
         let unix = now_unix();
         let mut restored = 0;
@@ -568,9 +581,6 @@ impl Broker {
             );
             restored += 1;
         }
-        for will in due_wills {
-            self.publish(will);
-        }
         if let Some(sys) = snapshot
             .sys
             .as_ref()
@@ -585,7 +595,11 @@ impl Broker {
                 retained += 1;
             }
         }
-        (restored, retained)
+        Restored {
+            sessions: restored,
+            retained,
+            wills: due_wills,
+        }
     }
 
     /// Registers an enhanced authentication method.

@@ -299,30 +299,16 @@ fn a_missing_or_broken_rule_file_stops_the_broker_with_a_message_naming_it() {
         (broken.clone(), "pasword"),
         (dir.join("missing.yml"), "missing.yml"),
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_comqtt"))
-            .args([
-                "serve",
-                "--tcp",
-                "127.0.0.1:0",
-                "--ws",
-                "",
-                "--http",
-                "",
-                "--storage-way",
-                "0",
-            ])
-            .args([
-                "--auth-way",
-                "1",
-                "--auth-ds",
-                "0",
-                "--auth-path",
-                path.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = common::serve_refused(&[
+            "--storage-way",
+            "0",
+            "--auth-way",
+            "1",
+            "--auth-ds",
+            "0",
+            "--auth-path",
+            path.to_str().unwrap(),
+        ]);
         assert!(
             err.contains(what) && err.contains("authentication"),
             "{err}"

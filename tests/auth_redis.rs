@@ -187,30 +187,16 @@ async fn bcrypt_passwords_and_client_id_keys() {
 fn unreachable_redis_at_startup_stops_the_broker_naming_the_address() {
     let port = free_port();
     let cfg = config(port, 0);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_comqtt"))
-        .args([
-            "serve",
-            "--tcp",
-            "127.0.0.1:0",
-            "--ws",
-            "",
-            "--http",
-            "",
-            "--storage-way",
-            "0",
-        ])
-        .args([
-            "--auth-way",
-            "1",
-            "--auth-ds",
-            "1",
-            "--auth-path",
-            cfg.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::serve_refused(&[
+        "--storage-way",
+        "0",
+        "--auth-way",
+        "1",
+        "--auth-ds",
+        "1",
+        "--auth-path",
+        cfg.to_str().unwrap(),
+    ]);
     assert!(
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("redis"),
         "{err}"

@@ -140,30 +140,16 @@ fn a_wrong_column_name_stops_the_broker_at_startup() {
     pg.psql("postgres", "CREATE DATABASE comqtt");
     pg.psql("comqtt", &schema("x"));
     let cfg = config("postgresql", pg.port, 0, "user_name");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_comqtt"))
-        .args([
-            "serve",
-            "--tcp",
-            "127.0.0.1:0",
-            "--ws",
-            "",
-            "--http",
-            "",
-            "--storage-way",
-            "0",
-        ])
-        .args([
-            "--auth-way",
-            "1",
-            "--auth-ds",
-            "3",
-            "--auth-path",
-            cfg.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::serve_refused(&[
+        "--storage-way",
+        "0",
+        "--auth-way",
+        "1",
+        "--auth-ds",
+        "3",
+        "--auth-path",
+        cfg.to_str().unwrap(),
+    ]);
     assert!(
         err.contains("postgresql") && err.contains("user_name"),
         "{err}"

@@ -445,13 +445,7 @@ fn bad_cluster_settings_stop_the_broker_with_a_message() {
             "cluster.members",
         ),
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_comqtt"))
-            .args(["serve", "--tcp", "127.0.0.1:0", "--ws", "", "--http", ""])
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = common::serve_refused(&args);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }

@@ -7,14 +7,16 @@ use std::time::{Instant, SystemTime};
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiState, unix_secs};
 use crate::broker::stats::Stats;
 use crate::broker::{Broker, sys};
 
-/// The original's `system.Info`, field for field (times in Unix seconds).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// The original's `system.Info`, field for field (times in Unix seconds). comqtt-top reads
+/// it back (missing fields default to 0).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct SystemInfo {
     /// Broker version, e.g. "comqtt 0.1.0".
     pub version: String,

@@ -7,51 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `GET /api/v1/mqtt/stat/overall`: the original's `system.Info` (times in Unix seconds).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Overall {
-    /// Broker version, e.g. "comqtt 0.1.0".
-    pub version: String,
-    /// When the broker process started.
-    pub started: u64,
-    /// The node's clock.
-    pub time: u64,
-    /// Seconds since start.
-    pub uptime: u64,
-    /// Bytes read from clients since start.
-    pub bytes_received: u64,
-    /// Bytes written to clients since start.
-    pub bytes_sent: u64,
-    /// Clients connected now.
-    pub clients_connected: u64,
-    /// Sessions kept without a connection.
-    pub clients_disconnected: u64,
-    /// Most clients connected at once.
-    pub clients_maximum: u64,
-    /// Connections accepted since start.
-    pub clients_total: u64,
-    /// PUBLISH packets received since start.
-    pub messages_received: u64,
-    /// PUBLISH packets sent since start.
-    pub messages_sent: u64,
-    /// Messages dropped since start (queue limits, expiry, too large).
-    pub messages_dropped: u64,
-    /// Retained messages held.
-    pub retained: u64,
-    /// Outbound QoS 1/2 messages not yet acknowledged.
-    pub inflight: u64,
-    /// Subscriptions held.
-    pub subscriptions: u64,
-    /// MQTT packets received since start.
-    pub packets_received: u64,
-    /// MQTT packets sent since start.
-    pub packets_sent: u64,
-    /// Resident memory of the process, bytes.
-    pub memory_alloc: u64,
-    /// Threads of the process.
-    pub threads: u64,
-}
+/// `GET /api/v1/mqtt/stat/overall`: the original's `system.Info` (times in Unix seconds), the
+/// broker's own type.
+pub type Overall = crate::http::stats::SystemInfo;
 
 /// One entry of `GET /api/v1/cluster/nodes`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

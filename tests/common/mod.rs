@@ -203,6 +203,21 @@ impl Drop for BrokerProcess {
     }
 }
 
+/// Runs `comqtt serve` (loopback TCP on a port the kernel picks, no WebSocket, no HTTP API,
+/// memory store) with `extra` flags, asserting it refuses to start; returns its stderr.
+pub fn serve_refused(extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_comqtt"))
+        .args(["serve", "--tcp", "127.0.0.1:0", "--ws", "", "--http", ""])
+        .args(extra)
+        .output()
+        .expect("running comqtt");
+    assert!(
+        !out.status.success(),
+        "comqtt serve {extra:?} started; it should have refused"
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
 /// Runs an external program (a third-party client) and returns its output, failing the test
 /// with a clear message if the program is missing.
 pub fn run_tool(program: &str, args: &[&str], timeout: Duration) -> std::process::Output {

@@ -163,6 +163,14 @@ struct ServeArgs {
     /// Cluster: gRPC port between nodes and for comqttctl (cluster.grpc-port) [default: gossip port + 10000].
     #[arg(long = "grpc-port", value_name = "PORT")]
     grpc_port: Option<u16>,
+    /// Cluster: the secret every node and comqttctl must present (cluster.secret); without one the raft and gRPC ports are open to anyone who reaches them.
+    #[arg(
+        long = "cluster-secret",
+        value_name = "SECRET",
+        env = "COMQTT_CLUSTER_SECRET",
+        hide_env_values = true
+    )]
+    cluster_secret: Option<String>,
     /// Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir).
     #[arg(long = "nodes-file-dir", value_name = "DIR")]
     nodes_file_dir: Option<String>,
@@ -387,6 +395,9 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     }
     if let Some(v) = &args.nodes_file_dir {
         cluster.nodes_file_dir = v.clone();
+    }
+    if let Some(v) = &args.cluster_secret {
+        cluster.secret = v.clone();
     }
     if cluster.enabled() && !cluster.raft_log_level.is_empty() {
         config.log.raft_level = Some(cluster.raft_log_level.clone());

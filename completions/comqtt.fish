@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
+    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -57,6 +57,7 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l members -d 'Cluster: seed
 complete -c comqtt -n "__fish_comqtt_needs_command" -l grpc-enable -d 'Cluster: accepted for the original\'s command lines; messages between nodes always use gRPC (cluster.grpc-enable)' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_needs_command" -l grpc-port -d 'Cluster: gRPC port between nodes and for comqttctl (cluster.grpc-port) [default: gossip port + 10000]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l cluster-secret -d 'Cluster: the secret every node and comqttctl must present (cluster.secret); without one the raft and gRPC ports are open to anyone who reaches them' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l nodes-file-dir -d 'Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
@@ -105,6 +106,7 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l members -d 'Clus
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l grpc-enable -d 'Cluster: accepted for the original\'s command lines; messages between nodes always use gRPC (cluster.grpc-enable)' -r -f -a "true\t''
 false\t''"
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l grpc-port -d 'Cluster: gRPC port between nodes and for comqttctl (cluster.grpc-port) [default: gossip port + 10000]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l cluster-secret -d 'Cluster: the secret every node and comqttctl must present (cluster.secret); without one the raft and gRPC ports are open to anyone who reaches them' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l nodes-file-dir -d 'Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"

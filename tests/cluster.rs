@@ -535,3 +535,22 @@ async fn after_suback_a_publish_on_another_node_arrives_and_puback_waits_for_it(
         assert_eq!(m.topic, topic.as_str());
     }
 }
+
+#[tokio::test]
+async fn a_cluster_secret_keeps_out_tools_without_it() {
+    let c = Cluster::start(2, &["--cluster-secret", "s3cret"]);
+    // The nodes present it to each other: raft forms and messages cross.
+    c.wait_voters(2).await;
+    let mut s = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "s").await;
+    s.subscribe_qos(1, "sec/#", QoS::AtLeastOnce).await;
+    let mut p = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, "p").await;
+    p.publish("sec/1", b"ok", QoS::AtLeastOnce, false, 1).await;
+    assert_eq!(&s.expect_publish_acked().await.payload[..], b"ok");
+    // comqttctl without it is refused, with it served.
+    let (ok, _, err) = c.ctl(0, &["members"]);
+    assert!(!ok && err.contains("secret"), "{err}");
+    let (ok, _, err) = c.ctl(0, &["--secret", "wrong", "members"]);
+    assert!(!ok && err.contains("secret"), "{err}");
+    let (ok, out, err) = c.ctl(0, &["--secret", "s3cret", "members"]);
+    assert!(ok && out.contains("c1"), "{out}{err}");
+}

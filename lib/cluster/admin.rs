@@ -117,10 +117,10 @@ impl admin_server::Admin for AdminService {
         }
         let ch = channel(&m.grpc).map_err(|e| Status::internal(e.to_string()))?;
         let answer = AdminClient::new(ch)
-            .leave(AdminRequest {
+            .leave(node.settings.secret.signed(AdminRequest {
                 target: name.clone(),
                 argument: String::new(),
-            })
+            }))
             .await?;
         Ok(answer)
     }

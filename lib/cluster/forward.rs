@@ -22,6 +22,7 @@ use super::proto::{ForwardBatch, Forwarded};
 use super::raft::network::{MAX_MESSAGE, channel};
 use super::raft::state_machine::Replicated;
 use super::routes::RouteMatches;
+use super::secret::Secret;
 use crate::broker::cluster_link::Forwarded as LinkForwarded;
 use crate::broker::message::Message;
 use crate::mqtt::QoS;
@@ -81,6 +82,8 @@ pub struct Forwarder {
     pub counters: Arc<ForwardCounters>,
     /// Tickets of QoS 1/2 messages waiting for acknowledgements.
     pub acks: Arc<Acks>,
+    /// Carried by every stream to a peer.
+    secret: Secret,
     /// The peer sets, rebuilt when gossip changes (not for every message).
     peers_cache: parking_lot::Mutex<(watch::Receiver<Vec<Member>>, Arc<PeerSets>)>,
 }
@@ -92,8 +95,10 @@ impl Forwarder {
         epoch: u64,
         replicated: Arc<Replicated>,
         live: watch::Receiver<Vec<Member>>,
+        secret: Secret,
     ) -> Forwarder {
         Forwarder {
+            secret,
             me: me.into(),
             epoch,
             replicated,
@@ -231,6 +236,7 @@ impl Forwarder {
                 live: self.live.clone(),
                 counters: self.counters.clone(),
                 acks: self.acks.clone(),
+                secret: self.secret.clone(),
             };
             tokio::spawn(peer.run(rx));
             tx
@@ -280,6 +286,7 @@ struct Peer {
     live: watch::Receiver<Vec<Member>>,
     counters: Arc<ForwardCounters>,
     acks: Arc<Acks>,
+    secret: Secret,
 }
 
 /// A message sent and not yet acknowledged, with its ticket.
@@ -363,7 +370,7 @@ impl Peer {
             .max_encoding_message_size(MAX_MESSAGE);
         let (tx, rx) = mpsc::channel::<ForwardBatch>(8);
         let mut acks = client
-            .forward(ReceiverStream::new(rx))
+            .forward(self.secret.signed(ReceiverStream::new(rx)))
             .await
             .map_err(|e| e.to_string())?
             .into_inner();

@@ -23,6 +23,7 @@
 //! | [`handover`] | a session's state on its way between nodes |
 //! | [`admin`] | the admin gRPC service comqttctl uses |
 //! | [`nodes_file`] | the last known members, kept as seeds for the next start |
+//! | [`secret`] | the cluster secret every request between nodes carries |
 //! | [`node`] | a running node: starts everything, the broker's cluster link |
 
 pub mod acks;
@@ -39,6 +40,7 @@ pub mod raft;
 pub mod raft_members;
 pub mod route_sync;
 pub mod routes;
+pub mod secret;
 pub mod settings;
 
 use std::path::PathBuf;

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
 
 use super::admin::AdminService;
 use super::forward::{ForwardCounters, Forwarder};
@@ -28,6 +29,7 @@ use super::raft::state_machine::{Replicated, StateMachine};
 use super::raft::{Raft, RaftMember};
 use super::route_sync::FilterEvent;
 use super::routes::RouteCommand;
+use super::secret::Secret;
 use super::settings::ClusterSettings;
 use super::{ClusterError, handover, nodes_file, proto, raft, raft_members, route_sync};
 use crate::broker::Broker;
@@ -159,7 +161,7 @@ impl ClusterNode {
         let raft = Raft::new(
             settings.raft_id,
             Arc::new(config),
-            Network::default(),
+            Network::new(settings.secret.clone()),
             LogStore::new(file.clone()),
             state_machine,
         )
@@ -178,10 +180,21 @@ impl ClusterNode {
         let epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
-        let proposer = Arc::new(Proposer::new(&settings.name, raft.clone(), live.clone()));
+        let proposer = Arc::new(Proposer::new(
+            &settings.name,
+            raft.clone(),
+            live.clone(),
+            settings.secret.clone(),
+        ));
         let (filters, filter_events) = mpsc::unbounded_channel();
         let node = Arc::new(ClusterNode {
-            forwarder: Forwarder::new(&settings.name, epoch, replicated.clone(), live.clone()),
+            forwarder: Forwarder::new(
+                &settings.name,
+                epoch,
+                replicated.clone(),
+                live.clone(),
+                settings.secret.clone(),
+            ),
             proposer: proposer.clone(),
             settings,
             membership,
@@ -199,9 +212,20 @@ impl ClusterNode {
 
         // Servers: raft on its own port, node and admin services on the gRPC port.
         let mut tasks = Vec::new();
-        let raft_service = proto::raft_server::RaftServer::new(RaftService::new(raft.clone()))
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE);
+        // Every service checks the cluster secret, when there is one.
+        let checker = |secret: Secret| move |r: tonic::Request<()>| secret.check(r);
+        let secret = node.settings.secret.clone();
+        if !secret.is_set() {
+            tracing::warn!(
+                "no cluster secret (cluster.secret, --cluster-secret): anyone who reaches the raft and gRPC ports can act as a node"
+            );
+        }
+        let raft_service = InterceptedService::new(
+            proto::raft_server::RaftServer::new(RaftService::new(raft.clone()))
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+            checker(secret.clone()),
+        );
         let mut stop = node.signal.subscribe();
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
@@ -214,12 +238,16 @@ impl ClusterNode {
                 tracing::error!(error = %e, "raft service stopped");
             }
         }));
-        let node_service =
+        let node_service = InterceptedService::new(
             proto::node_server::NodeServer::new(NodeService::new(broker.clone(), proposer.clone()))
                 .max_decoding_message_size(MAX_MESSAGE)
-                .max_encoding_message_size(MAX_MESSAGE);
-        let admin_service =
-            proto::admin_server::AdminServer::new(AdminService::new(Arc::downgrade(&node)));
+                .max_encoding_message_size(MAX_MESSAGE),
+            checker(secret.clone()),
+        );
+        let admin_service = InterceptedService::new(
+            proto::admin_server::AdminServer::new(AdminService::new(Arc::downgrade(&node))),
+            checker(secret),
+        );
         let mut stop = node.signal.subscribe();
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
@@ -360,7 +388,10 @@ impl ClusterNode {
         let Some(addr) = addr else { return };
         let Ok(ch) = self.channel(&addr) else { return };
         let mut client = NodeClient::new(ch).max_decoding_message_size(MAX_MESSAGE);
-        match client.retained(RetainedRequest {}).await {
+        match client
+            .retained(self.settings.secret.signed(RetainedRequest {}))
+            .await
+        {
             Ok(reply) => {
                 if let Some(broker) = self.broker.upgrade() {
                     let n = merge_retained(&broker, reply.into_inner());
@@ -521,6 +552,7 @@ impl ClusterNode {
             node: self.settings.name.clone(),
         });
         request.set_timeout(TAKEOVER_TIMEOUT);
+        self.settings.secret.sign(&mut request);
         match client.takeover(request).await {
             Ok(r) => Some(r.into_inner()),
             Err(e) => {
@@ -641,6 +673,7 @@ impl ClusterLink for ClusterNode {
                     node: self.settings.name.clone(),
                 });
                 request.set_timeout(PREPARE_TIMEOUT);
+                self.settings.secret.sign(&mut request);
                 match NodeClient::new(ch).prepare(request).await {
                     Ok(r) => Some((p, r.into_inner())),
                     Err(e) => {

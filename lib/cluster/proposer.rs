@@ -12,6 +12,7 @@ use super::proto::node_client::NodeClient;
 use super::raft::Raft;
 use super::raft::network::channel;
 use super::routes::RouteCommand;
+use super::secret::Secret;
 
 /// How long one proposal may take to commit.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -19,15 +20,22 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Proposes route commands.
 pub struct Proposer {
     me: String,
+    secret: Secret,
     raft: Raft,
     live: watch::Receiver<Vec<Member>>,
 }
 
 impl Proposer {
     /// A proposer of node `me`.
-    pub fn new(me: &str, raft: Raft, live: watch::Receiver<Vec<Member>>) -> Proposer {
+    pub fn new(
+        me: &str,
+        raft: Raft,
+        live: watch::Receiver<Vec<Member>>,
+        secret: Secret,
+    ) -> Proposer {
         Proposer {
             me: me.to_string(),
+            secret,
             raft,
             live,
         }
@@ -61,13 +69,14 @@ impl Proposer {
             .map(|m| m.grpc.clone())
     }
 
-    async fn ask(addr: &str, cmd: &RouteCommand) -> Result<Option<String>, String> {
+    async fn ask(&self, addr: &str, cmd: &RouteCommand) -> Result<Option<String>, String> {
         let command = serde_json::to_vec(cmd).map_err(|e| e.to_string())?;
         let mut client = NodeClient::new(channel(addr).map_err(|e| e.to_string())?);
         let mut request = tonic::Request::new(ProposeRequest {
             command: command.into(),
         });
         request.set_timeout(COMMIT_TIMEOUT);
+        self.secret.sign(&mut request);
         let reply = client
             .propose(request)
             .await
@@ -94,7 +103,7 @@ impl Proposer {
             return Err("no raft leader known and no peer to ask".into());
         };
         for _ in 0..3 {
-            match Self::ask(&addr, &cmd).await? {
+            match self.ask(&addr, &cmd).await? {
                 None => return Ok(()),
                 Some(leader) if leader == self.me => {
                     return self

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::ClusterError;
+use super::secret::Secret;
 use crate::config::ClusterConfig;
 
 /// How often nodes gossip. Short, so a dead node is noticed within a couple of seconds.
@@ -53,6 +54,8 @@ pub struct ClusterSettings {
     pub tags: Vec<(String, String)>,
     /// Level of openraft's own log lines.
     pub raft_log_level: String,
+    /// What every request between nodes carries and checks.
+    pub secret: Secret,
 }
 
 impl ClusterSettings {
@@ -114,6 +117,7 @@ impl ClusterSettings {
             mqtt: mqtt.map(reachable),
             tags: c.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             raft_log_level: c.raft_log_level.clone(),
+            secret: Secret::new(&c.secret),
         })
     }
 }

@@ -61,6 +61,9 @@ pub struct ClusterConfig {
     pub nodes_file_dir: String,
     /// The HTTP API port other nodes and tools reach this node at; 0: the port of `mqtt.http`.
     pub http_port: u16,
+    /// comqtt: the secret every node and comqttctl must present; "": none (anyone who
+    /// reaches the raft and gRPC ports can act as a node, as in the original).
+    pub secret: String,
     /// The original's Redis node registry; only `enable: false` is accepted (nodes find each
     /// other through gossip seeds and the nodes file here).
     pub dynamic_membership: DynamicMembership,
@@ -109,6 +112,7 @@ impl Default for ClusterConfig {
             inout_pool_nonblocking: false,
             nodes_file_dir: String::new(),
             http_port: 0,
+            secret: String::new(),
             dynamic_membership: DynamicMembership::default(),
         }
     }

@@ -54,6 +54,15 @@ pub struct CtlArgs {
         default_value = "127.0.0.1:17946"
     )]
     pub server: String,
+    /// The cluster secret, when the cluster has one (cluster.secret).
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRET",
+        env = "COMQTT_CLUSTER_SECRET",
+        hide_env_values = true
+    )]
+    pub secret: Option<String>,
     /// Print the node's JSON reply instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -112,6 +121,8 @@ pub async fn run(args: &CtlArgs) -> Result<String, CtlError> {
     };
     let mut request = tonic::Request::new(AdminRequest { target, argument });
     request.set_timeout(TIMEOUT);
+    crate::cluster::secret::Secret::new(args.secret.as_deref().unwrap_or_default())
+        .sign(&mut request);
     let reply = match &args.command {
         CtlCommand::Members => client.members(request).await,
         CtlCommand::Raft => client.raft_status(request).await,
@@ -120,6 +131,10 @@ pub async fn run(args: &CtlArgs) -> Result<String, CtlError> {
         CtlCommand::Inspect { .. } => client.inspect(request).await,
     };
     let reply = reply.map_err(|status| match status.code() {
+        tonic::Code::Unauthenticated => CtlError::Refused(format!(
+            "{} (--secret, COMQTT_CLUSTER_SECRET)",
+            status.message()
+        )),
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
             unreachable(status.message().to_string())
         }

@@ -22,6 +22,7 @@ use tonic::transport::{Channel, Endpoint};
 use super::{RaftMember, TypeConfig};
 use crate::cluster::proto::RaftMessage;
 use crate::cluster::proto::raft_client::RaftClient;
+use crate::cluster::secret::Secret;
 
 /// HTTP/2 flow-control window of a stream, both ways.
 pub const WINDOW: u32 = 8 << 20;
@@ -47,6 +48,18 @@ pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
 #[derive(Clone, Default)]
 pub struct Network {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Carried by every request.
+    secret: Secret,
+}
+
+impl Network {
+    /// Clients carrying `secret`.
+    pub fn new(secret: Secret) -> Network {
+        Network {
+            channels: Arc::default(),
+            secret,
+        }
+    }
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -72,7 +85,11 @@ impl RaftNetworkFactory<TypeConfig> for Network {
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE)
         });
-        Connection { client, target }
+        Connection {
+            client,
+            target,
+            secret: self.secret.clone(),
+        }
     }
 }
 
@@ -80,6 +97,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 pub struct Connection {
     client: Option<RaftClient<Channel>>,
     target: u64,
+    secret: Secret,
 }
 
 #[derive(Debug)]
@@ -120,6 +138,7 @@ impl Connection {
         let json = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(RaftMessage { json: json.into() });
         request.set_timeout(option.hard_ttl());
+        self.secret.sign(&mut request);
         let reply = match rpc {
             Rpc::Append => client.append_entries(request).await,
             Rpc::Vote => client.vote(request).await,

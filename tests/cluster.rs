@@ -554,3 +554,69 @@ async fn a_cluster_secret_keeps_out_tools_without_it() {
     let (ok, out, err) = c.ctl(0, &["--secret", "s3cret", "members"]);
     assert!(ok && out.contains("c1"), "{out}{err}");
 }
+
+#[tokio::test]
+async fn the_cluster_routes_of_the_http_api_ask_every_node() {
+    let c = Cluster::start(2, &["--http-token", "tok"]);
+    c.wait_voters(2).await;
+    let _a = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, "on-c0").await;
+    let _b = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "on-c1").await;
+    let clients = c.get(0, "/api/v1/cluster/clients").await;
+    let mut seen: Vec<(String, String)> = clients["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_string(),
+                i["node"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [("on-c0".into(), "c0".into()), ("on-c1".into(), "c1".into())],
+        "{clients}"
+    );
+    let online = c.get(1, "/api/v1/cluster/stat/online").await;
+    let total: u64 = online
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["data"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 2, "{online}");
+    let one = c.get(0, "/api/v1/cluster/clients/on-c1").await;
+    assert!(
+        one.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["node"] == "c1" && r["data"]["id"] == "on-c1"),
+        "{one}"
+    );
+    // A ban through one node reaches every node (the token is passed on).
+    let auth = [("Authorization", "Bearer tok")];
+    let r = common::http::request(
+        &c.nodes[0].http,
+        "POST",
+        "/api/v1/cluster/blacklist/bad-1",
+        &auth,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    for i in 0..2 {
+        let list = c.get(i, "/api/v1/mqtt/blacklist").await;
+        assert!(list.to_string().contains("bad-1"), "node {i}: {list}");
+    }
+    let r = common::http::request(&c.nodes[0].http, "DELETE", "/api/v1/node/c1", &auth, None).await;
+    assert_eq!(
+        r.status,
+        400,
+        "a node leaves through its own API: {}",
+        r.text()
+    );
+    let r = common::http::request(&c.nodes[1].http, "DELETE", "/api/v1/node/c1", &auth, None).await;
+    assert_eq!((r.status, r.json()["left"].clone()), (200, "c1".into()));
+}

@@ -21,6 +21,7 @@
 
 pub mod blacklist;
 pub mod clients;
+pub mod cluster;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -99,8 +100,22 @@ pub fn router(api: ApiState) -> Router {
         .route("/mqtt/stats", get(stats::overall))
         .route("/cluster/conf", get(node::cluster_conf))
         .route("/cluster/ms", get(node::cluster_members))
-        .route("/api/v1/cluster/nodes", get(node::cluster_nodes))
         .route("/api/v1/cluster/raft", get(node::cluster_raft))
+        .route(
+            "/api/v1/cluster/nodes",
+            get(node::cluster_nodes).post(cluster::join),
+        )
+        .route("/api/v1/node/{name}", axum::routing::delete(cluster::leave))
+        .route("/api/v1/cluster/stat/online", get(cluster::online))
+        .route("/api/v1/cluster/stat/overall", get(cluster::overall))
+        .route("/api/v1/cluster/clients", get(cluster::clients))
+        .route("/api/v1/cluster/clients/{id}", get(cluster::client))
+        .route("/api/v1/cluster/subscriptions", get(cluster::subscriptions))
+        .route("/api/v1/cluster/retained", get(cluster::retained))
+        .route(
+            "/api/v1/cluster/blacklist/{id}",
+            post(cluster::ban).delete(cluster::unban),
+        )
         .route(&format!("{v1}/config"), get(node::config))
         .route(&format!("{v1}/stat/overall"), get(stats::overall))
         .route(&format!("{v1}/stat/online"), get(stats::online))

@@ -673,21 +673,17 @@ impl Broker {
     /// this node's store writes are done, so they cannot land after the new node's.
     pub async fn hand_over(&self, client_id: &str, clean_start: bool) -> Option<HandedOver> {
         let released = self.sessions.release(client_id).await?;
+        // The session stays subscribed while this node's store catches up, so what arrives
+        // meanwhile is queued and goes along: the gap before the new node takes over is only
+        // the reply's way there.
+        self.flush_store(client_id).await;
         self.end_session(client_id, &released.state, &released.outbox);
         let queued = released.outbox.take_all();
         if clean_start && let Some(will) = released.will {
             self.publish(will);
         }
-        if let Some(store) = &self.store
-            && tokio::time::timeout(Duration::from_secs(2), store.flush())
-                .await
-                .is_err()
-        {
-            tracing::warn!(
-                client_id,
-                "store writes of a session handed over are still pending"
-            );
-        }
+        // Records of what was queued meanwhile, before the new node rewrites the session.
+        self.flush_store(client_id).await;
         tracing::debug!(
             client_id,
             queued = queued.len(),
@@ -764,6 +760,20 @@ impl Broker {
         handed.state.inbound_qos2 = stored.inbound_qos2.into_iter().collect();
         tracing::info!(client_id, from = ?stored.owner, "session of a node that is gone loaded from the shared store");
         Some(handed)
+    }
+
+    /// Waits (at most 2 s) until the store has written everything submitted so far.
+    async fn flush_store(&self, client_id: &str) {
+        if let Some(store) = &self.store
+            && tokio::time::timeout(Duration::from_secs(2), store.flush())
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                client_id,
+                "store writes of a session handed over are still pending"
+            );
+        }
     }
 
     /// Installs a session another node handed over, offline, so the connection that asked

@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::TestClient;
 use common::cluster::Cluster;
 use common::run_tool;
+use common::temp_dir::TempDir;
 use comqtt::mqtt::{Connect, Packet, Protocol, QoS, ReasonCode};
 
 fn names(routes: &serde_json::Value, filter: &str) -> Vec<String> {
@@ -619,4 +620,83 @@ async fn the_cluster_routes_of_the_http_api_ask_every_node() {
     );
     let r = common::http::request(&c.nodes[1].http, "DELETE", "/api/v1/node/c1", &auth, None).await;
     assert_eq!((r.status, r.json()["left"].clone()), (200, "c1".into()));
+}
+
+#[tokio::test]
+async fn a_publisher_faster_than_the_link_is_paused_instead_of_losing_qos0_messages() {
+    // The subscribing node may queue the whole burst for its client: only the link between
+    // the nodes is under test.
+    let dir = TempDir::new("cluster-burst");
+    let conf = dir.file(
+        "writes.yml",
+        "mqtt:\n  options:\n    capabilities:\n      maximum-client-writes-pending: 1000000\n",
+    );
+    let c = Cluster::start(2, &["--conf", &conf]);
+    c.wait_voters(2).await;
+    let mut sub = TestClient::connect(&c.nodes[1].addr(), Protocol::V3_1_1, "slow-side").await;
+    sub.subscribe_qos(1, "burst", QoS::AtMostOnce).await;
+    c.wait_routes(0, "burst on c1", |r| names(r, "burst") == ["c1"])
+        .await;
+    // Node 1 frozen: what node 0 forwards piles up in its queue for node 1 once the stream's
+    // windows are full. The publisher goes on as fast as node 0 reads from it, which must
+    // be no faster than the queue can take.
+    // More than a queue holds (100,000), were the publisher not paused.
+    const N: u64 = 150_000;
+    let stopped = c.nodes[1].process.as_ref().unwrap().pid().to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &stopped])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {stopped}");
+    };
+    // Connected first (a CONNECT asks every node to let go of the client's session), and
+    // the stream between the nodes is up: a message went through it.
+    let mut p = TestClient::connect(&c.nodes[0].addr(), Protocol::V3_1_1, "fast-side").await;
+    p.publish("burst", b"warm-up", QoS::AtMostOnce, false, 0).await;
+    assert_eq!(&sub.expect_publish().await.payload[..], b"warm-up");
+    signal("-STOP");
+    let publishing = tokio::spawn(async move {
+        let mut buf = bytes::BytesMut::new();
+        for i in 0..N {
+            let mut payload = vec![b'.'; 1024];
+            payload[..8].copy_from_slice(&i.to_be_bytes());
+            Packet::Publish(comqtt::mqtt::Publish::new("burst", QoS::AtMostOnce, payload))
+                .encode(Protocol::V3_1_1, &mut buf)
+                .unwrap();
+            if buf.len() > 64 * 1024 || i + 1 == N {
+                p.send_raw(&buf).await;
+                buf.clear();
+            }
+        }
+        p
+    });
+    // Until the publisher is done, or has been paused for a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut paused_at = None;
+    while !publishing.is_finished()
+        && paused_at.is_none_or(|t: std::time::Instant| t.elapsed() < Duration::from_secs(1))
+    {
+        let raft = c.get(0, "/api/v1/cluster/raft").await;
+        if paused_at.is_none() && raft["forwarded"]["congested"].as_u64() > Some(0) {
+            paused_at = Some(std::time::Instant::now());
+        }
+        assert!(std::time::Instant::now() < deadline, "{raft}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal("-CONT");
+    let _publisher = publishing.await.unwrap();
+    for i in 0..N {
+        match sub.recv_within(Duration::from_secs(20)).await {
+            Ok(Some(Packet::Publish(p))) => {
+                let seq = u64::from_be_bytes(p.payload[..8].try_into().unwrap());
+                assert_eq!(seq, i, "messages arrive in order, none missing");
+            }
+            other => panic!("message {i} of {N} did not arrive: {other:?}"),
+        }
+    }
+    let raft = c.get(0, "/api/v1/cluster/raft").await;
+    assert_eq!(raft["forwarded"]["dropped"], 0, "{raft}");
+    assert_eq!(raft["forwarded"]["queued"], N + 1, "{raft}");
+    assert!(raft["forwarded"]["congested"].as_u64() > Some(0), "{raft}");
 }

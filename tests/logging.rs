@@ -4,55 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use common::temp_dir::TempDir;
 use common::{BrokerProcess, TestClient, free_port, run_tool};
 use comqtt::mqtt::Protocol;
-
-/// A fresh directory for one test's log files and config, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("comqtt-logging-{name}-{}", free_port()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.0.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-
-    /// Writes a config file holding `yaml` and returns its path.
-    fn conf(&self, yaml: &str) -> String {
-        let path = self.file("comqtt.yml");
-        std::fs::write(&path, yaml).unwrap();
-        path
-    }
-
-    fn entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// `comqtt serve` on a free port with `args`; the log files `args` does not name are put in
 /// `dir` (comqtt.log, co-info.log, co-err.log).
@@ -64,7 +21,7 @@ fn serve(dir: &TempDir, args: &[&str]) -> BrokerProcess {
         ("--error-file", "co-err.log"),
     ] {
         if !args.contains(&flag) {
-            all.extend([flag.to_string(), dir.file(name)]);
+            all.extend([flag.to_string(), dir.path(name)]);
         }
     }
     BrokerProcess::start_custom(move |port| {
@@ -123,7 +80,7 @@ fn messages(lines: &[serde_json::Value]) -> Vec<&str> {
 #[tokio::test]
 async fn json_lines_go_to_each_file_by_level_and_to_the_console() {
     let dir = TempDir::new("json");
-    let conf = dir.conf("log:\n  output: 2\n  format: 1\n");
+    let conf = dir.file("comqtt.yml", "log:\n  output: 2\n  format: 1\n");
     let broker = connect_once_and_stop(serve(&dir, &["--conf", &conf, "--level", "0"])).await;
 
     let all = json_lines("comqtt.log", &dir.read("comqtt.log"));
@@ -200,7 +157,7 @@ async fn file_output_alone_leaves_the_console_quiet() {
 #[tokio::test]
 async fn log_enable_false_writes_nothing() {
     let dir = TempDir::new("off");
-    let conf = dir.conf("log:\n  output: 2\n");
+    let conf = dir.file("comqtt.yml", "log:\n  output: 2\n");
     let broker =
         connect_once_and_stop(serve(&dir, &["--conf", &conf, "--log-enable", "false"])).await;
     assert_eq!(dir.entries(), ["comqtt.yml"], "no log file");
@@ -230,7 +187,7 @@ fn startup_error(args: &[&str]) -> String {
 #[test]
 fn bad_log_output_is_refused_naming_the_key_and_values() {
     let dir = TempDir::new("bad");
-    let conf = dir.conf("log:\n  output: 7\n");
+    let conf = dir.file("comqtt.yml", "log:\n  output: 7\n");
     let tcp = format!("127.0.0.1:{}", free_port());
     for args in [
         vec![
@@ -250,8 +207,8 @@ fn bad_log_output_is_refused_naming_the_key_and_values() {
 #[test]
 fn an_unopenable_log_file_stops_the_broker_naming_it() {
     let dir = TempDir::new("unopenable");
-    std::fs::write(dir.0.join("plain"), "").unwrap();
-    let bad = Path::new(&dir.file("plain"))
+    dir.file("plain", "");
+    let bad = Path::new(&dir.path("plain"))
         .join("co-err.log")
         .display()
         .to_string();

@@ -49,6 +49,9 @@ pub struct Routed {
     pub forwarded: u64,
     /// A node's queue was full: the message did not reach it.
     pub overflow: bool,
+    /// A node's queue is filling up: the publisher should pause reading (see
+    /// [`crate::broker::cluster_link::Forwarded::congested`]).
+    pub congested: bool,
 }
 
 /// Which of this node's subscribers a message goes to.
@@ -258,6 +261,7 @@ impl Broker {
             routed.reached += f.nodes;
             routed.forwarded = f.ticket;
             routed.overflow = f.full;
+            routed.congested = f.congested;
         }
         routed
     }

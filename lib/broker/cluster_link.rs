@@ -54,6 +54,10 @@ pub trait ClusterLink: Send + Sync + std::fmt::Debug + 'static {
     /// Changes whenever the route table does.
     fn routes_changed(&self) -> tokio::sync::watch::Receiver<u64>;
 
+    /// Changes when a node's queue that was [`Forwarded::congested`] has room again: a
+    /// publisher paused by congestion reads on.
+    fn relief(&self) -> tokio::sync::watch::Receiver<u64>;
+
     /// A client connects here: asks every other node to let go of its session. `clean_start`
     /// sessions need no state back.
     fn take_over<'a>(&'a self, client_id: &'a str, clean_start: bool) -> BoxFuture<'a, Takeover>;
@@ -69,6 +73,10 @@ pub struct Forwarded {
     pub ticket: u64,
     /// A node's queue was full: the message did not reach it.
     pub full: bool,
+    /// A node's queue is filling faster than its stream empties it: the publisher should
+    /// stop reading until [`ClusterLink::relief`] (or a short while), so that messages wait
+    /// in its socket rather than overflow the queue.
+    pub congested: bool,
 }
 
 /// What the other nodes said of a client's session.

@@ -49,6 +49,8 @@ const QUIET_READ: usize = 512;
 const KEEP_OUT_CAPACITY: usize = 64 * 1024;
 /// How long a SUBACK waits (in a cluster) for the new routes to be committed.
 const ROUTE_WAIT: Duration = Duration::from_secs(2);
+/// The longest a publisher pauses for a congested cluster queue before it reads on anyway.
+const CONGESTION_PAUSE: Duration = Duration::from_millis(100);
 
 /// Why and how a connection ends.
 #[derive(Debug)]
@@ -174,8 +176,13 @@ pub async fn serve<S>(
     // Set after a write; TLS and WebSocket streams hold bytes until flushed.
     let mut unflushed = false;
     let mut committed = broker.store.as_ref().map(|s| s.committed());
-    let mut forwarded = broker.cluster_link().map(|c| c.forwarded());
-    let mut routes = broker.cluster_link().map(|c| c.routes_changed());
+    let mut cluster = broker.cluster_link().map(|c| {
+        Box::new(ClusterWatches {
+            forwarded: c.forwarded(),
+            routes: c.routes_changed(),
+            relief: c.relief(),
+        })
+    });
     // Consumed here, not kept across the loop's awaits (the task's size is every connection's).
     let close = if let Some(close) = early_close {
         close
@@ -185,8 +192,10 @@ pub async fn serve<S>(
             let keep_alive = link.keep_alive_deadline();
             let buffered = link.out.len() + link.held.len();
             let draining = buffered < WRITE_HIGH_WATER;
-            // A client that sends but does not read must not make its output grow without bound.
-            let reading = buffered < MAX_BUFFERED;
+            // A client that sends but does not read must not make its output grow without bound;
+            // one whose messages fill a cluster queue waits until it has room.
+            let reading = buffered < MAX_BUFFERED && link.paused.is_none();
+            let waits = link.cluster_waits();
             tokio::select! {
                 read = reader.read_buf(reserve(&mut rbuf)), if reading => match read {
                     Ok(0) => break Close { reason: None, publish_will: true, why: "connection closed by the client".into() },
@@ -225,8 +234,18 @@ pub async fn serve<S>(
                 },
                 _ = outbox.notified(), if draining => link.drain_outbox(),
                 Some(c) = commits(&mut committed), if link.hold_until > 0 => link.release(c),
-                Some(f) = cluster_event(&mut forwarded, None), if link.hold_forwarded > 0 => link.release_forwarded(f),
-                _ = cluster_event(&mut routes, link.route_wait.as_ref().map(|w| w.1)), if link.route_wait.is_some() => link.check_routes(),
+                event = cluster_event(&mut cluster, waits), if waits.any() => match event {
+                    ClusterEvent::Forwarded(f) => link.release_forwarded(f),
+                    ClusterEvent::Routes => link.check_routes(),
+                    ClusterEvent::Relief => {
+                        // Relieved, or paused long enough: the packets already read go first.
+                        link.paused = None;
+                        if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
+                            break close;
+                        }
+                        link.drain_outbox();
+                    }
+                },
                 _ = sleep_until(keep_alive), if keep_alive.is_some() => {
                     break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
                 }
@@ -316,32 +335,70 @@ async fn commits(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<u
     }
 }
 
-/// The next value of a cluster watermark (forwarding acknowledgements, route changes), or
-/// `None` at `deadline`. Boxed: only cluster nodes ever wait on it, and every connection's
-/// task is sized for each branch it selects on.
+/// What a cluster node tells a connection.
+struct ClusterWatches {
+    /// The watermark of forwarding acknowledgements.
+    forwarded: tokio::sync::watch::Receiver<u64>,
+    /// Changes with the route table.
+    routes: tokio::sync::watch::Receiver<u64>,
+    /// Changes when a congested queue has room again.
+    relief: tokio::sync::watch::Receiver<u64>,
+}
+
+/// What a connection waits for from its cluster node.
+#[derive(Clone, Copy)]
+struct ClusterWaits {
+    /// Output is held for forwarding acknowledgements.
+    forwarded: bool,
+    /// Output is held for routes, until then at the latest.
+    routes: Option<Instant>,
+    /// Reading is paused, until then at the latest.
+    paused: Option<Instant>,
+}
+
+impl ClusterWaits {
+    fn any(&self) -> bool {
+        self.forwarded || self.routes.is_some() || self.paused.is_some()
+    }
+}
+
+/// What happened of what a connection waits for.
+enum ClusterEvent {
+    /// Forwarding acknowledgements reached this watermark.
+    Forwarded(u64),
+    /// The route table changed, or the wait for it is over.
+    Routes,
+    /// A congested queue has room, or the pause is over.
+    Relief,
+}
+
+/// The next of the cluster events a connection waits for. One boxed branch for them all:
+/// only cluster nodes ever wait on it, and every connection's task is sized for each branch
+/// it selects on.
 async fn cluster_event(
-    rx: &mut Option<tokio::sync::watch::Receiver<u64>>,
-    deadline: Option<Instant>,
-) -> Option<u64> {
-    let Some(rx) = rx else {
+    watches: &mut Option<Box<ClusterWatches>>,
+    waits: ClusterWaits,
+) -> ClusterEvent {
+    let Some(w) = watches else {
         return std::future::pending().await;
     };
-    let changed = Box::pin(async {
-        let changed = match deadline {
-            Some(d) => match tokio::time::timeout_at(d.into(), rx.changed()).await {
-                Ok(changed) => changed,
-                Err(_) => return None,
-            },
-            None => rx.changed().await,
-        };
-        if changed.is_err() {
-            // The cluster node is gone (shutdown): nothing more will change.
-            std::future::pending::<()>().await;
+    Box::pin(async move {
+        /// Resolves when `rx` changes; never if its sender is gone (the node shut down).
+        async fn changed(rx: &mut tokio::sync::watch::Receiver<u64>, wanted: bool) -> u64 {
+            if !wanted || rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            *rx.borrow_and_update()
         }
-        Some(())
-    });
-    changed.await?;
-    Some(*rx.borrow_and_update())
+        tokio::select! {
+            f = changed(&mut w.forwarded, waits.forwarded) => ClusterEvent::Forwarded(f),
+            _ = changed(&mut w.routes, waits.routes.is_some()) => ClusterEvent::Routes,
+            _ = sleep_until(waits.routes), if waits.routes.is_some() => ClusterEvent::Routes,
+            _ = changed(&mut w.relief, waits.paused.is_some()) => ClusterEvent::Relief,
+            _ = sleep_until(waits.paused), if waits.paused.is_some() => ClusterEvent::Relief,
+        }
+    })
+    .await
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -583,6 +640,9 @@ struct Link {
     /// Routes `held` waits for (a SUBACK in a cluster waits until other nodes will forward
     /// what matches), and when it stops waiting.
     route_wait: Option<Box<(Vec<String>, Instant)>>,
+    /// Reading is paused until then, or until the cluster's queues have room (a message
+    /// published here found a node's queue filling up).
+    paused: Option<Instant>,
     /// Enhanced authentication, when CONNECT used it.
     reauth: Option<Box<Reauth>>,
     /// Whether this session's state is persisted (persistent session, broker with a store).
@@ -834,6 +894,7 @@ impl Link {
             hold_until: 0,
             hold_forwarded: 0,
             route_wait: None,
+            paused: None,
             reauth: auth.as_ref().map(|(m, _)| {
                 Box::new(Reauth {
                     method: m.clone(),
@@ -969,6 +1030,15 @@ impl Link {
         if self.hold_until > 0 && committed >= self.hold_until {
             self.hold_until = 0;
             self.release_held();
+        }
+    }
+
+    /// What this connection waits for from its cluster node.
+    fn cluster_waits(&self) -> ClusterWaits {
+        ClusterWaits {
+            forwarded: self.hold_forwarded > 0,
+            routes: self.route_wait.as_ref().map(|w| w.1),
+            paused: self.paused,
         }
     }
 
@@ -1123,6 +1193,10 @@ impl Link {
                 Ok(Some(packet)) => {
                     self.counts.packets_received += 1;
                     self.handle(packet)?;
+                    if self.paused.is_some() {
+                        // The rest waits in the buffer until the pause ends.
+                        return Ok(());
+                    }
                 }
                 Ok(None) => {
                     if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
@@ -1312,6 +1386,9 @@ impl Link {
             self.persist(vec![change], true);
         }
         let routed = self.route(p);
+        if routed.congested {
+            self.paused = Some(Instant::now() + CONGESTION_PAUSE);
+        }
         // The acknowledgement waits until the message is durable for every persistent
         // session it was queued for, and (in a cluster) acknowledged by the nodes it went to.
         self.hold_for(routed.durable);

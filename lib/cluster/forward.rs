@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -30,6 +30,11 @@ use crate::storage::record::encode_message;
 
 /// Messages waiting for one peer before new ones are dropped (and counted).
 const QUEUE: usize = 100_000;
+/// Messages waiting for a peer whose stream is up above which publishers are told to pause
+/// ([`LinkForwarded::congested`]); they are relieved once it is down to [`RELIEVED`].
+const CONGESTED: usize = 25_000;
+/// See [`CONGESTED`].
+const RELIEVED: usize = 10_000;
 /// Messages sent to a peer and not yet acknowledged before sending pauses.
 const MAX_UNACKED: usize = 50_000;
 /// Messages per batch.
@@ -48,6 +53,34 @@ pub struct ForwardCounters {
     pub dropped: AtomicU64,
     /// Messages sent again after a stream broke.
     pub resent: AtomicU64,
+    /// Times a publisher was told to pause because a peer's queue was filling up.
+    pub congested: AtomicU64,
+}
+
+/// Publishers paused by a congested peer queue, and their wake-up.
+#[derive(Debug)]
+struct Pressure {
+    /// Some publisher was told to pause and has not been relieved yet.
+    pending: AtomicBool,
+    /// Bumped when a congested queue has room again.
+    relief: watch::Sender<u64>,
+}
+
+impl Pressure {
+    /// Wakes the paused publishers, if any.
+    fn relieve(&self) {
+        if self.pending.load(Ordering::Relaxed) && self.pending.swap(false, Ordering::AcqRel) {
+            self.relief.send_modify(|g| *g = g.wrapping_add(1));
+        }
+    }
+}
+
+/// The queue of one peer, as the hot path sees it.
+struct PeerQueue {
+    tx: mpsc::Sender<Outgoing>,
+    /// The peer's stream is up: a full queue then means it is slower than its publishers
+    /// (pause them), not that it is unreachable (drop instead of stalling everyone).
+    streaming: Arc<AtomicBool>,
 }
 
 /// One message for one peer.
@@ -75,7 +108,9 @@ pub struct Forwarder {
     /// Live members, for addresses and liveness.
     live: watch::Receiver<Vec<Member>>,
     /// Queues of the peers, by name.
-    peers: Mutex<HashMap<Arc<str>, mpsc::Sender<Outgoing>>>,
+    peers: Mutex<HashMap<Arc<str>, PeerQueue>>,
+    /// Publishers paused by congestion.
+    pressure: Arc<Pressure>,
     /// Round robin over the nodes of a shared subscription.
     next_shared: AtomicUsize,
     /// Counters.
@@ -103,12 +138,21 @@ impl Forwarder {
             epoch,
             replicated,
             peers: Mutex::default(),
+            pressure: Arc::new(Pressure {
+                pending: AtomicBool::new(false),
+                relief: watch::Sender::new(0),
+            }),
             next_shared: AtomicUsize::new(0),
             counters: Arc::default(),
             acks: Arc::default(),
             peers_cache: parking_lot::Mutex::new((live.clone(), Arc::default())),
             live,
         }
+    }
+
+    /// Changes when a congested peer queue has room again.
+    pub fn relief(&self) -> watch::Receiver<u64> {
+        self.pressure.relief.subscribe()
     }
 
     /// Queues `message` for the nodes that want it; `served` names the shared subscriptions
@@ -181,7 +225,7 @@ impl Forwarder {
         } else {
             self.acks.issue(reached as u32)
         };
-        let mut full = false;
+        let (mut full, mut congested) = (false, false);
         for (name, ordinary, shared) in targets {
             let wanted = ordinary || !shared.is_empty();
             let out = Outgoing {
@@ -191,15 +235,25 @@ impl Forwarder {
                 shared,
                 retained_at,
             };
-            if !self.send(name, out) && wanted {
-                full = true;
-                self.acks.acknowledge(ticket);
+            match self.send(name, out) {
+                Queued::Full if wanted => {
+                    full = true;
+                    self.acks.acknowledge(ticket);
+                }
+                Queued::Full => {}
+                Queued::Congested => congested = true,
+                Queued::Ok => {}
             }
+        }
+        if congested {
+            self.counters.congested.fetch_add(1, Ordering::Relaxed);
+            self.pressure.pending.store(true, Ordering::Release);
         }
         LinkForwarded {
             nodes: reached,
             ticket,
             full,
+            congested,
         }
     }
 
@@ -224,12 +278,15 @@ impl Forwarder {
         sets.clone()
     }
 
-    /// Queues for a peer; false if its queue is full (the message is dropped, counted).
-    fn send(&self, name: Arc<str>, out: Outgoing) -> bool {
+    /// Queues for a peer; a full queue drops the message (counted).
+    fn send(&self, name: Arc<str>, out: Outgoing) -> Queued {
         let mut peers = self.peers.lock();
-        let tx = peers.entry(name.clone()).or_insert_with(|| {
+        let queue = peers.entry(name.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
+            let streaming = Arc::new(AtomicBool::new(false));
             let peer = Peer {
+                streaming: streaming.clone(),
+                pressure: self.pressure.clone(),
                 name: name.clone(),
                 me: self.me.to_string(),
                 epoch: self.epoch,
@@ -239,19 +296,34 @@ impl Forwarder {
                 secret: self.secret.clone(),
             };
             tokio::spawn(peer.run(rx));
-            tx
+            PeerQueue { tx, streaming }
         });
-        match tx.try_send(out) {
+        match queue.tx.try_send(out) {
             Ok(()) => {
                 self.counters.queued.fetch_add(1, Ordering::Relaxed);
-                true
+                if QUEUE - queue.tx.capacity() > CONGESTED
+                    && queue.streaming.load(Ordering::Relaxed)
+                {
+                    Queued::Congested
+                } else {
+                    Queued::Ok
+                }
             }
             Err(_) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                false
+                Queued::Full
             }
         }
     }
+}
+
+/// What queueing a message for one peer did.
+enum Queued {
+    Ok,
+    /// Queued, and the queue is filling up.
+    Congested,
+    /// Dropped: the queue is full.
+    Full,
 }
 
 /// The nodes a message goes to: name, for its ordinary subscribers, the shared
@@ -287,6 +359,10 @@ struct Peer {
     counters: Arc<ForwardCounters>,
     acks: Arc<Acks>,
     secret: Secret,
+    /// Set while a stream to the peer is up.
+    streaming: Arc<AtomicBool>,
+    /// Paused publishers, woken when the queue has room again.
+    pressure: Arc<Pressure>,
 }
 
 /// A message sent and not yet acknowledged, with its ticket.
@@ -341,7 +417,12 @@ impl Peer {
             };
             gone_since = None;
             let started = Instant::now();
-            match self.stream(&addr, &mut queue, &mut seq, &mut unacked).await {
+            let result = self.stream(&addr, &mut queue, &mut seq, &mut unacked).await;
+            // Not streaming: a full queue drops rather than pausing publishers, and the ones
+            // paused now read on.
+            self.streaming.store(false, Ordering::Relaxed);
+            self.pressure.relieve();
+            match result {
                 Ok(()) => return,
                 Err(e) => {
                     if started.elapsed() > Duration::from_secs(5) {
@@ -379,6 +460,7 @@ impl Peer {
             epoch: self.epoch,
             messages,
         };
+        self.streaming.store(true, Ordering::Relaxed);
         if !unacked.is_empty() {
             self.counters
                 .resent
@@ -415,6 +497,9 @@ impl Peer {
                         next = if messages.len() < BATCH { queue.try_recv().ok() } else { None };
                     }
                     tx.send(batch(messages)).await.map_err(|e| e.to_string())?;
+                    if queue.len() <= RELIEVED {
+                        self.pressure.relieve();
+                    }
                 }
                 ack = acks.message() => match ack {
                     Ok(Some(a)) if a.epoch == self.epoch => {

@@ -97,6 +97,8 @@ pub struct ForwardView {
     pub acknowledged: u64,
     pub dropped: u64,
     pub resent: u64,
+    /// Times a publisher paused because a node's queue was filling up.
+    pub congested: u64,
 }
 
 /// The running node.
@@ -471,6 +473,7 @@ impl ClusterNode {
                 acknowledged: c.acknowledged.load(Ordering::Relaxed),
                 dropped: c.dropped.load(Ordering::Relaxed),
                 resent: c.resent.load(Ordering::Relaxed),
+                congested: c.congested.load(Ordering::Relaxed),
             },
         }
     }
@@ -644,6 +647,10 @@ impl ClusterLink for ClusterNode {
 
     fn routes_changed(&self) -> watch::Receiver<u64> {
         self.replicated.version.subscribe()
+    }
+
+    fn relief(&self) -> watch::Receiver<u64> {
+        self.forwarder.relief()
     }
 
     fn take_over<'a>(&'a self, client_id: &'a str, clean_start: bool) -> BoxFuture<'a, Takeover> {

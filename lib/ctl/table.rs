@@ -78,7 +78,7 @@ pub fn render(command: &CtlCommand, v: &Value) -> String {
         CtlCommand::Raft => {
             let f = &v["forwarded"];
             format!(
-                "node:      {}\nstate:     {}\nleader:    {}\nterm:      {}\nlog:       last index {}, applied {}\nvoters:    {}\nlearners:  {}\nroutes:    {} filters\nforwarded: {} queued, {} acknowledged, {} resent, {} dropped\n",
+                "node:      {}\nstate:     {}\nleader:    {}\nterm:      {}\nlog:       last index {}, applied {}\nvoters:    {}\nlearners:  {}\nroutes:    {} filters\nforwarded: {} queued, {} acknowledged, {} resent, {} dropped, {} publisher pauses\n",
                 text(&v["node"]),
                 text(&v["state"]),
                 text(&v["leader"]),
@@ -92,6 +92,7 @@ pub fn render(command: &CtlCommand, v: &Value) -> String {
                 text(&f["acknowledged"]),
                 text(&f["resent"]),
                 text(&f["dropped"]),
+                text(&f["congested"]),
             )
         }
         CtlCommand::Join { .. } => format!("gossip sent to {}\n", text(&v["introduced"])),

@@ -264,6 +264,11 @@ pub fn render_cluster(r: &crate::cluster::node::RaftStatus) -> String {
             "Messages for other nodes dropped: a full queue, or a node gone for good.",
             f.dropped,
         ),
+        (
+            "comqtt_cluster_forward_pauses_total",
+            "Times a publisher stopped reading because a node's queue was filling up.",
+            f.congested,
+        ),
     ] {
         out.metric(name, Counter, help, value);
     }

@@ -11,6 +11,7 @@ pub mod mariadb;
 pub mod postgres;
 pub mod redis;
 pub mod tansu;
+pub mod temp_dir;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

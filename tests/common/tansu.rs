@@ -13,6 +13,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::free_port;
+pub use super::temp_dir::TempDir;
 
 /// How to get tansu when it is missing.
 const INSTALL: &str = "tansu is required by the Kafka bridge tests: scripts/test installs it \
@@ -34,35 +35,6 @@ fn program() -> PathBuf {
     match cargo_home.map(|h| h.join("bin").join("tansu")) {
         Some(p) if p.is_file() => p,
         _ => panic!("{INSTALL}"),
-    }
-}
-
-/// A temp directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A new empty directory named after `what`.
-    pub fn new(what: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "comqtt-{what}-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        std::fs::create_dir_all(&dir).expect("creating a temp dir");
-        TempDir(dir)
-    }
-
-    /// A file in it with `text`; returns its path.
-    pub fn file(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("writing a temp file");
-        path.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

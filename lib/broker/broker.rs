@@ -155,6 +155,7 @@ impl Broker {
         if self.cluster.set(link.clone()).is_err() {
             return false;
         }
+        self.retained.keep_tombstones();
         for filter in tree.filters() {
             link.filter_changed(&filter, true);
         }

@@ -1,8 +1,11 @@
-//! Retained messages: the last retained message of each topic, sent to new subscribers.
+//! Retained messages: the last retained message of each topic, sent to new subscribers. In
+//! a cluster, also when each recently cleared topic was cleared (a tombstone), so that an older
+//! message from another node that arrives after the clear does not bring the topic back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::RwLock;
 
@@ -10,10 +13,19 @@ use super::message::Message;
 use crate::mqtt::MqttString;
 use crate::mqtt::topic::matches;
 
+/// How long a cleared topic's tombstone is kept: longer than a message can take from another
+/// node (a node's queue is given up after 60 s).
+const TOMBSTONE_KEEP: Duration = Duration::from_secs(300);
+
 /// The retained message of every topic that has one.
 #[derive(Debug, Default)]
 pub struct RetainedStore {
     messages: RwLock<HashMap<MqttString, Retained>>,
+    /// When recently cleared topics were cleared (in a cluster only). Locked after
+    /// `messages`, never alone while changing it.
+    cleared: parking_lot::Mutex<HashMap<MqttString, SystemTime>>,
+    /// Tombstones are kept (the broker is part of a cluster).
+    tombstones: AtomicBool,
 }
 
 /// One retained message and when it was stored (shown by the HTTP API; after a restart, the
@@ -25,6 +37,26 @@ struct Retained {
 }
 
 impl RetainedStore {
+    /// Keeps tombstones of cleared topics from now on (a cluster node's broker).
+    pub fn keep_tombstones(&self) {
+        self.tombstones.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes that `topic` was cleared at `at`, in a cluster.
+    fn bury(&self, topic: &MqttString, at: SystemTime) {
+        if self.tombstones.load(Ordering::Relaxed) {
+            let mut cleared = self.cleared.lock();
+            let t = cleared.entry(topic.detached()).or_insert(at);
+            *t = (*t).max(at);
+        }
+    }
+
+    /// True if `topic` was cleared after `at`.
+    fn cleared_after(&self, topic: &str, at: SystemTime) -> bool {
+        self.tombstones.load(Ordering::Relaxed)
+            && self.cleared.lock().get(topic).is_some_and(|t| *t > at)
+    }
+
     /// Stores `message` as its topic's retained message, or clears the topic when the payload
     /// is empty `[MQTT-3.3.1-10]`. Returns the change in the number of retained messages.
     pub fn set(&self, message: &Arc<Message>) -> i64 {
@@ -42,6 +74,7 @@ impl RetainedStore {
         let mut map = self.messages.write();
         if message.payload.is_empty() {
             record(None);
+            self.bury(&message.topic, SystemTime::now());
             map.remove(&message.topic).map_or(0, |_| -1)
         } else {
             // Kept for long: copy topic and payload out of the publisher's read buffer.
@@ -51,6 +84,10 @@ impl RetainedStore {
                 ..Message::clone(message)
             });
             record(Some(kept.clone()));
+            if self.tombstones.load(Ordering::Relaxed) {
+                // Set again: newer than its clearing.
+                self.cleared.lock().remove(&kept.topic);
+            }
             map.insert(
                 kept.topic.clone(),
                 Retained {
@@ -63,14 +100,18 @@ impl RetainedStore {
     }
 
     /// A retained message another node stored at `at`: kept (or, with an empty payload, the
-    /// topic cleared) unless this store holds a newer one for the topic. Last writer wins, by
-    /// the nodes' clocks. Returns the change in the number of retained messages.
+    /// topic cleared) unless this store holds a newer one for the topic or cleared it later.
+    /// Last writer wins, by the nodes' clocks. Returns the change in the number of retained
+    /// messages.
     pub fn set_if_newer(&self, message: &Arc<Message>, at: SystemTime) -> i64 {
         let mut map = self.messages.write();
-        if map.get(&message.topic).is_some_and(|r| r.created > at) {
+        if map.get(&message.topic).is_some_and(|r| r.created > at)
+            || self.cleared_after(&message.topic, at)
+        {
             return 0;
         }
         if message.payload.is_empty() {
+            self.bury(&message.topic, at);
             return map.remove(&message.topic).map_or(0, |_| -1);
         }
         let kept = Arc::new(Message {
@@ -138,17 +179,25 @@ impl RetainedStore {
         let mut map = self.messages.write();
         let removed = map.remove(topic).is_some();
         if removed {
+            self.bury(&MqttString::from(topic), SystemTime::now());
             record();
         }
         removed
     }
 
-    /// Drops expired messages; returns how many.
+    /// Drops expired messages (returns how many) and old tombstones.
     pub fn purge_expired(&self, now: Instant) -> usize {
         let mut map = self.messages.write();
         let before = map.len();
         map.retain(|_, r| !r.message.is_expired(now));
-        before - map.len()
+        let purged = before - map.len();
+        drop(map);
+        let mut cleared = self.cleared.lock();
+        if !cleared.is_empty() {
+            let wall = SystemTime::now();
+            cleared.retain(|_, at| wall.duration_since(*at).map_or(true, |d| d < TOMBSTONE_KEEP));
+        }
+        purged
     }
 
     /// Number of retained messages.
@@ -159,5 +208,85 @@ impl RetainedStore {
     /// True if there is none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::{Publish, QoS};
+
+    fn retained(topic: &str, payload: &[u8]) -> Arc<Message> {
+        let mut p = Publish::new(topic, QoS::AtMostOnce, payload.to_vec());
+        p.retain = true;
+        Arc::new(Message::from_publish(p, None, 0))
+    }
+
+    fn payload(store: &RetainedStore, topic: &str) -> Option<Vec<u8>> {
+        store
+            .matching(topic)
+            .first()
+            .map(|m| m.payload.to_vec())
+    }
+
+    fn cluster_store() -> RetainedStore {
+        let store = RetainedStore::default();
+        store.keep_tombstones();
+        store
+    }
+
+    #[test]
+    fn an_older_message_from_another_node_does_not_undo_a_later_clear() {
+        let store = cluster_store();
+        let then = SystemTime::now() - Duration::from_secs(1);
+        store.set(&retained("t", b"old"));
+        // Cleared here, then another node's message stored before the clear arrives.
+        assert_eq!(store.set(&retained("t", b"")), -1);
+        assert_eq!(store.set_if_newer(&retained("t", b"late"), then), 0);
+        assert_eq!(payload(&store, "t"), None);
+        // A message stored after the clear is kept.
+        let later = SystemTime::now() + Duration::from_secs(1);
+        assert_eq!(store.set_if_newer(&retained("t", b"new"), later), 1);
+        assert_eq!(payload(&store, "t"), Some(b"new".to_vec()));
+    }
+
+    #[test]
+    fn a_clear_from_another_node_is_remembered_too() {
+        let store = cluster_store();
+        let (t0, t1) = (
+            SystemTime::now() - Duration::from_secs(2),
+            SystemTime::now() - Duration::from_secs(1),
+        );
+        assert_eq!(store.set_if_newer(&retained("t", b""), t1), 0);
+        assert_eq!(store.set_if_newer(&retained("t", b"older"), t0), 0);
+        assert_eq!(payload(&store, "t"), None);
+        // Set here after it: kept, and the tombstone is gone.
+        assert_eq!(store.set(&retained("t", b"here")), 1);
+        assert!(store.cleared.lock().is_empty());
+    }
+
+    #[test]
+    fn removing_through_the_api_leaves_a_tombstone() {
+        let store = cluster_store();
+        let then = SystemTime::now() - Duration::from_secs(1);
+        store.set(&retained("t", b"x"));
+        assert!(store.remove("t", || {}));
+        assert_eq!(store.set_if_newer(&retained("t", b"late"), then), 0);
+    }
+
+    #[test]
+    fn old_tombstones_are_purged_and_a_single_node_keeps_none() {
+        let store = cluster_store();
+        let long_ago = SystemTime::now() - TOMBSTONE_KEEP - Duration::from_secs(1);
+        store.set_if_newer(&retained("old", b""), long_ago);
+        store.set_if_newer(&retained("recent", b""), SystemTime::now());
+        store.purge_expired(Instant::now());
+        let cleared = store.cleared.lock();
+        assert!(!cleared.contains_key("old") && cleared.contains_key("recent"));
+        drop(cleared);
+        let single = RetainedStore::default();
+        single.set(&retained("t", b"x"));
+        single.set(&retained("t", b""));
+        assert!(single.cleared.lock().is_empty());
     }
 }

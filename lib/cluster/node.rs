@@ -554,7 +554,13 @@ impl ClusterNode {
             clean_start,
             node: self.settings.name.clone(),
         });
-        request.set_timeout(TAKEOVER_TIMEOUT);
+        // A clean start needs nothing back, only the old connection gone: a node that does
+        // not answer soon (hung) must not hold up every CONNECT in the cluster for long.
+        request.set_timeout(if clean_start {
+            PREPARE_TIMEOUT
+        } else {
+            TAKEOVER_TIMEOUT
+        });
         self.settings.secret.sign(&mut request);
         match client.takeover(request).await {
             Ok(r) => Some(r.into_inner()),

@@ -700,3 +700,25 @@ async fn a_publisher_faster_than_the_link_is_paused_instead_of_losing_qos0_messa
     assert_eq!(raft["forwarded"]["queued"], N + 1, "{raft}");
     assert!(raft["forwarded"]["congested"].as_u64() > Some(0), "{raft}");
 }
+
+#[tokio::test]
+async fn a_hung_node_does_not_hold_up_clean_start_connects_on_the_others() {
+    let c = Cluster::start(2, &[]);
+    c.wait_voters(2).await;
+    // The stream to node 1 is up (its channel is cached), then node 1 hangs: its socket
+    // accepts, nothing answers, and gossip takes about a second to call it dead.
+    let mut sub = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "far").await;
+    sub.subscribe_qos(1, "x", QoS::AtMostOnce).await;
+    let hung = c.nodes[1].process.as_ref().unwrap().pid().to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &hung])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(stopped);
+    // A clean start needs nothing from node 1: connected within the test client's patience
+    // (5 s), whether node 0 gives up asking node 1 (2 s) or gossip declares it dead first.
+    for id in ["fresh-1", "fresh-2"] {
+        let fresh = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, id).await;
+        fresh.disconnect().await;
+    }
+}

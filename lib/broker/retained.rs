@@ -1,6 +1,7 @@
 //! Retained messages: the last retained message of each topic, sent to new subscribers. In
 //! a cluster, also when each recently cleared topic was cleared (a tombstone), so that an older
 //! message from another node that arrives after the clear does not bring the topic back.
+//! Messages with an expiry are indexed by it, so purging looks only at those that are due.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,10 +18,15 @@ use crate::mqtt::topic::matches;
 /// node (a node's queue is given up after 60 s).
 const TOMBSTONE_KEEP: Duration = Duration::from_secs(300);
 
+/// Retained messages by topic.
+type Messages = HashMap<MqttString, Retained>;
+
 /// The retained message of every topic that has one.
 #[derive(Debug, Default)]
 pub struct RetainedStore {
-    messages: RwLock<HashMap<MqttString, Retained>>,
+    messages: RwLock<Messages>,
+    /// When the messages with an expiry expire, soonest first (locked under `messages`).
+    expiring: parking_lot::Mutex<std::collections::BTreeSet<(Instant, MqttString)>>,
     /// When recently cleared topics were cleared (in a cluster only). Locked after
     /// `messages`, never alone while changing it.
     cleared: parking_lot::Mutex<HashMap<MqttString, SystemTime>>,
@@ -75,7 +81,7 @@ impl RetainedStore {
         if message.payload.is_empty() {
             record(None);
             self.bury(&message.topic, SystemTime::now());
-            map.remove(&message.topic).map_or(0, |_| -1)
+            self.take(&mut map, &message.topic)
         } else {
             // Kept for long: copy topic and payload out of the publisher's read buffer.
             let kept = Arc::new(Message {
@@ -88,14 +94,7 @@ impl RetainedStore {
                 // Set again: newer than its clearing.
                 self.cleared.lock().remove(&kept.topic);
             }
-            map.insert(
-                kept.topic.clone(),
-                Retained {
-                    message: kept,
-                    created: SystemTime::now(),
-                },
-            )
-            .map_or(1, |_| 0)
+            self.put(&mut map, kept, SystemTime::now())
         }
     }
 
@@ -112,21 +111,55 @@ impl RetainedStore {
         }
         if message.payload.is_empty() {
             self.bury(&message.topic, at);
-            return map.remove(&message.topic).map_or(0, |_| -1);
+            return self.take(&mut map, &message.topic);
         }
         let kept = Arc::new(Message {
             topic: message.topic.detached(),
             payload: bytes::Bytes::copy_from_slice(&message.payload),
             ..Message::clone(message)
         });
-        map.insert(
-            kept.topic.clone(),
+        self.put(&mut map, kept, at)
+    }
+
+    /// Keeps `kept` as its topic's message (in the locked `map`), indexing its expiry;
+    /// returns the change in the number of retained messages.
+    fn put(&self, map: &mut Messages, kept: Arc<Message>, created: SystemTime) -> i64 {
+        let (topic, expires_at) = (kept.topic.clone(), kept.expires_at);
+        let old = map.insert(
+            topic.clone(),
             Retained {
                 message: kept,
-                created: at,
+                created,
             },
-        )
-        .map_or(1, |_| 0)
+        );
+        // The old one leaves the index before the new one enters (they may expire at once).
+        if let Some(old) = &old {
+            self.unindex(old);
+        }
+        if let Some(at) = expires_at {
+            self.expiring.lock().insert((at, topic));
+        }
+        if old.is_some() { 0 } else { 1 }
+    }
+
+    /// Removes the message of `topic` from the locked `map`; returns the change in the
+    /// number of retained messages.
+    fn take(&self, map: &mut Messages, topic: &str) -> i64 {
+        match map.remove(topic) {
+            Some(old) => {
+                self.unindex(&old);
+                -1
+            }
+            None => 0,
+        }
+    }
+
+    /// Takes a message that is no longer kept out of the expiry index.
+    fn unindex(&self, old: &Retained) {
+        if let Some(at) = old.message.expires_at {
+            let mut expiring = self.expiring.lock();
+            expiring.remove(&(at, old.message.topic.clone()));
+        }
     }
 
     /// Every unexpired retained message with when it was stored (`$SYS` left out), for a node
@@ -177,7 +210,7 @@ impl RetainedStore {
     /// one; true if there was one.
     pub fn remove(&self, topic: &str, record: impl FnOnce()) -> bool {
         let mut map = self.messages.write();
-        let removed = map.remove(topic).is_some();
+        let removed = self.take(&mut map, topic) != 0;
         if removed {
             self.bury(&MqttString::from(topic), SystemTime::now());
             record();
@@ -188,9 +221,25 @@ impl RetainedStore {
     /// Drops expired messages (returns how many) and old tombstones.
     pub fn purge_expired(&self, now: Instant) -> usize {
         let mut map = self.messages.write();
-        let before = map.len();
-        map.retain(|_, r| !r.message.is_expired(now));
-        let purged = before - map.len();
+        let due: Vec<MqttString> = {
+            let mut expiring = self.expiring.lock();
+            let mut due = Vec::new();
+            while let Some(first) = expiring.first()
+                && first.0 <= now
+            {
+                if let Some((_, topic)) = expiring.pop_first() {
+                    due.push(topic);
+                }
+            }
+            due
+        };
+        let mut purged = 0;
+        for topic in due {
+            if map.get(&topic).is_some_and(|r| r.message.is_expired(now)) {
+                map.remove(&topic);
+                purged += 1;
+            }
+        }
         drop(map);
         let mut cleared = self.cleared.lock();
         if !cleared.is_empty() {
@@ -288,5 +337,53 @@ mod tests {
         single.set(&retained("t", b"x"));
         single.set(&retained("t", b""));
         assert!(single.cleared.lock().is_empty());
+    }
+
+    fn expiring(topic: &str, payload: &[u8], secs: u32) -> Arc<Message> {
+        let mut p = Publish::new(topic, QoS::AtMostOnce, payload.to_vec());
+        p.retain = true;
+        p.properties.message_expiry_interval = Some(secs);
+        Arc::new(Message::from_publish(p, None, u32::MAX))
+    }
+
+    #[test]
+    fn expired_messages_are_purged_when_due_and_not_before() {
+        let store = RetainedStore::default();
+        store.set(&expiring("a", b"1", 10));
+        store.set(&retained("b", b"forever"));
+        let now = Instant::now();
+        assert_eq!(store.purge_expired(now), 0);
+        assert_eq!(store.purge_expired(now + Duration::from_secs(11)), 1);
+        assert_eq!(store.len(), 1);
+        assert!(store.expiring.lock().is_empty());
+    }
+
+    #[test]
+    fn a_replaced_or_cleared_message_leaves_the_expiry_index() {
+        let store = RetainedStore::default();
+        for _ in 0..100 {
+            store.set(&expiring("a", b"again", 3600));
+        }
+        assert_eq!(store.expiring.lock().len(), 1);
+        // Replaced by one without expiry: not purged when the old one would have expired.
+        store.set(&retained("a", b"kept"));
+        assert!(store.expiring.lock().is_empty());
+        assert_eq!(store.purge_expired(Instant::now() + Duration::from_secs(3601)), 0);
+        assert_eq!(payload(&store, "a"), Some(b"kept".to_vec()));
+        store.set(&expiring("b", b"x", 60));
+        store.set(&retained("b", b""));
+        assert!(store.remove("a", || {}));
+        assert!(store.expiring.lock().is_empty());
+    }
+
+    #[test]
+    fn the_same_message_stored_twice_stays_indexed() {
+        let store = RetainedStore::default();
+        let m = expiring("a", b"x", 5);
+        let at = SystemTime::now();
+        store.set_if_newer(&m, at);
+        store.set_if_newer(&m, at);
+        assert_eq!(store.expiring.lock().len(), 1);
+        assert_eq!(store.purge_expired(Instant::now() + Duration::from_secs(6)), 1);
     }
 }

@@ -1,8 +1,9 @@
 //! The registry of sessions by client identifier: which connection holds each one, takeover
 //! by a new connection with the same client id, check-in when a connection ends, session
-//! expiry, and delayed will messages.
+//! expiry, and delayed will messages. Offline sessions are indexed by when they are next due
+//! (expiry or delayed will), so the housekeeping tick only looks at those that are due.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -166,10 +167,29 @@ pub struct Expired {
     pub wills: Vec<Message>,
 }
 
+/// When an offline session expires (`None`: never, or online).
+fn expires_at(entry: &Entry) -> Option<Instant> {
+    let since = entry.disconnected_at?;
+    if entry.expiry_interval == NEVER_EXPIRES {
+        return None;
+    }
+    since.checked_add(Duration::from_secs(entry.expiry_interval as u64))
+}
+
+/// When an offline session is due for housekeeping: its expiry, its delayed will.
+fn due_times(entry: &Entry) -> impl Iterator<Item = Instant> {
+    let will = entry.will.as_ref().filter(|_| entry.disconnected_at.is_some());
+    expires_at(entry).into_iter().chain(will.map(|w| w.at))
+}
+
 /// All sessions of this node.
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<MqttString, Entry>>,
+    /// When offline sessions may expire or have a delayed will due, soonest first. Locked
+    /// under `map` only. An item may be stale (its session resumed since, or closed again
+    /// with a new item): what is due is decided from the session itself.
+    due: Mutex<BTreeSet<(Instant, MqttString)>>,
     /// Where session ends are recorded, under the map's lock so that a newer session of the
     /// same client id is never erased by an older one's end.
     store: Option<Arc<Store>>,
@@ -212,6 +232,7 @@ impl Sessions {
                         }
                     }
                     Some(entry) => {
+                        self.unschedule(client_id, entry);
                         let will = entry.will.take().filter(|_| clean_start).map(|w| w.message);
                         let old = entry.state.take().map(|s| *s).unwrap_or_default();
                         entry.owner = Some(Owner { connection, kick });
@@ -293,6 +314,7 @@ impl Sessions {
                     }
                     Some(_) => {
                         let entry = map.remove(client_id)?;
+                        self.unschedule(&MqttString::from(client_id), &entry);
                         entry.outbox.set_online(false);
                         return Some(Released {
                             state: entry.state.map(|s| *s).unwrap_or_default(),
@@ -348,6 +370,7 @@ impl Sessions {
             entry.will = will;
             entry.outbox.set_online(false);
             entry.outbox.set_limit(outbox_limit);
+            self.schedule(client_id, entry);
             Closed::Kept
         };
         drop(map);
@@ -355,18 +378,48 @@ impl Sessions {
         closed
     }
 
+    /// Indexes when the offline session `entry` of `client_id` is next due (call with the
+    /// map locked).
+    fn schedule(&self, client_id: &MqttString, entry: &Entry) {
+        let mut due = self.due.lock();
+        for at in due_times(entry) {
+            due.insert((at, client_id.clone()));
+        }
+    }
+
+    /// Takes the offline session `entry` of `client_id` out of the index, before it is
+    /// resumed or leaves (call with the map locked).
+    fn unschedule(&self, client_id: &MqttString, entry: &Entry) {
+        let mut due = self.due.lock();
+        for at in due_times(entry) {
+            due.remove(&(at, client_id.clone()));
+        }
+    }
+
     /// Ends sessions whose expiry interval has passed and collects wills now due.
     pub fn expire(&self, now: Instant) -> Expired {
         let mut out = Expired::default();
         let mut map = self.map.lock();
-        map.retain(|client_id, entry| {
-            if entry.owner.is_some() {
-                return true;
+        let ids: Vec<MqttString> = {
+            let mut due = self.due.lock();
+            let mut ids = Vec::new();
+            while let Some(first) = due.first()
+                && first.0 <= now
+            {
+                if let Some((_, id)) = due.pop_first() {
+                    ids.push(id);
+                }
             }
-            let ended = entry.expiry_interval != NEVER_EXPIRES
-                && entry
-                    .disconnected_at
-                    .is_some_and(|t| now >= t + Duration::from_secs(entry.expiry_interval as u64));
+            ids
+        };
+        for client_id in ids {
+            let Some(entry) = map.get_mut(&client_id) else {
+                continue;
+            };
+            if entry.owner.is_some() {
+                continue;
+            }
+            let ended = expires_at(entry).is_some_and(|at| now >= at);
             if entry.will.as_ref().is_some_and(|w| ended || w.at <= now)
                 && let Some(w) = entry.will.take()
             {
@@ -400,14 +453,12 @@ impl Sessions {
                         client_id: client_id.clone(),
                     }]);
                 }
-                out.sessions.push((
-                    client_id.clone(),
-                    entry.state.take().map(|s| *s).unwrap_or_default(),
-                    entry.outbox.clone(),
-                ));
+                let state = entry.state.take().map(|s| *s).unwrap_or_default();
+                let outbox = entry.outbox.clone();
+                map.remove(&client_id);
+                out.sessions.push((client_id, state, outbox));
             }
-            !ended
-        });
+        }
         out
     }
 
@@ -461,7 +512,15 @@ impl Sessions {
             will,
             info,
         };
-        self.map.lock().insert(client_id, entry);
+        let mut map = self.map.lock();
+        self.schedule(&client_id, &entry);
+        if let Some(old) = map.insert(client_id.clone(), entry) {
+            self.unschedule(&client_id, &old);
+            if let Some(new) = map.get(&client_id) {
+                // The same times may be indexed for both.
+                self.schedule(&client_id, new);
+            }
+        }
     }
 
     /// Every client with a session, online or not, sorted by client id.
@@ -506,5 +565,103 @@ impl Sessions {
                 owner.kick.send(reason);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::{Protocol, Publish, QoS};
+
+    fn id(s: &str) -> MqttString {
+        MqttString::from(s)
+    }
+
+    fn info(client_id: &str) -> Arc<ClientInfo> {
+        Arc::new(ClientInfo::new(id(client_id), String::new(), Protocol::V5))
+    }
+
+    /// Opens `client_id` as connection `connection` (resuming) and closes it again with
+    /// `expiry` seconds and `will`.
+    async fn connect_and_leave(
+        sessions: &Sessions,
+        client_id: &str,
+        connection: u64,
+        expiry: u32,
+        will: Option<Box<PendingWill>>,
+    ) {
+        let opened = sessions
+            .open(&id(client_id), false, connection, Arc::default(), 100, info(client_id))
+            .await
+            .unwrap();
+        let closed = sessions.close(&id(client_id), connection, opened.state, expiry, will, 100);
+        assert!(matches!(closed, Closed::Kept));
+    }
+
+    fn will(at: Instant) -> Option<Box<PendingWill>> {
+        let p = Publish::new("wills/a", QoS::AtMostOnce, &b"gone"[..]);
+        Some(Box::new(PendingWill {
+            at,
+            message: Message::from_publish(p, None, 0),
+        }))
+    }
+
+    #[tokio::test]
+    async fn an_offline_session_ends_when_its_expiry_passes_and_not_before() {
+        let sessions = Sessions::default();
+        connect_and_leave(&sessions, "a", 1, 60, None).await;
+        let now = Instant::now();
+        assert!(sessions.expire(now).sessions.is_empty());
+        assert_eq!(sessions.len(), 1);
+        let ended = sessions.expire(now + Duration::from_secs(61));
+        assert_eq!(ended.sessions.len(), 1);
+        assert_eq!(sessions.len(), 0);
+        assert!(sessions.due.lock().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_delayed_will_is_due_before_the_session_ends() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        connect_and_leave(&sessions, "a", 1, 60, will(now + Duration::from_secs(5))).await;
+        let due = sessions.expire(now + Duration::from_secs(6));
+        assert_eq!((due.wills.len(), due.sessions.len()), (1, 0));
+        let due = sessions.expire(now + Duration::from_secs(61));
+        assert_eq!((due.wills.len(), due.sessions.len()), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn a_resumed_session_leaves_the_index_and_reconnects_do_not_pile_up() {
+        let sessions = Sessions::default();
+        for connection in 1..=50 {
+            connect_and_leave(&sessions, "a", connection, 3600, will(Instant::now())).await;
+        }
+        // Only the last disconnection is indexed: its expiry and its will.
+        assert_eq!(sessions.due.lock().len(), 2);
+        let opened = sessions
+            .open(&id("a"), false, 99, Arc::default(), 100, info("a"))
+            .await
+            .unwrap();
+        assert!(opened.present);
+        assert!(sessions.due.lock().is_empty());
+        // Online: nothing expires.
+        let later = Instant::now() + Duration::from_secs(7200);
+        assert!(sessions.expire(later).sessions.is_empty());
+        assert_eq!(sessions.len(), 1);
+    }
+
+    #[test]
+    fn a_restored_session_past_its_expiry_ends_at_the_next_tick() {
+        let sessions = Sessions::default();
+        let long_ago = Instant::now() - Duration::from_secs(10);
+        let outbox = Arc::new(Outbox::new(id("r"), 100));
+        sessions.restore(id("r"), outbox, SessionState::default(), 5, long_ago, None, info("r"));
+        let never = Arc::new(Outbox::new(id("n"), 100));
+        let state = SessionState::default();
+        sessions.restore(id("n"), never, state, NEVER_EXPIRES, long_ago, None, info("n"));
+        let ended = sessions.expire(Instant::now());
+        assert_eq!(ended.sessions.len(), 1);
+        assert_eq!(&*ended.sessions[0].0, "r");
+        assert_eq!(sessions.len(), 1);
     }
 }

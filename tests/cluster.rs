@@ -722,3 +722,51 @@ async fn a_hung_node_does_not_hold_up_clean_start_connects_on_the_others() {
         fresh.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn a_node_back_on_another_raft_address_is_followed_there() {
+    let mut c = Cluster::start(3, &[]);
+    c.wait_voters(3).await;
+    // Node 2 comes back at once (still a voter) with the same name and raft directory but
+    // another raft port, as a container with a new address would.
+    c.kill(2);
+    c.nodes[2].raft = common::free_port();
+    let moved = format!("127.0.0.1:{}", c.nodes[2].raft);
+    c.restart(2);
+    c.wait_voters(3).await;
+    // What is committed from now on reaches it: a route made on node 1.
+    let mut s = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "s").await;
+    s.subscribe_qos(1, "moved/#", QoS::AtLeastOnce).await;
+    c.wait_routes(2, "moved/# on c1, seen by c2", |r| names(r, "moved/#") == ["c1"])
+        .await;
+    // And the membership records where it is now.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let raft = c.get(0, "/api/v1/cluster/raft").await;
+        if raft["addresses"]["c2"] == moved.as_str() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{raft}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut p = TestClient::connect(&c.nodes[2].addr(), Protocol::V5, "p").await;
+    p.publish("moved/x", b"here", QoS::AtLeastOnce, false, 1).await;
+    assert_eq!(&s.expect_publish_acked().await.payload[..], b"here");
+    // A raft request that reaches the wrong node (a stale address now used by another one)
+    // is refused there.
+    let other = c.get(1, "/api/v1/cluster/raft").await["raft_id"].to_string();
+    let mut raft = comqtt::cluster::proto::raft_client::RaftClient::connect(format!(
+        "http://127.0.0.1:{}",
+        c.nodes[0].raft
+    ))
+    .await
+    .unwrap();
+    let mut request = tonic::Request::new(comqtt::cluster::proto::RaftMessage {
+        json: b"{}".to_vec().into(),
+    });
+    request
+        .metadata_mut()
+        .insert("comqtt-raft-target", other.parse().unwrap());
+    let refused = raft.vote(request).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused}");
+}

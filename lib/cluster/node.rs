@@ -84,6 +84,8 @@ pub struct RaftStatus {
     pub last_applied: Option<u64>,
     pub voters: Vec<String>,
     pub learners: Vec<String>,
+    /// The raft address the membership records for each node, by name.
+    pub addresses: BTreeMap<String, String>,
     /// Filters in the route table.
     pub routes: usize,
     /// Forwarding counters of this node.
@@ -160,10 +162,11 @@ impl ClusterNode {
             }
         })?;
         let config = raft::config("comqtt").map_err(|e| ClusterError::Settings(e.to_string()))?;
+        let network = Network::new(settings.secret.clone());
         let raft = Raft::new(
             settings.raft_id,
             Arc::new(config),
-            Network::new(settings.secret.clone()),
+            network.clone(),
             LogStore::new(file.clone()),
             state_machine,
         )
@@ -179,6 +182,7 @@ impl ClusterNode {
             .unwrap_or_default();
         let membership = Membership::start(&settings, extra_seeds).await?;
         let live = membership.live();
+        network.follow(live.clone());
         let epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
@@ -223,7 +227,7 @@ impl ClusterNode {
             );
         }
         let raft_service = InterceptedService::new(
-            proto::raft_server::RaftServer::new(RaftService::new(raft.clone()))
+            proto::raft_server::RaftServer::new(RaftService::new(raft.clone(), node.settings.raft_id))
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
             checker(secret.clone()),
@@ -467,6 +471,10 @@ impl ClusterNode {
             last_applied: m.last_applied.map(|l| l.index),
             voters: membership.voter_ids().map(name).collect(),
             learners: membership.learner_ids().map(name).collect(),
+            addresses: membership
+                .nodes()
+                .map(|(_, n)| (n.name.clone(), n.addr.clone()))
+                .collect(),
             routes: self.replicated.routes.read().len(),
             forwarded: ForwardView {
                 queued: c.queued.load(Ordering::Relaxed),

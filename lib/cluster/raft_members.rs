@@ -121,6 +121,25 @@ pub async fn run(
             break;
         }
 
+        // A member that came back elsewhere (same name, new raft address): the membership
+        // records where it is now. Requests already follow gossip, and a node refuses those
+        // meant for another one, so a wrong record cannot split the cluster.
+        if let Some((id, m)) = alive
+            .iter()
+            .find(|(id, m)| nodes.get(id).is_some_and(|n| n.addr != m.raft))
+        {
+            let member = RaftMember {
+                name: m.name.clone(),
+                addr: m.raft.clone(),
+            };
+            let change = ChangeMembers::SetNodes(BTreeMap::from([(*id, member)]));
+            match bounded(raft.change_membership(change, false)).await {
+                Ok(_) => tracing::info!(node = %m.name, addr = %m.raft, "raft address of a node updated"),
+                Err(e) => tracing::debug!(node = %m.name, error = %e, "updating a raft address failed; retrying"),
+            }
+            continue;
+        }
+
         // New members join: as a learner first, so it catches up, then as a voter.
         if let Some(m) = alive.values().find(|m| !nodes.contains_key(&m.raft_id)) {
             let member = RaftMember {

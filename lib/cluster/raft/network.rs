@@ -1,9 +1,11 @@
 //! openraft's RPCs to other nodes: append entries, vote and install snapshot, each a unary
-//! gRPC call on the target's raft port carrying openraft's own types as JSON. Channels are
-//! created lazily and shared per address.
+//! gRPC call on the target's raft port carrying openraft's own types as JSON. The target's
+//! address is the one it gossips now (a node restarted elsewhere is found there), else the
+//! one in the raft membership; every request names its target, which refuses requests meant
+//! for another node. Channels are created lazily and shared per address.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use openraft::error::{
@@ -17,9 +19,11 @@ use openraft::raft::{
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
 
 use super::{RaftMember, TypeConfig};
+use crate::cluster::membership::Member;
 use crate::cluster::proto::RaftMessage;
 use crate::cluster::proto::raft_client::RaftClient;
 use crate::cluster::secret::Secret;
@@ -29,6 +33,9 @@ pub const WINDOW: u32 = 8 << 20;
 
 /// Largest raft message (snapshots come in chunks below this).
 pub const MAX_MESSAGE: usize = 64 << 20;
+
+/// The metadata key naming a raft request's target node (its raft id).
+pub const TARGET_KEY: &str = "comqtt-raft-target";
 
 /// A lazily connected channel to `addr` (`host:port`).
 pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
@@ -47,18 +54,71 @@ pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
 /// Makes the clients openraft asks for, one channel per address.
 #[derive(Clone, Default)]
 pub struct Network {
-    channels: Arc<Mutex<HashMap<String, Channel>>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    channels: Mutex<HashMap<String, Channel>>,
     /// Carried by every request.
     secret: Secret,
+    /// The members as gossip shows them, once gossip runs.
+    live: OnceLock<watch::Receiver<Vec<Member>>>,
 }
 
 impl Network {
     /// Clients carrying `secret`.
     pub fn new(secret: Secret) -> Network {
         Network {
-            channels: Arc::default(),
-            secret,
+            shared: Arc::new(Shared {
+                secret,
+                ..Shared::default()
+            }),
         }
+    }
+
+    /// From now on, targets are reached where gossip says they are.
+    pub fn follow(&self, live: watch::Receiver<Vec<Member>>) {
+        let _ = self.shared.live.set(live);
+    }
+
+    /// Where raft node `target` is: what it gossips, else `recorded` (the membership's).
+    fn address(&self, target: u64, recorded: &str) -> String {
+        self.shared
+            .live
+            .get()
+            .and_then(|live| {
+                live.borrow()
+                    .iter()
+                    .filter(|m| m.raft_id == target)
+                    .max_by_key(|m| m.generation)
+                    .map(|m| m.raft.clone())
+            })
+            .unwrap_or_else(|| recorded.to_string())
+    }
+
+    /// A client of `target`, on a shared channel.
+    fn client(&self, target: u64, recorded: &str) -> Option<RaftClient<Channel>> {
+        let addr = self.address(target, recorded);
+        let mut channels = self.shared.channels.lock();
+        let channel = match channels.get(&addr) {
+            Some(c) => c.clone(),
+            None => match channel(&addr) {
+                Ok(c) => {
+                    channels.insert(addr, c.clone());
+                    c
+                }
+                Err(e) => {
+                    tracing::warn!(target, %addr, error = %e, "bad raft address");
+                    return None;
+                }
+            },
+        };
+        Some(
+            RaftClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
     }
 }
 
@@ -66,38 +126,20 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, target: u64, node: &RaftMember) -> Connection {
-        let mut channels = self.channels.lock();
-        let client = match channels.get(&node.addr) {
-            Some(c) => Some(c.clone()),
-            None => match channel(&node.addr) {
-                Ok(c) => {
-                    channels.insert(node.addr.clone(), c.clone());
-                    Some(c)
-                }
-                Err(e) => {
-                    tracing::warn!(node = %node, error = %e, "bad raft address");
-                    None
-                }
-            },
-        }
-        .map(|c| {
-            RaftClient::new(c)
-                .max_decoding_message_size(MAX_MESSAGE)
-                .max_encoding_message_size(MAX_MESSAGE)
-        });
         Connection {
-            client,
+            network: self.clone(),
             target,
-            secret: self.secret.clone(),
+            recorded: node.addr.clone(),
         }
     }
 }
 
-/// One target's client.
+/// One target's client: its address is looked up for every request.
 pub struct Connection {
-    client: Option<RaftClient<Channel>>,
+    network: Network,
     target: u64,
-    secret: Secret,
+    /// The target's address in the raft membership.
+    recorded: String,
 }
 
 #[derive(Debug)]
@@ -130,7 +172,7 @@ impl Connection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let Some(client) = self.client.as_mut() else {
+        let Some(mut client) = self.network.client(self.target, &self.recorded) else {
             return Err(RPCError::Unreachable(Unreachable::new(&Failure(
                 "no valid address".into(),
             ))));
@@ -138,7 +180,10 @@ impl Connection {
         let json = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(RaftMessage { json: json.into() });
         request.set_timeout(option.hard_ttl());
-        self.secret.sign(&mut request);
+        request
+            .metadata_mut()
+            .insert(TARGET_KEY, self.target.to_string().parse().map_err(|e| RPCError::Network(NetworkError::new(&e)))?);
+        self.network.shared.secret.sign(&mut request);
         let reply = match rpc {
             Rpc::Append => client.append_entries(request).await,
             Rpc::Vote => client.vote(request).await,

@@ -6,24 +6,37 @@ use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
 
 use super::Raft;
+use super::network::TARGET_KEY;
 use crate::cluster::proto::RaftMessage;
 use crate::cluster::proto::raft_server;
 
 /// The service.
 pub struct RaftService {
     raft: Raft,
+    /// This node's raft id: requests for another node are refused.
+    me: u64,
 }
 
 impl RaftService {
-    /// Serves `raft`.
-    pub fn new(raft: Raft) -> RaftService {
-        RaftService { raft }
+    /// Serves `raft`, the raft node `me`.
+    pub fn new(raft: Raft, me: u64) -> RaftService {
+        RaftService { raft, me }
     }
-}
 
-fn decode<T: DeserializeOwned>(m: Request<RaftMessage>) -> Result<T, Status> {
-    serde_json::from_slice(&m.into_inner().json)
-        .map_err(|e| Status::invalid_argument(format!("not a raft message: {e}")))
+    /// The request's message, if it is meant for this node.
+    fn decode<T: DeserializeOwned>(&self, m: Request<RaftMessage>) -> Result<T, Status> {
+        if let Some(target) = m.metadata().get(TARGET_KEY) {
+            let target = target.to_str().unwrap_or_default();
+            if target != self.me.to_string() {
+                return Err(Status::failed_precondition(format!(
+                    "raft request for node {target} reached node {}",
+                    self.me
+                )));
+            }
+        }
+        serde_json::from_slice(&m.into_inner().json)
+            .map_err(|e| Status::invalid_argument(format!("not a raft message: {e}")))
+    }
 }
 
 fn encode<T: Serialize>(result: &T) -> Result<Response<RaftMessage>, Status> {
@@ -38,12 +51,12 @@ impl raft_server::Raft for RaftService {
         &self,
         request: Request<RaftMessage>,
     ) -> Result<Response<RaftMessage>, Status> {
-        let result = self.raft.append_entries(decode(request)?).await;
+        let result = self.raft.append_entries(self.decode(request)?).await;
         encode(&result)
     }
 
     async fn vote(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let result = self.raft.vote(decode(request)?).await;
+        let result = self.raft.vote(self.decode(request)?).await;
         encode(&result)
     }
 
@@ -51,7 +64,7 @@ impl raft_server::Raft for RaftService {
         &self,
         request: Request<RaftMessage>,
     ) -> Result<Response<RaftMessage>, Status> {
-        let result = self.raft.install_snapshot(decode(request)?).await;
+        let result = self.raft.install_snapshot(self.decode(request)?).await;
         encode(&result)
     }
 }

@@ -51,7 +51,11 @@ fn retained(c: &mut Criterion) {
     for n in SIZES {
         let store = RetainedStore::default();
         for i in 0..n {
-            let mut p = Publish::new(format!("sensors/{i}/state").as_str(), QoS::AtMostOnce, &b"on"[..]);
+            let mut p = Publish::new(
+                format!("sensors/{i}/state").as_str(),
+                QoS::AtMostOnce,
+                &b"on"[..],
+            );
             p.retain = true;
             store.set(&Arc::new(Message::from_publish(p, None, 0)));
         }

@@ -653,7 +653,8 @@ async fn a_publisher_faster_than_the_link_is_paused_instead_of_losing_qos0_messa
     // Connected first (a CONNECT asks every node to let go of the client's session), and
     // the stream between the nodes is up: a message went through it.
     let mut p = TestClient::connect(&c.nodes[0].addr(), Protocol::V3_1_1, "fast-side").await;
-    p.publish("burst", b"warm-up", QoS::AtMostOnce, false, 0).await;
+    p.publish("burst", b"warm-up", QoS::AtMostOnce, false, 0)
+        .await;
     assert_eq!(&sub.expect_publish().await.payload[..], b"warm-up");
     signal("-STOP");
     let publishing = tokio::spawn(async move {
@@ -661,9 +662,13 @@ async fn a_publisher_faster_than_the_link_is_paused_instead_of_losing_qos0_messa
         for i in 0..N {
             let mut payload = vec![b'.'; 1024];
             payload[..8].copy_from_slice(&i.to_be_bytes());
-            Packet::Publish(comqtt::mqtt::Publish::new("burst", QoS::AtMostOnce, payload))
-                .encode(Protocol::V3_1_1, &mut buf)
-                .unwrap();
+            Packet::Publish(comqtt::mqtt::Publish::new(
+                "burst",
+                QoS::AtMostOnce,
+                payload,
+            ))
+            .encode(Protocol::V3_1_1, &mut buf)
+            .unwrap();
             if buf.len() > 64 * 1024 || i + 1 == N {
                 p.send_raw(&buf).await;
                 buf.clear();
@@ -737,8 +742,10 @@ async fn a_node_back_on_another_raft_address_is_followed_there() {
     // What is committed from now on reaches it: a route made on node 1.
     let mut s = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "s").await;
     s.subscribe_qos(1, "moved/#", QoS::AtLeastOnce).await;
-    c.wait_routes(2, "moved/# on c1, seen by c2", |r| names(r, "moved/#") == ["c1"])
-        .await;
+    c.wait_routes(2, "moved/# on c1, seen by c2", |r| {
+        names(r, "moved/#") == ["c1"]
+    })
+    .await;
     // And the membership records where it is now.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -750,7 +757,8 @@ async fn a_node_back_on_another_raft_address_is_followed_there() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut p = TestClient::connect(&c.nodes[2].addr(), Protocol::V5, "p").await;
-    p.publish("moved/x", b"here", QoS::AtLeastOnce, false, 1).await;
+    p.publish("moved/x", b"here", QoS::AtLeastOnce, false, 1)
+        .await;
     assert_eq!(&s.expect_publish_acked().await.payload[..], b"here");
     // A raft request that reaches the wrong node (a stale address now used by another one)
     // is refused there.

@@ -1,7 +1,8 @@
 //! A cluster on a shared Redis store (`--storage-way 3`, the original's cluster storage),
 //! against a real `redis-server`: a persistent session whose node dies is found by the node
 //! its client connects to next, with the messages that were queued for it; a restarted node
-//! restores only its own sessions; counters are kept per node.
+//! restores only its own sessions; counters are kept per node; the sessions of a node that
+//! is gone for good are settled by the leader (wills published, expired sessions ended).
 
 mod common;
 
@@ -11,7 +12,7 @@ use common::TestClient;
 use common::cluster::Cluster;
 use common::free_port;
 use common::redis::RedisServer;
-use comqtt::mqtt::{Connect, Protocol, QoS, ReasonCode};
+use comqtt::mqtt::{Connect, LastWill, Protocol, QoS, ReasonCode};
 
 fn persistent(id: &str) -> Connect {
     let mut k = Connect::new(Protocol::V5, id);
@@ -147,4 +148,89 @@ async fn a_restarted_node_restores_its_own_sessions_only() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn the_leader_publishes_the_wills_and_ends_the_sessions_of_a_node_gone_for_good() {
+    let redis = RedisServer::start(free_port());
+    let args = on_redis(&redis);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = Cluster::start(3, &args);
+    c.wait_voters(3).await;
+    let leader = c.get(0, "/api/v1/cluster/raft").await["leader"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (doomed_node, watcher_node) = match leader.as_str() {
+        "c2" => (1, 2),
+        _ => (2, 0),
+    };
+    let mut watcher = TestClient::connect(&c.nodes[watcher_node].addr(), Protocol::V5, "w").await;
+    watcher.subscribe_qos(1, "wills/#", QoS::AtLeastOnce).await;
+    // On the doomed node: a client connected with a will, and a session already offline;
+    // both expire 5 s after their disconnection.
+    let short = |id: &str| {
+        let mut k = persistent(id);
+        k.properties.session_expiry_interval = Some(5);
+        k
+    };
+    let mut with_will = short("doomed");
+    with_will.will = Some(LastWill {
+        topic: "wills/doomed".into(),
+        payload: bytes::Bytes::from_static(b"lost"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let (_doomed, ack) = TestClient::connect_with(&c.nodes[doomed_node].addr(), with_will).await;
+    assert_eq!(ack.code, ReasonCode::SUCCESS);
+    let (idle, _) = TestClient::connect_with(&c.nodes[doomed_node].addr(), short("idle")).await;
+    idle.disconnect().await;
+    c.wait_routes(doomed_node, "wills/# routed", |r| {
+        r.get("wills/#").is_some()
+    })
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while redis.cli(&["HLEN", "comqtt:cl"]).trim() != "2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sessions never reached Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The node dies and does not come back: after 30 s the leader settles its sessions.
+    c.kill(doomed_node);
+    match watcher.recv_within(Duration::from_secs(60)).await {
+        Ok(Some(comqtt::mqtt::Packet::Publish(p))) => {
+            assert_eq!(&*p.topic, "wills/doomed");
+            assert_eq!(&p.payload[..], b"lost");
+        }
+        other => {
+            let logs: Vec<String> = c
+                .nodes
+                .iter()
+                .filter_map(|n| n.process.as_ref())
+                .map(|p| p.log_text())
+                .collect();
+            panic!(
+                "the will of the dead node's client never came: {other:?}; redis {:?}; logs:\n{}",
+                redis.cli(&["HGET", "comqtt:cl", "doomed"]),
+                logs.join("\n----\n")
+            )
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = redis.cli(&["HKEYS", "comqtt:cl"]);
+        if !left.contains("doomed") && !left.contains("idle") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired sessions of the dead node stayed in Redis: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Published once: nothing else arrives.
+    watcher.expect_nothing(Duration::from_secs(2)).await;
 }

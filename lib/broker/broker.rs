@@ -109,7 +109,7 @@ pub struct Broker {
     /// The cluster this node belongs to; unset: a single node.
     cluster: std::sync::OnceLock<Arc<dyn ClusterLink>>,
     /// Reads sessions other nodes left in a shared store (a cluster on Redis).
-    loader: std::sync::OnceLock<Arc<dyn crate::storage::SessionLoader>>,
+    loader: std::sync::OnceLock<Arc<dyn crate::storage::SharedSessions>>,
 }
 
 impl Broker {
@@ -706,8 +706,13 @@ impl Broker {
     }
 
     /// Sets where sessions of nodes that are gone are read from (once).
-    pub fn set_session_loader(&self, loader: Arc<dyn crate::storage::SessionLoader>) -> bool {
+    pub fn set_session_loader(&self, loader: Arc<dyn crate::storage::SharedSessions>) -> bool {
         self.loader.set(loader).is_ok()
+    }
+
+    /// The sessions shared with the other nodes of the cluster, if the store is shared.
+    pub fn shared_sessions(&self) -> Option<Arc<dyn crate::storage::SharedSessions>> {
+        self.loader.get().cloned()
     }
 
     /// The session a node that is gone left in the shared store for `client_id`, as a

@@ -244,7 +244,10 @@ impl RetainedStore {
         let mut cleared = self.cleared.lock();
         if !cleared.is_empty() {
             let wall = SystemTime::now();
-            cleared.retain(|_, at| wall.duration_since(*at).map_or(true, |d| d < TOMBSTONE_KEEP));
+            cleared.retain(|_, at| {
+                wall.duration_since(*at)
+                    .map_or(true, |d| d < TOMBSTONE_KEEP)
+            });
         }
         purged
     }
@@ -272,10 +275,7 @@ mod tests {
     }
 
     fn payload(store: &RetainedStore, topic: &str) -> Option<Vec<u8>> {
-        store
-            .matching(topic)
-            .first()
-            .map(|m| m.payload.to_vec())
+        store.matching(topic).first().map(|m| m.payload.to_vec())
     }
 
     fn cluster_store() -> RetainedStore {
@@ -368,7 +368,10 @@ mod tests {
         // Replaced by one without expiry: not purged when the old one would have expired.
         store.set(&retained("a", b"kept"));
         assert!(store.expiring.lock().is_empty());
-        assert_eq!(store.purge_expired(Instant::now() + Duration::from_secs(3601)), 0);
+        assert_eq!(
+            store.purge_expired(Instant::now() + Duration::from_secs(3601)),
+            0
+        );
         assert_eq!(payload(&store, "a"), Some(b"kept".to_vec()));
         store.set(&expiring("b", b"x", 60));
         store.set(&retained("b", b""));
@@ -384,6 +387,9 @@ mod tests {
         store.set_if_newer(&m, at);
         store.set_if_newer(&m, at);
         assert_eq!(store.expiring.lock().len(), 1);
-        assert_eq!(store.purge_expired(Instant::now() + Duration::from_secs(6)), 1);
+        assert_eq!(
+            store.purge_expired(Instant::now() + Duration::from_secs(6)),
+            1
+        );
     }
 }

@@ -178,7 +178,10 @@ fn expires_at(entry: &Entry) -> Option<Instant> {
 
 /// When an offline session is due for housekeeping: its expiry, its delayed will.
 fn due_times(entry: &Entry) -> impl Iterator<Item = Instant> {
-    let will = entry.will.as_ref().filter(|_| entry.disconnected_at.is_some());
+    let will = entry
+        .will
+        .as_ref()
+        .filter(|_| entry.disconnected_at.is_some());
     expires_at(entry).into_iter().chain(will.map(|w| w.at))
 }
 
@@ -591,7 +594,14 @@ mod tests {
         will: Option<Box<PendingWill>>,
     ) {
         let opened = sessions
-            .open(&id(client_id), false, connection, Arc::default(), 100, info(client_id))
+            .open(
+                &id(client_id),
+                false,
+                connection,
+                Arc::default(),
+                100,
+                info(client_id),
+            )
             .await
             .unwrap();
         let closed = sessions.close(&id(client_id), connection, opened.state, expiry, will, 100);
@@ -655,10 +665,26 @@ mod tests {
         let sessions = Sessions::default();
         let long_ago = Instant::now() - Duration::from_secs(10);
         let outbox = Arc::new(Outbox::new(id("r"), 100));
-        sessions.restore(id("r"), outbox, SessionState::default(), 5, long_ago, None, info("r"));
+        sessions.restore(
+            id("r"),
+            outbox,
+            SessionState::default(),
+            5,
+            long_ago,
+            None,
+            info("r"),
+        );
         let never = Arc::new(Outbox::new(id("n"), 100));
         let state = SessionState::default();
-        sessions.restore(id("n"), never, state, NEVER_EXPIRES, long_ago, None, info("n"));
+        sessions.restore(
+            id("n"),
+            never,
+            state,
+            NEVER_EXPIRES,
+            long_ago,
+            None,
+            info("n"),
+        );
         let ended = sessions.expire(Instant::now());
         assert_eq!(ended.sessions.len(), 1);
         assert_eq!(&*ended.sessions[0].0, "r");

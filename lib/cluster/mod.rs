@@ -14,6 +14,7 @@
 //! | [`membership`] | gossip (chitchat): who is alive, their addresses |
 //! | [`raft`] | consensus on the route table: log store, state machine, raft RPCs |
 //! | [`raft_members`] | the leader's duty: raft voters follow gossip |
+//! | [`orphans`] | the leader's other duty: sessions of nodes that are gone, in a shared store |
 //! | [`routes`] | the route table: filter → nodes, matching topics |
 //! | [`route_sync`] | this node's routes follow its subscriptions |
 //! | [`proposer`] | getting a route change committed from any node |
@@ -34,6 +35,7 @@ pub mod inbound;
 pub mod membership;
 pub mod node;
 pub mod nodes_file;
+pub mod orphans;
 pub mod proposer;
 pub mod proto;
 pub mod raft;

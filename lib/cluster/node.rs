@@ -31,7 +31,7 @@ use super::route_sync::FilterEvent;
 use super::routes::RouteCommand;
 use super::secret::Secret;
 use super::settings::ClusterSettings;
-use super::{ClusterError, handover, nodes_file, proto, raft, raft_members, route_sync};
+use super::{ClusterError, handover, nodes_file, orphans, proto, raft, raft_members, route_sync};
 use crate::broker::Broker;
 use crate::broker::cluster_link::{BoxFuture, ClusterLink, Forwarded, HandedOver, Takeover};
 use crate::broker::message::Message;
@@ -227,9 +227,12 @@ impl ClusterNode {
             );
         }
         let raft_service = InterceptedService::new(
-            proto::raft_server::RaftServer::new(RaftService::new(raft.clone(), node.settings.raft_id))
-                .max_decoding_message_size(MAX_MESSAGE)
-                .max_encoding_message_size(MAX_MESSAGE),
+            proto::raft_server::RaftServer::new(RaftService::new(
+                raft.clone(),
+                node.settings.raft_id,
+            ))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE),
             checker(secret.clone()),
         );
         let mut stop = node.signal.subscribe();
@@ -284,6 +287,13 @@ impl ClusterNode {
             node.settings.raft_id,
             raft.clone(),
             node.live.clone(),
+            node.signal.subscribe(),
+        )));
+        tasks.push(tokio::spawn(orphans::run(
+            node.settings.raft_id,
+            raft.clone(),
+            node.live.clone(),
+            node.broker.clone(),
             node.signal.subscribe(),
         )));
         tasks.push(tokio::spawn(node.clone().publish_leader()));

@@ -134,8 +134,12 @@ pub async fn run(
             };
             let change = ChangeMembers::SetNodes(BTreeMap::from([(*id, member)]));
             match bounded(raft.change_membership(change, false)).await {
-                Ok(_) => tracing::info!(node = %m.name, addr = %m.raft, "raft address of a node updated"),
-                Err(e) => tracing::debug!(node = %m.name, error = %e, "updating a raft address failed; retrying"),
+                Ok(_) => {
+                    tracing::info!(node = %m.name, addr = %m.raft, "raft address of a node updated")
+                }
+                Err(e) => {
+                    tracing::debug!(node = %m.name, error = %e, "updating a raft address failed; retrying")
+                }
             }
             continue;
         }

@@ -135,11 +135,47 @@ pub trait Backend: Send + 'static {
     fn apply(&mut self, changes: &[Change], durable: bool) -> Result<(), StoreError>;
 }
 
-/// Reads one session from a store shared by the nodes of a cluster, whichever node wrote it
-/// (a client whose node is gone connects to another). Blocking: call it off the runtime.
-pub trait SessionLoader: Send + Sync + std::fmt::Debug + 'static {
+/// The sessions of a store shared by the nodes of a cluster, whichever node wrote them: one
+/// is read when its client connects to another node than its own, and those of nodes that
+/// are gone are settled (marked offline, wills published, ended when expired). Blocking:
+/// call it off the runtime.
+pub trait SharedSessions: Send + Sync + std::fmt::Debug + 'static {
     /// The session of `client_id`, if the store holds one.
     fn load_session(&self, client_id: &str) -> Result<Option<StoredSession>, StoreError>;
+
+    /// Every session record, with its owner.
+    fn records(&self) -> Result<Vec<SharedRecord>, StoreError>;
+
+    /// Replaces the record `seen` with `next` (same owner), or ends its session with all it
+    /// holds when `next` is `None`, unless it changed since it was read (its client came back
+    /// somewhere): then nothing is done and the answer is [`Settled::Changed`].
+    fn settle(
+        &self,
+        seen: &SharedRecord,
+        next: Option<&SessionRecord>,
+    ) -> Result<Settled, StoreError>;
+}
+
+/// One session record of a shared store, as read.
+#[derive(Debug, Clone)]
+pub struct SharedRecord {
+    pub client_id: String,
+    pub record: SessionRecord,
+    /// The node that holds (or held) it.
+    pub owner: Option<String>,
+    /// The stored bytes, to tell whether it changed since.
+    pub raw: Vec<u8>,
+}
+
+/// What [`SharedSessions::settle`] did.
+#[derive(Debug)]
+pub enum Settled {
+    /// The record was replaced by this one.
+    Replaced(Box<SharedRecord>),
+    /// The session ended.
+    Ended,
+    /// The record changed since it was read: left alone.
+    Changed,
 }
 
 /// The handle connections use: submit changes, learn when they are durable.

@@ -92,12 +92,14 @@ pub fn decode_message(b: &mut Bytes) -> Result<Message, StoreError> {
     } else {
         None
     };
+    // The PUBLISH, and only it: what follows belongs to the record around the message (a
+    // session record's owner follows its will).
     let mut packet = BytesMut::from(&b[..]);
-    b.advance(b.remaining());
     let publish = match decode(&mut packet, Protocol::V5, usize::MAX) {
         Ok(Some(Packet::Publish(p))) => p,
         _ => return Err(corrupt("stored PUBLISH does not decode")),
     };
+    b.advance(b.remaining() - packet.len());
     let expires_at = (expires != 0).then(|| {
         let now = SystemTime::now();
         let at = UNIX_EPOCH + Duration::from_millis(expires);
@@ -484,6 +486,25 @@ mod tests {
         let mut out = BytesMut::new();
         encode_sys(&sys, &mut out);
         assert_eq!(decode_sys(&mut out.freeze()).unwrap(), sys);
+    }
+
+    #[test]
+    fn the_owner_after_a_session_record_with_a_will_is_read_back() {
+        let record = SessionRecord {
+            expiry_interval: 60,
+            last_seen: 1_700_000_000,
+            online: true,
+            protocol_level: 5,
+            will: Some((0, message())),
+        };
+        let mut out = BytesMut::new();
+        encode_session(&record, &mut out);
+        encode_owner("c2", &mut out);
+        let mut b = out.freeze();
+        let back = decode_session(&mut b).unwrap();
+        assert!(back.online && back.will.is_some());
+        assert_eq!(decode_owner(&mut b).as_deref(), Some("c2"));
+        assert!(b.is_empty());
     }
 
     #[test]

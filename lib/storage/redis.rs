@@ -389,7 +389,113 @@ impl Backend for RedisStore {
     }
 }
 
-/// A connection of its own for [`SessionLoader`] reads, beside the writer thread's.
+/// Compare-and-set of one session record: replaced (`ARGV[3]` not empty) or ended with its
+/// subscriptions, messages and QoS 2 ids, only if it still holds what was read (`ARGV[2]`).
+const SETTLE: &str = r#"
+local now = redis.call('HGET', KEYS[1], ARGV[1])
+if now ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+end
+return 1
+"#;
+
+impl RedisStore {
+    /// Every session record, read in pages (`HSCAN`).
+    pub fn records(&mut self) -> Result<Vec<super::SharedRecord>, StoreError> {
+        let cl = self.key("cl");
+        let mut cursor: u64 = 0;
+        let mut all = Vec::new();
+        loop {
+            let (next, page): (u64, Vec<(String, Vec<u8>)>) = {
+                let addr = self.options.addr.clone();
+                redis::cmd("HSCAN")
+                    .arg(&cl)
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(self.connection()?)
+                    .map_err(|e| StoreError::Io {
+                        store: "redis",
+                        location: addr,
+                        reason: e.to_string(),
+                    })?
+            };
+            for (client_id, raw) in page {
+                let mut bytes = Bytes::from(raw.clone());
+                let Ok(record) = record::decode_session(&mut bytes) else {
+                    tracing::warn!(client_id, "unreadable session record in redis; left alone");
+                    continue;
+                };
+                let owner = record::decode_owner(&mut bytes);
+                all.push(super::SharedRecord {
+                    client_id,
+                    record,
+                    owner,
+                    raw,
+                });
+            }
+            if next == 0 {
+                return Ok(all);
+            }
+            cursor = next;
+        }
+    }
+
+    /// See [`super::SharedSessions::settle`].
+    pub fn settle(
+        &mut self,
+        seen: &super::SharedRecord,
+        next: Option<&record::SessionRecord>,
+    ) -> Result<super::Settled, StoreError> {
+        let replacement = next.map(|r| {
+            let mut buf = BytesMut::new();
+            encode_session(r, &mut buf);
+            if let Some(owner) = &seen.owner {
+                record::encode_owner(owner, &mut buf);
+            }
+            buf.to_vec()
+        });
+        let id = &seen.client_id;
+        let keys = [
+            self.key("cl"),
+            self.client_key("sub", id),
+            self.client_key("ifm", id),
+            self.client_key("in2", id),
+        ];
+        let addr = self.options.addr.clone();
+        let done: i64 = redis::cmd("EVAL")
+            .arg(SETTLE)
+            .arg(keys.len())
+            .arg(&keys[..])
+            .arg(id)
+            .arg(&seen.raw[..])
+            .arg(replacement.as_deref().unwrap_or_default())
+            .query(self.connection()?)
+            .map_err(|e| StoreError::Io {
+                store: "redis",
+                location: addr,
+                reason: e.to_string(),
+            })?;
+        Ok(match (done, replacement, next) {
+            (0, _, _) => super::Settled::Changed,
+            (_, Some(raw), Some(record)) => {
+                super::Settled::Replaced(Box::new(super::SharedRecord {
+                    client_id: id.clone(),
+                    record: record.clone(),
+                    owner: seen.owner.clone(),
+                    raw,
+                }))
+            }
+            _ => super::Settled::Ended,
+        })
+    }
+}
+
+/// A connection of its own for [`super::SharedSessions`], beside the writer thread's.
 pub struct RedisSessions(parking_lot::Mutex<RedisStore>);
 
 impl std::fmt::Debug for RedisSessions {
@@ -407,8 +513,20 @@ impl RedisSessions {
     }
 }
 
-impl super::SessionLoader for RedisSessions {
+impl super::SharedSessions for RedisSessions {
     fn load_session(&self, client_id: &str) -> Result<Option<StoredSession>, StoreError> {
         self.0.lock().load_session(client_id)
+    }
+
+    fn records(&self) -> Result<Vec<super::SharedRecord>, StoreError> {
+        self.0.lock().records()
+    }
+
+    fn settle(
+        &self,
+        seen: &super::SharedRecord,
+        next: Option<&record::SessionRecord>,
+    ) -> Result<super::Settled, StoreError> {
+        self.0.lock().settle(seen, next)
     }
 }

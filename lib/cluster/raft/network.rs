@@ -180,9 +180,13 @@ impl Connection {
         let json = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(RaftMessage { json: json.into() });
         request.set_timeout(option.hard_ttl());
-        request
-            .metadata_mut()
-            .insert(TARGET_KEY, self.target.to_string().parse().map_err(|e| RPCError::Network(NetworkError::new(&e)))?);
+        request.metadata_mut().insert(
+            TARGET_KEY,
+            self.target
+                .to_string()
+                .parse()
+                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?,
+        );
         self.network.shared.secret.sign(&mut request);
         let reply = match rpc {
             Rpc::Append => client.append_entries(request).await,

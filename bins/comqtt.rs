@@ -171,6 +171,15 @@ struct ServeArgs {
         hide_env_values = true
     )]
     cluster_secret: Option<String>,
+    /// Cluster: this node's TLS certificate (PEM) for the raft and gRPC ports, also shown to other nodes as a client (cluster.tls.cert-file); with --cluster-tls-key and --cluster-tls-ca, nodes speak only mutual TLS.
+    #[arg(long = "cluster-tls-cert", value_name = "FILE")]
+    cluster_tls_cert: Option<String>,
+    /// Cluster: the private key of --cluster-tls-cert (cluster.tls.key-file).
+    #[arg(long = "cluster-tls-key", value_name = "FILE")]
+    cluster_tls_key: Option<String>,
+    /// Cluster: the CA every node's certificate is signed by (cluster.tls.ca-file).
+    #[arg(long = "cluster-tls-ca", value_name = "FILE")]
+    cluster_tls_ca: Option<String>,
     /// Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir).
     #[arg(long = "nodes-file-dir", value_name = "DIR")]
     nodes_file_dir: Option<String>,
@@ -398,6 +407,15 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     }
     if let Some(v) = &args.cluster_secret {
         cluster.secret = v.clone();
+    }
+    if let Some(v) = &args.cluster_tls_cert {
+        cluster.tls.cert_file = v.clone();
+    }
+    if let Some(v) = &args.cluster_tls_key {
+        cluster.tls.key_file = v.clone();
+    }
+    if let Some(v) = &args.cluster_tls_ca {
+        cluster.tls.ca_file = v.clone();
     }
     if cluster.enabled() && !cluster.raft_log_level.is_empty() {
         config.log.raft_level = Some(cluster.raft_log_level.clone());

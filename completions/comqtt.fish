@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
+    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= cluster-tls-cert= cluster-tls-key= cluster-tls-ca= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -58,6 +58,9 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l grpc-enable -d 'Cluster: 
 false\t''"
 complete -c comqtt -n "__fish_comqtt_needs_command" -l grpc-port -d 'Cluster: gRPC port between nodes and for comqttctl (cluster.grpc-port) [default: gossip port + 10000]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l cluster-secret -d 'Cluster: the secret every node and comqttctl must present (cluster.secret); without one the raft and gRPC ports are open to anyone who reaches them' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l cluster-tls-cert -d 'Cluster: this node\'s TLS certificate (PEM) for the raft and gRPC ports, also shown to other nodes as a client (cluster.tls.cert-file); with --cluster-tls-key and --cluster-tls-ca, nodes speak only mutual TLS' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l cluster-tls-key -d 'Cluster: the private key of --cluster-tls-cert (cluster.tls.key-file)' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l cluster-tls-ca -d 'Cluster: the CA every node\'s certificate is signed by (cluster.tls.ca-file)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l nodes-file-dir -d 'Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"
@@ -107,6 +110,9 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l grpc-enable -d '
 false\t''"
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l grpc-port -d 'Cluster: gRPC port between nodes and for comqttctl (cluster.grpc-port) [default: gossip port + 10000]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l cluster-secret -d 'Cluster: the secret every node and comqttctl must present (cluster.secret); without one the raft and gRPC ports are open to anyone who reaches them' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l cluster-tls-cert -d 'Cluster: this node\'s TLS certificate (PEM) for the raft and gRPC ports, also shown to other nodes as a client (cluster.tls.cert-file); with --cluster-tls-key and --cluster-tls-ca, nodes speak only mutual TLS' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l cluster-tls-key -d 'Cluster: the private key of --cluster-tls-cert (cluster.tls.key-file)' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l cluster-tls-ca -d 'Cluster: the CA every node\'s certificate is signed by (cluster.tls.ca-file)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l nodes-file-dir -d 'Cluster: directory of <node-name>-nodes.json, the last known members used as seeds at the next start (cluster.nodes-file-dir)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-enable -d 'Logging on or off [default: true]' -r -f -a "true\t''
 false\t''"

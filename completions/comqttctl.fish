@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqttctl_global_optspecs
-    string join \n s/server= secret= json h/help V/version
+    string join \n s/server= secret= tls-cert= tls-key= tls-ca= tls-server-name= json h/help V/version
 end
 
 function __fish_comqttctl_needs_command
@@ -26,6 +26,10 @@ end
 
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -s s -l server -d 'gRPC address of a cluster node' -r
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -l secret -d 'The cluster secret, when the cluster has one (cluster.secret)' -r
+complete -c comqttctl -n "__fish_comqttctl_needs_command" -l tls-cert -d 'With cluster TLS: comqttctl\'s certificate (PEM), signed by the cluster\'s CA' -r
+complete -c comqttctl -n "__fish_comqttctl_needs_command" -l tls-key -d 'With cluster TLS: the key of --tls-cert' -r
+complete -c comqttctl -n "__fish_comqttctl_needs_command" -l tls-ca -d 'With cluster TLS: the cluster\'s CA (PEM), which the node\'s certificate must be signed by' -r
+complete -c comqttctl -n "__fish_comqttctl_needs_command" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -l json -d 'Print the node\'s JSON reply instead of a table'
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -s h -l help -d 'Print help'
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -s V -l version -d 'Print version'
@@ -37,22 +41,42 @@ complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "inspect" -d 'Sh
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -s s -l server -d 'gRPC address of a cluster node' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -l secret -d 'The cluster secret, when the cluster has one (cluster.secret)' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -l tls-cert -d 'With cluster TLS: comqttctl\'s certificate (PEM), signed by the cluster\'s CA' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -l tls-key -d 'With cluster TLS: the key of --tls-cert' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -l tls-ca -d 'With cluster TLS: the cluster\'s CA (PEM), which the node\'s certificate must be signed by' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -l json -d 'Print the node\'s JSON reply instead of a table'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -s h -l help -d 'Print help'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand raft" -s s -l server -d 'gRPC address of a cluster node' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand raft" -l secret -d 'The cluster secret, when the cluster has one (cluster.secret)' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand raft" -l tls-cert -d 'With cluster TLS: comqttctl\'s certificate (PEM), signed by the cluster\'s CA' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand raft" -l tls-key -d 'With cluster TLS: the key of --tls-cert' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand raft" -l tls-ca -d 'With cluster TLS: the cluster\'s CA (PEM), which the node\'s certificate must be signed by' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand raft" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand raft" -l json -d 'Print the node\'s JSON reply instead of a table'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand raft" -s h -l help -d 'Print help'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand join" -s s -l server -d 'gRPC address of a cluster node' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand join" -l secret -d 'The cluster secret, when the cluster has one (cluster.secret)' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand join" -l tls-cert -d 'With cluster TLS: comqttctl\'s certificate (PEM), signed by the cluster\'s CA' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand join" -l tls-key -d 'With cluster TLS: the key of --tls-cert' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand join" -l tls-ca -d 'With cluster TLS: the cluster\'s CA (PEM), which the node\'s certificate must be signed by' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand join" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand join" -l json -d 'Print the node\'s JSON reply instead of a table'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand join" -s h -l help -d 'Print help'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -s s -l server -d 'gRPC address of a cluster node' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l secret -d 'The cluster secret, when the cluster has one (cluster.secret)' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l tls-cert -d 'With cluster TLS: comqttctl\'s certificate (PEM), signed by the cluster\'s CA' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l tls-key -d 'With cluster TLS: the key of --tls-cert' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l tls-ca -d 'With cluster TLS: the cluster\'s CA (PEM), which the node\'s certificate must be signed by' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l json -d 'Print the node\'s JSON reply instead of a table'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -s h -l help -d 'Print help'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -s s -l server -d 'gRPC address of a cluster node' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l secret -d 'The cluster secret, when the cluster has one (cluster.secret)' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l tls-cert -d 'With cluster TLS: comqttctl\'s certificate (PEM), signed by the cluster\'s CA' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l tls-key -d 'With cluster TLS: the key of --tls-cert' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l tls-ca -d 'With cluster TLS: the cluster\'s CA (PEM), which the node\'s certificate must be signed by' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l json -d 'Print the node\'s JSON reply instead of a table'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -s h -l help -d 'Print help'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave inspect help" -f -a "members" -d 'List the members: name, status, raft role, leader, addresses'

@@ -3,52 +3,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use common::pki::Pki;
 use common::{BrokerProcess, TestClient, free_port, run_tool};
 use comqtt::mqtt::{Packet, Protocol, ReasonCode};
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = std::env::temp_dir().join(format!("comqtt-pki-{}", free_port()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let sh = |script: &str| {
-            let out = run_tool("sh", &["-c", script], Duration::from_secs(60));
-            assert!(
-                out.status.success(),
-                "openssl failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let d = dir.display();
-        sh(&format!(
-            "cd {d} && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=comqtt-test-ca 2>/dev/null \
-             && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null \
-             && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext \
-             && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null \
-             && openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client 2>/dev/null \
-             && printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' > client.ext \
-             && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null"
-        ));
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn paho(script: &str, args: &[&str]) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -778,3 +778,100 @@ async fn a_node_back_on_another_raft_address_is_followed_there() {
     let refused = raft.vote(request).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused}");
 }
+
+#[tokio::test]
+async fn with_cluster_tls_nodes_speak_only_mutual_tls_and_comqttctl_needs_a_certificate() {
+    let pki = common::pki::Pki::new();
+    let (cert, key, ca) = (
+        pki.path("node.pem"),
+        pki.path("node.key"),
+        pki.path("ca.pem"),
+    );
+    let tls = [
+        "--cluster-tls-cert",
+        cert.as_str(),
+        "--cluster-tls-key",
+        key.as_str(),
+        "--cluster-tls-ca",
+        ca.as_str(),
+    ];
+    let c = Cluster::start(2, &tls);
+    c.wait_voters(2).await;
+    // Messages cross nodes over TLS.
+    let mut s = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "s").await;
+    s.subscribe_qos(1, "secure/#", QoS::AtLeastOnce).await;
+    let mut p = TestClient::connect(&c.nodes[0].addr(), Protocol::V5, "p").await;
+    p.publish("secure/x", b"sealed", QoS::AtLeastOnce, false, 1)
+        .await;
+    assert_eq!(&s.expect_publish_acked().await.payload[..], b"sealed");
+    // comqttctl with a certificate of the cluster's CA is served...
+    let grpc = format!("127.0.0.1:{}", c.nodes[0].grpc);
+    let ctl = |extra: &[&str]| {
+        let mut args = vec!["--server", grpc.as_str()];
+        args.extend_from_slice(extra);
+        args.push("members");
+        run_tool(
+            env!("CARGO_BIN_EXE_comqttctl"),
+            &args,
+            Duration::from_secs(15),
+        )
+    };
+    let (stranger, stranger_key) = (pki.path("stranger.pem"), pki.path("stranger.key"));
+    let ok = ctl(&["--tls-cert", &cert, "--tls-key", &key, "--tls-ca", &ca]);
+    let listed = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success() && listed.contains("c1"), "{listed}");
+    // ...without one, with one of another CA, or in the clear, it is not.
+    for refused in [
+        ctl(&[]),
+        ctl(&[
+            "--tls-ca",
+            &ca,
+            "--tls-cert",
+            &stranger,
+            "--tls-key",
+            &stranger_key,
+        ]),
+    ] {
+        assert!(
+            !refused.status.success(),
+            "{}",
+            String::from_utf8_lossy(&refused.stdout)
+        );
+    }
+    // A raft request in the clear does not get through either.
+    let mut raft = comqtt::cluster::proto::raft_client::RaftClient::connect(format!(
+        "http://127.0.0.1:{}",
+        c.nodes[0].raft
+    ))
+    .await
+    .unwrap();
+    let clear = raft
+        .vote(tonic::Request::new(comqtt::cluster::proto::RaftMessage {
+            json: b"{}".to_vec().into(),
+        }))
+        .await;
+    assert!(clear.is_err(), "{clear:?}");
+}
+
+#[test]
+fn cluster_tls_with_a_missing_file_stops_the_broker_naming_it() {
+    let err = common::serve_refused(&[
+        "--node-name",
+        "t0",
+        "--gossip-port",
+        &common::free_port().to_string(),
+        "--raft-port",
+        &common::free_port().to_string(),
+        "--grpc-port",
+        &common::free_port().to_string(),
+        "--storage-way",
+        "0",
+        "--cluster-tls-cert",
+        "/nonexistent/node.pem",
+        "--cluster-tls-key",
+        "/nonexistent/node.key",
+        "--cluster-tls-ca",
+        "/nonexistent/ca.pem",
+    ]);
+    assert!(err.contains("/nonexistent/node.pem"), "{err}");
+}

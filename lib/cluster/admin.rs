@@ -115,7 +115,8 @@ impl admin_server::Admin for AdminService {
                 m.status
             )));
         }
-        let ch = channel(&m.grpc).map_err(|e| Status::internal(e.to_string()))?;
+        let ch =
+            channel(&m.grpc, &node.settings.secret).map_err(|e| Status::internal(e.to_string()))?;
         let answer = AdminClient::new(ch)
             .leave(node.settings.secret.signed(AdminRequest {
                 target: name.clone(),

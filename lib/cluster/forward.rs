@@ -445,7 +445,7 @@ impl Peer {
         seq: &mut u64,
         unacked: &mut VecDeque<Unacked>,
     ) -> Result<(), String> {
-        let channel = channel(addr).map_err(|e| e.to_string())?;
+        let channel = channel(addr, &self.secret).map_err(|e| e.to_string())?;
         let mut client = NodeClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);

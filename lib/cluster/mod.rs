@@ -25,6 +25,7 @@
 //! | [`admin`] | the admin gRPC service comqttctl uses |
 //! | [`nodes_file`] | the last known members, kept as seeds for the next start |
 //! | [`secret`] | the cluster secret every request between nodes carries |
+//! | [`tls`] | TLS between nodes: certificates, both sides checked against the cluster's CA |
 //! | [`node`] | a running node: starts everything, the broker's cluster link |
 
 pub mod acks;
@@ -44,6 +45,7 @@ pub mod route_sync;
 pub mod routes;
 pub mod secret;
 pub mod settings;
+pub mod tls;
 
 use std::path::PathBuf;
 

@@ -235,9 +235,20 @@ impl ClusterNode {
             .max_encoding_message_size(MAX_MESSAGE),
             checker(secret.clone()),
         );
+        // With cluster TLS: TLS only, and a client certificate of the cluster's CA.
+        let builder = || -> Result<tonic::transport::Server, ClusterError> {
+            let builder = tonic::transport::Server::builder();
+            match node.settings.secret.tls().server() {
+                Some(tls) => builder
+                    .tls_config(tls)
+                    .map_err(|e| ClusterError::Settings(format!("cluster TLS: {e}"))),
+                None => Ok(builder),
+            }
+        };
+        let (mut raft_server, grpc_server) = (builder()?, builder()?);
         let mut stop = node.signal.subscribe();
         tasks.push(tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = raft_server
                 .add_service(raft_service)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(raft_listener), async move {
                     stop.wait().await
@@ -259,7 +270,7 @@ impl ClusterNode {
         );
         let mut stop = node.signal.subscribe();
         tasks.push(tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = grpc_server
                 .initial_stream_window_size(WINDOW)
                 .initial_connection_window_size(2 * WINDOW)
                 .add_service(node_service)
@@ -553,7 +564,7 @@ impl ClusterNode {
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
         }
-        let c = channel(addr)?;
+        let c = channel(addr, &self.settings.secret)?;
         channels.insert(addr.to_string(), c.clone());
         Ok(c)
     }

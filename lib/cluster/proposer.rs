@@ -71,7 +71,7 @@ impl Proposer {
 
     async fn ask(&self, addr: &str, cmd: &RouteCommand) -> Result<Option<String>, String> {
         let command = serde_json::to_vec(cmd).map_err(|e| e.to_string())?;
-        let mut client = NodeClient::new(channel(addr).map_err(|e| e.to_string())?);
+        let mut client = NodeClient::new(channel(addr, &self.secret).map_err(|e| e.to_string())?);
         let mut request = tonic::Request::new(ProposeRequest {
             command: command.into(),
         });

@@ -2,16 +2,19 @@
 //! every gRPC request between nodes and from comqttctl carries it
 //! (`authorization: Bearer <secret>`), and every node refuses requests without it
 //! (`Unauthenticated`). Without one, anyone who reaches the raft and gRPC ports can act as a
-//! node, as in the original: keep them on a private network.
+//! node, as in the original: keep them on a private network. The same value carries the
+//! cluster's TLS ([`ClusterTls`]) when it is on: together, what a node shows another.
 
 use std::sync::Arc;
+
+use super::tls::ClusterTls;
 
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Status};
 
-/// The secret, if one is set.
+/// The secret, if one is set, and the cluster's TLS.
 #[derive(Clone, Default)]
-pub struct Secret(Option<Arc<str>>);
+pub struct Secret(Option<Arc<str>>, ClusterTls);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -26,7 +29,20 @@ impl std::fmt::Debug for Secret {
 impl Secret {
     /// `secret`, or none when empty.
     pub fn new(secret: &str) -> Secret {
-        Secret((!secret.is_empty()).then(|| secret.into()))
+        Secret(
+            (!secret.is_empty()).then(|| secret.into()),
+            ClusterTls::off(),
+        )
+    }
+
+    /// The same, connecting over `tls`.
+    pub fn with_tls(self, tls: ClusterTls) -> Secret {
+        Secret(self.0, tls)
+    }
+
+    /// The cluster's TLS (off unless configured).
+    pub fn tls(&self) -> &ClusterTls {
+        &self.1
     }
 
     /// True when one is set.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::ClusterError;
 use super::secret::Secret;
+use super::tls::{ClusterTls, TlsFiles};
 use crate::config::ClusterConfig;
 
 /// How often nodes gossip. Short, so a dead node is noticed within a couple of seconds.
@@ -117,7 +118,12 @@ impl ClusterSettings {
             mqtt: mqtt.map(reachable),
             tags: c.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             raft_log_level: c.raft_log_level.clone(),
-            secret: Secret::new(&c.secret),
+            secret: Secret::new(&c.secret).with_tls(ClusterTls::load(&TlsFiles {
+                cert: c.tls.cert_file.clone(),
+                key: c.tls.key_file.clone(),
+                ca: c.tls.ca_file.clone(),
+                server_name: c.tls.server_name.clone(),
+            })?),
         })
     }
 }

@@ -64,9 +64,31 @@ pub struct ClusterConfig {
     /// comqtt: the secret every node and comqttctl must present; "": none (anyone who
     /// reaches the raft and gRPC ports can act as a node, as in the original).
     pub secret: String,
+    /// comqtt: TLS between nodes and for comqttctl (certificates of the cluster's CA); off
+    /// while no file is named.
+    pub tls: ClusterTlsConfig,
     /// The original's Redis node registry; only `enable: false` is accepted (nodes find each
     /// other through gossip seeds and the nodes file here).
     pub dynamic_membership: DynamicMembership,
+}
+
+/// `cluster.tls:` (comqtt's own): PEM files; all three or none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClusterTlsConfig {
+    /// This node's certificate (chain), presented as server and as client.
+    #[serde(deserialize_with = "nullable")]
+    pub cert_file: String,
+    /// Its private key.
+    #[serde(deserialize_with = "nullable")]
+    pub key_file: String,
+    /// The CA that signed every node's certificate.
+    #[serde(deserialize_with = "nullable")]
+    pub ca_file: String,
+    /// The name every node's certificate carries, checked instead of the dialled address;
+    /// empty: each certificate names its node's address.
+    #[serde(deserialize_with = "nullable")]
+    pub server_name: String,
 }
 
 /// `cluster.dynamic-membership:` of the original (its keys, accepted when off).
@@ -113,6 +135,7 @@ impl Default for ClusterConfig {
             nodes_file_dir: String::new(),
             http_port: 0,
             secret: String::new(),
+            tls: ClusterTlsConfig::default(),
             dynamic_membership: DynamicMembership::default(),
         }
     }

@@ -63,6 +63,18 @@ pub struct CtlArgs {
         hide_env_values = true
     )]
     pub secret: Option<String>,
+    /// With cluster TLS: comqttctl's certificate (PEM), signed by the cluster's CA.
+    #[arg(long, global = true, value_name = "FILE", env = "COMQTT_TLS_CERT")]
+    pub tls_cert: Option<String>,
+    /// With cluster TLS: the key of --tls-cert.
+    #[arg(long, global = true, value_name = "FILE", env = "COMQTT_TLS_KEY")]
+    pub tls_key: Option<String>,
+    /// With cluster TLS: the cluster's CA (PEM), which the node's certificate must be signed by.
+    #[arg(long, global = true, value_name = "FILE", env = "COMQTT_TLS_CA")]
+    pub tls_ca: Option<String>,
+    /// With cluster TLS: the name the node's certificate carries, when it is not the address's host.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
     /// Print the node's JSON reply instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -105,7 +117,17 @@ pub async fn run(args: &CtlArgs) -> Result<String, CtlError> {
         addr: args.server.clone(),
         reason,
     };
-    let channel = crate::cluster::raft::network::channel(&args.server)
+    let files = crate::cluster::tls::TlsFiles {
+        cert: args.tls_cert.clone().unwrap_or_default(),
+        key: args.tls_key.clone().unwrap_or_default(),
+        ca: args.tls_ca.clone().unwrap_or_default(),
+        server_name: args.tls_server_name.clone().unwrap_or_default(),
+    };
+    let tls = crate::cluster::tls::ClusterTls::load(&files)
+        .map_err(|e| CtlError::Refused(e.to_string()))?;
+    let secret = crate::cluster::secret::Secret::new(args.secret.as_deref().unwrap_or_default())
+        .with_tls(tls);
+    let channel = crate::cluster::raft::network::channel(&args.server, &secret)
         .map_err(|e| unreachable(e.to_string()))?;
     let mut client = AdminClient::new(channel);
     let (target, argument) = match &args.command {
@@ -121,8 +143,7 @@ pub async fn run(args: &CtlArgs) -> Result<String, CtlError> {
     };
     let mut request = tonic::Request::new(AdminRequest { target, argument });
     request.set_timeout(TIMEOUT);
-    crate::cluster::secret::Secret::new(args.secret.as_deref().unwrap_or_default())
-        .sign(&mut request);
+    secret.sign(&mut request);
     let reply = match &args.command {
         CtlCommand::Members => client.members(request).await,
         CtlCommand::Raft => client.raft_status(request).await,

@@ -8,6 +8,7 @@ pub mod client;
 pub mod cluster;
 pub mod http;
 pub mod mariadb;
+pub mod pki;
 pub mod postgres;
 pub mod redis;
 pub mod tansu;

@@ -37,9 +37,15 @@ pub const MAX_MESSAGE: usize = 64 << 20;
 /// The metadata key naming a raft request's target node (its raft id).
 pub const TARGET_KEY: &str = "comqtt-raft-target";
 
-/// A lazily connected channel to `addr` (`host:port`).
-pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(Endpoint::from_shared(format!("http://{addr}"))?
+/// A lazily connected channel to `addr` (`host:port`), over the cluster's TLS when `secret`
+/// carries it.
+pub fn channel(addr: &str, secret: &Secret) -> Result<Channel, tonic::transport::Error> {
+    let tls = secret.tls();
+    let mut endpoint = Endpoint::from_shared(format!("{}://{addr}", tls.scheme()))?;
+    if let Some(client) = tls.client() {
+        endpoint = endpoint.tls_config(client)?;
+    }
+    Ok(endpoint
         .connect_timeout(Duration::from_secs(1))
         .tcp_nodelay(true)
         // Wide HTTP/2 windows: a forward stream carries bulk traffic, and the default 64 KiB
@@ -103,7 +109,7 @@ impl Network {
         let mut channels = self.shared.channels.lock();
         let channel = match channels.get(&addr) {
             Some(c) => c.clone(),
-            None => match channel(&addr) {
+            None => match channel(&addr, &self.shared.secret) {
                 Ok(c) => {
                     channels.insert(addr, c.clone());
                     c

@@ -12,7 +12,8 @@ usage: benches/compare.py [--quick] [--persistence] [--cluster]
                   Mosquitto with `persistence true`
   --cluster       a two-node comqtt cluster with the publishers on one node and the
                   subscribers on the other (every message crosses nodes), against one comqtt
-                  node and Mosquitto; cluster CPU is both nodes'
+                  node and Mosquitto; cluster CPU is both nodes'; and the same cluster with
+                  mutual TLS between its nodes (certificates made with openssl)
 """
 import urllib.request
 import json
@@ -88,11 +89,24 @@ class Broker:
             self.proc.kill()
 
 
+def cluster_pki(tmp):
+    """A CA and a node certificate for 127.0.0.1 (server and client) in tmp; their flags."""
+    script = (
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=bench-ca"
+        " && printf 'basicConstraints=CA:FALSE\\nsubjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > node.ext"
+        " && openssl req -newkey rsa:2048 -nodes -keyout node.key -out node.csr -subj /CN=node"
+        " && openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 2 -extfile node.ext")
+    subprocess.run(["sh", "-c", script], cwd=tmp, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return ["--cluster-tls-cert", os.path.join(tmp, "node.pem"), "--cluster-tls-key", os.path.join(tmp, "node.key"),
+            "--cluster-tls-ca", os.path.join(tmp, "ca.pem")]
+
+
 class Cluster:
     """Two comqtt nodes in memory mode: publishers connect to the first, subscribers to the second."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, tls=False):
         self.nodes = []
+        extra = cluster_pki(tmp) if tls else []
         gossip0 = free_port()
         for i in range(2):
             port, http = free_port(), free_port()
@@ -105,7 +119,7 @@ class Cluster:
                    "--http", f"127.0.0.1:{http}", "--level", "3", "--storage-way", "0",
                    "--node-name", f"n{i}", "--gossip-port", str(gossip), "--raft-port", str(free_port()),
                    "--grpc-port", str(free_port()), "--raft-dir", os.path.join(tmp, f"raft-{port}"),
-                   "--members", f"127.0.0.1:{gossip0}"] + (["--raft-bootstrap"] if i == 0 else [])
+                   "--members", f"127.0.0.1:{gossip0}"] + (["--raft-bootstrap"] if i == 0 else []) + extra
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_port(port)
             self.nodes.append((proc, port, http))
@@ -203,7 +217,7 @@ def main():
                        ("mosquitto", {"persistence": True})]
             scenarios = PERSISTENT
         elif cluster:
-            brokers = [("comqtt", {}), ("comqtt-cluster", {}), ("mosquitto", {})]
+            brokers = [("comqtt", {}), ("comqtt-cluster", {}), ("cluster-tls", {}), ("mosquitto", {})]
             scenarios = QUICK if quick else SCENARIOS
         else:
             brokers = [("comqtt", {}), ("mosquitto", {})]
@@ -212,7 +226,10 @@ def main():
         for name, args in scenarios:
             results = {}
             for kind, opts in brokers:
-                b = Cluster(tmp) if kind == "comqtt-cluster" else Broker(kind, tmp, **opts)
+                if kind in ("comqtt-cluster", "cluster-tls"):
+                    b = Cluster(tmp, tls=kind == "cluster-tls")
+                else:
+                    b = Broker(kind, tmp, **opts)
                 try:
                     results[kind] = res = run(b, args)
                 finally:

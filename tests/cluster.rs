@@ -875,3 +875,47 @@ fn cluster_tls_with_a_missing_file_stops_the_broker_naming_it() {
     ]);
     assert!(err.contains("/nonexistent/node.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn two_connects_of_one_client_id_on_two_nodes_at_once_leave_one_connection() {
+    let c = Cluster::start(2, &[]);
+    c.wait_voters(2).await;
+    let mut refused = 0;
+    for round in 0..20 {
+        let id = format!("twin-{round}");
+        let connect = |addr: String, id: String| {
+            tokio::spawn(async move {
+                let (client, ack) =
+                    TestClient::connect_with(&addr, Connect::new(Protocol::V5, id.as_str())).await;
+                (client, ack.code)
+            })
+        };
+        let first = connect(c.nodes[0].addr(), id.clone());
+        let second = connect(c.nodes[1].addr(), id.clone());
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+        let codes = [first.1, second.1];
+        assert!(
+            codes.contains(&ReasonCode::SUCCESS),
+            "round {round}: {codes:?}"
+        );
+        refused += codes
+            .iter()
+            .filter(|c| **c == ReasonCode::SERVER_BUSY)
+            .count();
+        // A connection that won first may still be taken over by the other: let it settle.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut online = Vec::new();
+        for i in 0..2 {
+            let view = c.get(i, &format!("/api/v1/mqtt/clients/{id}")).await;
+            if view["online"] == true {
+                online.push(i);
+            }
+        }
+        assert_eq!(
+            online.len(),
+            1,
+            "round {round}: online on {online:?}, CONNACKs {codes:?}"
+        );
+    }
+    eprintln!("{refused} of 40 CONNECTs lost a race and were refused with 0x89");
+}

@@ -58,9 +58,60 @@ pub trait ClusterLink: Send + Sync + std::fmt::Debug + 'static {
     /// publisher paused by congestion reads on.
     fn relief(&self) -> tokio::sync::watch::Receiver<u64>;
 
+    /// A client connects here: claims its id until the returned claim is dropped (after its
+    /// session is open here), so that a CONNECT of the same id on another node at the same
+    /// instant does not win too.
+    fn claim(&self, client_id: &str) -> Claim;
+
     /// A client connects here: asks every other node to let go of its session. `clean_start`
-    /// sessions need no state back.
-    fn take_over<'a>(&'a self, client_id: &'a str, clean_start: bool) -> BoxFuture<'a, Takeover>;
+    /// sessions need no state back. `claim` is this CONNECT's claim on the id.
+    fn take_over<'a>(
+        &'a self,
+        client_id: &'a str,
+        clean_start: bool,
+        claim: &'a Claim,
+    ) -> BoxFuture<'a, Takeover>;
+}
+
+/// A node's claim on a client id while its CONNECT is under way; released when dropped.
+pub struct Claim {
+    at: u64,
+    superseded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl Claim {
+    /// A claim made at `at` (unix ns); `superseded` is set when a newer one elsewhere wins;
+    /// `release` runs on drop.
+    pub fn new(
+        at: u64,
+        superseded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        release: Box<dyn FnOnce() + Send + Sync>,
+    ) -> Claim {
+        Claim {
+            at,
+            superseded,
+            release: Some(release),
+        }
+    }
+
+    /// When it was made (unix ns).
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// True once a newer CONNECT of the same id on another node has won.
+    pub fn superseded(&self) -> bool {
+        self.superseded.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
 }
 
 /// What forwarding a message did.
@@ -88,4 +139,6 @@ pub enum Takeover {
     NotFound,
     /// A node did not answer: it may hold the session.
     Unknown,
+    /// A newer CONNECT of the same client id on another node wins.
+    Lost,
 }

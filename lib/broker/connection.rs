@@ -804,9 +804,17 @@ impl Link {
                 "storage unavailable",
             );
         }
-        // An id the server assigned is new: no node can hold a session of it.
-        if let Some(cluster) = broker.cluster_link().filter(|_| assigned.is_none()) {
-            let handed = match cluster.take_over(&client_id, connect.clean_start).await {
+        // An id the server assigned is new: no node can hold a session of it. The claim on the
+        // id lasts until the session is open here.
+        let claim = broker
+            .cluster_link()
+            .filter(|_| assigned.is_none())
+            .map(|c| c.claim(&client_id));
+        if let (Some(cluster), Some(claim)) = (broker.cluster_link(), &claim) {
+            let handed = match cluster
+                .take_over(&client_id, connect.clean_start, claim)
+                .await
+            {
                 Takeover::Found(h) => Some(h),
                 // Every node answered and none had it: a node that is gone may have left it
                 // in the shared store.
@@ -823,6 +831,13 @@ impl Link {
                         ReasonCode::SERVER_UNAVAILABLE,
                         ReasonCode::V3_SERVER_UNAVAILABLE,
                         "a cluster node that may hold the session did not answer",
+                    );
+                }
+                Takeover::Lost => {
+                    return refuse(
+                        ReasonCode::SERVER_BUSY,
+                        ReasonCode::V3_SERVER_UNAVAILABLE,
+                        "a newer connection of this client id on another cluster node won",
                     );
                 }
             };
@@ -859,6 +874,27 @@ impl Link {
                 );
             }
         };
+        if claim.as_ref().is_some_and(|c| c.superseded()) {
+            // A newer connection of the id on another node won while this one opened its
+            // session: this one goes, leaving the session as a disconnection would (for the
+            // winner to take over).
+            if let Closed::Ended(state) = broker.sessions.close(
+                &client_id,
+                connection,
+                opened.state,
+                session_expiry,
+                None,
+                caps.maximum_client_writes_pending,
+            ) {
+                broker.end_session(&client_id, &state, &opened.outbox);
+            }
+            return refuse(
+                ReasonCode::SERVER_BUSY,
+                ReasonCode::V3_SERVER_UNAVAILABLE,
+                "a newer connection of this client id on another cluster node won",
+            );
+        }
+        drop(claim);
         if let Some((old, old_outbox)) = &opened.discarded {
             broker.end_session(&client_id, old, old_outbox);
         }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::claims::Claims;
 use super::handover;
 use super::proposer::Proposer;
 use super::proto::node_server;
@@ -30,6 +31,8 @@ type Handled = (u64, u64);
 pub struct NodeService {
     broker: Arc<Broker>,
     proposer: Arc<Proposer>,
+    /// This node's claims on client ids whose CONNECTs are under way.
+    claims: Arc<Claims>,
     /// Last sequence number handled per (sender, epoch), with the store ticket of the newest
     /// delivery: drops what a resend repeats.
     done: Arc<Mutex<HashMap<(String, u64), Handled>>>,
@@ -37,8 +40,9 @@ pub struct NodeService {
 
 impl NodeService {
     /// Serves `broker`; proposals go through `proposer`.
-    pub fn new(broker: Arc<Broker>, proposer: Arc<Proposer>) -> NodeService {
+    pub fn new(broker: Arc<Broker>, proposer: Arc<Proposer>, claims: Arc<Claims>) -> NodeService {
         NodeService {
+            claims,
             broker,
             proposer,
             done: Arc::default(),
@@ -148,10 +152,17 @@ impl node_server::Node for NodeService {
         request: Request<TakeoverRequest>,
     ) -> Result<Response<PrepareReply>, Status> {
         let r = request.into_inner();
+        if self.claims.contest(&r.client_id, r.claim, &r.node) {
+            return Ok(Response::new(PrepareReply {
+                busy: true,
+                ..PrepareReply::default()
+            }));
+        }
         Ok(Response::new(
             match self.broker.sessions.client(&r.client_id) {
                 Some(c) => PrepareReply {
                     found: true,
+                    busy: false,
                     filters: c.info.filters.lock().clone(),
                 },
                 None => PrepareReply::default(),
@@ -164,6 +175,12 @@ impl node_server::Node for NodeService {
         request: Request<TakeoverRequest>,
     ) -> Result<Response<TakeoverReply>, Status> {
         let r = request.into_inner();
+        if self.claims.contest(&r.client_id, r.claim, &r.node) {
+            return Ok(Response::new(TakeoverReply {
+                busy: true,
+                ..TakeoverReply::default()
+            }));
+        }
         // Detached: if the caller gives up, the hand-over still finishes (a session that
         // left this node half-way would be nowhere).
         let broker = self.broker.clone();
@@ -177,6 +194,7 @@ impl node_server::Node for NodeService {
                 tracing::info!(client_id = %r.client_id, to = %r.node, "session taken over by another node");
                 TakeoverReply {
                     found: true,
+                    busy: false,
                     session: if r.clean_start {
                         Default::default()
                     } else {

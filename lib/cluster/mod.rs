@@ -22,6 +22,7 @@
 //! | [`acks`] | tickets of forwarded QoS 1/2 messages, which their publishers' PUBACKs wait for |
 //! | [`inbound`] | the `Node` gRPC service: forwarded messages, proposals, takeovers, retained |
 //! | [`handover`] | a session's state on its way between nodes |
+//! | [`claims`] | claims on client ids while CONNECTs are under way: one of two racing wins |
 //! | [`admin`] | the admin gRPC service comqttctl uses |
 //! | [`nodes_file`] | the last known members, kept as seeds for the next start |
 //! | [`secret`] | the cluster secret every request between nodes carries |
@@ -30,6 +31,7 @@
 
 pub mod acks;
 pub mod admin;
+pub mod claims;
 pub mod forward;
 pub mod handover;
 pub mod inbound;

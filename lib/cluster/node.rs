@@ -16,6 +16,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
 
 use super::admin::AdminService;
+use super::claims::Claims;
 use super::forward::{ForwardCounters, Forwarder};
 use super::inbound::{NodeService, merge_retained};
 use super::membership::{Member, MemberStatus, Membership};
@@ -33,7 +34,7 @@ use super::secret::Secret;
 use super::settings::ClusterSettings;
 use super::{ClusterError, handover, nodes_file, orphans, proto, raft, raft_members, route_sync};
 use crate::broker::Broker;
-use crate::broker::cluster_link::{BoxFuture, ClusterLink, Forwarded, HandedOver, Takeover};
+use crate::broker::cluster_link::{BoxFuture, Claim, ClusterLink, Forwarded, HandedOver, Takeover};
 use crate::broker::message::Message;
 use crate::shutdown::ShutdownSignal;
 
@@ -116,6 +117,8 @@ pub struct ClusterNode {
     filters: mpsc::UnboundedSender<FilterEvent>,
     /// Set once this node left the cluster: it then serves its own clients alone.
     left: Arc<AtomicBool>,
+    /// Claims on client ids whose CONNECTs are under way here.
+    claims: Arc<Claims>,
     /// The broker (weak: the broker holds this node as its link).
     broker: Weak<Broker>,
     /// Filters whose routes the raft leader applied (see [`route_sync`]).
@@ -202,6 +205,7 @@ impl ClusterNode {
                 settings.secret.clone(),
             ),
             proposer: proposer.clone(),
+            claims: Arc::new(Claims::new(&settings.name)),
             settings,
             membership,
             live,
@@ -259,9 +263,13 @@ impl ClusterNode {
             }
         }));
         let node_service = InterceptedService::new(
-            proto::node_server::NodeServer::new(NodeService::new(broker.clone(), proposer.clone()))
-                .max_decoding_message_size(MAX_MESSAGE)
-                .max_encoding_message_size(MAX_MESSAGE),
+            proto::node_server::NodeServer::new(NodeService::new(
+                broker.clone(),
+                proposer.clone(),
+                node.claims.clone(),
+            ))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE),
             checker(secret.clone()),
         );
         let admin_service = InterceptedService::new(
@@ -575,6 +583,7 @@ impl ClusterNode {
         peer: &Member,
         client_id: &str,
         clean_start: bool,
+        claim: u64,
     ) -> Option<proto::TakeoverReply> {
         let ch = self.channel(&peer.grpc).ok()?;
         let mut client = NodeClient::new(ch).max_decoding_message_size(MAX_MESSAGE);
@@ -582,6 +591,7 @@ impl ClusterNode {
             client_id: client_id.to_string(),
             clean_start,
             node: self.settings.name.clone(),
+            claim,
         });
         // A clean start needs nothing back, only the old connection gone: a node that does
         // not answer soon (hung) must not hold up every CONNECT in the cluster for long.
@@ -688,70 +698,103 @@ impl ClusterLink for ClusterNode {
         self.forwarder.relief()
     }
 
-    fn take_over<'a>(&'a self, client_id: &'a str, clean_start: bool) -> BoxFuture<'a, Takeover> {
+    fn claim(&self, client_id: &str) -> Claim {
+        self.claims.claim(client_id)
+    }
+
+    fn take_over<'a>(
+        &'a self,
+        client_id: &'a str,
+        clean_start: bool,
+        claim: &'a Claim,
+    ) -> BoxFuture<'a, Takeover> {
         Box::pin(async move {
-            if self.has_left() {
-                return Takeover::NotFound;
-            }
-            let peers = self.peers();
-            if clean_start {
-                // Nothing comes back: every node that has the session just ends it.
-                let replies = futures_util::future::join_all(
-                    peers.iter().map(|p| self.ask_takeover(p, client_id, true)),
-                )
+            let outcome = self
+                .ask_for_session(client_id, clean_start, claim.at())
                 .await;
-                return match replies.iter().any(|r| matches!(r, Some(r) if r.found)) {
-                    true => Takeover::Found(HandedOver::default()),
-                    false if replies.iter().all(Option::is_some) => Takeover::NotFound,
-                    false => Takeover::Unknown,
-                };
+            // A newer CONNECT of the id elsewhere asked meanwhile and won.
+            if claim.superseded() {
+                return Takeover::Lost;
             }
-            // 1. Who holds it, and what it subscribes to.
-            let prepared = futures_util::future::join_all(peers.iter().map(|p| async move {
-                let ch = self.channel(&p.grpc).ok()?;
-                let mut request = tonic::Request::new(TakeoverRequest {
-                    client_id: client_id.to_string(),
-                    clean_start,
-                    node: self.settings.name.clone(),
-                });
-                request.set_timeout(PREPARE_TIMEOUT);
-                self.settings.secret.sign(&mut request);
-                match NodeClient::new(ch).prepare(request).await {
-                    Ok(r) => Some((p, r.into_inner())),
-                    Err(e) => {
-                        tracing::warn!(node = %p.name, client_id, error = %e, "session takeover request failed");
-                        None
-                    }
-                }
-            }))
-            .await;
-            let answered = prepared.iter().all(Option::is_some);
-            let Some((holder, reply)) = prepared.into_iter().flatten().find(|(_, r)| r.found)
-            else {
-                return if answered {
-                    Takeover::NotFound
-                } else {
-                    Takeover::Unknown
-                };
-            };
-            // 2. Routes here before the session leaves there: nothing published meanwhile
-            // goes nowhere.
-            self.pin_routes(reply.filters).await;
-            // 3. The hand-over.
-            match self.ask_takeover(holder, client_id, false).await {
-                Some(r) if r.found => match handover::decode(r.session) {
-                    Ok(h) => {
-                        tracing::info!(client_id, from = %holder.name, "session taken over from another node");
-                        Takeover::Found(h)
-                    }
-                    Err(e) => {
-                        tracing::warn!(client_id, from = %holder.name, error = %e, "unreadable handed-over session");
-                        Takeover::Unknown
-                    }
-                },
-                // It moved or ended meanwhile: let the client try again.
-                _ => Takeover::Unknown,
-            }
+            outcome
         })
+    }
+}
+
+impl ClusterNode {
+    /// Asks every other node to let go of the session of `client_id` (see
+    /// [`ClusterLink::take_over`]); `claim` is when this node claimed the id.
+    async fn ask_for_session(&self, client_id: &str, clean_start: bool, claim: u64) -> Takeover {
+        if self.has_left() {
+            return Takeover::NotFound;
+        }
+        let peers = self.peers();
+        if clean_start {
+            // Nothing comes back: every node that has the session just ends it.
+            let replies = futures_util::future::join_all(
+                peers
+                    .iter()
+                    .map(|p| self.ask_takeover(p, client_id, true, claim)),
+            )
+            .await;
+            if replies.iter().any(|r| matches!(r, Some(r) if r.busy)) {
+                return Takeover::Lost;
+            }
+            return match replies.iter().any(|r| matches!(r, Some(r) if r.found)) {
+                true => Takeover::Found(HandedOver::default()),
+                false if replies.iter().all(Option::is_some) => Takeover::NotFound,
+                false => Takeover::Unknown,
+            };
+        }
+        // 1. Who holds it, and what it subscribes to.
+        let prepared = futures_util::future::join_all(peers.iter().map(|p| async move {
+            let ch = self.channel(&p.grpc).ok()?;
+            let mut request = tonic::Request::new(TakeoverRequest {
+                client_id: client_id.to_string(),
+                clean_start,
+                node: self.settings.name.clone(),
+                claim,
+            });
+            request.set_timeout(PREPARE_TIMEOUT);
+            self.settings.secret.sign(&mut request);
+            match NodeClient::new(ch).prepare(request).await {
+                Ok(r) => Some((p, r.into_inner())),
+                Err(e) => {
+                    tracing::warn!(node = %p.name, client_id, error = %e, "session takeover request failed");
+                    None
+                }
+            }
+        }))
+        .await;
+        if prepared.iter().flatten().any(|(_, r)| r.busy) {
+            return Takeover::Lost;
+        }
+        let answered = prepared.iter().all(Option::is_some);
+        let Some((holder, reply)) = prepared.into_iter().flatten().find(|(_, r)| r.found) else {
+            return if answered {
+                Takeover::NotFound
+            } else {
+                Takeover::Unknown
+            };
+        };
+        // 2. Routes here before the session leaves there: nothing published meanwhile
+        // goes nowhere.
+        self.pin_routes(reply.filters).await;
+        // 3. The hand-over.
+        match self.ask_takeover(holder, client_id, false, claim).await {
+            Some(r) if r.busy => Takeover::Lost,
+            Some(r) if r.found => match handover::decode(r.session) {
+                Ok(h) => {
+                    tracing::info!(client_id, from = %holder.name, "session taken over from another node");
+                    Takeover::Found(h)
+                }
+                Err(e) => {
+                    tracing::warn!(client_id, from = %holder.name, error = %e, "unreadable handed-over session");
+                    Takeover::Unknown
+                }
+            },
+            // It moved or ended meanwhile: let the client try again.
+            _ => Takeover::Unknown,
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The raft leader's duty: raft membership follows gossip. A node that gossip shows alive
 //! and raft does not know is added (as a learner, then a voter); a member that gossip shows
-//! leaving, or that has been gone for a few seconds, is removed and its routes are dropped.
+//! leaving, or that has been gone for a few seconds, is removed and its routes are dropped. A
+//! learner becomes a voter only once it has caught up with the log (one raft cannot reach must
+//! not count towards the quorum).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -19,6 +21,15 @@ pub const REMOVE_AFTER: Duration = Duration::from_secs(10);
 /// How long one membership change may take before the next tick tries again (a node alive
 /// in gossip but unreachable over raft must not stall this loop).
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Log entries a learner may still miss and be promoted.
+const CATCH_UP: u64 = 100;
+
+/// True if a learner that has matched the leader's log up to `matched` is close enough to
+/// `last` (the leader's last index) to become a voter.
+fn caught_up(matched: Option<u64>, last: u64) -> bool {
+    matched.is_some_and(|m| m.saturating_add(CATCH_UP) >= last)
+}
 
 /// A membership change, given up on after [`CHANGE_TIMEOUT`].
 async fn bounded<T, E: std::fmt::Display>(
@@ -160,9 +171,20 @@ pub async fn run(
             }
             continue;
         }
+        // Only learners that have caught up become voters: one that gossip shows but raft
+        // cannot reach (a wrong advertised address, a firewall) would cost the cluster its
+        // fault tolerance, or its quorum.
+        let last = metrics.last_log_index.unwrap_or(0);
+        let matched = |id: &u64| {
+            metrics
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(id).copied().flatten())
+                .map(|l| l.index)
+        };
         let learners: BTreeSet<u64> = membership
             .learner_ids()
-            .filter(|id| alive.contains_key(id))
+            .filter(|id| alive.contains_key(id) && caught_up(matched(id), last))
             .collect();
         if !learners.is_empty() {
             match bounded(
@@ -174,5 +196,19 @@ pub async fn run(
                 Err(e) => tracing::debug!(error = %e, "promoting raft learners failed; retrying"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caught_up;
+
+    #[test]
+    fn only_learners_close_to_the_leaders_log_are_promoted() {
+        assert!(caught_up(Some(1000), 1000));
+        assert!(caught_up(Some(950), 1000));
+        assert!(!caught_up(Some(10), 1000), "far behind");
+        assert!(!caught_up(None, 1000), "never replicated to: unreachable");
+        assert!(caught_up(Some(0), 5), "a young cluster");
     }
 }

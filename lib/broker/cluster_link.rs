@@ -139,6 +139,7 @@ pub enum Takeover {
     NotFound,
     /// A node did not answer: it may hold the session.
     Unknown,
-    /// A newer CONNECT of the same client id on another node wins.
-    Lost,
+    /// A newer CONNECT of the same client id on another node wins; with the session a node
+    /// handed over before that was known (kept here, offline, not dropped).
+    Lost(Option<Box<HandedOver>>),
 }

@@ -239,7 +239,9 @@ pub async fn serve<S>(
                     ClusterEvent::Routes => link.check_routes(),
                     ClusterEvent::Relief => {
                         // Relieved, or paused long enough: the packets already read go first.
+                        // The pause was the broker's, not the client's silence.
                         link.paused = None;
+                        link.last_packet = Instant::now();
                         if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
                             break close;
                         }
@@ -833,7 +835,13 @@ impl Link {
                         "a cluster node that may hold the session did not answer",
                     );
                 }
-                Takeover::Lost => {
+                Takeover::Lost(handed) => {
+                    // A session handed over before the loss stays here, offline, for the
+                    // client's next CONNECT to find (it is never dropped).
+                    if let Some(h) = handed.filter(|_| !connect.clean_start) {
+                        let persistent = broker.store.is_some() && session_expiry > 0;
+                        broker.adopt(&client_id, *h, persistent);
+                    }
                     return refuse(
                         ReasonCode::SERVER_BUSY,
                         ReasonCode::V3_SERVER_UNAVAILABLE,
@@ -874,6 +882,12 @@ impl Link {
                 );
             }
         };
+        if let Some((old, old_outbox)) = &opened.discarded {
+            broker.end_session(&client_id, old, old_outbox);
+        }
+        if let Some(will) = opened.will {
+            broker.publish(will);
+        }
         if claim.as_ref().is_some_and(|c| c.superseded()) {
             // A newer connection of the id on another node won while this one opened its
             // session: this one goes, leaving the session as a disconnection would (for the
@@ -895,12 +909,6 @@ impl Link {
             );
         }
         drop(claim);
-        if let Some((old, old_outbox)) = &opened.discarded {
-            broker.end_session(&client_id, old, old_outbox);
-        }
-        if let Some(will) = opened.will {
-            broker.publish(will);
-        }
 
         let mut link = Link {
             broker: broker.clone(),

@@ -80,8 +80,12 @@ impl RetainedStore {
         let mut map = self.messages.write();
         if message.payload.is_empty() {
             record(None);
-            self.bury(&message.topic, SystemTime::now());
-            self.take(&mut map, &message.topic)
+            // A tombstone only where there was a message (clearing nothing leaves nothing).
+            let delta = self.take(&mut map, &message.topic);
+            if delta != 0 {
+                self.bury(&message.topic, SystemTime::now());
+            }
+            delta
         } else {
             // Kept for long: copy topic and payload out of the publisher's read buffer.
             let kept = Arc::new(Message {

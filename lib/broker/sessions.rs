@@ -423,6 +423,13 @@ impl Sessions {
                 continue;
             }
             let ended = expires_at(entry).is_some_and(|at| now >= at);
+            // Before the will is taken: an ending session's other due time (a will later than
+            // its expiry) leaves the index with it.
+            let indexed: Vec<Instant> = if ended {
+                due_times(entry).collect()
+            } else {
+                Vec::new()
+            };
             if entry.will.as_ref().is_some_and(|w| ended || w.at <= now)
                 && let Some(w) = entry.will.take()
             {
@@ -458,6 +465,12 @@ impl Sessions {
                 }
                 let state = entry.state.take().map(|s| *s).unwrap_or_default();
                 let outbox = entry.outbox.clone();
+                {
+                    let mut due = self.due.lock();
+                    for at in indexed {
+                        due.remove(&(at, client_id.clone()));
+                    }
+                }
                 map.remove(&client_id);
                 out.sessions.push((client_id, state, outbox));
             }
@@ -689,5 +702,15 @@ mod tests {
         assert_eq!(ended.sessions.len(), 1);
         assert_eq!(&*ended.sessions[0].0, "r");
         assert_eq!(sessions.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_session_ending_before_its_will_delay_leaves_nothing_in_the_index() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        connect_and_leave(&sessions, "a", 1, 5, will(now + Duration::from_secs(3600))).await;
+        let due = sessions.expire(now + Duration::from_secs(6));
+        assert_eq!((due.wills.len(), due.sessions.len()), (1, 1));
+        assert!(sessions.due.lock().is_empty());
     }
 }

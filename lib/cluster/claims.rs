@@ -29,6 +29,9 @@ const KEEP: Duration = Duration::from_secs(10);
 pub struct Claims {
     me: String,
     held: Arc<Mutex<HashMap<String, Held>>>,
+    /// When done claims were last dropped (at most once a second: a reconnect storm must
+    /// not scan the map for every CONNECT).
+    swept: Mutex<Option<Instant>>,
 }
 
 #[derive(Debug)]
@@ -45,6 +48,7 @@ impl Claims {
         Claims {
             me: me.to_string(),
             held: Arc::default(),
+            swept: Mutex::new(None),
         }
     }
 
@@ -56,7 +60,11 @@ impl Claims {
         let superseded = Arc::new(AtomicBool::new(false));
         {
             let mut held = self.held.lock();
-            held.retain(|_, h| h.done.is_none_or(|t| t.elapsed() < KEEP));
+            let mut swept = self.swept.lock();
+            if swept.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                held.retain(|_, h| h.done.is_none_or(|t| t.elapsed() < KEEP));
+                *swept = Some(Instant::now());
+            }
             held.insert(
                 client_id.to_string(),
                 Held {

@@ -57,19 +57,30 @@ pub struct ForwardCounters {
     pub congested: AtomicU64,
 }
 
-/// Publishers paused by a congested peer queue, and their wake-up.
+/// Which peer queues are congested, and the wake-up of the publishers paused for them.
 #[derive(Debug)]
 struct Pressure {
-    /// Some publisher was told to pause and has not been relieved yet.
-    pending: AtomicBool,
-    /// Bumped when a congested queue has room again.
+    /// Peers whose queue is congested (each peer's own flag counted once).
+    congested: AtomicUsize,
+    /// Bumped when no queue is congested any more.
     relief: watch::Sender<u64>,
 }
 
 impl Pressure {
-    /// Wakes the paused publishers, if any.
-    fn relieve(&self) {
-        if self.pending.load(Ordering::Relaxed) && self.pending.swap(false, Ordering::AcqRel) {
+    /// A peer's queue filled past [`CONGESTED`]: `flag` is that peer's.
+    fn raise(&self, flag: &AtomicBool) {
+        if !flag.swap(true, Ordering::AcqRel) {
+            self.congested.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// A peer's queue is down to [`RELIEVED`], or its stream ended; publishers read on once
+    /// no queue is congested (a healthy peer does not wake those paused for a slow one).
+    fn lower(&self, flag: &AtomicBool) {
+        if flag.load(Ordering::Relaxed)
+            && flag.swap(false, Ordering::AcqRel)
+            && self.congested.fetch_sub(1, Ordering::AcqRel) == 1
+        {
             self.relief.send_modify(|g| *g = g.wrapping_add(1));
         }
     }
@@ -81,6 +92,8 @@ struct PeerQueue {
     /// The peer's stream is up: a full queue then means it is slower than its publishers
     /// (pause them), not that it is unreachable (drop instead of stalling everyone).
     streaming: Arc<AtomicBool>,
+    /// Its queue is congested (see [`Pressure`]).
+    congested: Arc<AtomicBool>,
 }
 
 /// One message for one peer.
@@ -139,7 +152,7 @@ impl Forwarder {
             replicated,
             peers: Mutex::default(),
             pressure: Arc::new(Pressure {
-                pending: AtomicBool::new(false),
+                congested: AtomicUsize::new(0),
                 relief: watch::Sender::new(0),
             }),
             next_shared: AtomicUsize::new(0),
@@ -247,7 +260,6 @@ impl Forwarder {
         }
         if congested {
             self.counters.congested.fetch_add(1, Ordering::Relaxed);
-            self.pressure.pending.store(true, Ordering::Release);
         }
         LinkForwarded {
             nodes: reached,
@@ -284,8 +296,10 @@ impl Forwarder {
         let queue = peers.entry(name.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             let streaming = Arc::new(AtomicBool::new(false));
+            let congested = Arc::new(AtomicBool::new(false));
             let peer = Peer {
                 streaming: streaming.clone(),
+                congested: congested.clone(),
                 pressure: self.pressure.clone(),
                 name: name.clone(),
                 me: self.me.to_string(),
@@ -296,7 +310,11 @@ impl Forwarder {
                 secret: self.secret.clone(),
             };
             tokio::spawn(peer.run(rx));
-            PeerQueue { tx, streaming }
+            PeerQueue {
+                tx,
+                streaming,
+                congested,
+            }
         });
         match queue.tx.try_send(out) {
             Ok(()) => {
@@ -304,6 +322,8 @@ impl Forwarder {
                 if QUEUE - queue.tx.capacity() > CONGESTED
                     && queue.streaming.load(Ordering::Relaxed)
                 {
+                    // Raised before the publisher pauses: the peer's next batch sees it.
+                    self.pressure.raise(&queue.congested);
                     Queued::Congested
                 } else {
                     Queued::Ok
@@ -361,8 +381,17 @@ struct Peer {
     secret: Secret,
     /// Set while a stream to the peer is up.
     streaming: Arc<AtomicBool>,
+    /// Set while its queue is congested.
+    congested: Arc<AtomicBool>,
     /// Paused publishers, woken when the queue has room again.
     pressure: Arc<Pressure>,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // A peer given up on never holds publishers back.
+        self.pressure.lower(&self.congested);
+    }
 }
 
 /// A message sent and not yet acknowledged, with its ticket.
@@ -421,7 +450,7 @@ impl Peer {
             // Not streaming: a full queue drops rather than pausing publishers, and the ones
             // paused now read on.
             self.streaming.store(false, Ordering::Relaxed);
-            self.pressure.relieve();
+            self.pressure.lower(&self.congested);
             match result {
                 Ok(()) => return,
                 Err(e) => {
@@ -498,7 +527,7 @@ impl Peer {
                     }
                     tx.send(batch(messages)).await.map_err(|e| e.to_string())?;
                     if queue.len() <= RELIEVED {
-                        self.pressure.relieve();
+                        self.pressure.lower(&self.congested);
                     }
                 }
                 ack = acks.message() => match ack {

@@ -714,7 +714,10 @@ impl ClusterLink for ClusterNode {
                 .await;
             // A newer CONNECT of the id elsewhere asked meanwhile and won.
             if claim.superseded() {
-                return Takeover::Lost;
+                return match outcome {
+                    Takeover::Found(h) => Takeover::Lost(Some(Box::new(h))),
+                    _ => Takeover::Lost(None),
+                };
             }
             outcome
         })
@@ -738,7 +741,7 @@ impl ClusterNode {
             )
             .await;
             if replies.iter().any(|r| matches!(r, Some(r) if r.busy)) {
-                return Takeover::Lost;
+                return Takeover::Lost(None);
             }
             return match replies.iter().any(|r| matches!(r, Some(r) if r.found)) {
                 true => Takeover::Found(HandedOver::default()),
@@ -767,7 +770,7 @@ impl ClusterNode {
         }))
         .await;
         if prepared.iter().flatten().any(|(_, r)| r.busy) {
-            return Takeover::Lost;
+            return Takeover::Lost(None);
         }
         let answered = prepared.iter().all(Option::is_some);
         let Some((holder, reply)) = prepared.into_iter().flatten().find(|(_, r)| r.found) else {
@@ -782,7 +785,7 @@ impl ClusterNode {
         self.pin_routes(reply.filters).await;
         // 3. The hand-over.
         match self.ask_takeover(holder, client_id, false, claim).await {
-            Some(r) if r.busy => Takeover::Lost,
+            Some(r) if r.busy => Takeover::Lost(None),
             Some(r) if r.found => match handover::decode(r.session) {
                 Ok(h) => {
                     tracing::info!(client_id, from = %holder.name, "session taken over from another node");

@@ -2,7 +2,8 @@
 //! sessions of nodes that are gone. A node that died with clients connected leaves their
 //! session records "online", with their wills; a node that does not come back leaves records
 //! nobody would ever expire. Once a node has been gone for [`GONE_FOR`], the leader marks its
-//! connected sessions disconnected (at the time the node went), publishes each will when it
+//! connected sessions disconnected (as of when this leader first saw the node gone; a new
+//! leader starts counting again), publishes each will when it
 //! is due (its delay, or the session's end), and ends each session when its expiry passes.
 //! Every change is a compare-and-set on the record: a client that came back meanwhile (its
 //! session adopted by another node) is left alone, and a will is published only by the
@@ -32,6 +33,8 @@ pub const GONE_FOR: u64 = 30;
 const TICK: Duration = Duration::from_secs(1);
 /// How often all records are read again anyway.
 const RESCAN: Duration = Duration::from_secs(600);
+/// Seconds before a step the store failed is tried again.
+const RETRY: u64 = 10;
 /// Steps taken per tick at most (the rest wait for the next one).
 const PER_TICK: usize = 5_000;
 
@@ -99,7 +102,7 @@ struct Due {
 struct Sweep {
     /// When each node that owns records was first seen gone by this leader.
     gone_since: HashMap<String, u64>,
-    /// Nodes live in gossip at the last reading of the records.
+    /// Nodes live in gossip at the previous tick.
     alive: HashSet<String>,
     /// When the records were last read.
     scanned: Option<Instant>,
@@ -165,8 +168,8 @@ pub async fn run(
         let now = now_unix();
         sweep.gone_since.retain(|node, _| !alive.contains(node));
         let someone_went = sweep.alive.iter().any(|n| !alive.contains(n));
+        sweep.alive = alive.clone();
         if sweep.scanned.is_none_or(|t| t.elapsed() >= RESCAN) || someone_went {
-            sweep.alive = alive.clone();
             sweep.scanned = Some(Instant::now());
             let reader = shared.clone();
             match tokio::task::spawn_blocking(move || reader.records()).await {
@@ -201,6 +204,12 @@ pub async fn run(
         let settled = settle(shared, steps, now).await;
         let (mut disconnected, mut wills, mut ended) = (0, 0, 0);
         for (due, outcome) in settled {
+            let Some(outcome) = outcome else {
+                // The store failed (logged): tried again a little later.
+                let key = (now + RETRY, due.seen.client_id.clone());
+                sweep.due.insert(key, due);
+                continue;
+            };
             match outcome {
                 Settled::Changed => {
                     tracing::debug!(client_id = %due.seen.client_id, step = ?due.step, "session record changed since it was read: left alone");
@@ -232,18 +241,23 @@ pub async fn run(
     }
 }
 
-/// Takes `steps` in the store (off the runtime); each with what came of it.
-async fn settle(shared: Arc<dyn SharedSessions>, steps: Vec<Due>, now: u64) -> Vec<(Due, Settled)> {
+/// Takes `steps` in the store (off the runtime); each with what came of it (`None`: the
+/// store failed).
+async fn settle(
+    shared: Arc<dyn SharedSessions>,
+    steps: Vec<Due>,
+    now: u64,
+) -> Vec<(Due, Option<Settled>)> {
     let taken = tokio::task::spawn_blocking(move || {
         steps
             .into_iter()
-            .filter_map(|due| {
+            .map(|due| {
                 let next = after(due.step, &due.seen.record, due.gone_since, now);
                 match shared.settle(&due.seen, next.as_ref()) {
-                    Ok(outcome) => Some((due, outcome)),
+                    Ok(outcome) => (due, Some(outcome)),
                     Err(e) => {
                         tracing::warn!(client_id = %due.seen.client_id, error = %e, "settling a session of a node that is gone failed");
-                        None
+                        (due, None)
                     }
                 }
             })

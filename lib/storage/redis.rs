@@ -513,13 +513,29 @@ impl RedisSessions {
     }
 }
 
+impl RedisSessions {
+    /// Runs `f` on the connection; after an I/O error the connection is reopened next time
+    /// (Redis restarted, the network broke).
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut RedisStore) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut store = self.0.lock();
+        let result = f(&mut store);
+        if let Err(StoreError::Io { .. }) = &result {
+            store.conn = None;
+        }
+        result
+    }
+}
+
 impl super::SharedSessions for RedisSessions {
     fn load_session(&self, client_id: &str) -> Result<Option<StoredSession>, StoreError> {
-        self.0.lock().load_session(client_id)
+        self.with(|s| s.load_session(client_id))
     }
 
     fn records(&self) -> Result<Vec<super::SharedRecord>, StoreError> {
-        self.0.lock().records()
+        self.with(|s| s.records())
     }
 
     fn settle(
@@ -527,6 +543,6 @@ impl super::SharedSessions for RedisSessions {
         seen: &super::SharedRecord,
         next: Option<&record::SessionRecord>,
     ) -> Result<super::Settled, StoreError> {
-        self.0.lock().settle(seen, next)
+        self.with(|s| s.settle(seen, next))
     }
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::auth::{broker_with_auth, connect_code, login};
+use common::temp_dir::TempDir;
 use common::{BrokerProcess, run_tool};
 use comqtt::mqtt::{Packet, Protocol, Publish, QoS, ReasonCode};
 
@@ -46,28 +47,28 @@ acl:
   - client: "trusted-*"
 "#;
 
-fn files(tag: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("comqtt-auth-file-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (rules, blacklist) = (dir.join("rules.yml"), dir.join("blacklist.yml"));
-    std::fs::write(&rules, RULES).unwrap();
-    std::fs::write(&blacklist, BLACKLIST).unwrap();
-    (rules, blacklist)
+/// The rule and blacklist files, in a directory removed when the test is done.
+fn files(tag: &str) -> (TempDir, PathBuf, PathBuf) {
+    let dir = TempDir::new(&format!("auth-file-{tag}"));
+    let rules = PathBuf::from(dir.file("rules.yml", RULES));
+    let blacklist = PathBuf::from(dir.file("blacklist.yml", BLACKLIST));
+    (dir, rules, blacklist)
 }
 
-fn broker(tag: &str) -> BrokerProcess {
-    let (rules, blacklist) = files(tag);
-    broker_with_auth(
+fn broker(tag: &str) -> (BrokerProcess, TempDir) {
+    let (dir, rules, blacklist) = files(tag);
+    let broker = broker_with_auth(
         1,
         0,
         rules.to_str().unwrap(),
         &["--auth-blacklist", blacklist.to_str().unwrap()],
-    )
+    );
+    (broker, dir)
 }
 
 #[tokio::test]
 async fn refusals_carry_the_right_connack_code_in_v5_and_3_1_1() {
-    let b = broker("codes");
+    let (b, _dir) = broker("codes");
     let addr = b.addr();
     for (protocol, bad_password, banned) in [
         (Protocol::V5, ReasonCode(0x86), ReasonCode(0x8A)),
@@ -114,7 +115,7 @@ async fn refusals_carry_the_right_connack_code_in_v5_and_3_1_1() {
 
 #[tokio::test]
 async fn acl_applies_to_publish_subscribe_and_delivery() {
-    let b = broker("acl");
+    let (b, _dir) = broker("acl");
     let addr = b.addr();
     let mut alice = login(&addr, Protocol::V5, "alice-1", "alice", "s3cret").await;
     // A publish the ACL denies: PUBACK 0x87 in v5, and nobody receives it.
@@ -212,7 +213,7 @@ async fn acl_applies_to_publish_subscribe_and_delivery() {
 
 #[test]
 fn mosquitto_clients_are_refused_and_admitted() {
-    let b = broker("mosquitto");
+    let (b, _dir) = broker("mosquitto");
     let port = b.port.to_string();
     let wait = Duration::from_secs(10);
     let out = run_tool(
@@ -291,13 +292,11 @@ fn mosquitto_clients_are_refused_and_admitted() {
 
 #[test]
 fn a_missing_or_broken_rule_file_stops_the_broker_with_a_message_naming_it() {
-    let dir = std::env::temp_dir().join(format!("comqtt-auth-broken-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let broken = dir.join("rules.yml");
-    std::fs::write(&broken, "users:\n  alice:\n    pasword: x\n").unwrap();
+    let dir = TempDir::new("auth-broken");
+    let broken = PathBuf::from(dir.file("rules.yml", "users:\n  alice:\n    pasword: x\n"));
     for (path, what) in [
         (broken.clone(), "pasword"),
-        (dir.join("missing.yml"), "missing.yml"),
+        (dir.0.join("missing.yml"), "missing.yml"),
     ] {
         let err = common::serve_refused(&[
             "--storage-way",
@@ -314,12 +313,11 @@ fn a_missing_or_broken_rule_file_stops_the_broker_with_a_message_naming_it() {
             "{err}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn metrics_count_every_connect_decision() {
-    let (rules, blacklist) = files("metrics");
+    let (_dir, rules, blacklist) = files("metrics");
     let (b, http) = BrokerProcess::start_with_http(&[
         "--auth-way",
         "1",

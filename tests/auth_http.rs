@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use common::auth::{broker_with_auth, connect_code, login};
 use common::free_port;
+use common::temp_dir::TempFile;
 use comqtt::mqtt::{Protocol, QoS, ReasonCode, SubscriptionOptions};
 
 /// Every request the service saw: (path, fields).
@@ -128,20 +129,13 @@ async fn service(seen: Seen) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-fn config(base: &str, method: &str, content_type: &str, auth_path: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "comqtt-auth-http-{}-{method}-{}.yml",
-        std::process::id(),
-        content_type.len()
-    ));
-    std::fs::write(
-        &path,
-        format!(
+fn config(base: &str, method: &str, content_type: &str, auth_path: &str) -> TempFile {
+    TempFile::new(
+        &format!("auth-http-{method}-{}.yml", content_type.len()),
+        &format!(
             "auth-mode: 1\nacl-mode: 1\ntls-enable: false\ntls-cert:\ntls-key:\nmethod: {method}\ncontent-type: {content_type}\nauth-url: {base}{auth_path}\nacl-url: {base}/acl\n"
         ),
     )
-    .unwrap();
-    path
 }
 
 #[tokio::test]

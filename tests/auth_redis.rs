@@ -9,19 +9,17 @@ use std::time::Duration;
 use common::auth::{broker_with_auth, connect_code, login};
 use common::free_port;
 use common::redis::RedisServer;
+use common::temp_dir::TempFile;
 use comqtt::mqtt::{Packet, Protocol, Publish, QoS, ReasonCode};
 
-fn config(redis: u16, hash: u8) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("comqtt-auth-redis-{redis}.yml"));
+fn config(redis: u16, hash: u8) -> TempFile {
     // The original's sample, pointed at the test server: users by user name, ACLs by client id.
-    std::fs::write(
-        &path,
-        format!(
+    TempFile::new(
+        &format!("auth-redis-{redis}.yml"),
+        &format!(
             "redis-options:\n  addr: 127.0.0.1:{redis}\n  username:\n  password:\n  db: 0\nauth-mode: 1\nauth-prefix: comqtt-auth\nacl-mode: 2\nacl-prefix: comqtt-acl\npassword-hash: {hash}\nhash-key:\n"
         ),
     )
-    .unwrap();
-    path
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::auth::{broker_with_auth, connect_code, login};
 use common::mariadb::MariaDb;
 use common::postgres::Postgres;
+use common::temp_dir::TempFile;
 use comqtt::mqtt::{Protocol, QoS, ReasonCode, SubscriptionOptions};
 
 /// Tables of the original's init.sql, except that ACL rows are keyed by client id
@@ -23,21 +24,18 @@ fn schema(password: &str) -> String {
     )
 }
 
-fn config(kind: &str, port: u16, hash: u8, user_column: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("comqtt-auth-{kind}-{port}.yml"));
+fn config(kind: &str, port: u16, hash: u8, user_column: &str) -> TempFile {
     let (login_name, extra) = if kind == "postgresql" {
         ("postgres", "  sslmode: disable\n")
     } else {
         ("root", "  charset: utf8mb4\n")
     };
-    std::fs::write(
-        &path,
-        format!(
+    TempFile::new(
+        &format!("auth-{kind}-{port}.yml"),
+        &format!(
             "auth-mode: 1\nacl-mode: 2\ndsn:\n  host: 127.0.0.1\n  port: {port}\n  schema: comqtt\n{extra}  login-name: {login_name}\n  login-password:\n  max-open-conns: 4\n  max-idle-conns: 1\nauth:\n  table: auth\n  user-column: {user_column}\n  password-column: password\n  allow-column: allow\n  password-hash: {hash}\n  hash-key:\nacl:\n  table: acl\n  user-column: client_id\n  topic-column: topic\n  access-column: access\n"
         ),
     )
-    .unwrap();
-    path
 }
 
 /// What both databases must do the same way.

@@ -57,3 +57,35 @@ impl Drop for TempDir {
         }
     }
 }
+
+/// One file under the system's temp dir, removed on drop unless the test failed.
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    /// Writes `text` to a file named after `what`, unique to this process.
+    pub fn new(what: &str, text: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!(
+            "comqtt-{what}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::write(&path, text).expect("writing a temp file");
+        TempFile(path)
+    }
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::auth::{broker_with_auth, connect_code, login};
+use common::auth::{broker_with_auth, connect_code, login, refused_with_auth};
 use common::temp_dir::TempDir;
 use common::{BrokerProcess, run_tool};
 use comqtt::mqtt::{Packet, Protocol, Publish, QoS, ReasonCode};
@@ -298,16 +298,7 @@ fn a_missing_or_broken_rule_file_stops_the_broker_with_a_message_naming_it() {
         (broken.clone(), "pasword"),
         (dir.0.join("missing.yml"), "missing.yml"),
     ] {
-        let err = common::serve_refused(&[
-            "--storage-way",
-            "0",
-            "--auth-way",
-            "1",
-            "--auth-ds",
-            "0",
-            "--auth-path",
-            path.to_str().unwrap(),
-        ]);
+        let err = refused_with_auth(0, path.to_str().unwrap());
         assert!(
             err.contains(what) && err.contains("authentication"),
             "{err}"

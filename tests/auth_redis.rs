@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::auth::{broker_with_auth, connect_code, login};
+use common::auth::{broker_with_auth, connect_code, login, refused_with_auth};
 use common::free_port;
 use common::redis::RedisServer;
 use common::temp_dir::TempFile;
@@ -185,16 +185,7 @@ async fn bcrypt_passwords_and_client_id_keys() {
 fn unreachable_redis_at_startup_stops_the_broker_naming_the_address() {
     let port = free_port();
     let cfg = config(port, 0);
-    let err = common::serve_refused(&[
-        "--storage-way",
-        "0",
-        "--auth-way",
-        "1",
-        "--auth-ds",
-        "1",
-        "--auth-path",
-        cfg.to_str().unwrap(),
-    ]);
+    let err = refused_with_auth(1, cfg.to_str().unwrap());
     assert!(
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("redis"),
         "{err}"

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::auth::{broker_with_auth, connect_code, login};
+use common::auth::{broker_with_auth, connect_code, login, refused_with_auth};
 use common::mariadb::MariaDb;
 use common::postgres::Postgres;
 use common::temp_dir::TempFile;
@@ -138,16 +138,7 @@ fn a_wrong_column_name_stops_the_broker_at_startup() {
     pg.psql("postgres", "CREATE DATABASE comqtt");
     pg.psql("comqtt", &schema("x"));
     let cfg = config("postgresql", pg.port, 0, "user_name");
-    let err = common::serve_refused(&[
-        "--storage-way",
-        "0",
-        "--auth-way",
-        "1",
-        "--auth-ds",
-        "3",
-        "--auth-path",
-        cfg.to_str().unwrap(),
-    ]);
+    let err = refused_with_auth(3, cfg.to_str().unwrap());
     assert!(
         err.contains("postgresql") && err.contains("user_name"),
         "{err}"

@@ -25,6 +25,14 @@ fn names(routes: &serde_json::Value, filter: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A v5 CONNECT resuming the session of `id` (kept 10 minutes).
+fn persistent(id: &str) -> Connect {
+    let mut k = Connect::new(Protocol::V5, id);
+    k.clean_start = false;
+    k.properties.session_expiry_interval = Some(600);
+    k
+}
+
 #[tokio::test]
 async fn three_nodes_form_one_raft_cluster_and_list_each_other() {
     let c = Cluster::start(3, &[]);
@@ -235,12 +243,6 @@ async fn retained_messages_reach_every_node_and_the_newest_wins() {
 async fn a_session_follows_its_client_to_another_node() {
     let c = Cluster::start(3, &[]);
     c.wait_voters(3).await;
-    let persistent = |id: &str| {
-        let mut k = Connect::new(Protocol::V5, id);
-        k.clean_start = false;
-        k.properties.session_expiry_interval = Some(600);
-        k
-    };
     // Subscribed on node 0, then offline: messages published on node 2 queue on node 0.
     let (mut phone, ack) = TestClient::connect_with(&c.nodes[0].addr(), persistent("phone")).await;
     assert!(!ack.session_present);
@@ -455,12 +457,6 @@ fn bad_cluster_settings_stop_the_broker_with_a_message() {
 async fn no_message_is_lost_while_a_session_moves_between_nodes() {
     let c = Cluster::start(3, &[]);
     c.wait_voters(3).await;
-    let persistent = |id: &str| {
-        let mut k = Connect::new(Protocol::V5, id);
-        k.clean_start = false;
-        k.properties.session_expiry_interval = Some(600);
-        k
-    };
     let (mut phone, _) = TestClient::connect_with(&c.nodes[0].addr(), persistent("mover")).await;
     phone.subscribe_qos(1, "feed/mover", QoS::AtLeastOnce).await;
     c.wait_routes(2, "feed/mover on c0", |r| names(r, "feed/mover") == ["c0"])
@@ -642,21 +638,14 @@ async fn a_publisher_faster_than_the_link_is_paused_instead_of_losing_qos0_messa
     // be no faster than the queue can take.
     // More than a queue holds (100,000), were the publisher not paused.
     const N: u64 = 150_000;
-    let stopped = c.nodes[1].process.as_ref().unwrap().pid().to_string();
-    let signal = |sig: &str| {
-        let ok = std::process::Command::new("kill")
-            .args([sig, &stopped])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill {sig} {stopped}");
-    };
+    let stopped = c.nodes[1].process.as_ref().unwrap();
     // Connected first (a CONNECT asks every node to let go of the client's session), and
     // the stream between the nodes is up: a message went through it.
     let mut p = TestClient::connect(&c.nodes[0].addr(), Protocol::V3_1_1, "fast-side").await;
     p.publish("burst", b"warm-up", QoS::AtMostOnce, false, 0)
         .await;
     assert_eq!(&sub.expect_publish().await.payload[..], b"warm-up");
-    signal("-STOP");
+    stopped.signal("STOP");
     let publishing = tokio::spawn(async move {
         let mut buf = bytes::BytesMut::new();
         for i in 0..N {
@@ -689,7 +678,7 @@ async fn a_publisher_faster_than_the_link_is_paused_instead_of_losing_qos0_messa
         assert!(std::time::Instant::now() < deadline, "{raft}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    signal("-CONT");
+    stopped.signal("CONT");
     let _publisher = publishing.await.unwrap();
     for i in 0..N {
         match sub.recv_within(Duration::from_secs(20)).await {
@@ -714,12 +703,7 @@ async fn a_hung_node_does_not_hold_up_clean_start_connects_on_the_others() {
     // accepts, nothing answers, and gossip takes about a second to call it dead.
     let mut sub = TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "far").await;
     sub.subscribe_qos(1, "x", QoS::AtMostOnce).await;
-    let hung = c.nodes[1].process.as_ref().unwrap().pid().to_string();
-    let stopped = std::process::Command::new("kill")
-        .args(["-STOP", &hung])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(stopped);
+    c.nodes[1].process.as_ref().unwrap().signal("STOP");
     // A clean start needs nothing from node 1: connected within the test client's patience
     // (5 s), whether node 0 gives up asking node 1 (2 s) or gossip declares it dead first.
     for id in ["fresh-1", "fresh-2"] {

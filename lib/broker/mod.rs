@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod client_info;
 pub mod cluster_link;
 pub mod connection;
+pub mod deadlines;
 pub mod enhanced_auth;
 pub mod events;
 pub mod message;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::RwLock;
 
+use super::deadlines::{Deadlines, take_due};
 use super::message::Message;
 use crate::mqtt::MqttString;
 use crate::mqtt::topic::matches;
@@ -26,7 +27,7 @@ type Messages = HashMap<MqttString, Retained>;
 pub struct RetainedStore {
     messages: RwLock<Messages>,
     /// When the messages with an expiry expire, soonest first (locked under `messages`).
-    expiring: parking_lot::Mutex<std::collections::BTreeSet<(Instant, MqttString)>>,
+    expiring: parking_lot::Mutex<Deadlines>,
     /// When recently cleared topics were cleared (in a cluster only). Locked after
     /// `messages`, never alone while changing it.
     cleared: parking_lot::Mutex<HashMap<MqttString, SystemTime>>,
@@ -225,18 +226,7 @@ impl RetainedStore {
     /// Drops expired messages (returns how many) and old tombstones.
     pub fn purge_expired(&self, now: Instant) -> usize {
         let mut map = self.messages.write();
-        let due: Vec<MqttString> = {
-            let mut expiring = self.expiring.lock();
-            let mut due = Vec::new();
-            while let Some(first) = expiring.first()
-                && first.0 <= now
-            {
-                if let Some((_, topic)) = expiring.pop_first() {
-                    due.push(topic);
-                }
-            }
-            due
-        };
+        let due = take_due(&mut self.expiring.lock(), now);
         let mut purged = 0;
         for topic in due {
             if map.get(&topic).is_some_and(|r| r.message.is_expired(now)) {

@@ -3,7 +3,7 @@
 //! expiry, and delayed will messages. Offline sessions are indexed by when they are next due
 //! (expiry or delayed will), so the housekeeping tick only looks at those that are due.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::client_info::ClientInfo;
+use super::deadlines::{Deadlines, take_due};
 use super::message::Message;
 use super::session::{Outbox, SessionState};
 use crate::mqtt::{MqttString, ReasonCode};
@@ -192,7 +193,7 @@ pub struct Sessions {
     /// When offline sessions may expire or have a delayed will due, soonest first. Locked
     /// under `map` only. An item may be stale (its session resumed since, or closed again
     /// with a new item): what is due is decided from the session itself.
-    due: Mutex<BTreeSet<(Instant, MqttString)>>,
+    due: Mutex<Deadlines>,
     /// Where session ends are recorded, under the map's lock so that a newer session of the
     /// same client id is never erased by an older one's end.
     store: Option<Arc<Store>>,
@@ -403,18 +404,7 @@ impl Sessions {
     pub fn expire(&self, now: Instant) -> Expired {
         let mut out = Expired::default();
         let mut map = self.map.lock();
-        let ids: Vec<MqttString> = {
-            let mut due = self.due.lock();
-            let mut ids = Vec::new();
-            while let Some(first) = due.first()
-                && first.0 <= now
-            {
-                if let Some((_, id)) = due.pop_first() {
-                    ids.push(id);
-                }
-            }
-            ids
-        };
+        let ids = take_due(&mut self.due.lock(), now);
         for client_id in ids {
             let Some(entry) = map.get_mut(&client_id) else {
                 continue;

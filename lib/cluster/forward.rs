@@ -69,7 +69,8 @@ struct Pressure {
 impl Pressure {
     /// A peer's queue filled past [`CONGESTED`]: `flag` is that peer's.
     fn raise(&self, flag: &AtomicBool) {
-        if !flag.swap(true, Ordering::AcqRel) {
+        // A load first: while congested, every message would otherwise write the flag.
+        if !flag.load(Ordering::Relaxed) && !flag.swap(true, Ordering::AcqRel) {
             self.congested.fetch_add(1, Ordering::AcqRel);
         }
     }

@@ -176,11 +176,7 @@ pub async fn ban(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Json<Value> {
-    let path = format!("/api/v1/mqtt/blacklist/{}", encode(&id));
-    let t = token(&headers);
-    Json(json!(
-        fan_out(&api, reqwest::Method::POST, &path, t.as_deref()).await
-    ))
+    blacklist(&api, reqwest::Method::POST, &id, &headers).await
 }
 
 /// `DELETE /api/v1/cluster/blacklist/{id}`: lifts the ban on every node.
@@ -189,11 +185,19 @@ pub async fn unban(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Json<Value> {
-    let path = format!("/api/v1/mqtt/blacklist/{}", encode(&id));
-    let t = token(&headers);
-    Json(json!(
-        fan_out(&api, reqwest::Method::DELETE, &path, t.as_deref()).await
-    ))
+    blacklist(&api, reqwest::Method::DELETE, &id, &headers).await
+}
+
+/// Sends `method` on the blacklist entry of `id` to every node, with the caller's token.
+async fn blacklist(
+    api: &ApiState,
+    method: reqwest::Method,
+    id: &str,
+    headers: &HeaderMap,
+) -> Json<Value> {
+    let path = format!("/api/v1/mqtt/blacklist/{}", encode(id));
+    let t = token(headers);
+    Json(json!(fan_out(api, method, &path, t.as_deref()).await))
 }
 
 /// The body of `POST /api/v1/cluster/nodes`.
@@ -252,12 +256,5 @@ pub async fn leave(
 
 /// Percent-encodes a path segment.
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

@@ -61,3 +61,19 @@ pub fn broker_with_auth(way: u8, datasource: u8, path: &str, extra: &[&str]) -> 
     args.extend_from_slice(extra);
     BrokerProcess::start(&args)
 }
+
+/// What `comqtt serve` says when it refuses to start with authentication on (`--auth-way 1`)
+/// from datasource `datasource` configured by `path`.
+pub fn refused_with_auth(datasource: u8, path: &str) -> String {
+    let datasource = datasource.to_string();
+    super::serve_refused(&[
+        "--storage-way",
+        "0",
+        "--auth-way",
+        "1",
+        "--auth-ds",
+        datasource.as_str(),
+        "--auth-path",
+        path,
+    ])
+}

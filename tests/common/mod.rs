@@ -250,4 +250,14 @@ impl BrokerProcess {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Sends the broker a signal by name (`STOP` freezes it, `CONT` lets it go on).
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().to_string();
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{name}").as_str(), pid.as_str()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -{name} {pid}");
+    }
 }

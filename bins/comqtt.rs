@@ -75,6 +75,9 @@ struct ServeArgs {
     /// Network address of the HTTP API (stats, clients, retained, blacklist, publish, /metrics, /healthz, /readyz); empty turns it off [default: :8080].
     #[arg(long, value_name = "ADDR")]
     http: Option<String>,
+    /// Connections the kernel queues per listener before they are accepted, capped by net.core.somaxconn (mqtt.options.listen-backlog) [default: 1024].
+    #[arg(long = "listen-backlog", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    listen_backlog: Option<u32>,
     /// Bearer token the HTTP API's mutating requests (POST, DELETE) must carry; without one they are refused (403).
     #[arg(
         long = "http-token",
@@ -323,6 +326,9 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     if let Some(v) = &args.http {
         mqtt.http = v.clone();
     }
+    if let Some(v) = args.listen_backlog {
+        mqtt.options.listen_backlog = v;
+    }
     if let Some(v) = &args.http_token {
         mqtt.http_token = v.clone();
     }
@@ -551,17 +557,22 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         )
     };
     let mut tasks = Vec::new();
+    let backlog = config.mqtt.options.listen_backlog;
     // Every listener is bound before anything is served, so a taken port stops the broker
     // at once and the cluster can advertise the addresses.
     let http_listener = if config.mqtt.http.is_empty() {
         None
     } else {
-        Some(listener::bind(&config.mqtt.http).await.with_context(|| {
-            format!(
-                "listening for HTTP on {} (--http / mqtt.http)",
-                listener::normalize(&config.mqtt.http)
-            )
-        })?)
+        Some(
+            listener::bind(&config.mqtt.http, backlog)
+                .await
+                .with_context(|| {
+                    format!(
+                        "listening for HTTP on {} (--http / mqtt.http)",
+                        listener::normalize(&config.mqtt.http)
+                    )
+                })?,
+        )
     };
     let mut mqtt_listeners = Vec::new();
     for (flag, addr, websocket) in [
@@ -575,7 +586,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
             tls: tls.clone(),
             websocket,
         };
-        let listener = listener::bind(addr).await.with_context(|| {
+        let listener = listener::bind(addr, backlog).await.with_context(|| {
             format!(
                 "listening for MQTT on {} ({flag})",
                 listener::normalize(addr)

@@ -49,7 +49,9 @@ impl AuthExchange for ChallengeExchange {
 async fn broker() -> (String, ShutdownSignal) {
     let broker = Broker::new(Capabilities::default());
     broker.register_auth_method(Arc::new(Challenge));
-    let l = listener::bind("127.0.0.1:0").await.unwrap();
+    let l = listener::bind("127.0.0.1:0", listener::DEFAULT_BACKLOG)
+        .await
+        .unwrap();
     let addr = l.local_addr().unwrap().to_string();
     let signal = ShutdownSignal::new();
     tokio::spawn(listener::run(

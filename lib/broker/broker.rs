@@ -21,6 +21,7 @@ use super::sessions::Sessions;
 use super::sessions::{NEVER_EXPIRES, PendingWill};
 use super::stats::Stats;
 use super::subscriptions::{Matches, Subscriber, SubscriptionTree};
+use super::wills::WillQueue;
 use crate::mqtt::Protocol;
 use crate::mqtt::{MqttString, QoS};
 use crate::storage::record::{SessionRecord, now_unix};
@@ -110,6 +111,8 @@ pub struct Broker {
     cluster: std::sync::OnceLock<Arc<dyn ClusterLink>>,
     /// Reads sessions other nodes left in a shared store (a cluster on Redis).
     loader: std::sync::OnceLock<Arc<dyn crate::storage::SharedSessions>>,
+    /// Wills waiting to be published at their subscribers' pace.
+    pub wills: WillQueue,
 }
 
 impl Broker {
@@ -134,6 +137,7 @@ impl Broker {
             authenticator: std::sync::OnceLock::new(),
             cluster: std::sync::OnceLock::new(),
             loader: std::sync::OnceLock::new(),
+            wills: WillQueue::default(),
         })
     }
 
@@ -185,6 +189,27 @@ impl Broker {
     /// to every matching subscription. Returns the number of subscribers it reached.
     pub fn publish(&self, message: Message) -> usize {
         self.publish_durable(message).0
+    }
+
+    /// Publishes a will message: through the will queue, at the pace of its subscribers,
+    /// when the queue's task runs ([`Broker::run_housekeeping`] starts it), else at once.
+    pub fn publish_will(&self, will: Message) {
+        if let Some(will) = self.wills.push(will) {
+            self.publish(will);
+        }
+    }
+
+    /// A connected subscriber of `topic` whose outbox is at least half full, if any.
+    pub fn backlogged_subscriber(&self, topic: &str) -> Option<Arc<Outbox>> {
+        let tree = self.subscriptions.read();
+        let mut m = Matches::default();
+        tree.matches(topic, &mut m);
+        m.subscribers
+            .iter()
+            .chain(m.shared.iter().map(|(_, s)| s))
+            .map(|s| &s.outbox)
+            .find(|o| o.is_online() && o.is_backlogged())
+            .cloned()
     }
 
     /// [`Broker::publish`], also returning the store ticket after which the message is durable
@@ -282,7 +307,11 @@ impl Broker {
             if !ordinary {
                 m.subscribers.clear();
             }
-            m.shared.retain(|(key, _)| shared.iter().any(|k| k == key));
+            // Sorted once, so a message for many groups costs n log n, not n².
+            let mut chosen: Vec<&str> = shared.iter().map(String::as_str).collect();
+            chosen.sort_unstable();
+            m.shared
+                .retain(|(key, _)| chosen.binary_search(key).is_ok());
         }
         let publisher = message.publisher.as_ref();
         m.subscribers
@@ -420,14 +449,9 @@ impl Broker {
         }
     }
 
-    /// Adds a subscription of `client_id`; true if it did not exist before.
-    pub fn subscribe(
-        &self,
-        client_id: &MqttString,
-        outbox: &Arc<Outbox>,
-        filter: &str,
-        sub: SessionSubscription,
-    ) -> bool {
+    /// Adds a subscription of the session whose outbox is `outbox`; true if it did not
+    /// exist before.
+    pub fn subscribe(&self, outbox: &Arc<Outbox>, filter: &str, sub: SessionSubscription) -> bool {
         let subscriber = Subscriber {
             outbox: outbox.clone(),
             options: sub.options,
@@ -435,7 +459,7 @@ impl Broker {
         };
         let mut tree = self.subscriptions.write();
         let appeared = !tree.has_filter(filter);
-        let is_new = tree.subscribe(filter, client_id, subscriber);
+        let is_new = tree.subscribe(filter, subscriber);
         if appeared {
             self.filter_changed(filter, true);
         }
@@ -445,10 +469,10 @@ impl Broker {
         is_new
     }
 
-    /// Removes a subscription of `client_id`; true if it existed.
-    pub fn unsubscribe(&self, client_id: &str, filter: &str) -> bool {
+    /// Removes the subscription of the session whose outbox is `outbox`; true if it existed.
+    pub fn unsubscribe(&self, outbox: &Arc<Outbox>, filter: &str) -> bool {
         let mut tree = self.subscriptions.write();
-        let existed = tree.unsubscribe(filter, client_id);
+        let existed = tree.unsubscribe(filter, outbox);
         if existed && !tree.has_filter(filter) {
             self.filter_changed(filter, false);
         }
@@ -509,7 +533,7 @@ impl Broker {
                     options,
                     identifier,
                 };
-                self.subscribe(&client_id, &outbox, &filter, sub);
+                self.subscribe(&outbox, &filter, sub);
                 info.subscribed(&filter);
                 state.subscriptions.insert(filter, sub);
             }
@@ -645,7 +669,10 @@ impl Broker {
 
     /// Every subscribed filter with its number of subscribers.
     pub fn subscription_summary(&self) -> Vec<(String, usize)> {
-        self.subscriptions.read().summary()
+        // Sorted after the tree's lock is released.
+        let mut all = self.subscriptions.read().summary();
+        all.sort_unstable();
+        all
     }
 
     /// Bans a client id: refused at CONNECT from now on, and disconnected (0x98 Administrative
@@ -682,7 +709,7 @@ impl Broker {
         // meanwhile is queued and goes along: the gap before the new node takes over is only
         // the reply's way there.
         self.flush_store(client_id).await;
-        self.end_session(client_id, &released.state, &released.outbox);
+        self.end_session(&released.state, &released.outbox);
         let queued = released.outbox.take_all();
         if clean_start && let Some(will) = released.will {
             self.publish(will);
@@ -806,7 +833,7 @@ impl Broker {
         }];
         let mut state = handed.state;
         for (filter, sub) in &state.subscriptions {
-            self.subscribe(client_id, &outbox, filter, *sub);
+            self.subscribe(&outbox, filter, *sub);
             info.subscribed(filter);
             changes.push(Change::Subscribed {
                 client_id: client_id.clone(),
@@ -864,14 +891,14 @@ impl Broker {
     }
 
     /// Removes every subscription of an ended session from the router.
-    pub fn end_session(&self, client_id: &str, state: &SessionState, outbox: &Arc<Outbox>) {
+    pub fn end_session(&self, state: &SessionState, outbox: &Arc<Outbox>) {
         Stats::sub(&self.stats.inflight, state.inflight.len() as u64);
         if state.subscriptions.is_empty() {
             return;
         }
         let mut tree = self.subscriptions.write();
         for filter in state.subscriptions.keys() {
-            if tree.unsubscribe_session(filter, client_id, outbox) && !tree.has_filter(filter) {
+            if tree.unsubscribe(filter, outbox) && !tree.has_filter(filter) {
                 self.filter_changed(filter, false);
             }
         }
@@ -886,11 +913,11 @@ impl Broker {
         let expired = self.sessions.expire(now);
         for (client_id, state, outbox) in &expired.sessions {
             tracing::debug!(client_id = %client_id, "session expired");
-            self.end_session(client_id, state, outbox);
+            self.end_session(state, outbox);
         }
         for will in expired.wills {
             tracing::debug!(topic = %will.topic, "publishing delayed will");
-            self.publish(will);
+            self.publish_will(will);
         }
         let purged = self.retained.purge_expired(now);
         if purged > 0 {
@@ -905,6 +932,7 @@ impl Broker {
         sys_interval: Duration,
         mut shutdown: crate::shutdown::Shutdown,
     ) {
+        tokio::spawn(WillQueue::run(self.clone(), shutdown.clone()));
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_sys: Option<Instant> = None;
         let mut last_save = Instant::now();

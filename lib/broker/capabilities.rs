@@ -42,6 +42,15 @@ pub struct Capabilities {
     pub obscure_not_authorized: bool,
     /// Continue the cumulative counters after a restart (`restore-sys-info-restart`).
     pub restore_counters: bool,
+    /// Most levels in a topic name or filter (`maximum-topic-levels`): deeper ones are
+    /// refused (SUBACK 0x8F, PUBACK 0x90, CONNACK 0x90 for a will; 3.x SUBACK 0x80).
+    pub maximum_topic_levels: usize,
+    /// Longest topic name or filter in bytes (`maximum-topic-length`; the protocol's own
+    /// limit is 65,535).
+    pub maximum_topic_length: usize,
+    /// Most subscriptions one session may hold (`maximum-subscriptions-per-client`;
+    /// 0: no limit): more are refused with SUBACK 0x97 Quota exceeded (3.x 0x80).
+    pub maximum_subscriptions_per_client: usize,
 }
 
 impl Default for Capabilities {
@@ -64,6 +73,9 @@ impl Default for Capabilities {
             maximum_inflight: 1024,
             obscure_not_authorized: false,
             restore_counters: true,
+            maximum_topic_levels: 128,
+            maximum_topic_length: 65_535,
+            maximum_subscriptions_per_client: 0,
         }
     }
 }
@@ -85,6 +97,19 @@ impl Capabilities {
         } else {
             crate::mqtt::ReasonCode::NOT_AUTHORIZED
         }
+    }
+
+    /// True if a topic name or filter (the filter part of `$share/{group}/{filter}`) is
+    /// within the configured length and number of levels. Counts without allocating and
+    /// stops at the first level past the limit.
+    pub fn topic_within_limits(&self, topic: &str) -> bool {
+        topic.len() <= self.maximum_topic_length
+            && topic
+                .bytes()
+                .filter(|b| *b == b'/')
+                .take(self.maximum_topic_levels)
+                .count()
+                < self.maximum_topic_levels
     }
 
     /// True if clients of `protocol` may connect.

@@ -2,6 +2,7 @@
 //! is, where it connects from, its counters. Shared by the client's connection, which
 //! updates it, and the session registry, which lists it.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -36,8 +37,8 @@ pub struct ClientInfo {
     pub bytes_sent: AtomicU64,
     /// Unacknowledged outbound QoS 1/2 messages.
     pub inflight: AtomicU64,
-    /// Topic filters subscribed, in subscription order.
-    pub filters: Mutex<Vec<String>>,
+    /// Topic filters subscribed (each sharing its allocation with the session's own copy).
+    pub(crate) filters: Mutex<HashSet<MqttString>>,
 }
 
 /// The parts of a will shown to operators.
@@ -65,21 +66,31 @@ impl ClientInfo {
             bytes_received: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             inflight: AtomicU64::new(0),
-            filters: Mutex::new(Vec::new()),
+            filters: Mutex::new(HashSet::new()),
         }
     }
 
-    /// Records a subscription (replacing one to the same filter).
-    pub fn subscribed(&self, filter: &str) {
-        let mut filters = self.filters.lock();
-        if !filters.iter().any(|f| f == filter) {
-            filters.push(filter.to_string());
-        }
+    /// Records a subscription (once per filter).
+    pub fn subscribed(&self, filter: &MqttString) {
+        self.filters.lock().insert(filter.clone());
     }
 
     /// Records an unsubscription.
     pub fn unsubscribed(&self, filter: &str) {
-        self.filters.lock().retain(|f| f != filter);
+        self.filters.lock().remove(filter);
+    }
+
+    /// The filters subscribed, sorted.
+    pub fn filters(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.filters.lock().iter().map(|f| f.to_string()).collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// Takes over the filters of the session's previous connection (a resumed session).
+    pub fn inherit_filters(&self, previous: &ClientInfo) {
+        let filters = previous.filters.lock().clone();
+        *self.filters.lock() = filters;
     }
 
     /// Reads a counter.

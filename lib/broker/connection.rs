@@ -3,7 +3,7 @@
 //! QoS flows, subscriptions, topic aliases, flow control, keep alive), drains the session's
 //! outbox, and writes everything produced in one wake-up with one write.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use super::client_info::{ClientInfo, WillSummary};
 use super::cluster_link::Takeover;
 use super::enhanced_auth::{AuthExchange, AuthStep};
 use super::message::{Delivery, Message};
+use super::retained::RetainedCursor;
 use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
 use super::sessions::{Closed, Kick, NEVER_EXPIRES, PendingWill};
 use super::stats::Stats;
@@ -37,6 +38,13 @@ const WRITE_HIGH_WATER: usize = 256 * 1024;
 const MAX_BUFFERED: usize = 4 * 1024 * 1024;
 /// Time given to flush the last packets before closing.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a connection closed with a reason code reads and discards what the client still
+/// sends, so the reason code reaches it (see [`linger`]).
+const LINGER: Duration = Duration::from_secs(1);
+/// How long a connection being taken over waits for more of what its client sent before.
+const TAKEOVER_READ_IDLE: Duration = Duration::from_millis(50);
+/// The most a connection being taken over reads before it lets the session go.
+const TAKEOVER_READ_MAX: usize = 1024 * 1024;
 /// Bytes read per read call when the buffer has no room.
 const READ_CHUNK: usize = 4096;
 /// Most bytes reserved at once for the rest of a packet: a peer's fixed header alone never
@@ -49,6 +57,12 @@ const QUIET_READ: usize = 512;
 const KEEP_OUT_CAPACITY: usize = 64 * 1024;
 /// How long a SUBACK waits (in a cluster) for the new routes to be committed.
 const ROUTE_WAIT: Duration = Duration::from_secs(2);
+/// Retained messages taken for a new subscription at a time, once the outbox holds fewer.
+const RETAINED_CHUNK: usize = 64;
+/// Topics of the retained store looked at per chunk (the store's read lock is held that long).
+const RETAINED_SCAN_BUDGET: usize = 4096;
+/// Chunks of retained messages per wake-up before the connection lets other work run.
+const RETAINED_CHUNKS_PER_TURN: usize = 16;
 /// The longest a publisher pauses for a congested cluster queue before it reads on anyway.
 const CONGESTION_PAUSE: Duration = Duration::from_millis(100);
 
@@ -103,7 +117,7 @@ pub async fn serve<S>(
         Ok(Err(refusal)) => {
             tracing::debug!(%peer, error = %refusal.why, "refused connection");
             if let Some((protocol, code)) = refusal.connack {
-                refuse_connection(&mut writer, protocol, code).await;
+                Box::pin(refuse_connection(&mut reader, &mut writer, protocol, code)).await;
             }
             return;
         }
@@ -127,7 +141,13 @@ pub async fn serve<S>(
             Ok(done) => Some(done),
             Err(code) => {
                 tracing::info!(%peer, reason = %code, "enhanced authentication failed");
-                refuse_connection(&mut writer, connect.protocol, code).await;
+                Box::pin(refuse_connection(
+                    &mut reader,
+                    &mut writer,
+                    connect.protocol,
+                    code,
+                ))
+                .await;
                 return;
             }
         }
@@ -153,7 +173,7 @@ pub async fn serve<S>(
                 format!("0x{:02X} (MQTT 3.x return code)", code.0)
             };
             tracing::info!(%peer, %reason, why, "connection refused");
-            refuse_connection(&mut writer, protocol, code).await;
+            Box::pin(refuse_connection(&mut reader, &mut writer, protocol, code)).await;
             return;
         }
     };
@@ -261,6 +281,40 @@ pub async fn serve<S>(
         }
     };
 
+    // Boxed: the closing steps' state is not part of every connection's task.
+    Box::pin(close_connection(
+        link, close, reader, writer, rbuf, unflushed, peer, max_packet,
+    ))
+    .await;
+}
+
+/// Ends a connection: reads what a client being taken over sent before, sends the
+/// DISCONNECT with its reason code (v5), flushes, hands the session back, and lingers.
+#[allow(clippy::too_many_arguments)]
+async fn close_connection<R, W>(
+    mut link: Link,
+    close: Close,
+    mut reader: R,
+    mut writer: W,
+    mut rbuf: BytesMut,
+    unflushed: bool,
+    peer: String,
+    max_packet: usize,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let broker = link.broker.clone();
+    let close = if close.reason == Some(ReasonCode::SESSION_TAKEN_OVER) {
+        // What the client sent on this connection before it opened the new one is handled
+        // before the session moves (a retained clear, a DISCONNECT that ends the session).
+        match Box::pin(link.read_what_arrived(&mut reader, &mut rbuf, max_packet)).await {
+            Ok(()) => close,
+            Err(ended) => ended,
+        }
+    } else {
+        close
+    };
     tracing::debug!(%peer, client_id = %link.client_id, why = %close.why, "client disconnected");
     broker
         .events
@@ -268,6 +322,7 @@ pub async fn serve<S>(
     // Offline before the client can see the connection close: a QoS 0 message published after
     // that must not be queued for it.
     link.outbox.set_online(false);
+    let mut told = false;
     if let (Some(reason), true) = (close.reason, link.protocol.is_v5()) {
         // Straight into `out`: output still held for a commit is not sent (nothing it
         // acknowledges is promised yet), but the DISCONNECT must be.
@@ -275,6 +330,7 @@ pub async fn serve<S>(
         link.hold_forwarded = 0;
         link.route_wait = None;
         link.send(Packet::Disconnect(Disconnect::new(reason)));
+        told = reason != ReasonCode::SERVER_SHUTTING_DOWN;
     }
     if !link.out.is_empty() || unflushed {
         let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
@@ -285,11 +341,31 @@ pub async fn serve<S>(
     }
     Stats::sub(&broker.stats.clients_connected, 1);
     link.flush_counts();
+    // The session goes back first: a connection taking it over does not wait for the linger.
     link.finish(close.publish_will);
+    if told {
+        Box::pin(linger(&mut reader)).await;
+    }
 }
 
-/// Answers CONNECT with a refusing CONNACK (best effort: the connection closes next).
-async fn refuse_connection<W: AsyncWrite + Unpin>(
+/// After a DISCONNECT with a reason code (and our side of the connection shut down), reads
+/// and discards what the client still sends, until it closes or [`LINGER`] passes: closing
+/// at once would answer its next packet with a reset, which can destroy the DISCONNECT
+/// unread in its receive buffer.
+async fn linger<R: AsyncRead + Unpin>(reader: &mut R) {
+    let deadline = tokio::time::Instant::now() + LINGER;
+    let mut sink = vec![0u8; READ_CHUNK];
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, reader.read(&mut sink)).await {
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+/// Answers CONNECT with a refusing CONNACK, shuts our side down and lingers (best effort:
+/// the connection closes next).
+async fn refuse_connection<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    reader: &mut R,
     writer: &mut W,
     protocol: Protocol,
     code: ReasonCode,
@@ -299,7 +375,12 @@ async fn refuse_connection<W: AsyncWrite + Unpin>(
         .encode(protocol, &mut out)
         .is_ok()
     {
-        let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&out)).await;
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
+            writer.write_all(&out).await?;
+            writer.shutdown().await
+        })
+        .await;
+        linger(reader).await;
     }
 }
 
@@ -651,6 +732,8 @@ struct Link {
     persistent: bool,
     /// What the client may publish and receive; `None`: everything.
     acl: Option<Box<ClientAcl>>,
+    /// Retained messages new subscriptions still have to get (boxed: rarely present).
+    retained: Option<Box<VecDeque<(RetainedCursor, SessionSubscription)>>>,
 }
 
 impl Link {
@@ -678,6 +761,13 @@ impl Link {
             );
         }
         if let Some(will) = &connect.will {
+            if !caps.topic_within_limits(&will.topic) {
+                return refuse(
+                    ReasonCode::TOPIC_NAME_INVALID,
+                    ReasonCode::V3_NOT_AUTHORIZED,
+                    "will topic longer or deeper than the maximum",
+                );
+            }
             if will.qos > caps.maximum_qos {
                 return refuse(
                     ReasonCode::QOS_NOT_SUPPORTED,
@@ -853,7 +943,7 @@ impl Link {
                 // The client's session was on another node: it continues here. A session of
                 // the client this node still held (a race) ends first.
                 if let Some(old) = broker.sessions.release(&client_id).await {
-                    broker.end_session(&client_id, &old.state, &old.outbox);
+                    broker.end_session(&old.state, &old.outbox);
                 }
                 let persistent = broker.store.is_some() && session_expiry > 0;
                 broker.adopt(&client_id, handed, persistent);
@@ -883,10 +973,10 @@ impl Link {
             }
         };
         if let Some((old, old_outbox)) = &opened.discarded {
-            broker.end_session(&client_id, old, old_outbox);
+            broker.end_session(old, old_outbox);
         }
         if let Some(will) = opened.will {
-            broker.publish(will);
+            broker.publish_will(will);
         }
         if claim.as_ref().is_some_and(|c| c.superseded()) {
             // A newer connection of the id on another node won while this one opened its
@@ -900,7 +990,7 @@ impl Link {
                 None,
                 caps.maximum_client_writes_pending,
             ) {
-                broker.end_session(&client_id, &state, &opened.outbox);
+                broker.end_session(&state, &opened.outbox);
             }
             return refuse(
                 ReasonCode::SERVER_BUSY,
@@ -924,10 +1014,13 @@ impl Link {
             last_packet: Instant::now(),
             aliases: None,
             client_alias_max: connect.properties.topic_alias_maximum.unwrap_or(0),
+            // The client's receive maximum, within the server's own bound on what it keeps
+            // unacknowledged per client.
             send_quota: connect
                 .properties
                 .receive_maximum
-                .unwrap_or(caps.maximum_inflight) as usize,
+                .map_or(caps.maximum_inflight, |r| r.min(caps.maximum_inflight))
+                as usize,
             client_max_packet: connect
                 .properties
                 .maximum_packet_size
@@ -947,6 +1040,7 @@ impl Link {
             }),
             persistent: broker.store.is_some() && session_expiry > 0,
             acl,
+            retained: None,
         };
         link.outbox.set_persistent(link.persistent);
         let mut changes = Vec::new();
@@ -1230,6 +1324,30 @@ impl Link {
         }
     }
 
+    /// Reads and handles what the client sent before it opened the connection taking this
+    /// one's session over: until the client's close, a pause of [`TAKEOVER_READ_IDLE`], or
+    /// [`TAKEOVER_READ_MAX`] bytes. `Err` when a packet ends the connection (a DISCONNECT).
+    async fn read_what_arrived<R: AsyncRead + Unpin>(
+        &mut self,
+        reader: &mut R,
+        rbuf: &mut BytesMut,
+        max_packet: usize,
+    ) -> Result<(), Close> {
+        let mut read = 0;
+        while read < TAKEOVER_READ_MAX && self.paused.is_none() {
+            match tokio::time::timeout(TAKEOVER_READ_IDLE, reader.read_buf(reserve(rbuf))).await {
+                Ok(Ok(n)) if n > 0 => {
+                    read += n;
+                    Stats::add(&self.broker.stats.bytes_received, n as u64);
+                    Stats::add(&self.info.bytes_received, n as u64);
+                    self.handle_input(rbuf, max_packet)?;
+                }
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
     /// Decodes and handles every whole packet in `rbuf`.
     fn handle_input(&mut self, rbuf: &mut BytesMut, max_packet: usize) -> Result<(), Close> {
         loop {
@@ -1390,6 +1508,13 @@ impl Link {
                     .insert(alias, p.topic.detached());
             }
         }
+        if !caps.topic_within_limits(&p.topic) {
+            // Longer or deeper than the broker keeps: v5 gets 0x90 in PUBACK / PUBREC, 3.x an
+            // acknowledgement of a message that is dropped `[MQTT-3.3.5-2]`.
+            tracing::debug!(client_id = %self.client_id, bytes = p.topic.len(), "publish to a topic beyond the limits");
+            Stats::add(&self.broker.stats.messages_dropped, 1);
+            return self.ack(p.qos, p.packet_id, ReasonCode::TOPIC_NAME_INVALID);
+        }
         if p.topic.starts_with("$SYS") {
             // Clients may not publish into the broker's own `$SYS` tree: refused in v5,
             // acknowledged and dropped in 3.x `[MQTT-3.3.5-2]`.
@@ -1517,8 +1642,19 @@ impl Link {
                     continue;
                 }
             };
-            if !valid_topic_filter(inner) {
+            if f.filter.len() > caps.maximum_topic_length
+                || !caps.topic_within_limits(inner)
+                || !valid_topic_filter(inner)
+            {
                 reasons.push(failure(ReasonCode::TOPIC_FILTER_INVALID));
+                continue;
+            }
+            let quota = caps.maximum_subscriptions_per_client;
+            if quota > 0
+                && self.session.subscriptions.len() >= quota
+                && !self.session.subscriptions.contains_key(&f.filter[..])
+            {
+                reasons.push(failure(ReasonCode::QUOTA_EXCEEDED));
                 continue;
             }
             if self
@@ -1550,11 +1686,10 @@ impl Link {
                 options,
                 identifier: s.properties.subscription_identifier,
             };
-            let is_new = self
-                .broker
-                .subscribe(&self.client_id, &self.outbox, &f.filter, sub);
-            self.session.subscriptions.insert(f.filter.detached(), sub);
-            self.info.subscribed(&f.filter);
+            let is_new = self.broker.subscribe(&self.outbox, &f.filter, sub);
+            let filter = f.filter.detached();
+            self.info.subscribed(&filter);
+            self.session.subscriptions.insert(filter, sub);
             let change = Change::Subscribed {
                 client_id: self.client_id.clone(),
                 filter: f.filter.detached(),
@@ -1600,10 +1735,12 @@ impl Link {
             reasons,
             properties: Default::default(),
         }));
+        // Sent at the client's pace, as it reads (see `feed_retained`).
+        let since = Instant::now();
         for (filter, sub) in retained {
-            for m in self.broker.retained.matching(&filter) {
-                self.broker.deliver_retained(&self.outbox, &m, &sub);
-            }
+            self.retained
+                .get_or_insert_default()
+                .push_back((RetainedCursor::new(&filter, since), sub));
         }
         Ok(())
     }
@@ -1620,7 +1757,7 @@ impl Link {
                 };
                 self.persist(vec![change], true);
             }
-            self.broker.unsubscribe(&self.client_id, filter);
+            self.broker.unsubscribe(&self.outbox, filter);
             reasons.push(if existed {
                 ReasonCode::SUCCESS
             } else {
@@ -1727,8 +1864,78 @@ impl Link {
     }
 
     /// Moves queued messages into the output buffer while the client's receive maximum and
-    /// the output high-water mark allow.
+    /// the output high-water mark allow; then tops the outbox up from the retained messages
+    /// new subscriptions still have to get.
     fn drain_outbox(&mut self) {
+        self.drain_queued();
+        if self.retained.is_some() {
+            self.feed_retained();
+        }
+    }
+
+    /// Delivers retained messages of new subscriptions while the client keeps up: a chunk
+    /// whenever the outbox is nearly empty and output has room, so a subscriber of a
+    /// hundred thousand retained topics gets every one (QoS 1 too), bounded by its receive
+    /// maximum rather than by the outbox's bound. A chunk looks at a bounded number of
+    /// topics; when the turn's share is used up with room left, the connection wakes itself
+    /// to go on after other work.
+    fn feed_retained(&mut self) {
+        for _ in 0..RETAINED_CHUNKS_PER_TURN {
+            let room = self.out.len() + self.held.len() < WRITE_HIGH_WATER
+                && self.outbox.len() < RETAINED_CHUNK
+                && self.session.inflight.len() < self.send_quota;
+            if !room {
+                return;
+            }
+            let Some(cursors) = self.retained.as_mut() else {
+                return;
+            };
+            let Some((cursor, sub)) = cursors.front_mut() else {
+                self.retained = None;
+                return;
+            };
+            let sub = *sub;
+            let found = self
+                .broker
+                .retained
+                .scan(cursor, RETAINED_CHUNK, RETAINED_SCAN_BUDGET);
+            if cursor.is_done() {
+                cursors.pop_front();
+            }
+            for m in &found {
+                self.broker.deliver_retained(&self.outbox, m, &sub);
+            }
+            self.drain_queued();
+        }
+        if self.retained.is_some() {
+            self.outbox.wake();
+        }
+    }
+
+    /// Delivers what is left of the retained messages of new subscriptions into the outbox
+    /// as the session goes offline (as many as an offline session keeps).
+    fn queue_remaining_retained(&mut self) {
+        let Some(cursors) = self.retained.take() else {
+            return;
+        };
+        let mut room = self.broker.capabilities.maximum_queued_messages;
+        for (mut cursor, sub) in cursors.into_iter() {
+            if sub.options.qos == QoS::AtMostOnce {
+                continue;
+            }
+            while room > 0 && !cursor.is_done() {
+                let found = self.broker.retained.scan(&mut cursor, room, usize::MAX);
+                room -= found.len();
+                for m in &found {
+                    self.broker.deliver_retained(&self.outbox, m, &sub);
+                }
+            }
+        }
+    }
+
+    /// Moves queued messages into the output buffer while the client's receive maximum and
+    /// the output high-water mark allow.
+    fn drain_queued(&mut self) {
         let outbox = self.outbox.clone();
         let now = Instant::now();
         outbox.drain(|d| {
@@ -1832,7 +2039,10 @@ impl Link {
     }
 
     /// Hands the session back and publishes the will if due.
-    fn finish(self, publish_will: bool) {
+    fn finish(mut self, publish_will: bool) {
+        if self.session_expiry > 0 {
+            self.queue_remaining_retained();
+        }
         let broker = self.broker.clone();
         let max_expiry = broker.capabilities.maximum_message_expiry_interval;
         let mut now_will = None;
@@ -1878,10 +2088,10 @@ impl Link {
         );
         if let Closed::Ended(state) = closed {
             // The registry recorded the end in the store; the router forgets the subscriptions.
-            broker.end_session(&self.client_id, &state, &self.outbox);
+            broker.end_session(&state, &self.outbox);
         }
         if let Some(will) = now_will {
-            broker.publish(will);
+            broker.publish_will(will);
         }
     }
 }

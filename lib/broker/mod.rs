@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod stats;
 pub mod subscriptions;
 pub mod sys;
+pub mod wills;
 
 pub use broker::{Audience, Broker};
 pub use capabilities::Capabilities;

@@ -2,8 +2,12 @@
 //! a cluster, also when each recently cleared topic was cleared (a tombstone), so that an older
 //! message from another node that arrives after the clear does not bring the topic back.
 //! Messages with an expiry are indexed by it, so purging looks only at those that are due.
+//! Topics are kept in order, so the messages matching a filter are found from the filter's
+//! literal prefix on, and a new subscription can take them a chunk at a time
+//! ([`RetainedStore::scan`]) at the pace its client reads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,8 +23,8 @@ use crate::mqtt::topic::matches;
 /// node (a node's queue is given up after 60 s).
 const TOMBSTONE_KEEP: Duration = Duration::from_secs(300);
 
-/// Retained messages by topic.
-type Messages = HashMap<MqttString, Retained>;
+/// Retained messages by topic, in topic order.
+type Messages = BTreeMap<MqttString, Retained>;
 
 /// The retained message of every topic that has one.
 #[derive(Debug, Default)]
@@ -41,6 +45,8 @@ pub struct RetainedStore {
 struct Retained {
     message: Arc<Message>,
     created: SystemTime,
+    /// When this store took it (this node's clock, which cursors compare with).
+    stored: Instant,
 }
 
 impl RetainedStore {
@@ -135,6 +141,7 @@ impl RetainedStore {
             Retained {
                 message: kept,
                 created,
+                stored: Instant::now(),
             },
         );
         // The old one leaves the index before the new one enters (they may expire at once).
@@ -179,16 +186,62 @@ impl RetainedStore {
             .collect()
     }
 
-    /// The unexpired retained messages whose topics match `filter`.
+    /// The unexpired retained messages whose topics match `filter`, all at once (tests and
+    /// small stores; a subscription takes them with [`RetainedStore::scan`]).
     pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
+        let mut out = Vec::new();
+        let mut cursor = RetainedCursor::new(filter, Instant::now());
+        while !cursor.is_done() {
+            out.extend(self.scan(&mut cursor, usize::MAX, usize::MAX));
+        }
+        out
+    }
+
+    /// The next unexpired messages matching the cursor's filter, in topic order: at most
+    /// `max` of them, looking at most at `budget` topics (the store's lock is held that
+    /// long). Moves the cursor past what it looked at; [`RetainedCursor::is_done`] tells
+    /// when every topic has been seen. Messages stored after the cursor's `since` are left
+    /// out: the subscription received them as they were published.
+    pub fn scan(
+        &self,
+        cursor: &mut RetainedCursor,
+        max: usize,
+        budget: usize,
+    ) -> Vec<Arc<Message>> {
         let now = Instant::now();
-        self.messages
-            .read()
-            .values()
-            .map(|r| &r.message)
-            .filter(|m| !m.is_expired(now) && matches(filter, &m.topic))
-            .cloned()
-            .collect()
+        let map = self.messages.read();
+        let prefix = cursor.prefix();
+        let start = match &cursor.after {
+            Some(after) => Bound::Excluded(after.as_str()),
+            None => Bound::Included(prefix),
+        };
+        let mut out = Vec::new();
+        let mut looked = 0;
+        let mut last = None;
+        let mut range = map.range::<str, _>((start, Bound::Unbounded));
+        loop {
+            if out.len() >= max || looked >= budget {
+                // More may follow: resume after the last topic looked at.
+                cursor.after = last.or(cursor.after.take());
+                return out;
+            }
+            let Some((topic, r)) = range.next() else {
+                break;
+            };
+            if !topic.starts_with(prefix) {
+                break;
+            }
+            looked += 1;
+            last = Some(topic.clone());
+            if r.stored <= cursor.since
+                && !r.message.is_expired(now)
+                && matches(&cursor.filter, topic)
+            {
+                out.push(r.message.clone());
+            }
+        }
+        cursor.done = true;
+        out
     }
 
     /// One page of retained messages with the time each was stored, sorted by topic, `$SYS`
@@ -196,15 +249,13 @@ impl RetainedStore {
     pub fn page(&self, page: usize, page_size: usize) -> (Vec<(Arc<Message>, SystemTime)>, usize) {
         let now = Instant::now();
         let map = self.messages.read();
-        let mut all: Vec<&Retained> = map
+        let listed =
+            |r: &&Retained| !r.message.topic.starts_with("$SYS") && !r.message.is_expired(now);
+        let total = map.values().filter(listed).count();
+        let items = map
             .values()
-            .filter(|r| !r.message.topic.starts_with("$SYS") && !r.message.is_expired(now))
-            .collect();
-        all.sort_by(|a, b| a.message.topic.cmp(&b.message.topic));
-        let total = all.len();
-        let items = all
-            .into_iter()
-            .skip(page.saturating_sub(1) * page_size)
+            .filter(listed)
+            .skip(page.saturating_sub(1).saturating_mul(page_size))
             .take(page_size)
             .map(|r| (r.message.clone(), r.created))
             .collect();
@@ -257,6 +308,58 @@ impl RetainedStore {
     }
 }
 
+/// Where a subscription's delivery of the retained messages matching its filter stands:
+/// the filter, the last topic looked at, and when the subscription was made.
+#[derive(Debug, Clone)]
+pub struct RetainedCursor {
+    filter: Box<str>,
+    /// Length of the filter's literal prefix (the levels before the first wildcard): only
+    /// topics starting with it can match.
+    prefix_len: usize,
+    /// The last topic looked at.
+    after: Option<MqttString>,
+    /// Messages stored later reached the subscription as they were published.
+    since: Instant,
+    /// Every topic has been looked at.
+    done: bool,
+}
+
+impl RetainedCursor {
+    /// A cursor before the first topic that may match `filter`, for a subscription made at
+    /// `since`.
+    pub fn new(filter: &str, since: Instant) -> RetainedCursor {
+        let wildcard = filter
+            .split('/')
+            .scan(0, |at, level| {
+                let start = *at;
+                *at += level.len() + 1;
+                Some((start, level))
+            })
+            .find(|(_, level)| *level == "+" || *level == "#");
+        let prefix_len = match wildcard {
+            // "a/b/+" -> "a/b" (the separator too would miss "a/b" itself for "a/b/#").
+            Some((start, _)) => start.saturating_sub(1),
+            None => filter.len(),
+        };
+        RetainedCursor {
+            filter: filter.into(),
+            prefix_len,
+            after: None,
+            since,
+            done: false,
+        }
+    }
+
+    fn prefix(&self) -> &str {
+        &self.filter[..self.prefix_len]
+    }
+
+    /// True once every topic that may match has been looked at.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +379,48 @@ mod tests {
         let store = RetainedStore::default();
         store.keep_tombstones();
         store
+    }
+
+    #[test]
+    fn a_cursor_takes_the_matching_messages_in_chunks_and_skips_later_ones() {
+        let store = RetainedStore::default();
+        for t in ["a", "a/b", "a/b/c", "a/x/c", "ab", "b/c", "$SYS/a"] {
+            store.set(&retained(t, b"x"));
+        }
+        let topics = |filter: &str| -> Vec<String> {
+            let mut v: Vec<String> = store
+                .matching(filter)
+                .iter()
+                .map(|m| m.topic.to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(topics("a/#"), ["a", "a/b", "a/b/c", "a/x/c"]);
+        assert_eq!(topics("a/+/c"), ["a/b/c", "a/x/c"]);
+        assert_eq!(topics("#"), ["a", "a/b", "a/b/c", "a/x/c", "ab", "b/c"]);
+        assert_eq!(topics("+/c"), ["b/c"]);
+        assert_eq!(topics("ab"), ["ab"]);
+        assert_eq!(topics("$SYS/#"), ["$SYS/a"]);
+        // One message per call, at most two topics looked at per call.
+        let mut cursor = RetainedCursor::new("#", Instant::now());
+        let mut got = Vec::new();
+        let mut calls = 0;
+        while !cursor.is_done() {
+            got.extend(
+                store
+                    .scan(&mut cursor, 1, 2)
+                    .iter()
+                    .map(|m| m.topic.to_string()),
+            );
+            calls += 1;
+        }
+        assert_eq!(got, ["a", "a/b", "a/b/c", "a/x/c", "ab", "b/c"]);
+        assert!(calls >= 6);
+        // A message stored after the subscription is not sent again by the cursor.
+        let before = Instant::now().checked_sub(Duration::from_secs(60));
+        let mut cursor = RetainedCursor::new("#", before.unwrap_or_else(Instant::now));
+        assert!(store.scan(&mut cursor, usize::MAX, usize::MAX).is_empty());
     }
 
     #[test]

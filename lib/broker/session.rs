@@ -98,6 +98,11 @@ impl Outbox {
         self.queue.lock().drain(..).collect()
     }
 
+    /// True if at least half of the queue's bound is used.
+    pub fn is_backlogged(&self) -> bool {
+        self.len() * 2 >= self.limit.load(Ordering::Relaxed)
+    }
+
     /// Number of queued deliveries.
     pub fn len(&self) -> usize {
         self.queue.lock().len()
@@ -106,6 +111,11 @@ impl Outbox {
     /// True if nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Wakes the connection as if something was queued (it has work of its own left).
+    pub fn wake(&self) {
+        self.notify.notify_one();
     }
 
     /// Waits until something is queued.

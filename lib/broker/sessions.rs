@@ -250,7 +250,7 @@ impl Sessions {
                         } else {
                             entry.outbox.set_limit(outbox_limit);
                             // The resumed session keeps its subscriptions.
-                            *info.filters.lock() = entry.info.filters.lock().clone();
+                            info.inherit_filters(&entry.info);
                             (old, true, None)
                         };
                         entry.info = info;

@@ -1,8 +1,11 @@
-//! The subscription tree: topic filters by level, each node holding the subscribers whose
-//! filter ends there, plus shared-subscription groups (`$share/{group}/{filter}`).
+//! The subscription tree: topic filters by level ([`TopicTree`]), each node holding the
+//! subscribers whose filter ends there, plus shared-subscription groups
+//! (`$share/{group}/{filter}`).
 //!
 //! Read on every publish, written on SUBSCRIBE/UNSUBSCRIBE: the broker keeps it behind a
-//! read-write lock so publishes from many connections match concurrently.
+//! read-write lock so publishes from many connections match concurrently. Subscribers are
+//! keyed by their session's outbox, so adding or removing one costs the same however many
+//! subscriptions the client or the filter already has; nothing walks the tree recursively.
 
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
@@ -10,8 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::session::Outbox;
+use crate::mqtt::SubscriptionOptions;
 use crate::mqtt::topic::parse_shared;
-use crate::mqtt::{MqttString, SubscriptionOptions};
+use crate::mqtt::topic_tree::TopicTree;
 
 /// One client's subscription to one filter, as the router needs it.
 #[derive(Debug, Clone)]
@@ -24,38 +28,147 @@ pub struct Subscriber {
     pub identifier: Option<u32>,
 }
 
-#[derive(Debug, Default)]
-struct Node {
-    /// Child levels, including the `+` and `#` wildcard levels.
-    children: HashMap<Box<str>, Node>,
-    /// Ordinary subscribers whose filter ends at this node, by client id.
-    subscribers: HashMap<MqttString, Subscriber>,
-    /// Shared-subscription groups whose filter ends at this node, by share name.
-    shared: HashMap<Box<str>, SharedGroup>,
+/// Identifies a session in the tree: its outbox.
+fn key(outbox: &Arc<Outbox>) -> usize {
+    Arc::as_ptr(outbox) as usize
+}
+
+/// Up to this many subscribers of one filter are kept in a vector.
+const FEW: usize = 8;
+
+/// Subscribers of one filter (or members of one share group), by session.
+#[derive(Debug)]
+enum Holders {
+    /// Few: a vector of exactly their number, searched in order.
+    Few(Vec<Subscriber>),
+    /// Many: position by session, and the subscribers in a vector (for round robin).
+    Many {
+        members: Vec<Subscriber>,
+        index: HashMap<usize, usize>,
+    },
+}
+
+impl Default for Holders {
+    fn default() -> Self {
+        Holders::Few(Vec::new())
+    }
+}
+
+impl Holders {
+    fn members(&self) -> &[Subscriber] {
+        match self {
+            Holders::Few(v) | Holders::Many { members: v, .. } => v,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.members().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.members().is_empty()
+    }
+
+    fn position(&self, k: usize) -> Option<usize> {
+        match self {
+            Holders::Few(v) => v.iter().position(|s| key(&s.outbox) == k),
+            Holders::Many { index, .. } => index.get(&k).copied(),
+        }
+    }
+
+    /// Adds or replaces the subscriber of its session; true if it is new.
+    fn put(&mut self, subscriber: Subscriber) -> bool {
+        let k = key(&subscriber.outbox);
+        if let Some(i) = self.position(k) {
+            match self {
+                Holders::Few(v) | Holders::Many { members: v, .. } => v[i] = subscriber,
+            }
+            return false;
+        }
+        if let Holders::Few(v) = self
+            && v.len() >= FEW
+        {
+            let members = std::mem::take(v);
+            let index = members
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (key(&s.outbox), i))
+                .collect();
+            *self = Holders::Many { members, index };
+        }
+        match self {
+            Holders::Few(v) => {
+                v.reserve_exact(1);
+                v.push(subscriber);
+            }
+            Holders::Many { members, index } => {
+                index.insert(k, members.len());
+                members.push(subscriber);
+            }
+        }
+        true
+    }
+
+    /// Removes the subscriber of session `k` if `owned` accepts it; true if removed.
+    fn take(&mut self, k: usize) -> bool {
+        let Some(i) = self.position(k) else {
+            return false;
+        };
+        match self {
+            Holders::Few(v) => {
+                v.remove(i);
+                v.shrink_to_fit();
+            }
+            Holders::Many { members, index } => {
+                members.swap_remove(i);
+                index.remove(&k);
+                if let Some(moved) = members.get(i) {
+                    index.insert(key(&moved.outbox), i);
+                }
+                if members.len() <= FEW / 2 {
+                    let mut few = std::mem::take(members);
+                    few.shrink_to_fit();
+                    *self = Holders::Few(few);
+                }
+            }
+        }
+        true
+    }
 }
 
 /// The members of one share group; each message goes to one of them.
 #[derive(Debug, Default)]
 struct SharedGroup {
+    /// The share name.
+    name: Box<str>,
     /// The whole filter, `$share/{group}/{filter}`, as the cluster's routes name the group.
     key: Box<str>,
-    /// Members in subscription order.
-    members: Vec<(MqttString, Subscriber)>,
+    /// Members in subscription order (until one leaves).
+    members: Holders,
     /// Round-robin cursor.
     next: AtomicUsize,
 }
 
-impl Node {
+/// What ends at one node of the tree.
+#[derive(Debug, Default)]
+struct Subscribers {
+    /// Ordinary subscribers.
+    ordinary: Holders,
+    /// Share groups, by share name.
+    shared: Vec<SharedGroup>,
+}
+
+impl Subscribers {
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.subscribers.is_empty() && self.shared.is_empty()
+        self.ordinary.is_empty() && self.shared.is_empty()
     }
 }
 
 /// The subscriptions of every session of this node.
 #[derive(Debug, Default)]
 pub struct SubscriptionTree {
-    root: Node,
-    /// Number of (client, filter) subscriptions held.
+    tree: TopicTree<Option<Box<Subscribers>>>,
+    /// Number of (session, filter) subscriptions held.
     count: usize,
 }
 
@@ -71,42 +184,30 @@ pub struct Matches<'a> {
 }
 
 impl SubscriptionTree {
-    /// Adds or replaces `client_id`'s subscription to `filter` (which may be `$share/...`).
-    /// Returns true if it did not exist before (for retain handling 1).
-    pub fn subscribe(
-        &mut self,
-        filter: &str,
-        client_id: &MqttString,
-        subscriber: Subscriber,
-    ) -> bool {
-        let full = filter;
-        let (group, filter) = split_shared(filter);
-        let node = filter.split('/').fold(&mut self.root, |node, level| {
-            node.children.entry(level.into()).or_default()
-        });
+    /// Adds or replaces the subscription of `subscriber`'s session to `filter` (which may be
+    /// `$share/...`). Returns true if it did not exist before (for retain handling 1).
+    pub fn subscribe(&mut self, filter: &str, subscriber: Subscriber) -> bool {
+        let (group, inner) = split_shared(filter);
+        let slot = self
+            .tree
+            .get_or_insert(inner)
+            .get_or_insert_with(Default::default);
         let is_new = match group {
-            None => node
-                .subscribers
-                .insert(client_id.clone(), subscriber)
-                .is_none(),
+            None => slot.ordinary.put(subscriber),
             Some(group) => {
-                let g = node
-                    .shared
-                    .entry(group.into())
-                    .or_insert_with(|| SharedGroup {
-                        key: full.into(),
-                        ..SharedGroup::default()
-                    });
-                match g.members.iter_mut().find(|(id, _)| id == client_id) {
-                    Some(member) => {
-                        member.1 = subscriber;
-                        false
-                    }
+                let i = match slot.shared.iter().position(|g| &*g.name == group) {
+                    Some(i) => i,
                     None => {
-                        g.members.push((client_id.clone(), subscriber));
-                        true
+                        slot.shared.reserve_exact(1);
+                        slot.shared.push(SharedGroup {
+                            name: group.into(),
+                            key: filter.into(),
+                            ..SharedGroup::default()
+                        });
+                        slot.shared.len() - 1
                     }
-                }
+                };
+                slot.shared[i].members.put(subscriber)
             }
         };
         if is_new {
@@ -115,50 +216,53 @@ impl SubscriptionTree {
         is_new
     }
 
-    /// Removes `client_id`'s subscription to `filter`; true if it existed.
-    pub fn unsubscribe(&mut self, filter: &str, client_id: &str) -> bool {
-        self.remove_where(filter, client_id, None)
-    }
-
-    /// Removes `client_id`'s subscription to `filter` only if it delivers into `outbox`: an
-    /// ended session must not remove what a newer session of the same client id subscribed.
-    pub fn unsubscribe_session(
-        &mut self,
-        filter: &str,
-        client_id: &str,
-        outbox: &Arc<Outbox>,
-    ) -> bool {
-        self.remove_where(filter, client_id, Some(outbox))
-    }
-
-    fn remove_where(
-        &mut self,
-        filter: &str,
-        client_id: &str,
-        outbox: Option<&Arc<Outbox>>,
-    ) -> bool {
-        let (group, filter) = split_shared(filter);
-        let levels: Vec<&str> = filter.split('/').collect();
-        let removed = remove(&mut self.root, &levels, group, client_id, outbox);
+    /// Removes the subscription of the session whose outbox is `outbox` to `filter`; true if
+    /// it existed. (An ended session removes only its own: a newer session of the same
+    /// client id has another outbox.)
+    pub fn unsubscribe(&mut self, filter: &str, outbox: &Arc<Outbox>) -> bool {
+        let (group, inner) = split_shared(filter);
+        let k = key(outbox);
+        let removed = self
+            .tree
+            .update(inner, |slot| {
+                let Some(subs) = slot else {
+                    return false;
+                };
+                let removed = match group {
+                    None => subs.ordinary.take(k),
+                    Some(group) => match subs.shared.iter().position(|g| &*g.name == group) {
+                        Some(i) => {
+                            let removed = subs.shared[i].members.take(k);
+                            if subs.shared[i].members.is_empty() {
+                                subs.shared.swap_remove(i);
+                                subs.shared.shrink_to_fit();
+                            }
+                            removed
+                        }
+                        None => false,
+                    },
+                };
+                if subs.is_empty() {
+                    *slot = None;
+                }
+                removed
+            })
+            .unwrap_or(false);
         if removed {
             self.count -= 1;
         }
         removed
     }
 
-    /// True if some client subscribes to exactly `filter` (which may be `$share/...`).
+    /// True if some session subscribes to exactly `filter` (which may be `$share/...`).
     pub fn has_filter(&self, filter: &str) -> bool {
-        let (group, filter) = split_shared(filter);
-        let mut node = &self.root;
-        for level in filter.split('/') {
-            match node.children.get(level) {
-                Some(child) => node = child,
-                None => return false,
-            }
-        }
+        let (group, inner) = split_shared(filter);
+        let Some(Some(subs)) = self.tree.get(inner) else {
+            return false;
+        };
         match group {
-            None => !node.subscribers.is_empty(),
-            Some(group) => node.shared.contains_key(group),
+            None => !subs.ordinary.is_empty(),
+            Some(group) => subs.shared.iter().any(|g| &*g.name == group),
         }
     }
 
@@ -178,44 +282,33 @@ impl SubscriptionTree {
     }
 
     /// Every filter with its number of subscribers (shared groups as `$share/{group}/{filter}`),
-    /// sorted by filter.
+    /// unsorted.
     pub fn summary(&self) -> Vec<(String, usize)> {
         let mut out = Vec::new();
-        summarize(&self.root, &mut String::new(), true, &mut out);
-        out.sort();
+        self.tree.for_each(|path, slot| {
+            let Some(subs) = slot else { return };
+            if !subs.ordinary.is_empty() {
+                out.push((path.to_string(), subs.ordinary.len()));
+            }
+            for g in &subs.shared {
+                out.push((g.key.to_string(), g.members.len()));
+            }
+        });
         out
     }
 
     /// Collects the subscribers of `topic`. Wildcards at the first level do not match
     /// `$` topics `[MQTT-4.7.2-1]`.
     pub fn matches<'a>(&'a self, topic: &str, out: &mut Matches<'a>) {
-        collect(
-            &self.root,
-            topic.split('/'),
-            true,
-            topic.starts_with('$'),
-            out,
-        );
-    }
-}
-
-fn summarize(node: &Node, path: &mut String, root: bool, out: &mut Vec<(String, usize)>) {
-    if !root {
-        if !node.subscribers.is_empty() {
-            out.push((path.clone(), node.subscribers.len()));
-        }
-        for (group, g) in &node.shared {
-            out.push((format!("$share/{group}/{path}"), g.members.len()));
-        }
-    }
-    for (level, child) in &node.children {
-        let len = path.len();
-        if !root {
-            path.push('/');
-        }
-        path.push_str(level);
-        summarize(child, path, false, out);
-        path.truncate(len);
+        self.tree.for_each_match(topic, |slot| {
+            let Some(subs) = slot else { return };
+            out.subscribers.extend(subs.ordinary.members());
+            for group in &subs.shared {
+                if let Some(member) = pick(group) {
+                    out.shared.push((&group.key, member));
+                }
+            }
+        });
     }
 }
 
@@ -226,110 +319,34 @@ fn split_shared(filter: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn remove(
-    node: &mut Node,
-    levels: &[&str],
-    group: Option<&str>,
-    client_id: &str,
-    outbox: Option<&Arc<Outbox>>,
-) -> bool {
-    let owned = |s: &Subscriber| outbox.is_none_or(|o| Arc::ptr_eq(o, &s.outbox));
-    let Some((first, rest)) = levels.split_first() else {
-        return match group {
-            None => {
-                if node.subscribers.get(client_id).is_some_and(&owned) {
-                    node.subscribers.remove(client_id).is_some()
-                } else {
-                    false
-                }
-            }
-            Some(group) => {
-                let Some(g) = node.shared.get_mut(group) else {
-                    return false;
-                };
-                let before = g.members.len();
-                g.members.retain(|(id, s)| !(id == client_id && owned(s)));
-                let removed = g.members.len() != before;
-                if g.members.is_empty() {
-                    node.shared.remove(group);
-                }
-                removed
-            }
-        };
-    };
-    let Some(child) = node.children.get_mut(*first) else {
-        return false;
-    };
-    let removed = remove(child, rest, group, client_id, outbox);
-    if child.is_empty() {
-        node.children.remove(*first);
-    }
-    removed
-}
-
-/// Walks the tree along the topic's levels (`levels` yields the ones below `node`; cloning
-/// the iterator is how each branch keeps its place, without allocating).
-fn collect<'a>(
-    node: &'a Node,
-    mut levels: std::str::Split<'_, char>,
-    first: bool,
-    dollar: bool,
-    out: &mut Matches<'a>,
-) {
-    let wildcards_allowed = !(first && dollar);
-    if wildcards_allowed && let Some(hash) = node.children.get("#") {
-        add(hash, out);
-    }
-    let Some(level) = levels.next() else {
-        add(node, out);
-        return;
-    };
-    if wildcards_allowed && let Some(plus) = node.children.get("+") {
-        collect(plus, levels.clone(), false, dollar, out);
-    }
-    if let Some(child) = node.children.get(level) {
-        collect(child, levels, false, dollar, out);
-    }
-}
-
-fn add<'a>(node: &'a Node, out: &mut Matches<'a>) {
-    out.subscribers.extend(node.subscribers.values());
-    for group in node.shared.values() {
-        if let Some(member) = pick(group) {
-            out.shared.push((&group.key, member));
-        }
-    }
-}
+/// How many members a pick looks at for one that is connected before taking the next in turn.
+const PICK_PROBES: usize = 64;
 
 /// Picks the next member of a share group, preferring members that are connected.
 fn pick(group: &SharedGroup) -> Option<&Subscriber> {
-    let n = group.members.len();
+    let members = group.members.members();
+    let n = members.len();
     if n == 0 {
         return None;
     }
     let start = group.next.fetch_add(1, Ordering::Relaxed);
-    (0..n)
-        .map(|i| &group.members[(start + i) % n].1)
+    (0..n.min(PICK_PROBES))
+        .map(|i| &members[(start + i) % n])
         .find(|s| s.outbox.is_online())
-        .or_else(|| Some(&group.members[start % n].1))
+        .or_else(|| Some(&members[start % n]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::QoS;
+    use crate::mqtt::{MqttString, QoS};
 
-    fn sub(id: &str) -> (MqttString, Subscriber) {
-        let id = MqttString::from(id);
-        let outbox = Arc::new(Outbox::new(id.clone(), 10));
-        (
-            id,
-            Subscriber {
-                outbox,
-                options: SubscriptionOptions::qos(QoS::AtLeastOnce),
-                identifier: None,
-            },
-        )
+    fn sub(id: &str) -> Subscriber {
+        Subscriber {
+            outbox: Arc::new(Outbox::new(MqttString::from(id), 10)),
+            options: SubscriptionOptions::qos(QoS::AtLeastOnce),
+            identifier: None,
+        }
     }
 
     fn matched(tree: &SubscriptionTree, topic: &str) -> Vec<String> {
@@ -355,8 +372,7 @@ mod tests {
             ("#", "all"),
             ("b/#", "other"),
         ] {
-            let (cid, s) = sub(id);
-            assert!(t.subscribe(filter, &cid, s));
+            assert!(t.subscribe(filter, sub(id)));
         }
         assert_eq!(matched(&t, "a/b"), ["all", "exact", "hash", "plus"]);
         assert_eq!(matched(&t, "a"), ["all", "hash"]);
@@ -366,33 +382,53 @@ mod tests {
             .iter()
             .map(|f| (f.to_string(), 1))
             .collect();
-        assert_eq!(t.summary(), summary);
+        let mut got = t.summary();
+        got.sort();
+        assert_eq!(got, summary);
     }
 
     #[test]
     fn unsubscribe_prunes_and_reports() {
         let mut t = SubscriptionTree::default();
-        let (cid, s) = sub("c");
-        t.subscribe("a/b/c", &cid, s.clone());
-        assert!(!t.subscribe("a/b/c", &cid, s));
-        assert!(!t.unsubscribe("a/b", "c"));
-        assert!(t.unsubscribe("a/b/c", "c"));
-        assert!(t.root.is_empty());
+        let s = sub("c");
+        t.subscribe("a/b/c", s.clone());
+        assert!(!t.subscribe("a/b/c", s.clone()));
+        assert!(!t.unsubscribe("a/b", &s.outbox));
+        // Another session of the same client id does not remove it.
+        assert!(!t.unsubscribe("a/b/c", &sub("c").outbox));
+        assert!(t.unsubscribe("a/b/c", &s.outbox));
+        assert!(t.tree.is_empty());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn many_subscribers_of_one_filter_come_and_go() {
+        let mut t = SubscriptionTree::default();
+        let subs: Vec<Subscriber> = (0..100).map(|i| sub(&format!("c{i}"))).collect();
+        for s in &subs {
+            assert!(t.subscribe("x", s.clone()));
+        }
+        assert_eq!(matched(&t, "x").len(), 100);
+        for s in &subs[..97] {
+            assert!(t.unsubscribe("x", &s.outbox));
+        }
+        assert_eq!(matched(&t, "x"), ["c97", "c98", "c99"]);
+        assert_eq!(t.len(), 3);
     }
 
     #[test]
     fn shared_group_delivers_to_one_member_round_robin() {
         let mut t = SubscriptionTree::default();
-        for id in ["m1", "m2"] {
-            let (cid, s) = sub(id);
+        let members: Vec<Subscriber> = ["m1", "m2"].iter().map(|id| sub(id)).collect();
+        for s in &members {
             s.outbox.set_online(true);
-            t.subscribe("$share/g/x/+", &cid, s);
+            t.subscribe("$share/g/x/+", s.clone());
         }
         let picks: Vec<Vec<String>> = (0..4).map(|_| matched(&t, "x/1")).collect();
         assert!(picks.iter().all(|p| p.len() == 1));
         assert_ne!(picks[0], picks[1]);
-        assert!(t.unsubscribe("$share/g/x/+", "m1"));
+        assert!(t.unsubscribe("$share/g/x/+", &members[0].outbox));
         assert_eq!(matched(&t, "x/1"), ["m2"]);
+        assert!(t.has_filter("$share/g/x/+") && !t.has_filter("x/+"));
     }
 }

@@ -48,7 +48,7 @@ fn client_json(c: &crate::broker::sessions::ClientView) -> Value {
         "protocol": i.protocol.to_string(),
         "clean_start": i.clean_start,
         "keep_alive": i.keep_alive,
-        "filters": i.filters.lock().clone(),
+        "filters": i.filters(),
         "queued": c.queued,
         "inflight": crate::broker::client_info::ClientInfo::get(&i.inflight),
         "bytes_received": crate::broker::client_info::ClientInfo::get(&i.bytes_received),

@@ -187,13 +187,16 @@ impl Forwarder {
         let peers = self.peers_now();
         let (alive, leaving) = (&peers.alive, &peers.leaving);
         let routed = |n: &Arc<str>| *n != self.me && !leaving.contains(n);
+        // Sorted once: a message matching many groups costs n log n, not n².
+        let mut served: SmallVec<[&str; 4]> = served.iter().copied().collect();
+        served.sort_unstable();
         let mut targets: Targets = SmallVec::new();
         for node in m.ordinary.iter().filter(|n| routed(n)) {
             let i = target(&mut targets, node);
             targets[i].1 = true;
         }
         for (key, nodes) in &m.shared {
-            if served.contains(&&**key) {
+            if served.binary_search(&&**key).is_ok() {
                 continue;
             }
             // Live members first, any reachable one otherwise.

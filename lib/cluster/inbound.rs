@@ -163,7 +163,7 @@ impl node_server::Node for NodeService {
                 Some(c) => PrepareReply {
                     found: true,
                     busy: false,
-                    filters: c.info.filters.lock().clone(),
+                    filters: c.info.filters(),
                 },
                 None => PrepareReply::default(),
             },

@@ -9,11 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use crate::mqtt::topic::parse_shared;
+use crate::mqtt::topic_tree::TopicTree;
 
 /// A change of the table, as raft replicates it. Each node changes only its own entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,13 +35,6 @@ pub struct RouteResponse {
     pub changed: bool,
 }
 
-#[derive(Debug, Default)]
-struct Level {
-    children: HashMap<Box<str>, Level>,
-    /// Filters (as keys of `by_filter`) that end at this level.
-    filters: Vec<Arc<str>>,
-}
-
 /// The nodes a topic's matching routes name.
 #[derive(Debug, Default)]
 pub struct RouteMatches {
@@ -56,7 +49,8 @@ pub struct RouteMatches {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     by_filter: BTreeMap<Arc<str>, BTreeSet<Arc<str>>>,
-    root: Level,
+    /// The filters (as keys of `by_filter`) by level: a filter, and the share groups of it.
+    tree: TopicTree<Vec<Arc<str>>>,
     /// Interned node names.
     names: BTreeSet<Arc<str>>,
 }
@@ -87,10 +81,7 @@ impl RouteTable {
             Ok(Some(s)) => s.filter,
             _ => filter,
         };
-        let level = inner.split('/').fold(&mut self.root, |l, part| {
-            l.children.entry(part.into()).or_default()
-        });
-        level.filters.push(key.clone());
+        self.tree.get_or_insert(inner).push(key.clone());
         self.by_filter.insert(key, BTreeSet::from([node]));
         true
     }
@@ -106,8 +97,11 @@ impl RouteTable {
                 Ok(Some(s)) => s.filter,
                 _ => filter,
             };
-            let parts: Vec<&str> = inner.split('/').collect();
-            prune(&mut self.root, &parts, filter);
+            self.tree.update(inner, |keys| {
+                if let Some(i) = keys.iter().position(|k| &**k == filter) {
+                    keys.swap_remove(i);
+                }
+            });
         }
         removed
     }
@@ -189,14 +183,8 @@ impl RouteTable {
     /// The routes matching the topic name `topic` (`$` topics are not matched by leading
     /// wildcards).
     pub fn matches(&self, topic: &str, out: &mut RouteMatches) {
-        let mut keys = Vec::new();
-        collect(
-            &self.root,
-            topic.split('/'),
-            true,
-            topic.starts_with('$'),
-            &mut keys,
-        );
+        let mut keys: SmallVec<[&Arc<str>; 8]> = SmallVec::new();
+        self.tree.for_each_match(topic, |k| keys.extend(k.iter()));
         for key in keys {
             let Some(nodes) = self.by_filter.get(key) else {
                 continue;
@@ -234,43 +222,6 @@ impl RouteTable {
             }
         }
         t
-    }
-}
-
-fn prune(level: &mut Level, parts: &[&str], key: &str) -> bool {
-    match parts.split_first() {
-        None => level.filters.retain(|f| &**f != key),
-        Some((first, rest)) => {
-            if let Some(child) = level.children.get_mut(*first)
-                && prune(child, rest, key)
-            {
-                level.children.remove(*first);
-            }
-        }
-    }
-    level.filters.is_empty() && level.children.is_empty()
-}
-
-fn collect<'a>(
-    level: &'a Level,
-    mut parts: std::str::Split<'_, char>,
-    first: bool,
-    dollar: bool,
-    out: &mut Vec<&'a Arc<str>>,
-) {
-    let wildcards = !(first && dollar);
-    if wildcards && let Some(hash) = level.children.get("#") {
-        out.extend(hash.filters.iter());
-    }
-    let Some(part) = parts.next() else {
-        out.extend(level.filters.iter());
-        return;
-    };
-    if wildcards && let Some(plus) = level.children.get("+") {
-        collect(plus, parts.clone(), false, dollar, out);
-    }
-    if let Some(child) = level.children.get(part) {
-        collect(child, parts, false, dollar, out);
     }
 }
 
@@ -347,7 +298,7 @@ mod tests {
             filters: vec!["b".into(), "c".into()]
         }));
         assert!(
-            t.is_empty() && t.root.children.is_empty(),
+            t.is_empty() && t.tree.is_empty(),
             "the level tree is pruned"
         );
     }

@@ -178,6 +178,9 @@ pub struct MqttOptions {
     pub client_read_buffer_size: usize,
     /// Whether the broker itself may publish (the HTTP API's `POST /api/v1/mqtt/message`).
     pub inline_client: bool,
+    /// comqtt: connections the kernel queues for each listener before they are accepted
+    /// (capped by `net.core.somaxconn`).
+    pub listen_backlog: u32,
     /// Limits and features.
     pub capabilities: CapabilitiesConfig,
 }
@@ -206,6 +209,12 @@ pub struct CapabilitiesConfig {
     pub maximum_queued_messages: usize,
     /// comqtt: unacknowledged messages towards a client that names no receive maximum.
     pub maximum_inflight: u16,
+    /// comqtt: most levels in a topic name or filter.
+    pub maximum_topic_levels: usize,
+    /// comqtt: longest topic name or filter, bytes.
+    pub maximum_topic_length: usize,
+    /// comqtt: most subscriptions per session (0: no limit).
+    pub maximum_subscriptions_per_client: usize,
     /// The original's compatibility switches.
     pub compatibilities: Compatibilities,
 }
@@ -378,6 +387,7 @@ impl Default for MqttOptions {
             client_write_buffer_size: 0,
             client_read_buffer_size: 0,
             inline_client: true,
+            listen_backlog: crate::listener::DEFAULT_BACKLOG,
             capabilities: CapabilitiesConfig::default(),
         }
     }
@@ -421,6 +431,9 @@ impl Default for CapabilitiesConfig {
             server_keep_alive: c.server_keep_alive,
             maximum_queued_messages: c.maximum_queued_messages,
             maximum_inflight: c.maximum_inflight,
+            maximum_topic_levels: c.maximum_topic_levels,
+            maximum_topic_length: c.maximum_topic_length,
+            maximum_subscriptions_per_client: c.maximum_subscriptions_per_client,
             compatibilities: Compatibilities::default(),
         }
     }
@@ -470,6 +483,14 @@ impl CapabilitiesConfig {
                 "mqtt.options.capabilities.maximum-inflight",
                 self.maximum_inflight as usize,
             ),
+            (
+                "mqtt.options.capabilities.maximum-topic-levels",
+                self.maximum_topic_levels,
+            ),
+            (
+                "mqtt.options.capabilities.maximum-topic-length",
+                self.maximum_topic_length,
+            ),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid {
@@ -516,6 +537,9 @@ impl CapabilitiesConfig {
             maximum_inflight: self.maximum_inflight,
             obscure_not_authorized: self.compatibilities.obscure_not_authorized,
             restore_counters: self.compatibilities.restore_sys_info_restart,
+            maximum_topic_levels: self.maximum_topic_levels,
+            maximum_topic_length: self.maximum_topic_length.min(65_535),
+            maximum_subscriptions_per_client: self.maximum_subscriptions_per_client,
         })
     }
 }

@@ -68,7 +68,7 @@ impl ClientJson {
             ip: info.remote.clone(),
             online: view.online,
             username: info.username.clone().unwrap_or_default(),
-            topic_filters: info.filters.lock().clone(),
+            topic_filters: info.filters(),
             protocol_version: info.protocol.level(),
             session_clean: info.clean_start,
             will_topic_name: info

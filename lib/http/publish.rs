@@ -45,10 +45,13 @@ pub async fn message(
             "invalid topic name {topic:?}: it must be non-empty and hold no + or #"
         )));
     }
-    if topic.len() > u16::MAX as usize {
+    if !caps.topic_within_limits(&topic) {
         return Err(ApiError::BadRequest(format!(
-            "topic name of {} bytes: at most 65535",
-            topic.len()
+            "topic name of {} bytes and {} levels: at most {} bytes and {} levels (mqtt.options.capabilities.maximum-topic-length, maximum-topic-levels)",
+            topic.len(),
+            topic.split('/').count(),
+            caps.maximum_topic_length,
+            caps.maximum_topic_levels
         )));
     }
     if topic.starts_with("$SYS") {

@@ -51,9 +51,53 @@ pub fn normalize(addr: &str) -> String {
     }
 }
 
-/// Binds `addr` (separate from [`run`] so a taken port is reported at startup).
-pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
-    TcpListener::bind(normalize(addr)).await
+/// Connections the kernel queues per listener by default: a burst of thousands of devices
+/// reconnecting at once (after a restart, say) should not see SYN retries of a second.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+
+/// Binds `addr` with a listen queue of `backlog` connections (separate from [`run`] so a
+/// taken port is reported at startup). The kernel caps the queue at `net.core.somaxconn`;
+/// a larger request is logged with the figure in force.
+pub async fn bind(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let normalized = normalize(addr);
+    let mut last = None;
+    for sa in tokio::net::lookup_host(&normalized).await? {
+        let socket = if sa.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std's bind does: a restarted broker rebinds while old connections linger.
+        socket.set_reuseaddr(true)?;
+        if let Err(e) = socket.bind(sa) {
+            last = Some(e);
+            continue;
+        }
+        if let Some(max) = somaxconn().filter(|max| backlog > *max) {
+            tracing::info!(
+                addr = %sa,
+                backlog,
+                in_force = max,
+                "listen backlog capped by the kernel (net.core.somaxconn)"
+            );
+        }
+        return socket.listen(backlog);
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("{normalized} resolves to no address"),
+        )
+    }))
+}
+
+/// The kernel's cap on listen queues, where it can be read.
+fn somaxconn() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Accepts connections until shutdown, one task per connection.

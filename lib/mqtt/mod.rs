@@ -17,6 +17,7 @@ mod protocol;
 mod reason;
 mod string;
 pub mod topic;
+pub mod topic_tree;
 pub mod wire;
 
 pub use codec::{FrameHeader, decode, peek_frame};

@@ -356,6 +356,23 @@ async fn publish_with_qos_3_is_malformed_mqtt_3_3_1_4() {
 }
 
 #[tokio::test]
+async fn a_second_connect_of_an_unknown_version_is_a_protocol_error_mqtt_3_1_0_2() {
+    // Found by the broker fuzz target: the decoder's 0x84 (a CONNACK code) went out in a
+    // DISCONNECT, which may not carry it.
+    let mut broker = BrokerProcess::start(&[]);
+    let mut witness = Witness::new(&broker).await;
+    for protocol in BOTH {
+        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 9, 2, 0, 10];
+        body.extend_from_slice(&[0, 2, b'q', b'2']);
+        let bad = frame(0x10, &body);
+        send_bad_after_connect(&broker, protocol, &bad, ReasonCode::PROTOCOL_ERROR).await;
+        witness
+            .assert_broker_serves(&mut broker, &format!("{protocol} second CONNECT"))
+            .await;
+    }
+}
+
+#[tokio::test]
 async fn qos1_publish_with_packet_id_0_is_a_protocol_error_mqtt_2_2_1_3() {
     let mut broker = BrokerProcess::start(&[]);
     let mut witness = Witness::new(&broker).await;

@@ -329,7 +329,7 @@ async fn close_connection<R, W>(
         link.hold_until = 0;
         link.hold_forwarded = 0;
         link.route_wait = None;
-        link.send(Packet::Disconnect(Disconnect::new(reason)));
+        link.send(Packet::Disconnect(Disconnect::new(reason.for_disconnect())));
         told = reason != ReasonCode::SERVER_SHUTTING_DOWN;
     }
     if !link.out.is_empty() || unflushed {

@@ -121,6 +121,18 @@ impl ReasonCode {
     }
 }
 
+impl ReasonCode {
+    /// This code if a DISCONNECT may carry it, else 0x82 Protocol error (a decoding error
+    /// found mid-session, such as 0x84 for a second CONNECT, has no DISCONNECT code of its own).
+    pub fn for_disconnect(self) -> ReasonCode {
+        if allowed::DISCONNECT.contains(&self.0) {
+            self
+        } else {
+            ReasonCode::PROTOCOL_ERROR
+        }
+    }
+}
+
 impl fmt::Debug for ReasonCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "0x{:02X} ({})", self.0, self.name())

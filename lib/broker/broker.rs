@@ -743,20 +743,33 @@ impl Broker {
     }
 
     /// The session a node that is gone left in the shared store for `client_id`, as a
-    /// hand-over (so [`Broker::adopt`] rewrites it as this node's). `None` without a loader,
-    /// without such a session, or when the store cannot be read (logged).
-    pub async fn load_orphan(&self, client_id: &str) -> Option<HandedOver> {
-        let loader = self.loader.get()?.clone();
+    /// hand-over (so [`Broker::adopt`] rewrites it as this node's). `Ok(None)` without a
+    /// loader or without such a session; `Err` when the store cannot be read (logged, and the
+    /// store counts as unhealthy until it answers again).
+    pub async fn load_orphan(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<HandedOver>, crate::storage::StoreError> {
+        let Some(loader) = self.loader.get().cloned() else {
+            return Ok(None);
+        };
         let id = client_id.to_string();
         let loaded = tokio::task::spawn_blocking(move || loader.load_session(&id)).await;
         let stored = match loaded {
             Ok(Ok(Some(s))) => s,
-            Ok(Ok(None)) => return None,
+            Ok(Ok(None)) => return Ok(None),
             Ok(Err(e)) => {
                 tracing::warn!(client_id, error = %e, "reading the session from the shared store failed");
-                return None;
+                if let Some(store) = &self.store {
+                    store.report_failure();
+                }
+                return Err(e);
             }
-            Err(_) => return None,
+            Err(_) => {
+                return Err(crate::storage::StoreError::Corrupt(
+                    "the session loader stopped",
+                ));
+            }
         };
         let now = Instant::now();
         let elapsed = now_unix().saturating_sub(stored.record.last_seen);
@@ -764,7 +777,7 @@ impl Broker {
             && stored.record.expiry_interval != NEVER_EXPIRES
             && elapsed >= stored.record.expiry_interval as u64
         {
-            return None;
+            return Ok(None);
         }
         let mut handed = HandedOver {
             expiry_interval: stored.record.expiry_interval,
@@ -796,7 +809,7 @@ impl Broker {
         }
         handed.state.inbound_qos2 = stored.inbound_qos2.into_iter().collect();
         tracing::info!(client_id, from = ?stored.owner, "session of a node that is gone loaded from the shared store");
-        Some(handed)
+        Ok(Some(handed))
     }
 
     /// Waits (at most 2 s) until the store has written everything submitted so far.

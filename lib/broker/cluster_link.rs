@@ -38,14 +38,12 @@ pub trait ClusterLink: Send + Sync + std::fmt::Debug + 'static {
     /// subscriptions (`$share/g/f`) a local member already got it for.
     fn forward(&self, message: &Arc<Message>, served: &[&str]) -> Forwarded;
 
-    /// The watermark of forwarding tickets: every ticket up to it is acknowledged by the
-    /// nodes it went to (or given up on).
+    /// Changes whenever forwarding tickets complete (acknowledged by the nodes they went to,
+    /// or the messages parked for them in the shared store).
     fn forwarded(&self) -> tokio::sync::watch::Receiver<u64>;
 
     /// True once forwarding ticket `ticket` is done.
-    fn is_forwarded(&self, ticket: u64) -> bool {
-        *self.forwarded().borrow() >= ticket
-    }
+    fn is_forwarded(&self, ticket: u64) -> bool;
 
     /// True once the filter's route to this node is in the route table as this node sees it
     /// (committed): from then on other nodes forward what matches it.

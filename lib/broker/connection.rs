@@ -255,7 +255,7 @@ pub async fn serve<S>(
                 _ = outbox.notified(), if draining => link.drain_outbox(),
                 Some(c) = commits(&mut committed), if link.hold_until > 0 => link.release(c),
                 event = cluster_event(&mut cluster, waits), if waits.any() => match event {
-                    ClusterEvent::Forwarded(f) => link.release_forwarded(f),
+                    ClusterEvent::Forwarded => link.release_forwarded(),
                     ClusterEvent::Routes => link.check_routes(),
                     ClusterEvent::Relief => {
                         // Relieved, or paused long enough: the packets already read go first.
@@ -327,7 +327,7 @@ async fn close_connection<R, W>(
         // Straight into `out`: output still held for a commit is not sent (nothing it
         // acknowledges is promised yet), but the DISCONNECT must be.
         link.hold_until = 0;
-        link.hold_forwarded = 0;
+        link.hold_forwarded = None;
         link.route_wait = None;
         link.send(Packet::Disconnect(Disconnect::new(reason.for_disconnect())));
         told = reason != ReasonCode::SERVER_SHUTTING_DOWN;
@@ -420,7 +420,7 @@ async fn commits(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<u
 
 /// What a cluster node tells a connection.
 struct ClusterWatches {
-    /// The watermark of forwarding acknowledgements.
+    /// Changes when forwarding tickets complete.
     forwarded: tokio::sync::watch::Receiver<u64>,
     /// Changes with the route table.
     routes: tokio::sync::watch::Receiver<u64>,
@@ -447,8 +447,8 @@ impl ClusterWaits {
 
 /// What happened of what a connection waits for.
 enum ClusterEvent {
-    /// Forwarding acknowledgements reached this watermark.
-    Forwarded(u64),
+    /// Forwarding tickets completed.
+    Forwarded,
     /// The route table changed, or the wait for it is over.
     Routes,
     /// A congested queue has room, or the pause is over.
@@ -474,7 +474,7 @@ async fn cluster_event(
             *rx.borrow_and_update()
         }
         tokio::select! {
-            f = changed(&mut w.forwarded, waits.forwarded) => ClusterEvent::Forwarded(f),
+            _ = changed(&mut w.forwarded, waits.forwarded) => ClusterEvent::Forwarded,
             _ = changed(&mut w.routes, waits.routes.is_some()) => ClusterEvent::Routes,
             _ = sleep_until(waits.routes), if waits.routes.is_some() => ClusterEvent::Routes,
             _ = changed(&mut w.relief, waits.paused.is_some()) => ClusterEvent::Relief,
@@ -718,8 +718,8 @@ struct Link {
     held: BytesMut,
     /// The store ticket `held` waits for; 0 when nothing is held.
     hold_until: u64,
-    /// The forwarding ticket `held` waits for (a cluster); 0 when none.
-    hold_forwarded: u64,
+    /// The forwarding tickets `held` waits for (a cluster), until each is done.
+    hold_forwarded: Option<Box<Vec<u64>>>,
     /// Routes `held` waits for (a SUBACK in a cluster waits until other nodes will forward
     /// what matches), and when it stops waiting.
     route_wait: Option<Box<(Vec<String>, Instant)>>,
@@ -913,7 +913,17 @@ impl Link {
                 Takeover::NotFound
                     if !connect.clean_start && broker.sessions.client(&client_id).is_none() =>
                 {
-                    broker.load_orphan(&client_id).await
+                    match broker.load_orphan(&client_id).await {
+                        Ok(found) => found,
+                        Err(_) => {
+                            // The session may be in the store: a new one now would lose it.
+                            return refuse(
+                                ReasonCode::SERVER_UNAVAILABLE,
+                                ReasonCode::V3_SERVER_UNAVAILABLE,
+                                "the shared store cannot be read",
+                            );
+                        }
+                    }
                 }
                 Takeover::NotFound => None,
                 Takeover::Unknown if connect.clean_start => None,
@@ -1029,7 +1039,7 @@ impl Link {
             out: BytesMut::new(),
             held: BytesMut::new(),
             hold_until: 0,
-            hold_forwarded: 0,
+            hold_forwarded: None,
             route_wait: None,
             paused: None,
             reauth: auth.as_ref().map(|(m, _)| {
@@ -1121,7 +1131,7 @@ impl Link {
     /// before it waits for a commit (order is kept).
     /// True while output waits for a commit, acknowledgements or routes.
     fn holding(&self) -> bool {
-        self.hold_until > 0 || self.hold_forwarded > 0 || self.route_wait.is_some()
+        self.hold_until > 0 || self.hold_forwarded.is_some() || self.route_wait.is_some()
     }
 
     fn send(&mut self, packet: Packet) {
@@ -1174,7 +1184,7 @@ impl Link {
     /// What this connection waits for from its cluster node.
     fn cluster_waits(&self) -> ClusterWaits {
         ClusterWaits {
-            forwarded: self.hold_forwarded > 0,
+            forwarded: self.hold_forwarded.is_some(),
             routes: self.route_wait.as_ref().map(|w| w.1),
             paused: self.paused,
         }
@@ -1187,14 +1197,23 @@ impl Link {
             .cluster_link()
             .is_none_or(|c| c.is_forwarded(ticket));
         if ticket > 0 && !done {
-            self.hold_forwarded = self.hold_forwarded.max(ticket);
+            self.hold_forwarded.get_or_insert_default().push(ticket);
         }
     }
 
-    /// Releases held output once the other nodes acknowledged what it waits for.
-    fn release_forwarded(&mut self, watermark: u64) {
-        if self.hold_forwarded > 0 && watermark >= self.hold_forwarded {
-            self.hold_forwarded = 0;
+    /// Releases held output once the other nodes acknowledged every ticket it waits for
+    /// (its own tickets only: another publisher's message to a frozen node is not waited for).
+    fn release_forwarded(&mut self) {
+        let Some(tickets) = self.hold_forwarded.as_mut() else {
+            return;
+        };
+        if let Some(cluster) = self.broker.cluster_link() {
+            tickets.retain(|t| !cluster.is_forwarded(*t));
+        } else {
+            tickets.clear();
+        }
+        if tickets.is_empty() {
+            self.hold_forwarded = None;
             self.release_held();
         }
     }

@@ -1,16 +1,17 @@
 //! Tickets of forwarded QoS 1/2 messages: each is done once every node it went to has
-//! acknowledged it (or after [`GIVE_UP`], so a node that is away delays a publisher's PUBACK
-//! only so long; the message stays queued for it). Completions come in any order; the
-//! watermark — every ticket up to it is done — is what publishers' connections wait on, as
-//! they wait on the store's commits.
+//! acknowledged it (or, without a shared store to park messages in, after [`GIVE_UP`], so a
+//! node that is away delays a publisher's PUBACK only so long; the message stays queued for
+//! it). Tickets complete one by one, in any order: a publisher waits for its own tickets
+//! only, so a node that is frozen or slow holds up the publishers whose messages went to it
+//! and no one else. The watch channel is a generation, bumped whenever tickets complete.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-/// A publisher's PUBACK waits at most this long for other nodes.
+/// A publisher's PUBACK waits at most this long for other nodes (when given up on at all).
 pub const GIVE_UP: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
@@ -18,14 +19,15 @@ struct Pending {
     /// Last ticket issued.
     last: u64,
     /// Tickets not done: acknowledgements still missing.
-    open: BTreeMap<u64, u32>,
-    /// When each open ticket was issued, oldest first.
+    open: HashMap<u64, u32>,
+    /// When each ticket was issued, oldest first (done ones leave as they reach the front).
     issued: VecDeque<(u64, Instant)>,
 }
 
 /// The tickets of one node.
 pub struct Acks {
     pending: Mutex<Pending>,
+    /// Bumped whenever tickets complete.
     done: watch::Sender<u64>,
 }
 
@@ -54,55 +56,76 @@ impl Acks {
 
     /// One node acknowledged `ticket`.
     pub fn acknowledge(&self, ticket: u64) {
-        if ticket == 0 {
-            return;
-        }
-        let mut p = self.pending.lock();
-        if let Some(n) = p.open.get_mut(&ticket) {
-            *n -= 1;
-            if *n == 0 {
-                p.open.remove(&ticket);
+        self.acknowledge_all([ticket]);
+    }
+
+    /// One node acknowledged each of `tickets` (waiters are woken once).
+    pub fn acknowledge_all(&self, tickets: impl IntoIterator<Item = u64>) {
+        let mut completed = false;
+        {
+            let mut p = self.pending.lock();
+            for ticket in tickets {
+                if let Some(n) = p.open.get_mut(&ticket) {
+                    *n -= 1;
+                    if *n == 0 {
+                        p.open.remove(&ticket);
+                        completed = true;
+                    }
+                }
             }
+            trim(&mut p);
         }
-        self.advance(&mut p);
+        if completed {
+            self.bump();
+        }
     }
 
     /// Gives up waiting for tickets older than [`GIVE_UP`].
     pub fn expire(&self, now: Instant) {
-        let mut p = self.pending.lock();
-        while let Some(&(t, at)) = p.issued.front() {
-            if now.duration_since(at) < GIVE_UP {
-                break;
+        let mut completed = false;
+        {
+            let mut p = self.pending.lock();
+            while let Some(&(t, at)) = p.issued.front() {
+                if now.duration_since(at) < GIVE_UP {
+                    break;
+                }
+                p.issued.pop_front();
+                completed |= p.open.remove(&t).is_some();
             }
-            p.issued.pop_front();
-            p.open.remove(&t);
         }
-        self.advance(&mut p);
+        if completed {
+            self.bump();
+        }
     }
 
-    fn advance(&self, p: &mut Pending) {
-        let watermark = match p.open.keys().next() {
-            Some(first) => first - 1,
-            None => p.last,
-        };
-        while p.issued.front().is_some_and(|(t, _)| *t <= watermark) {
-            p.issued.pop_front();
-        }
-        self.done.send_if_modified(|d| {
-            let moved = watermark > *d;
-            *d = (*d).max(watermark);
-            moved
-        });
+    fn bump(&self) {
+        self.done.send_modify(|g| *g = g.wrapping_add(1));
     }
 
-    /// The watermark, watched.
+    /// Changes whenever tickets complete.
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.done.subscribe()
     }
 
     /// True once `ticket` is done.
     pub fn is_done(&self, ticket: u64) -> bool {
-        *self.done.borrow() >= ticket
+        let p = self.pending.lock();
+        ticket <= p.last && !p.open.contains_key(&ticket)
+    }
+
+    /// Number of tickets still open.
+    pub fn open(&self) -> usize {
+        self.pending.lock().open.len()
+    }
+}
+
+/// Drops done tickets from the front of the issue order.
+fn trim(p: &mut Pending) {
+    while let Some(&(t, _)) = p.issued.front() {
+        if p.open.contains_key(&t) {
+            break;
+        }
+        p.issued.pop_front();
     }
 }
 
@@ -111,17 +134,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_watermark_follows_out_of_order_acknowledgements() {
+    fn tickets_complete_on_their_own_in_any_order() {
         let acks = Acks::default();
+        let mut generation = acks.watch();
         let a = acks.issue(2);
         let b = acks.issue(1);
         assert_eq!(acks.issue(0), 0, "nothing to wait for");
+        assert!(acks.is_done(0));
         acks.acknowledge(b);
-        assert!(!acks.is_done(a) && !acks.is_done(b), "b waits behind a");
+        assert!(
+            acks.is_done(b),
+            "b does not wait behind a (a node that is slow for a)"
+        );
+        assert!(generation.has_changed().unwrap());
+        generation.borrow_and_update();
         acks.acknowledge(a);
         assert!(!acks.is_done(a), "a needs two");
+        assert!(!generation.has_changed().unwrap(), "nothing completed");
         acks.acknowledge(a);
-        assert!(acks.is_done(b));
+        assert!(acks.is_done(a));
+        assert!(!acks.is_done(b + 1), "not issued yet");
     }
 
     #[test]

@@ -536,12 +536,14 @@ impl Peer {
                 }
                 ack = acks.message() => match ack {
                     Ok(Some(a)) if a.epoch == self.epoch => {
+                        let mut tickets = SmallVec::<[u64; 64]>::new();
                         while unacked.front().is_some_and(|u| u.message.seq <= a.seq) {
                             if let Some(u) = unacked.pop_front() {
-                                self.acks.acknowledge(u.ticket);
+                                tickets.push(u.ticket);
                             }
                             self.counters.acknowledged.fetch_add(1, Ordering::Relaxed);
                         }
+                        self.acks.acknowledge_all(tickets);
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => return Err("stream closed by the peer".into()),

@@ -133,6 +133,10 @@ pub trait Backend: Send + 'static {
     fn load(&mut self) -> Result<Snapshot, StoreError>;
     /// Applies `changes` in order as one atomic, durable (when `durable`) commit.
     fn apply(&mut self, changes: &[Change], durable: bool) -> Result<(), StoreError>;
+    /// Checks the backend is reachable (a server that may go away); called while idle.
+    fn ping(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The sessions of a store shared by the nodes of a cluster, whichever node wrote them: one
@@ -256,9 +260,20 @@ impl Store {
         *self.committed.borrow() >= ticket
     }
 
-    /// False while the last write failed and is being retried (Redis unreachable).
+    /// False while the last write or check failed (Redis unreachable); the writer checks an
+    /// idle backend every second.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a read of the same backend failed (the shared session loader's connection):
+    /// unhealthy until the writer's next successful write or check.
+    pub fn report_failure(&self) {
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "the store is unreachable; persistent sessions are refused until it is back"
+            );
+        }
     }
 
     /// The commit latency histogram.

@@ -288,6 +288,23 @@ impl Backend for RedisStore {
         result
     }
 
+    fn ping(&mut self) -> Result<(), StoreError> {
+        let result = self.connection().and_then(|c| {
+            redis::cmd("PING")
+                .query::<String>(c)
+                .map_err(|e| e.to_string())
+                .map_err(|e| StoreError::Io {
+                    store: "redis",
+                    location: String::new(),
+                    reason: e,
+                })
+        });
+        if result.is_err() {
+            self.conn = None;
+        }
+        result.map(|_| ())
+    }
+
     fn apply(&mut self, changes: &[Change], _durable: bool) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());

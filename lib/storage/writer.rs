@@ -16,6 +16,9 @@ use super::{Backend, Change};
 const MAX_BATCH: usize = 8192;
 /// In periodic mode, how often a durable commit is forced.
 const PERIODIC_SYNC: Duration = Duration::from_millis(200);
+/// How often an idle backend is checked (so a Redis that went away is noticed before the
+/// next write needs it).
+const PING_EVERY: Duration = Duration::from_secs(1);
 
 pub(super) fn spawn(
     mut backend: Box<dyn Backend>,
@@ -28,6 +31,7 @@ pub(super) fn spawn(
     let run = move || {
         let mut batch: Vec<Change> = Vec::new();
         let mut last_sync = Instant::now();
+        let mut last_ping = Instant::now();
         loop {
             let (mut last, first) = match rx.recv_timeout(PERIODIC_SYNC) {
                 Ok(c) => c,
@@ -35,6 +39,21 @@ pub(super) fn spawn(
                     if !sync && last_sync.elapsed() >= PERIODIC_SYNC {
                         let _ = backend.apply(&[], true);
                         last_sync = Instant::now();
+                    }
+                    if last_ping.elapsed() >= PING_EVERY {
+                        last_ping = Instant::now();
+                        match backend.ping() {
+                            Ok(()) => {
+                                if !healthy.swap(true, Ordering::Relaxed) {
+                                    tracing::info!("the store is reachable again");
+                                }
+                            }
+                            Err(e) => {
+                                if healthy.swap(false, Ordering::Relaxed) {
+                                    tracing::error!(error = %e, "the store is unreachable");
+                                }
+                            }
+                        }
                     }
                     continue;
                 }

@@ -686,6 +686,11 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
     for task in tasks {
         let _ = task.await;
     }
+    if let Some(cluster) = &cluster {
+        // Out of the raft voters first: nodes stopping one after another must leave a
+        // voter set that still has its quorum.
+        cluster.leave_raft().await;
+    }
     // Give connections a moment to send DISCONNECT 0x8B and flush.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while broker

@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 
 use super::capabilities::Capabilities;
 use super::client_info::ClientInfo;
-use super::cluster_link::{ClusterLink, HandedOver};
+use super::cluster_link::{ClusterLink, HandedOver, StoredFields};
 use super::enhanced_auth::{AuthMethods, EnhancedAuth};
 use super::events::Observers;
 use super::message::{Delivery, Message};
@@ -441,6 +441,89 @@ impl Broker {
         self.finish(batch)
     }
 
+    /// Takes a message another node parked for a session of this node into the session: it
+    /// becomes one of the session's own messages (new sequence number) in the same commit
+    /// that removes the parked copy, so it is neither lost nor doubled by a crash between.
+    fn take_parked(&self, client_id: &MqttString, outbox: &Outbox, field: String, mut d: Delivery) {
+        d.seq = match &self.store {
+            Some(store) if d.qos != QoS::AtMostOnce => store.next_seq(),
+            _ => 0,
+        };
+        let mut changes = Vec::with_capacity(2);
+        if d.seq != 0 {
+            changes.push(Change::Message {
+                client_id: client_id.clone(),
+                seq: d.seq,
+                delivery: d.clone(),
+                packet_id: 0,
+                stage: None,
+            });
+        }
+        changes.push(Change::ParkedDone {
+            client_id: client_id.clone(),
+            field,
+        });
+        self.persist(changes);
+        let mut drops = Vec::new();
+        self.push(outbox, d, &mut drops);
+        self.persist(drops);
+    }
+
+    /// Takes the messages other nodes parked for `client_id` into its session here, if this
+    /// node holds it and is its owner in the shared store. Returns how many were taken.
+    pub async fn claim_parked(
+        &self,
+        client_id: &str,
+        me: &str,
+    ) -> Result<usize, crate::storage::StoreError> {
+        let Some(loader) = self.loader.get().cloned() else {
+            return Ok(0);
+        };
+        let Some(outbox) = self.sessions.outbox(client_id) else {
+            // No session here: a mark left by a session that ended is cleared by its owner.
+            return Ok(0);
+        };
+        let (id, node) = (client_id.to_string(), me.to_string());
+        let claimed = tokio::task::spawn_blocking(move || loader.claim(&id, &node))
+            .await
+            .map_err(|_| crate::storage::StoreError::Corrupt("the session loader stopped"))??;
+        let Some(parked) = claimed else { return Ok(0) };
+        let client_id = MqttString::from(client_id);
+        let now = Instant::now();
+        let count = parked.len();
+        for (field, stored) in parked {
+            if stored.delivery.message.is_expired(now) {
+                self.persist(vec![Change::ParkedDone {
+                    client_id: client_id.clone(),
+                    field,
+                }]);
+                continue;
+            }
+            self.take_parked(&client_id, &outbox, field, stored.delivery);
+        }
+        if count > 0 {
+            tracing::info!(client_id = %client_id, count, "messages parked by other nodes taken in");
+        }
+        Ok(count)
+    }
+
+    /// Takes in the messages other nodes parked for any session this node holds.
+    pub async fn claim_all_parked(&self, me: &str) -> Result<usize, crate::storage::StoreError> {
+        let Some(loader) = self.loader.get().cloned() else {
+            return Ok(0);
+        };
+        let marked = tokio::task::spawn_blocking(move || loader.parked_clients())
+            .await
+            .map_err(|_| crate::storage::StoreError::Corrupt("the session loader stopped"))??;
+        let mut taken = 0;
+        for client_id in marked {
+            if self.sessions.outbox(&client_id).is_some() {
+                taken += self.claim_parked(&client_id, me).await?;
+            }
+        }
+        Ok(taken)
+    }
+
     /// Submits changes to the store, if there is one; returns the ticket (0: nothing to wait).
     pub fn persist(&self, changes: Vec<Change>) -> u64 {
         match &self.store {
@@ -568,6 +651,17 @@ impl Broker {
                         }
                     }
                 }
+            }
+            // Messages other nodes parked while this node was away come after its own.
+            for (field, stored) in s.parked {
+                if stored.delivery.message.is_expired(now) {
+                    self.persist(vec![Change::ParkedDone {
+                        client_id: client_id.clone(),
+                        field,
+                    }]);
+                    continue;
+                }
+                self.take_parked(&client_id, &outbox, field, stored.delivery);
             }
             state.inbound_qos2 = s.inbound_qos2.into_iter().collect();
             let will = match r.will {
@@ -728,6 +822,7 @@ impl Broker {
                 state: released.state,
                 queued,
                 expiry_interval: released.expiry_interval,
+                from_store: None,
             }
         })
     }
@@ -792,7 +887,9 @@ impl Broker {
                 },
             );
         }
-        for (_, m) in stored.messages {
+        let mut fields = StoredFields::default();
+        for (seq, m) in stored.messages {
+            fields.seqs.push(seq);
             if m.delivery.message.is_expired(now) {
                 continue;
             }
@@ -807,6 +904,13 @@ impl Broker {
                 _ => handed.queued.push(m.delivery),
             }
         }
+        for (field, m) in stored.parked {
+            fields.parked.push(field);
+            if !m.delivery.message.is_expired(now) {
+                handed.queued.push(m.delivery);
+            }
+        }
+        handed.from_store = Some(fields);
         handed.state.inbound_qos2 = stored.inbound_qos2.into_iter().collect();
         tracing::info!(client_id, from = ?stored.owner, "session of a node that is gone loaded from the shared store");
         Ok(Some(handed))
@@ -841,9 +945,28 @@ impl Broker {
             String::new(),
             Protocol::V5,
         ));
-        let mut changes = vec![Change::SessionEnded {
-            client_id: client_id.clone(),
-        }];
+        let mut changes = Vec::new();
+        match &handed.from_store {
+            // Read from the shared store: its fields are replaced one by one (a parcel
+            // parked meanwhile stays, and is taken in when found).
+            Some(fields) => {
+                for seq in &fields.seqs {
+                    changes.push(Change::MessageDone {
+                        client_id: client_id.clone(),
+                        seq: *seq,
+                    });
+                }
+                for field in &fields.parked {
+                    changes.push(Change::ParkedDone {
+                        client_id: client_id.clone(),
+                        field: field.clone(),
+                    });
+                }
+            }
+            None => changes.push(Change::SessionEnded {
+                client_id: client_id.clone(),
+            }),
+        }
         let mut state = handed.state;
         for (filter, sub) in &state.subscriptions {
             self.subscribe(&outbox, filter, *sub);

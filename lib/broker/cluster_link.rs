@@ -23,6 +23,19 @@ pub struct HandedOver {
     pub queued: Vec<Delivery>,
     /// Seconds the session outlives its connection.
     pub expiry_interval: u32,
+    /// Read from the shared store (its node is gone): what the store holds under the
+    /// client id is replaced field by field, never wholesale, so a message another node
+    /// parks for the session meanwhile is not erased. `None`: handed over by a live node.
+    pub from_store: Option<StoredFields>,
+}
+
+/// The message fields of a session as read from the shared store.
+#[derive(Debug, Default)]
+pub struct StoredFields {
+    /// Sequence numbers of its messages, written by its former node.
+    pub seqs: Vec<u64>,
+    /// Fields of messages parked for it.
+    pub parked: Vec<String>,
 }
 
 /// What the broker asks of its cluster. Called on connection tasks: every method except

@@ -16,6 +16,7 @@ use super::cluster_link::Takeover;
 use super::enhanced_auth::{AuthExchange, AuthStep};
 use super::message::{Delivery, Message};
 use super::retained::RetainedCursor;
+use super::route_wait::RouteWait;
 use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
 use super::sessions::{Closed, Kick, NEVER_EXPIRES, PendingWill};
 use super::stats::Stats;
@@ -55,8 +56,9 @@ const RESERVE_AHEAD: usize = 1024 * 1024;
 const QUIET_READ: usize = 512;
 /// An empty output buffer larger than this is freed after a burst.
 const KEEP_OUT_CAPACITY: usize = 64 * 1024;
-/// How long a SUBACK waits (in a cluster) for the new routes to be committed.
-const ROUTE_WAIT: Duration = Duration::from_secs(2);
+/// How long a SUBACK waits (in a cluster) for the new routes to be committed: longer than a
+/// raft election (1-2 s) and the commit after it.
+const ROUTE_WAIT: Duration = Duration::from_secs(5);
 /// Retained messages taken for a new subscription at a time, once the outbox holds fewer.
 const RETAINED_CHUNK: usize = 64;
 /// Topics of the retained store looked at per chunk (the store's read lock is held that long).
@@ -722,7 +724,7 @@ struct Link {
     hold_forwarded: Option<Box<Vec<u64>>>,
     /// Routes `held` waits for (a SUBACK in a cluster waits until other nodes will forward
     /// what matches), and when it stops waiting.
-    route_wait: Option<Box<(Vec<String>, Instant)>>,
+    route_wait: Option<Box<RouteWait>>,
     /// Reading is paused until then, or until the cluster's queues have room (a message
     /// published here found a node's queue filling up).
     paused: Option<Instant>,
@@ -1185,7 +1187,7 @@ impl Link {
     fn cluster_waits(&self) -> ClusterWaits {
         ClusterWaits {
             forwarded: self.hold_forwarded.is_some(),
-            routes: self.route_wait.as_ref().map(|w| w.1),
+            routes: self.route_wait.as_ref().map(|w| w.deadline),
             paused: self.paused,
         }
     }
@@ -1218,36 +1220,74 @@ impl Link {
         }
     }
 
-    /// Holds output from now on until this node's routes for `filters` are committed, for
-    /// at most [`ROUTE_WAIT`].
-    fn hold_for_routes(&mut self, filters: Vec<String>) {
+    /// The granted filters (with their index among the reason codes) whose routes are not
+    /// committed yet; if any, output is held from now on until they are (a SUBACK sent
+    /// next waits for them; see [`RouteWait`]).
+    fn hold_for_routes(&mut self, granted: Vec<(usize, String)>) -> Vec<(usize, String)> {
         let Some(cluster) = self.broker.cluster_link() else {
-            return;
+            return Vec::new();
         };
-        let waiting: Vec<String> = filters
+        let waiting: Vec<(usize, String)> = granted
             .into_iter()
-            .filter(|f| !cluster.is_routed(f))
+            .filter(|(_, f)| !cluster.is_routed(f))
             .collect();
-        if waiting.is_empty() {
-            return;
+        if !waiting.is_empty() && self.route_wait.is_none() {
+            self.route_wait = Some(Box::new(RouteWait::new(Instant::now() + ROUTE_WAIT)));
         }
-        match &mut self.route_wait {
-            Some(w) => w.0.extend(waiting),
-            None => self.route_wait = Some(Box::new((waiting, Instant::now() + ROUTE_WAIT))),
-        }
+        waiting
     }
 
-    /// Releases held output once the routes it waits for are committed (or it waited long
-    /// enough).
+    /// Releases held output once the routes it waits for are committed; past the wait, the
+    /// filters still not routed fail in their SUBACK and their subscriptions are undone.
     fn check_routes(&mut self) {
-        let Some(w) = &self.route_wait else { return };
-        let routed = self
-            .broker
-            .cluster_link()
-            .is_none_or(|c| w.0.iter().all(|f| c.is_routed(f)));
-        if routed || Instant::now() >= w.1 {
+        let Some(cluster) = self.broker.cluster_link().cloned() else {
             self.route_wait = None;
             self.release_held();
+            return;
+        };
+        let Some(w) = self.route_wait.as_mut() else {
+            return;
+        };
+        if w.settle(|f| cluster.is_routed(f)) {
+            self.route_wait = None;
+            self.release_held();
+            return;
+        }
+        if Instant::now() < w.deadline {
+            return;
+        }
+        let Some(w) = self.route_wait.take() else {
+            return;
+        };
+        let code = if self.protocol.is_v5() {
+            ReasonCode::UNSPECIFIED_ERROR
+        } else {
+            ReasonCode::V3_SUBACK_FAILURE
+        };
+        for filter in w.fail(&mut self.held, code.0) {
+            tracing::warn!(client_id = %self.client_id, %filter, "route not committed in time (no raft quorum?): subscription refused");
+            self.undo_subscription(&filter);
+        }
+        self.release_held();
+    }
+
+    /// Takes back a subscription whose SUBACK refused it after all.
+    fn undo_subscription(&mut self, filter: &str) {
+        if self.session.subscriptions.remove(filter).is_some() {
+            let change = Change::Unsubscribed {
+                client_id: self.client_id.clone(),
+                filter: MqttString::from(filter).detached(),
+            };
+            self.persist(vec![change], false);
+        }
+        self.info.unsubscribed(filter);
+        self.broker.unsubscribe(&self.outbox, filter);
+        if let Some(cursors) = self.retained.as_mut() {
+            let inner = match parse_shared(filter) {
+                Ok(Some(s)) => s.filter,
+                _ => filter,
+            };
+            cursors.retain(|(c, _)| c.filter() != inner);
         }
     }
 
@@ -1737,23 +1777,29 @@ impl Link {
                 .collect();
             o.subscribed(&self.info, &granted)
         });
-        if self.broker.cluster_link().is_some() {
-            // SUBACK once the routes are committed: what others publish after it reaches this
-            // subscriber from any node.
-            let granted: Vec<String> = s
-                .filters
-                .iter()
-                .zip(&reasons)
-                .filter(|(_, r)| r.is_success())
-                .map(|(f, _)| f.filter.to_string())
-                .collect();
-            self.hold_for_routes(granted);
-        }
+        // In a cluster, SUBACK once the routes are committed: what others publish after it
+        // reaches this subscriber from any node.
+        let granted: Vec<(usize, String)> = s
+            .filters
+            .iter()
+            .zip(&reasons)
+            .enumerate()
+            .filter(|(_, (_, r))| r.is_success())
+            .map(|(i, (f, _))| (i, f.filter.to_string()))
+            .collect();
+        let waiting = self.hold_for_routes(granted);
+        let count = reasons.len();
         self.send(Packet::SubAck(SubAck {
             packet_id: s.packet_id,
             reasons,
             properties: Default::default(),
         }));
+        if !waiting.is_empty() {
+            let end = self.held.len();
+            if let Some(w) = self.route_wait.as_mut() {
+                w.add(end, count, waiting);
+            }
+        }
         // Sent at the client's pace, as it reads (see `feed_retained`).
         let since = Instant::now();
         for (filter, sub) in retained {

@@ -17,6 +17,7 @@ pub mod enhanced_auth;
 pub mod events;
 pub mod message;
 pub mod retained;
+pub mod route_wait;
 pub mod session;
 pub mod sessions;
 pub mod stats;

@@ -354,6 +354,11 @@ impl RetainedCursor {
         &self.filter[..self.prefix_len]
     }
 
+    /// The filter it delivers for.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
     /// True once every topic that may match has been looked at.
     pub fn is_done(&self) -> bool {
         self.done

@@ -545,6 +545,11 @@ impl Sessions {
         all
     }
 
+    /// The outbox of `client_id`'s session, if this node holds one (online or not).
+    pub fn outbox(&self, client_id: &str) -> Option<Arc<Outbox>> {
+        self.map.lock().get(client_id).map(|e| e.outbox.clone())
+    }
+
     /// One client, online or not.
     pub fn client(&self, client_id: &str) -> Option<ClientView> {
         self.map.lock().get(client_id).map(|e| ClientView {

@@ -17,6 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::acks::Acks;
 use super::membership::{Member, MemberStatus};
+use super::parking::{ParkedRoutes, Parker, ROUTES_TTL, Stranded};
 use super::proto::node_client::NodeClient;
 use super::proto::{ForwardBatch, Forwarded};
 use super::raft::network::{MAX_MESSAGE, channel};
@@ -109,6 +110,9 @@ struct Outgoing {
     shared: Vec<String>,
     /// Unix ms of a retained message; 0 otherwise.
     retained_at: u64,
+    /// The other nodes that got it for their ordinary subscribers, when one of its targets
+    /// was not alive (for parking).
+    also: Option<Arc<[Arc<str>]>>,
 }
 
 /// The forwarding side of this node.
@@ -135,6 +139,8 @@ pub struct Forwarder {
     secret: Secret,
     /// The peer sets, rebuilt when gossip changes (not for every message).
     peers_cache: parking_lot::Mutex<(watch::Receiver<Vec<Member>>, Arc<PeerSets>)>,
+    /// With a store shared by the nodes: messages for a node that is away are parked there.
+    parking: Option<Arc<Parker>>,
 }
 
 impl Forwarder {
@@ -145,8 +151,10 @@ impl Forwarder {
         replicated: Arc<Replicated>,
         live: watch::Receiver<Vec<Member>>,
         secret: Secret,
+        parking: Option<Arc<Parker>>,
     ) -> Forwarder {
         Forwarder {
+            parking,
             secret,
             me: me.into(),
             epoch,
@@ -186,7 +194,10 @@ impl Forwarder {
         // back); a node that is gone for good loses its routes when raft removes it.
         let peers = self.peers_now();
         let (alive, leaving) = (&peers.alive, &peers.leaving);
-        let routed = |n: &Arc<str>| *n != self.me && !leaving.contains(n);
+        // With parking, a node that is leaving or away still gets its messages: they are
+        // parked for its persistent sessions.
+        let parks = self.parking.is_some();
+        let routed = |n: &Arc<str>| *n != self.me && (parks || !leaving.contains(n));
         // Sorted once: a message matching many groups costs n log n, not n².
         let mut served: SmallVec<[&str; 4]> = served.iter().copied().collect();
         served.sort_unstable();
@@ -235,6 +246,16 @@ impl Forwarder {
         let mut encoded = BytesMut::new();
         encode_message(message, &mut encoded);
         let encoded = encoded.freeze();
+        // A target that is away gets its messages parked, and needs to know which nodes got
+        // them through their own routes.
+        let also: Option<Arc<[Arc<str>]>> =
+            (parks && targets.iter().any(|(n, _, _)| !alive.contains(n))).then(|| {
+                targets
+                    .iter()
+                    .filter(|(_, ordinary, _)| *ordinary)
+                    .map(|(n, _, _)| n.clone())
+                    .collect()
+            });
         // A QoS 1/2 publisher's PUBACK waits for the nodes with subscribers (retained
         // copies for the others are not waited for).
         let ticket = if message.qos == QoS::AtMostOnce {
@@ -251,6 +272,7 @@ impl Forwarder {
                 ordinary,
                 shared,
                 retained_at,
+                also: also.clone(),
             };
             match self.send(name, out) {
                 Queued::Full if wanted => {
@@ -312,6 +334,10 @@ impl Forwarder {
                 counters: self.counters.clone(),
                 acks: self.acks.clone(),
                 secret: self.secret.clone(),
+                parking: self.parking.clone(),
+                routes: None,
+                parked: false,
+                stranded: Vec::new(),
             };
             tokio::spawn(peer.run(rx));
             PeerQueue {
@@ -389,6 +415,15 @@ struct Peer {
     congested: Arc<AtomicBool>,
     /// Paused publishers, woken when the queue has room again.
     pressure: Arc<Pressure>,
+    /// Parks its messages while it is away (a store shared by the nodes).
+    parking: Option<Arc<Parker>>,
+    /// The subscriptions of its persistent sessions, while it is away.
+    routes: Option<Arc<ParkedRoutes>>,
+    /// Messages were parked for it since its last stream: the next one tells it to take
+    /// them in first.
+    parked: bool,
+    /// Messages being parked (kept across failed tries).
+    stranded: Vec<Stranded>,
 }
 
 impl Drop for Peer {
@@ -402,6 +437,7 @@ impl Drop for Peer {
 struct Unacked {
     message: Forwarded,
     ticket: u64,
+    also: Option<Arc<[Arc<str>]>>,
 }
 
 impl Peer {
@@ -421,6 +457,22 @@ impl Peer {
         let mut gone_since: Option<Instant> = None;
         loop {
             let Some(addr) = self.address() else {
+                if self.parking.is_some() {
+                    // Away: what it was sent and not acknowledged, and what comes for it,
+                    // is parked for its persistent sessions.
+                    let more = self.park_away(&mut queue, &mut unacked, &mut seq).await;
+                    if !more {
+                        let waited =
+                            tokio::time::timeout(Duration::from_secs(1), self.live.changed()).await;
+                        if let Ok(Err(_)) = waited {
+                            return;
+                        }
+                    }
+                    if queue.is_closed() && queue.is_empty() && unacked.is_empty() {
+                        return;
+                    }
+                    continue;
+                }
                 // Gone from gossip: wait for it; after a while, stop holding its messages.
                 let since = *gone_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > GIVE_UP {
@@ -449,6 +501,9 @@ impl Peer {
                 continue;
             };
             gone_since = None;
+            if !self.stranded.is_empty() {
+                self.unstrand(&mut unacked);
+            }
             let started = Instant::now();
             let result = self.stream(&addr, &mut queue, &mut seq, &mut unacked).await;
             // Not streaming: a full queue drops rather than pausing publishers, and the ones
@@ -467,6 +522,103 @@ impl Peer {
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
             }
+        }
+    }
+
+    /// Parks what was sent to the peer and not acknowledged, then what waits in its queue (a
+    /// batch at a time), completing their tickets once the store has them. Returns whether
+    /// there may be more to park right away. After a failure the messages are kept (for the
+    /// next try, or to be sent if the peer comes back first) and it waits a little.
+    async fn park_away(
+        &mut self,
+        queue: &mut mpsc::Receiver<Outgoing>,
+        unacked: &mut VecDeque<Unacked>,
+        seq: &mut u64,
+    ) -> bool {
+        let Some(parker) = self.parking.clone() else {
+            return false;
+        };
+        // The unacknowledged first (in order), then the queue's.
+        self.stranded.extend(unacked.drain(..).map(|u| Stranded {
+            ticket: u.ticket,
+            message: u.message.message,
+            ordinary: u.message.deliver,
+            shared: u.message.shared,
+            seq: u.message.seq,
+            retained_at: u.message.retained_at,
+            also: u.also,
+        }));
+        while self.stranded.len() < BATCH {
+            let Ok(o) = queue.try_recv() else { break };
+            *seq += 1;
+            self.stranded.push(Stranded {
+                ticket: o.ticket,
+                message: o.message,
+                ordinary: o.ordinary,
+                shared: o.shared,
+                seq: *seq,
+                retained_at: o.retained_at,
+                also: o.also,
+            });
+        }
+        if self.stranded.is_empty() {
+            return false;
+        }
+        let fresh = self
+            .routes
+            .as_ref()
+            .is_some_and(|r| r.read_at.elapsed() < ROUTES_TTL);
+        let routes = if fresh { self.routes.clone() } else { None };
+        let name = self.name.to_string();
+        let stranded = std::mem::take(&mut self.stranded);
+        let job = tokio::task::spawn_blocking(move || {
+            let parked = match routes {
+                Some(r) => Ok(r),
+                None => ParkedRoutes::read(&**parker.shared(), &name).map(Arc::new),
+            }
+            .and_then(|routes| parker.park(&name, &routes, &stranded).map(|n| (n, routes)));
+            (parked, stranded)
+        })
+        .await;
+        let Ok((parked, stranded)) = job else {
+            return false;
+        };
+        match parked {
+            Ok((parked, routes)) => {
+                self.routes = Some(routes);
+                self.parked = true;
+                self.acks
+                    .acknowledge_all(stranded.iter().map(|s| s.ticket).filter(|t| *t != 0));
+                if queue.len() <= RELIEVED {
+                    self.pressure.lower(&self.congested);
+                }
+                tracing::debug!(node = %self.name, messages = stranded.len(), parked, "messages for a node that is away parked in the shared store");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(node = %self.name, error = %e, messages = stranded.len(), "parking messages for a node that is away failed; retrying");
+                self.stranded = stranded;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                false
+            }
+        }
+    }
+
+    /// Messages that were to be parked, and the peer is back: they are sent again (before
+    /// anything newer, with their sequence numbers).
+    fn unstrand(&mut self, unacked: &mut VecDeque<Unacked>) {
+        for s in self.stranded.drain(..).rev() {
+            unacked.push_front(Unacked {
+                message: Forwarded {
+                    seq: s.seq,
+                    message: s.message,
+                    deliver: s.ordinary,
+                    shared: s.shared,
+                    retained_at: s.retained_at,
+                },
+                ticket: s.ticket,
+                also: s.also,
+            });
         }
     }
 
@@ -492,8 +644,17 @@ impl Peer {
             sender: self.me.clone(),
             epoch: self.epoch,
             messages,
+            claim_parked: false,
         };
+        if self.parked {
+            // Parked messages first: the peer takes them in before anything sent now.
+            let mut first = batch(Vec::new());
+            first.claim_parked = true;
+            tx.send(first).await.map_err(|e| e.to_string())?;
+            self.parked = false;
+        }
         self.streaming.store(true, Ordering::Relaxed);
+        let mut live = self.live.clone();
         if !unacked.is_empty() {
             self.counters
                 .resent
@@ -524,6 +685,7 @@ impl Peer {
                             unacked.push_back(Unacked {
                                 message: f.clone(),
                                 ticket: o.ticket,
+                                also: o.also,
                             });
                         }
                         messages.push(f);
@@ -532,6 +694,13 @@ impl Peer {
                     tx.send(batch(messages)).await.map_err(|e| e.to_string())?;
                     if queue.len() <= RELIEVED {
                         self.pressure.lower(&self.congested);
+                    }
+                }
+                changed = live.changed(), if self.parking.is_some() => {
+                    // Gone from gossip (dead, frozen, cut off): its messages are parked
+                    // rather than waiting for a stream that may never move again.
+                    if changed.is_err() || self.address().is_none() {
+                        return Err("the node is no longer alive in gossip".into());
                     }
                 }
                 ack = acks.message() => match ack {

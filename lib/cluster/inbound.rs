@@ -36,16 +36,24 @@ pub struct NodeService {
     /// Last sequence number handled per (sender, epoch), with the store ticket of the newest
     /// delivery: drops what a resend repeats.
     done: Arc<Mutex<HashMap<(String, u64), Handled>>>,
+    /// This node's name.
+    me: String,
 }
 
 impl NodeService {
-    /// Serves `broker`; proposals go through `proposer`.
-    pub fn new(broker: Arc<Broker>, proposer: Arc<Proposer>, claims: Arc<Claims>) -> NodeService {
+    /// Serves `broker` as node `me`; proposals go through `proposer`.
+    pub fn new(
+        broker: Arc<Broker>,
+        proposer: Arc<Proposer>,
+        claims: Arc<Claims>,
+        me: &str,
+    ) -> NodeService {
         NodeService {
             claims,
             broker,
             proposer,
             done: Arc::default(),
+            me: me.to_string(),
         }
     }
 }
@@ -93,6 +101,7 @@ impl node_server::Node for NodeService {
         });
         let broker = self.broker.clone();
         let done = self.done.clone();
+        let me = self.me.clone();
         tokio::spawn(async move {
             loop {
                 let batch = match inbound.message().await {
@@ -103,6 +112,13 @@ impl node_server::Node for NodeService {
                         return;
                     }
                 };
+                if batch.claim_parked {
+                    // The sender parked messages for sessions here while this node was away:
+                    // they go before what it sends now.
+                    if let Err(e) = broker.claim_all_parked(&me).await {
+                        tracing::warn!(error = %e, "taking in parked messages failed; the periodic look finds them");
+                    }
+                }
                 let key = (batch.sender, batch.epoch);
                 // Checked and delivered under one lock: a stream still draining and its
                 // replacement never both deliver a sequence number.

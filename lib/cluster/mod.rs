@@ -15,6 +15,7 @@
 //! | [`raft`] | consensus on the route table: log store, state machine, raft RPCs |
 //! | [`raft_members`] | the leader's duty: raft voters follow gossip |
 //! | [`orphans`] | the leader's other duty: sessions of nodes that are gone, in a shared store |
+//! | [`parking`] | messages for a node that is away, parked in its sessions in the shared store |
 //! | [`routes`] | the route table: filter → nodes, matching topics |
 //! | [`route_sync`] | this node's routes follow its subscriptions |
 //! | [`proposer`] | getting a route change committed from any node |
@@ -39,6 +40,7 @@ pub mod membership;
 pub mod node;
 pub mod nodes_file;
 pub mod orphans;
+pub mod parking;
 pub mod proposer;
 pub mod proto;
 pub mod raft;

@@ -20,6 +20,7 @@ use super::claims::Claims;
 use super::forward::{ForwardCounters, Forwarder};
 use super::inbound::{NodeService, merge_retained};
 use super::membership::{Member, MemberStatus, Membership};
+use super::parking::Parker;
 use super::proposer::Proposer;
 use super::proto::node_client::NodeClient;
 use super::proto::{RetainedRequest, TakeoverRequest};
@@ -148,6 +149,29 @@ async fn bind(what: &'static str, addr: std::net::SocketAddr) -> Result<TcpListe
         })
 }
 
+/// How long a node shutting down waits to be removed from the raft voters.
+const LEAVE_WAIT: Duration = Duration::from_secs(5);
+
+/// How often this node looks for messages other nodes parked for its sessions.
+const CLAIM_EVERY: Duration = Duration::from_secs(1);
+
+/// Takes in what other nodes parked for this node's sessions in the shared store (while it
+/// was frozen or cut off, or for a session that moved here), every [`CLAIM_EVERY`].
+async fn claim_parked(me: String, broker: Weak<Broker>, mut shutdown: crate::shutdown::Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(CLAIM_EVERY) => {}
+            _ = shutdown.wait() => return,
+        }
+        let Some(broker) = broker.upgrade() else {
+            return;
+        };
+        if let Err(e) = broker.claim_all_parked(&me).await {
+            tracing::warn!(error = %e, "looking for parked messages failed; retrying");
+        }
+    }
+}
+
 impl ClusterNode {
     /// Starts this node's part of the cluster and joins `broker` to it.
     pub async fn start(
@@ -196,6 +220,13 @@ impl ClusterNode {
             settings.secret.clone(),
         ));
         let (filters, filter_events) = mpsc::unbounded_channel();
+        // With a store shared by the nodes, messages for a node that is away are parked
+        // there for its persistent sessions (and publishers are never told a message is
+        // safe before it is).
+        let parker = broker
+            .shared_sessions()
+            .map(|shared| Arc::new(Parker::new(shared, &settings.name, epoch)));
+        let parks = parker.is_some();
         let node = Arc::new(ClusterNode {
             forwarder: Forwarder::new(
                 &settings.name,
@@ -203,6 +234,7 @@ impl ClusterNode {
                 replicated.clone(),
                 live.clone(),
                 settings.secret.clone(),
+                parker,
             ),
             proposer: proposer.clone(),
             claims: Arc::new(Claims::new(&settings.name)),
@@ -267,6 +299,7 @@ impl ClusterNode {
                 broker.clone(),
                 proposer.clone(),
                 node.claims.clone(),
+                &node.settings.name,
             ))
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE),
@@ -306,6 +339,7 @@ impl ClusterNode {
             node.settings.raft_id,
             raft.clone(),
             node.live.clone(),
+            parks,
             node.signal.subscribe(),
         )));
         tasks.push(tokio::spawn(orphans::run(
@@ -313,8 +347,16 @@ impl ClusterNode {
             raft.clone(),
             node.live.clone(),
             node.broker.clone(),
+            node.replicated.clone(),
             node.signal.subscribe(),
         )));
+        if parks {
+            tasks.push(tokio::spawn(claim_parked(
+                node.settings.name.clone(),
+                node.broker.clone(),
+                node.signal.subscribe(),
+            )));
+        }
         tasks.push(tokio::spawn(node.clone().publish_leader()));
         if let Some(path) = node.settings.nodes_file.clone() {
             tasks.push(tokio::spawn(nodes_file::keep(
@@ -324,16 +366,20 @@ impl ClusterNode {
             )));
         }
         tasks.push(tokio::spawn(node.clone().bootstrap()));
-        let acks = node.forwarder.acks.clone();
-        let mut stop = node.signal.subscribe();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(250)) => acks.expire(std::time::Instant::now()),
-                    _ = stop.wait() => return,
+        if !parks {
+            // Without a shared store, a node that is away holds a publisher up only so
+            // long (its messages stay queued for it, in memory).
+            let acks = node.forwarder.acks.clone();
+            let mut stop = node.signal.subscribe();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => acks.expire(std::time::Instant::now()),
+                        _ = stop.wait() => return,
+                    }
                 }
-            }
-        }));
+            }));
+        }
         tasks.push(tokio::spawn(node.clone().sync_retained()));
         *node.tasks.lock() = tasks;
         tracing::info!(
@@ -550,6 +596,36 @@ impl ClusterNode {
     /// True once this node left.
     pub fn has_left(&self) -> bool {
         self.left.load(Ordering::Acquire)
+    }
+
+    /// Leaves the raft cluster before stopping: gossip says this node leaves, and the leader
+    /// (this node itself, if it leads: the others then elect a new one) removes it from the
+    /// voters; this waits (at most [`LEAVE_WAIT`]) until that change is committed, so nodes
+    /// stopping one after another never leave a voter set without its quorum.
+    pub async fn leave_raft(&self) {
+        self.membership.announce_leaving().await;
+        let me = self.settings.raft_id;
+        let deadline = tokio::time::Instant::now() + LEAVE_WAIT;
+        let mut metrics = self.raft.metrics();
+        loop {
+            let removed = {
+                let m = metrics.borrow_and_update();
+                let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+                !voters.contains(&me) || voters.len() <= 1
+            };
+            if removed {
+                tracing::info!("this node is out of the raft voters");
+                return;
+            }
+            match tokio::time::timeout_at(deadline, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::warn!("this node was not removed from the raft voters in time");
+                    return;
+                }
+            }
+        }
     }
 
     /// Stops gossip, raft and the services.

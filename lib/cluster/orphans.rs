@@ -20,6 +20,8 @@ use tokio::sync::watch;
 
 use super::membership::{Member, MemberStatus};
 use super::raft::Raft;
+use super::raft::state_machine::Replicated;
+use super::routes::RouteCommand;
 use crate::broker::Broker;
 use crate::broker::sessions::NEVER_EXPIRES;
 use crate::shutdown::Shutdown;
@@ -37,6 +39,8 @@ const RESCAN: Duration = Duration::from_secs(600);
 const RETRY: u64 = 10;
 /// Steps taken per tick at most (the rest wait for the next one).
 const PER_TICK: usize = 5_000;
+/// How often the routes of nodes that are gone are checked for sessions they still hold.
+const ROUTES_CHECK: Duration = Duration::from_secs(30);
 
 /// What is done next to an orphaned session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,9 +143,11 @@ pub async fn run(
     raft: Raft,
     live: watch::Receiver<Vec<Member>>,
     broker: Weak<Broker>,
+    replicated: Arc<Replicated>,
     mut shutdown: Shutdown,
 ) {
     let mut sweep = Sweep::default();
+    let mut routes_checked = Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
@@ -185,6 +191,10 @@ pub async fn run(
                 }
                 Err(_) => return,
             }
+        }
+        if routes_checked.elapsed() >= ROUTES_CHECK {
+            routes_checked = Instant::now();
+            drop_routes_of_empty_nodes(&raft, &replicated, shared.clone(), &alive).await;
         }
         let mut steps = Vec::new();
         while steps.len() < PER_TICK
@@ -237,6 +247,53 @@ pub async fn run(
                 ended,
                 "settled sessions of nodes that are gone"
             );
+        }
+    }
+}
+
+/// The routes of a node that is gone and holds no persistent session in the shared store
+/// any more (its sessions moved, ended or expired) are dropped: until then they are what
+/// parks messages for those sessions.
+async fn drop_routes_of_empty_nodes(
+    raft: &Raft,
+    replicated: &Replicated,
+    shared: Arc<dyn SharedSessions>,
+    alive: &HashSet<String>,
+) {
+    let gone: Vec<String> = replicated
+        .routes
+        .read()
+        .nodes()
+        .into_iter()
+        .filter(|n| !alive.contains(n))
+        .collect();
+    if gone.is_empty() {
+        return;
+    }
+    let records = match tokio::task::spawn_blocking(move || shared.records()).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "reading the shared sessions failed; routes checked later");
+            return;
+        }
+        Err(_) => return,
+    };
+    let holding: HashSet<String> = records
+        .into_iter()
+        .filter(|r| r.record.expiry_interval > 0)
+        .filter_map(|r| r.owner)
+        .collect();
+    for node in gone.into_iter().filter(|n| !holding.contains(n)) {
+        match raft
+            .client_write(RouteCommand::NodeLeft { node: node.clone() })
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(%node, "routes of a node that is gone and holds no session dropped")
+            }
+            Err(e) => {
+                tracing::debug!(%node, error = %e, "dropping the routes of a node that is gone failed")
+            }
         }
     }
 }

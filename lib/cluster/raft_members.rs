@@ -43,13 +43,20 @@ async fn bounded<T, E: std::fmt::Display>(
 }
 
 /// Runs on every node; acts only while this node leads.
+/// With `keep_routes` (a store shared by the nodes), a removed node keeps its routes: its
+/// persistent sessions outlive it, and what matches them is parked for them ([`super::parking`]);
+/// the routes go once it holds no session any more ([`super::orphans`]).
 pub async fn run(
     me: u64,
     raft: Raft,
     mut live: watch::Receiver<Vec<Member>>,
+    keep_routes: bool,
     mut shutdown: Shutdown,
 ) {
     let mut missing_since: HashMap<u64, Instant> = HashMap::new();
+    // Nodes seen leaving: removed at once even after gossip forgot them (a node that shut
+    // down right after announcing it).
+    let mut seen_leaving: BTreeSet<u64> = BTreeSet::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -57,25 +64,41 @@ pub async fn run(
             _ = shutdown.wait() => return,
         }
         let metrics = raft.metrics().borrow().clone();
-        if metrics.current_leader != Some(me) {
-            missing_since.clear();
-            continue;
+        let members = live.borrow().clone();
+        // Every node keeps track (a node that becomes leader must know who was leaving).
+        for m in &members {
+            match m.status {
+                MemberStatus::Leaving => {
+                    seen_leaving.insert(m.raft_id);
+                }
+                // Back (a restart): no longer leaving.
+                MemberStatus::Alive => {
+                    seen_leaving.remove(&m.raft_id);
+                }
+                _ => {}
+            }
         }
         let membership = metrics.membership_config.membership().clone();
-        let voters: BTreeSet<u64> = membership.voter_ids().collect();
         let nodes: BTreeMap<u64, RaftMember> =
             membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
-        let members = live.borrow().clone();
+        seen_leaving.retain(|id| nodes.contains_key(id));
+        // A node seen alive is not missing, whoever leads (a stale "missing since" must
+        // not remove a node at once when this node becomes leader).
+        missing_since.retain(|id, _| {
+            !members
+                .iter()
+                .any(|m| m.raft_id == *id && m.status == MemberStatus::Alive)
+        });
+        if metrics.current_leader != Some(me) {
+            continue;
+        }
+        let voters: BTreeSet<u64> = membership.voter_ids().collect();
         let alive: BTreeMap<u64, &Member> = members
             .iter()
             .filter(|m| m.status == MemberStatus::Alive)
             .map(|m| (m.raft_id, m))
             .collect();
-        let leaving: BTreeSet<u64> = members
-            .iter()
-            .filter(|m| m.status == MemberStatus::Leaving)
-            .map(|m| m.raft_id)
-            .collect();
+        let leaving: BTreeSet<u64> = seen_leaving.clone();
 
         // This node leaves (comqttctl leave): as leader it removes itself; the others elect a
         // new leader.
@@ -83,7 +106,7 @@ pub async fn run(
             let change = ChangeMembers::RemoveVoters(BTreeSet::from([me]));
             if bounded(raft.change_membership(change, false)).await.is_ok() {
                 tracing::info!("this node left the raft cluster");
-                if let Some(node) = nodes.get(&me) {
+                if let Some(node) = nodes.get(&me).filter(|_| !keep_routes) {
                     let _ = raft
                         .client_write(RouteCommand::NodeLeft {
                             node: node.name.clone(),
@@ -115,6 +138,9 @@ pub async fn run(
                 Ok(_) => {
                     tracing::info!(node = %node.name, "node left the raft cluster");
                     missing_since.remove(id);
+                    if keep_routes {
+                        break;
+                    }
                     if let Err(e) = raft
                         .client_write(RouteCommand::NodeLeft {
                             node: node.name.clone(),

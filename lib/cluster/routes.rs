@@ -162,6 +162,14 @@ impl RouteTable {
             .collect()
     }
 
+    /// The nodes that have a route.
+    pub fn nodes(&self) -> BTreeSet<String> {
+        self.by_filter
+            .values()
+            .flat_map(|nodes| nodes.iter().map(|n| n.to_string()))
+            .collect()
+    }
+
     /// Every route: filter → nodes.
     pub fn all(&self) -> BTreeMap<String, Vec<String>> {
         self.by_filter

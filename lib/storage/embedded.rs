@@ -145,6 +145,8 @@ impl Embedded {
                             .remove(key(client_id, &seq.to_be_bytes()).as_slice())
                             .map_err(|e| self.io(e))?;
                     }
+                    // Parking needs a store shared by the nodes: never in this one.
+                    Change::ParkedDone { .. } => {}
                     Change::InboundQos2 {
                         client_id,
                         packet_id,
@@ -199,6 +201,7 @@ impl Backend for Embedded {
                     messages: Vec::new(),
                     inbound_qos2: Vec::new(),
                     owner: None,
+                    parked: Vec::new(),
                 },
             );
         }

@@ -90,6 +90,12 @@ pub enum Change {
     },
     /// A message was completed (acknowledged, expired or dropped).
     MessageDone { client_id: MqttString, seq: u64 },
+    /// A message another node parked for the session (see [`SharedSessions::park`]) was
+    /// taken into the session (written again as a [`Change::Message`] of this node's).
+    ParkedDone {
+        client_id: MqttString,
+        field: String,
+    },
     /// An inbound QoS 2 packet id was received (`present`) or released.
     InboundQos2 {
         client_id: MqttString,
@@ -116,6 +122,8 @@ pub struct StoredSession {
     pub inbound_qos2: Vec<u16>,
     /// The cluster node that held it (shared Redis store), if recorded.
     pub owner: Option<String>,
+    /// Messages other nodes parked for it while its node was away, by field, oldest first.
+    pub parked: Vec<(String, StoredDelivery)>,
 }
 
 /// Everything loaded at startup.
@@ -158,7 +166,67 @@ pub trait SharedSessions: Send + Sync + std::fmt::Debug + 'static {
         seen: &SharedRecord,
         next: Option<&SessionRecord>,
     ) -> Result<Settled, StoreError>;
+
+    /// The persistent sessions `node` holds, with their subscriptions (the routes that
+    /// outlive a node that is away).
+    fn sessions_of(&self, node: &str) -> Result<Vec<OwnedSession>, StoreError>;
+
+    /// Appends each parcel to its session's messages, as a parked message, if the session
+    /// still belongs to the parcel's expected owner (or unconditionally without one); the
+    /// session's node takes parked messages in when it finds them. Idempotent: a parcel's
+    /// field names it. One outcome per parcel.
+    fn park(&self, parcels: &[Parcel]) -> Result<Vec<ParkOutcome>, StoreError>;
+
+    /// Client ids that may have parked messages.
+    fn parked_clients(&self) -> Result<Vec<String>, StoreError>;
+
+    /// The parked messages of `client_id`'s session, by field, oldest first, if the session
+    /// belongs to `me` (`None` otherwise); clears its mark in [`SharedSessions::parked_clients`]
+    /// first, so a parcel arriving later marks it again.
+    #[allow(clippy::type_complexity)]
+    fn claim(
+        &self,
+        client_id: &str,
+        me: &str,
+    ) -> Result<Option<Vec<(String, StoredDelivery)>>, StoreError>;
+
+    /// Forgets the mark of a client without a session.
+    fn unmark(&self, client_id: &str) -> Result<(), StoreError>;
 }
+
+/// A persistent session of a node, with its subscriptions.
+#[derive(Debug, Clone)]
+pub struct OwnedSession {
+    pub client_id: String,
+    pub subscriptions: Vec<(MqttString, SubscriptionOptions, Option<u32>)>,
+}
+
+/// A message for one session, to be parked with [`SharedSessions::park`].
+#[derive(Debug, Clone)]
+pub struct Parcel {
+    pub client_id: String,
+    /// The node the session must still belong to; `None`: park whoever holds it.
+    pub owner: Option<String>,
+    /// The field it is kept under: `p:` + a name unique to the message and the session,
+    /// ordered by when it was parked.
+    pub field: String,
+    /// The delivery, encoded as [`record::encode_delivery`] does.
+    pub value: Vec<u8>,
+}
+
+/// What parking one parcel did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParkOutcome {
+    /// Kept for the session.
+    Parked,
+    /// There is no such session (any more).
+    Gone,
+    /// The session belongs to this node now (not parked).
+    Moved(Option<String>),
+}
+
+/// The prefix of the fields of parked messages among a session's messages.
+pub const PARKED_PREFIX: &str = "p:";
 
 /// One session record of a shared store, as read.
 #[derive(Debug, Clone)]

@@ -9,6 +9,12 @@
 //! | `<prefix>:in2:<client id>` | set | inbound QoS 2 packet ids (decimal) |
 //! | `<prefix>:ret` | hash | topic → message record |
 //! | `<prefix>:sys` | hash | `counters` (a cluster node: its name) → the broker's cumulative counters |
+//! | `<prefix>:parked` | set | client ids whose `ifm` may hold parked messages |
+//!
+//! A message another node parked for a session whose node was away is a field of the
+//! session's `ifm` hash named `p:<unix ms>:<origin node>:<epoch>:<sequence>` (ordered by when
+//! it was parked, unique to the message, so parking it twice is harmless); the session's
+//! node takes such fields in as its own messages when it finds the client in `parked`.
 //!
 //! In a cluster every node shares these keys. A session record then ends with the name of the
 //! node that holds the session (`owner_len:u16 owner`): a node restarting restores only its
@@ -24,7 +30,10 @@ use bytes::{Bytes, BytesMut};
 use redis::{Client, Commands, Connection};
 
 use super::record::{self, encode_delivery, encode_message, encode_session, encode_subscription};
-use super::{Backend, Change, Snapshot, StoreError, StoredSession};
+use super::{
+    Backend, Change, OwnedSession, PARKED_PREFIX, Parcel, ParkOutcome, Snapshot, StoreError,
+    StoredSession,
+};
 use crate::mqtt::MqttString;
 
 /// How long to wait for Redis to accept a connection.
@@ -157,20 +166,26 @@ impl RedisStore {
             messages: Vec::new(),
             inbound_qos2: Vec::new(),
             owner,
+            parked: Vec::new(),
         };
         for (filter, raw) in subs {
             let (options, identifier) = record::decode_subscription(&mut Bytes::from(raw))?;
             s.subscriptions
                 .push((MqttString::from(filter), options, identifier));
         }
-        for (seq, raw) in msgs {
-            let seq = seq
+        for (field, raw) in msgs {
+            let delivery = record::decode_delivery(&mut Bytes::from(raw))?;
+            if field.starts_with(PARKED_PREFIX) {
+                s.parked.push((field, delivery));
+                continue;
+            }
+            let seq = field
                 .parse()
                 .map_err(|_| StoreError::Corrupt("message sequence"))?;
-            s.messages
-                .push((seq, record::decode_delivery(&mut Bytes::from(raw))?));
+            s.messages.push((seq, delivery));
         }
         s.messages.sort_by_key(|(seq, _)| *seq);
+        s.parked.sort_by(|a, b| a.0.cmp(&b.0));
         s.inbound_qos2 = in2.iter().filter_map(|p| p.parse().ok()).collect();
         Ok(s)
     }
@@ -325,6 +340,7 @@ impl Backend for RedisStore {
                 }
                 Change::SessionEnded { client_id } => {
                     pipe.hdel(self.key("cl"), client_id.as_str()).ignore();
+                    pipe.srem(self.key("parked"), client_id.as_str()).ignore();
                     for kind in ["sub", "ifm", "in2"] {
                         pipe.del(self.client_key(kind, client_id)).ignore();
                     }
@@ -356,6 +372,10 @@ impl Backend for RedisStore {
                 }
                 Change::MessageDone { client_id, seq } => {
                     pipe.hdel(self.client_key("ifm", client_id), seq.to_string())
+                        .ignore();
+                }
+                Change::ParkedDone { client_id, field } => {
+                    pipe.hdel(self.client_key("ifm", client_id), field.as_str())
                         .ignore();
                 }
                 Change::InboundQos2 {
@@ -413,7 +433,177 @@ end
 return 1
 "#;
 
+/// Parks one message: `KEYS` = records hash, the session's messages, the parked set;
+/// `ARGV` = client id, the owner suffix the record must end with ('' = any), field, value.
+/// Returns 1 when parked, 0 when there is no session, the record when another node holds it.
+const PARK: &str = r#"
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if not rec then return 0 end
+if ARGV[2] ~= '' and string.sub(rec, -string.len(ARGV[2])) ~= ARGV[2] then return rec end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"#;
+
+/// Claims the parked messages of a session: `KEYS` = records hash, the session's messages,
+/// the parked set; `ARGV` = client id, the owner suffix of this node. Returns false unless
+/// the session is this node's; else clears the mark and returns the parked fields and values
+/// (none, with the mark cleared, when the session is gone).
+const CLAIM: &str = r#"
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if not rec then
+  redis.call('SREM', KEYS[3], ARGV[1])
+  return {}
+end
+if string.sub(rec, -string.len(ARGV[2])) ~= ARGV[2] then return false end
+redis.call('SREM', KEYS[3], ARGV[1])
+local all = redis.call('HGETALL', KEYS[2])
+local out = {}
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, 2) == 'p:' then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+return out
+"#;
+
+/// The bytes a session record owned by `node` ends with.
+fn owner_suffix(node: &str) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    record::encode_owner(node, &mut buf);
+    buf.to_vec()
+}
+
 impl RedisStore {
+    /// A failed command (the connection is reopened next time: [`RedisSessions::with`]).
+    fn err(&self, e: redis::RedisError) -> StoreError {
+        self.io(e)
+    }
+
+    /// See [`super::SharedSessions::sessions_of`].
+    pub fn sessions_of(&mut self, node: &str) -> Result<Vec<OwnedSession>, StoreError> {
+        let owned: Vec<String> = self
+            .records()?
+            .into_iter()
+            .filter(|r| r.owner.as_deref() == Some(node) && r.record.expiry_interval > 0)
+            .map(|r| r.client_id)
+            .collect();
+        let mut sessions = Vec::with_capacity(owned.len());
+        for chunk in owned.chunks(500) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.hgetall(self.client_key("sub", id));
+            }
+            let subs: Vec<Vec<(String, Vec<u8>)>> = match pipe.query(self.connection()?) {
+                Ok(values) => values,
+                Err(e) => return Err(self.err(e)),
+            };
+            for (id, subs) in chunk.iter().zip(subs) {
+                let mut owned = OwnedSession {
+                    client_id: id.clone(),
+                    subscriptions: Vec::with_capacity(subs.len()),
+                };
+                for (filter, raw) in subs {
+                    let (options, identifier) = record::decode_subscription(&mut Bytes::from(raw))?;
+                    owned
+                        .subscriptions
+                        .push((MqttString::from(filter), options, identifier));
+                }
+                sessions.push(owned);
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// See [`super::SharedSessions::park`].
+    pub fn park(&mut self, parcels: &[Parcel]) -> Result<Vec<ParkOutcome>, StoreError> {
+        let (cl, parked) = (self.key("cl"), self.key("parked"));
+        let mut out = Vec::with_capacity(parcels.len());
+        for chunk in parcels.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for p in chunk {
+                let suffix = p.owner.as_deref().map(owner_suffix).unwrap_or_default();
+                pipe.cmd("EVAL")
+                    .arg(PARK)
+                    .arg(3)
+                    .arg(&cl)
+                    .arg(self.client_key("ifm", &p.client_id))
+                    .arg(&parked)
+                    .arg(&p.client_id)
+                    .arg(suffix)
+                    .arg(&p.field)
+                    .arg(&p.value[..]);
+            }
+            let values: Vec<redis::Value> = match pipe.query(self.connection()?) {
+                Ok(v) => v,
+                Err(e) => return Err(self.err(e)),
+            };
+            for v in values {
+                out.push(match v {
+                    redis::Value::Int(1) => ParkOutcome::Parked,
+                    redis::Value::Int(_) | redis::Value::Nil => ParkOutcome::Gone,
+                    other => {
+                        let raw: Vec<u8> = redis::from_redis_value(other).unwrap_or_default();
+                        let mut raw = Bytes::from(raw);
+                        let owner = record::decode_session(&mut raw)
+                            .ok()
+                            .and_then(|_| record::decode_owner(&mut raw));
+                        ParkOutcome::Moved(owner)
+                    }
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// See [`super::SharedSessions::parked_clients`].
+    pub fn parked_clients(&mut self) -> Result<Vec<String>, StoreError> {
+        let key = self.key("parked");
+        match self.connection()?.smembers(key) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// See [`super::SharedSessions::claim`].
+    #[allow(clippy::type_complexity)]
+    pub fn claim(
+        &mut self,
+        client_id: &str,
+        me: &str,
+    ) -> Result<Option<Vec<(String, record::StoredDelivery)>>, StoreError> {
+        let found: Option<Vec<(String, Vec<u8>)>> = match redis::cmd("EVAL")
+            .arg(CLAIM)
+            .arg(3)
+            .arg(self.key("cl"))
+            .arg(self.client_key("ifm", client_id))
+            .arg(self.key("parked"))
+            .arg(client_id)
+            .arg(owner_suffix(me))
+            .query(self.connection()?)
+        {
+            Ok(v) => v,
+            Err(e) => return Err(self.err(e)),
+        };
+        let Some(found) = found else { return Ok(None) };
+        let mut parked = Vec::with_capacity(found.len());
+        for (field, raw) in found {
+            parked.push((field, record::decode_delivery(&mut Bytes::from(raw))?));
+        }
+        parked.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(parked))
+    }
+
+    /// See [`super::SharedSessions::unmark`].
+    pub fn unmark(&mut self, client_id: &str) -> Result<(), StoreError> {
+        let key = self.key("parked");
+        match self.connection()?.srem::<_, _, ()>(key, client_id) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
     /// Every session record, read in pages (`HSCAN`).
     pub fn records(&mut self) -> Result<Vec<super::SharedRecord>, StoreError> {
         let cl = self.key("cl");
@@ -554,5 +744,29 @@ impl super::SharedSessions for RedisSessions {
         next: Option<&record::SessionRecord>,
     ) -> Result<super::Settled, StoreError> {
         self.with(|s| s.settle(seen, next))
+    }
+
+    fn sessions_of(&self, node: &str) -> Result<Vec<OwnedSession>, StoreError> {
+        self.with(|s| s.sessions_of(node))
+    }
+
+    fn park(&self, parcels: &[Parcel]) -> Result<Vec<ParkOutcome>, StoreError> {
+        self.with(|s| s.park(parcels))
+    }
+
+    fn parked_clients(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|s| s.parked_clients())
+    }
+
+    fn claim(
+        &self,
+        client_id: &str,
+        me: &str,
+    ) -> Result<Option<Vec<(String, record::StoredDelivery)>>, StoreError> {
+        self.with(|s| s.claim(client_id, me))
+    }
+
+    fn unmark(&self, client_id: &str) -> Result<(), StoreError> {
+        self.with(|s| s.unmark(client_id))
     }
 }

@@ -887,7 +887,10 @@ impl Broker {
                 },
             );
         }
-        let mut fields = StoredFields::default();
+        let mut fields = StoredFields {
+            owner: stored.owner.clone(),
+            ..StoredFields::default()
+        };
         for (seq, m) in stored.messages {
             fields.seqs.push(seq);
             if m.delivery.message.is_expired(now) {
@@ -950,6 +953,14 @@ impl Broker {
             // Read from the shared store: its fields are replaced one by one (a parcel
             // parked meanwhile stays, and is taken in when found).
             Some(fields) => {
+                if let Some(from) = &fields.owner {
+                    // Messages routed to its old node are parked for it still (and come
+                    // here from there).
+                    changes.push(Change::SessionMoved {
+                        client_id: client_id.clone(),
+                        from: from.clone(),
+                    });
+                }
                 for seq in &fields.seqs {
                     changes.push(Change::MessageDone {
                         client_id: client_id.clone(),

@@ -32,6 +32,8 @@ pub struct HandedOver {
 /// The message fields of a session as read from the shared store.
 #[derive(Debug, Default)]
 pub struct StoredFields {
+    /// The node that held it.
+    pub owner: Option<String>,
     /// Sequence numbers of its messages, written by its former node.
     pub seqs: Vec<u64>,
     /// Fields of messages parked for it.

@@ -270,7 +270,8 @@ async fn drop_routes_of_empty_nodes(
     if gone.is_empty() {
         return;
     }
-    let records = match tokio::task::spawn_blocking(move || shared.records()).await {
+    let reader = shared.clone();
+    let records = match tokio::task::spawn_blocking(move || reader.records()).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "reading the shared sessions failed; routes checked later");
@@ -289,7 +290,9 @@ async fn drop_routes_of_empty_nodes(
             .await
         {
             Ok(_) => {
-                tracing::info!(%node, "routes of a node that is gone and holds no session dropped")
+                tracing::info!(%node, "routes of a node that is gone and holds no session dropped");
+                let (shared, name) = (shared.clone(), node.clone());
+                let _ = tokio::task::spawn_blocking(move || shared.forget_moves(&name)).await;
             }
             Err(e) => {
                 tracing::debug!(%node, error = %e, "dropping the routes of a node that is gone failed")

@@ -146,7 +146,7 @@ impl Embedded {
                             .map_err(|e| self.io(e))?;
                     }
                     // Parking needs a store shared by the nodes: never in this one.
-                    Change::ParkedDone { .. } => {}
+                    Change::ParkedDone { .. } | Change::SessionMoved { .. } => {}
                     Change::InboundQos2 {
                         client_id,
                         packet_id,

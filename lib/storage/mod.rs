@@ -96,6 +96,9 @@ pub enum Change {
         client_id: MqttString,
         field: String,
     },
+    /// The session of a node that is gone was taken over here (a shared store): messages
+    /// routed to that node are still parked for it ([`SharedSessions::sessions_of`]).
+    SessionMoved { client_id: MqttString, from: String },
     /// An inbound QoS 2 packet id was received (`present`) or released.
     InboundQos2 {
         client_id: MqttString,
@@ -167,9 +170,13 @@ pub trait SharedSessions: Send + Sync + std::fmt::Debug + 'static {
         next: Option<&SessionRecord>,
     ) -> Result<Settled, StoreError>;
 
-    /// The persistent sessions `node` holds, with their subscriptions (the routes that
-    /// outlive a node that is away).
+    /// The persistent sessions `node` holds, or held when another node took them over
+    /// from it while it was away, with their subscriptions (the routes that outlive a node
+    /// that is away).
     fn sessions_of(&self, node: &str) -> Result<Vec<OwnedSession>, StoreError>;
+
+    /// Forgets which sessions were taken over from `node` (its routes are gone).
+    fn forget_moves(&self, node: &str) -> Result<(), StoreError>;
 
     /// Appends each parcel to its session's messages, as a parked message, if the session
     /// still belongs to the parcel's expected owner (or unconditionally without one); the

@@ -10,6 +10,7 @@
 //! | `<prefix>:ret` | hash | topic → message record |
 //! | `<prefix>:sys` | hash | `counters` (a cluster node: its name) → the broker's cumulative counters |
 //! | `<prefix>:parked` | set | client ids whose `ifm` may hold parked messages |
+//! | `<prefix>:moved:<node>` | set | client ids whose sessions other nodes took over from `node` while it was away |
 //!
 //! A message another node parked for a session whose node was away is a field of the
 //! session's `ifm` hash named `p:<unix ms>:<origin node>:<epoch>:<sequence>` (ordered by when
@@ -38,6 +39,8 @@ use crate::mqtt::MqttString;
 
 /// How long to wait for Redis to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one command may take before the connection counts as broken.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where Redis is and how to log in.
 #[derive(Debug, Clone)]
@@ -111,6 +114,11 @@ impl RedisStore {
             let conn = self
                 .client
                 .get_connection_with_timeout(CONNECT_TIMEOUT)
+                .map_err(|e| self.io(e))?;
+            // A Redis that hangs (frozen, a network that drops packets) fails a command in
+            // time instead of blocking the writer and every acknowledgement behind it.
+            conn.set_read_timeout(Some(IO_TIMEOUT))
+                .and_then(|()| conn.set_write_timeout(Some(IO_TIMEOUT)))
                 .map_err(|e| self.io(e))?;
             tracing::info!(address = %self.options.addr, db = self.options.db, "connected to redis");
             self.conn = Some(conn);
@@ -378,6 +386,10 @@ impl Backend for RedisStore {
                     pipe.hdel(self.client_key("ifm", client_id), field.as_str())
                         .ignore();
                 }
+                Change::SessionMoved { client_id, from } => {
+                    pipe.sadd(self.client_key("moved", from), client_id.as_str())
+                        .ignore();
+                }
                 Change::InboundQos2 {
                     client_id,
                     packet_id,
@@ -483,10 +495,19 @@ impl RedisStore {
 
     /// See [`super::SharedSessions::sessions_of`].
     pub fn sessions_of(&mut self, node: &str) -> Result<Vec<OwnedSession>, StoreError> {
+        let moved_key = self.client_key("moved", node);
+        let moved: std::collections::HashSet<String> = match self.connection()?.smembers(moved_key)
+        {
+            Ok(v) => v,
+            Err(e) => return Err(self.err(e)),
+        };
         let owned: Vec<String> = self
             .records()?
             .into_iter()
-            .filter(|r| r.owner.as_deref() == Some(node) && r.record.expiry_interval > 0)
+            .filter(|r| {
+                r.record.expiry_interval > 0
+                    && (r.owner.as_deref() == Some(node) || moved.contains(&r.client_id))
+            })
             .map(|r| r.client_id)
             .collect();
         let mut sessions = Vec::with_capacity(owned.len());
@@ -593,6 +614,15 @@ impl RedisStore {
         }
         parked.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Some(parked))
+    }
+
+    /// See [`super::SharedSessions::forget_moves`].
+    pub fn forget_moves(&mut self, node: &str) -> Result<(), StoreError> {
+        let key = self.client_key("moved", node);
+        match self.connection()?.del::<_, ()>(key) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     /// See [`super::SharedSessions::unmark`].
@@ -748,6 +778,10 @@ impl super::SharedSessions for RedisSessions {
 
     fn sessions_of(&self, node: &str) -> Result<Vec<OwnedSession>, StoreError> {
         self.with(|s| s.sessions_of(node))
+    }
+
+    fn forget_moves(&self, node: &str) -> Result<(), StoreError> {
+        self.with(|s| s.forget_moves(node))
     }
 
     fn park(&self, parcels: &[Parcel]) -> Result<Vec<ParkOutcome>, StoreError> {

@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod redis;
 pub mod tansu;
 pub mod temp_dir;
+pub mod workload;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

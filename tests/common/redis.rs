@@ -11,14 +11,29 @@ pub struct RedisServer {
     child: Child,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Where a durable one keeps its data.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl RedisServer {
     /// Starts one on `port` and waits until it answers PING.
     pub fn start(port: u16) -> RedisServer {
         let mut server = RedisServer {
-            child: spawn(port),
+            child: spawn(port, None),
             port,
+            dir: None,
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// Starts one that keeps its data in `dir` (append-only file, fsync on every write), so
+    /// a stop and restart loses nothing.
+    pub fn start_durable(port: u16, dir: &std::path::Path) -> RedisServer {
+        let mut server = RedisServer {
+            child: spawn(port, Some(dir)),
+            port,
+            dir: Some(dir.to_path_buf()),
         };
         server.wait_ready();
         server
@@ -43,7 +58,7 @@ impl RedisServer {
 
     /// Starts it again on the same port after [`RedisServer::stop`].
     pub fn restart(&mut self) {
-        self.child = spawn(self.port);
+        self.child = spawn(self.port, self.dir.as_deref());
         self.wait_ready();
     }
 
@@ -57,9 +72,11 @@ impl RedisServer {
     }
 }
 
-/// A `redis-server` on `port` without persistence of its own.
-fn spawn(port: u16) -> Child {
-    let dir = std::env::temp_dir();
+/// A `redis-server` on `port`: without persistence of its own, or durable in `dir`.
+fn spawn(port: u16, durable: Option<&std::path::Path>) -> Child {
+    let temp = std::env::temp_dir();
+    let dir = durable.unwrap_or(&temp);
+    let append = if durable.is_some() { "yes" } else { "no" };
     Command::new("redis-server")
         .args([
             "--port",
@@ -69,7 +86,11 @@ fn spawn(port: u16) -> Child {
             "--save",
             "",
             "--appendonly",
-            "no",
+            append,
+            "--appendfsync",
+            "always",
+            "--appendfilename",
+            &format!("comqtt-test-{port}.aof"),
             "--dir",
             dir.to_str().unwrap_or("/tmp"),
         ])

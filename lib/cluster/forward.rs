@@ -461,15 +461,32 @@ impl Peer {
                     // Away: what it was sent and not acknowledged, and what comes for it,
                     // is parked for its persistent sessions.
                     let more = self.park_away(&mut queue, &mut unacked, &mut seq).await;
-                    if !more {
-                        let waited =
-                            tokio::time::timeout(Duration::from_secs(1), self.live.changed()).await;
-                        if let Ok(Err(_)) = waited {
-                            return;
+                    if !more && self.stranded.is_empty() {
+                        // Nothing waits: until the next message (parked at once: its
+                        // publisher waits for it), or the peer is back.
+                        tokio::select! {
+                            next = queue.recv() => match next {
+                                Some(o) => {
+                                    seq += 1;
+                                    self.stranded.push(Stranded {
+                                        ticket: o.ticket,
+                                        message: o.message,
+                                        ordinary: o.ordinary,
+                                        shared: o.shared,
+                                        seq,
+                                        retained_at: o.retained_at,
+                                        also: o.also,
+                                    });
+                                }
+                                None => {
+                                    if unacked.is_empty() {
+                                        return;
+                                    }
+                                }
+                            },
+                            changed = self.live.changed() => if changed.is_err() { return },
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         }
-                    }
-                    if queue.is_closed() && queue.is_empty() && unacked.is_empty() {
-                        return;
                     }
                     continue;
                 }

@@ -52,6 +52,27 @@ async fn routed(c: &Cluster, i: usize, filter: &str, node: &str) {
     .await;
 }
 
+/// Waits until node `observer` sees node `name` dead in gossip; returns how long it took
+/// from `since`.
+async fn detected(c: &Cluster, observer: usize, name: &str, since: Instant) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let members = c.ctl_json(observer, &["members"]);
+        let alive = members.as_array().is_some_and(|all| {
+            all.iter()
+                .any(|m| m["name"] == name && m["status"] == "alive")
+        });
+        if !alive {
+            return since.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never seen dead: {members}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Prints and checks the outcome: every acknowledged message delivered (and, at QoS 2,
 /// once).
 async fn settle(
@@ -116,6 +137,10 @@ async fn kill_the_subscribers_node(qos: QoS) {
     c.kill(2);
     // The subscriber's client finds its session on another node.
     sub_targets.set(&[c.nodes[1].addr(), c.nodes[0].addr()]);
+    println!(
+        "  failure detected after {:?}",
+        detected(&c, 0, "c2", killed).await
+    );
     settle(
         &format!("kill -9 of the subscriber's node (QoS {})", qos as u8),
         publ,

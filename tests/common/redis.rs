@@ -13,15 +13,18 @@ pub struct RedisServer {
     pub port: u16,
     /// Where a durable one keeps its data.
     dir: Option<std::path::PathBuf>,
+    /// The address it listens on.
+    bind: &'static str,
 }
 
 impl RedisServer {
     /// Starts one on `port` and waits until it answers PING.
     pub fn start(port: u16) -> RedisServer {
         let mut server = RedisServer {
-            child: spawn(port, None),
+            child: spawn(port, None, "127.0.0.1"),
             port,
             dir: None,
+            bind: "127.0.0.1",
         };
         server.wait_ready();
         server
@@ -31,9 +34,23 @@ impl RedisServer {
     /// a stop and restart loses nothing.
     pub fn start_durable(port: u16, dir: &std::path::Path) -> RedisServer {
         let mut server = RedisServer {
-            child: spawn(port, Some(dir)),
+            child: spawn(port, Some(dir), "127.0.0.1"),
             port,
             dir: Some(dir.to_path_buf()),
+            bind: "127.0.0.1",
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// [`RedisServer::start_durable`] on every address (reached from network namespaces of
+    /// the test), without protected mode.
+    pub fn start_durable_reachable(port: u16, dir: &std::path::Path) -> RedisServer {
+        let mut server = RedisServer {
+            child: spawn(port, Some(dir), "0.0.0.0"),
+            port,
+            dir: Some(dir.to_path_buf()),
+            bind: "0.0.0.0",
         };
         server.wait_ready();
         server
@@ -58,7 +75,7 @@ impl RedisServer {
 
     /// Starts it again on the same port after [`RedisServer::stop`].
     pub fn restart(&mut self) {
-        self.child = spawn(self.port, self.dir.as_deref());
+        self.child = spawn(self.port, self.dir.as_deref(), self.bind);
         self.wait_ready();
     }
 
@@ -73,7 +90,7 @@ impl RedisServer {
 }
 
 /// A `redis-server` on `port`: without persistence of its own, or durable in `dir`.
-fn spawn(port: u16, durable: Option<&std::path::Path>) -> Child {
+fn spawn(port: u16, durable: Option<&std::path::Path>, bind: &str) -> Child {
     let temp = std::env::temp_dir();
     let dir = durable.unwrap_or(&temp);
     let append = if durable.is_some() { "yes" } else { "no" };
@@ -82,7 +99,9 @@ fn spawn(port: u16, durable: Option<&std::path::Path>) -> Child {
             "--port",
             &port.to_string(),
             "--bind",
-            "127.0.0.1",
+            bind,
+            "--protected-mode",
+            "no",
             "--save",
             "",
             "--appendonly",

@@ -43,6 +43,8 @@ pub struct Received {
     /// Connections made, and CONNACKs with session present.
     pub connections: usize,
     pub resumed: usize,
+    /// A SUBACK granted the subscription.
+    pub subscribed: bool,
 }
 
 impl Received {
@@ -316,6 +318,7 @@ pub fn subscriber(
                 let reply = match packet {
                     Packet::SubAck(a) => {
                         subscribed = a.reasons.iter().all(|r| r.0 < 0x80);
+                        st.lock().subscribed |= subscribed;
                         if !subscribed {
                             // Refused (no route could be committed): try again elsewhere.
                             tokio::time::sleep(Duration::from_millis(200)).await;

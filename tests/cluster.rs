@@ -364,6 +364,9 @@ async fn comqttctl_inspects_and_a_node_leaves() {
     s.subscribe_qos(1, "x/+", QoS::AtMostOnce).await;
     c.wait_routes(0, "x/+ on c1", |r| names(r, "x/+") == ["c1"])
         .await;
+    // Node 2 applies the commit a heartbeat later at most.
+    c.wait_routes(2, "x/+ on c1 at c2", |r| names(r, "x/+") == ["c1"])
+        .await;
     let (ok, routes, _) = c.ctl(2, &["inspect", "routes"]);
     assert!(
         ok && routes

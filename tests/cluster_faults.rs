@@ -526,3 +526,53 @@ async fn while_redis_is_down_persistent_sessions_get_0x88_and_nothing_acknowledg
     .await;
     let _ = sub.stop().await;
 }
+
+#[tokio::test]
+async fn a_frozen_nodes_subscriber_that_moves_elsewhere_loses_nothing() {
+    let _one = serial();
+    let dir = TempDir::new("faults");
+    let (c, _redis) = cluster(&dir).await;
+    // Keep alive 4 s: the client gives the frozen node up and resumes its session on
+    // another node while the frozen one still holds a copy of it.
+    let sub = workload::subscriber(
+        "mover-sub",
+        Targets::new(&[c.nodes[2].addr(), c.nodes[1].addr()]),
+        "mv/#",
+        QoS::AtLeastOnce,
+        4,
+    );
+    routed(&c, 0, "mv/#", "c2").await;
+    let count = 2000;
+    let publ = workload::publisher(
+        "mover-pub",
+        Targets::new(&[c.nodes[0].addr()]),
+        "mv/t",
+        QoS::AtLeastOnce,
+        count,
+        10,
+        Duration::from_millis(3),
+    );
+    workload::wait_acked(&publ, 300, Duration::from_secs(60)).await;
+    let frozen = c.nodes[2].process.as_ref().expect("running");
+    frozen.signal("STOP");
+    let start = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while sub.state.lock().connections < 2 {
+        assert!(Instant::now() < deadline, "the subscriber never moved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("  subscriber resumed elsewhere after {:?}", start.elapsed());
+    while start.elapsed() < Duration::from_secs(12) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    frozen.signal("CONT");
+    settle(
+        "a node frozen 12 s while its subscriber moved to another node",
+        publ,
+        &sub,
+        count,
+        QoS::AtLeastOnce,
+    )
+    .await;
+    let _ = sub.stop().await;
+}

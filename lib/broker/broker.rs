@@ -487,7 +487,18 @@ impl Broker {
         let claimed = tokio::task::spawn_blocking(move || loader.claim(&id, &node))
             .await
             .map_err(|_| crate::storage::StoreError::Corrupt("the session loader stopped"))??;
-        let Some(parked) = claimed else { return Ok(0) };
+        let Some(parked) = claimed else {
+            // Another node holds the session now (this node was frozen or cut off while its
+            // client moved): the copy here is stale and goes, without a word to the store.
+            if let Some(released) = self.sessions.release(client_id).await {
+                tracing::warn!(
+                    client_id,
+                    "session held by another node now: the stale copy here is dropped"
+                );
+                self.end_session(&released.state, &released.outbox);
+            }
+            return Ok(0);
+        };
         let client_id = MqttString::from(client_id);
         let now = Instant::now();
         let count = parked.len();
@@ -974,7 +985,8 @@ impl Broker {
                     });
                 }
             }
-            None => changes.push(Change::SessionEnded {
+            // Handed over by a live node (its writes flushed first): rewritten wholesale.
+            None => changes.push(Change::SessionReset {
                 client_id: client_id.clone(),
             }),
         }

@@ -69,7 +69,10 @@ impl Default for Capabilities {
             shared_sub_available: true,
             minimum_protocol_version: 3,
             server_keep_alive: 0,
-            maximum_queued_messages: 1000,
+            // Messages acknowledged to their publishers are kept for an offline session up to
+            // here: a bound for memory, high enough that an outage of minutes at a device's
+            // rate loses nothing.
+            maximum_queued_messages: 100_000,
             maximum_inflight: 1024,
             obscure_not_authorized: false,
             restore_counters: true,

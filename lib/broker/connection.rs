@@ -1055,16 +1055,18 @@ impl Link {
             retained: None,
         };
         link.outbox.set_persistent(link.persistent);
+        // This CONNECT won the session (cluster-wide): what the store holds under the id is
+        // this node's from now on, whichever node wrote it.
         let mut changes = Vec::new();
         if broker.store.is_some() && !(opened.present && link.persistent) {
             // Unless a persistent session was resumed, whatever the store holds under this id
             // (an earlier session, now discarded or no longer persistent) ends here.
-            changes.push(Change::SessionEnded {
+            changes.push(Change::SessionReset {
                 client_id: link.client_id.clone(),
             });
         }
         if link.persistent {
-            changes.push(Change::Session {
+            changes.push(Change::SessionClaimed {
                 client_id: link.client_id.clone(),
                 record: link.session_record(true),
             });

@@ -93,13 +93,14 @@ impl Embedded {
             for change in changes {
                 buf.clear();
                 match change {
-                    Change::Session { client_id, record } => {
+                    Change::Session { client_id, record }
+                    | Change::SessionClaimed { client_id, record } => {
                         encode_session(record, &mut buf);
                         sessions
                             .insert(client_id.as_str(), &buf[..])
                             .map_err(|e| self.io(e))?;
                     }
-                    Change::SessionEnded { client_id } => {
+                    Change::SessionEnded { client_id } | Change::SessionReset { client_id } => {
                         sessions
                             .remove(client_id.as_str())
                             .map_err(|e| self.io(e))?;

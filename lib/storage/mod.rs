@@ -68,6 +68,16 @@ pub enum Change {
     },
     /// The session ended: it and everything it owns are removed.
     SessionEnded { client_id: MqttString },
+    /// A CONNECT that won the session (cluster-wide, with a shared store) writes its record
+    /// whoever held it: [`Change::Session`] and [`Change::SessionEnded`] of a node that lost
+    /// the session are ignored by a shared store.
+    SessionClaimed {
+        client_id: MqttString,
+        record: SessionRecord,
+    },
+    /// [`Change::SessionEnded`] by a CONNECT that won the session (see
+    /// [`Change::SessionClaimed`]).
+    SessionReset { client_id: MqttString },
     /// A subscription was added or replaced.
     Subscribed {
         client_id: MqttString,

@@ -338,20 +338,51 @@ impl Backend for RedisStore {
         for change in changes {
             buf.clear();
             match change {
-                Change::Session { client_id, record } => {
+                Change::Session { client_id, record }
+                | Change::SessionClaimed { client_id, record } => {
                     encode_session(record, &mut buf);
-                    if let Some(node) = &self.options.node {
-                        record::encode_owner(node, &mut buf);
+                    match &self.options.node {
+                        // A node that lost the session to another one writes nothing.
+                        Some(node) if matches!(change, Change::Session { .. }) => {
+                            record::encode_owner(node, &mut buf);
+                            pipe.cmd("EVAL")
+                                .arg(FENCED_SET)
+                                .arg(1)
+                                .arg(self.key("cl"))
+                                .arg(client_id.as_str())
+                                .arg(owner_suffix(node))
+                                .arg(&buf[..])
+                                .ignore();
+                        }
+                        owner => {
+                            if let Some(node) = owner {
+                                record::encode_owner(node, &mut buf);
+                            }
+                            pipe.hset(self.key("cl"), client_id.as_str(), &buf[..])
+                                .ignore();
+                        }
                     }
-                    pipe.hset(self.key("cl"), client_id.as_str(), &buf[..])
-                        .ignore();
                 }
-                Change::SessionEnded { client_id } => {
-                    pipe.hdel(self.key("cl"), client_id.as_str()).ignore();
-                    pipe.srem(self.key("parked"), client_id.as_str()).ignore();
-                    for kind in ["sub", "ifm", "in2"] {
-                        pipe.del(self.client_key(kind, client_id)).ignore();
-                    }
+                Change::SessionEnded { client_id } | Change::SessionReset { client_id } => {
+                    let keys = [
+                        self.key("cl"),
+                        self.key("parked"),
+                        self.client_key("sub", client_id),
+                        self.client_key("ifm", client_id),
+                        self.client_key("in2", client_id),
+                    ];
+                    // A node that lost the session to another one ends nothing.
+                    let suffix = match (&self.options.node, change) {
+                        (Some(node), Change::SessionEnded { .. }) => owner_suffix(node),
+                        _ => Vec::new(),
+                    };
+                    pipe.cmd("EVAL")
+                        .arg(FENCED_END)
+                        .arg(keys.len())
+                        .arg(&keys[..])
+                        .arg(client_id.as_str())
+                        .arg(suffix)
+                        .ignore();
                 }
                 Change::Subscribed {
                     client_id,
@@ -442,6 +473,27 @@ if ARGV[3] == '' then
 else
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 end
+return 1
+"#;
+
+/// Writes a session record unless another node holds the session: `KEYS` = records hash;
+/// `ARGV` = client id, this node's owner suffix, the record.
+const FENCED_SET: &str = r#"
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and string.sub(cur, -string.len(ARGV[2])) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"#;
+
+/// Ends a session (record, parked mark, subscriptions, messages, QoS 2 ids) unless another
+/// node holds it: `KEYS` = records hash, parked set, `sub`, `ifm`, `in2`; `ARGV` = client id,
+/// this node's owner suffix ('' = whoever holds it).
+const FENCED_END: &str = r#"
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and ARGV[2] ~= '' and string.sub(cur, -string.len(ARGV[2])) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 return 1
 "#;
 

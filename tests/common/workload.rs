@@ -298,6 +298,7 @@ pub fn subscriber(
                 }
             }
             let mut last_ping = Instant::now();
+            let mut last_heard = Instant::now();
             loop {
                 if sp.load(Ordering::Relaxed) {
                     return;
@@ -310,11 +311,19 @@ pub fn subscriber(
                         continue 'connect;
                     }
                 }
+                // As a client library does: a server silent for 1.5 keep alive intervals is
+                // gone; connect again (to the next node).
+                if keep_alive > 0
+                    && last_heard.elapsed() > Duration::from_millis(keep_alive as u64 * 1500)
+                {
+                    continue 'connect;
+                }
                 let packet = match conn.recv(Duration::from_millis(200)).await {
                     Ok(Some(p)) => p,
                     Ok(None) => continue,
                     Err(()) => continue 'connect,
                 };
+                last_heard = Instant::now();
                 let reply = match packet {
                     Packet::SubAck(a) => {
                         subscribed = a.reasons.iter().all(|r| r.0 < 0x80);

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= cluster-tls-cert= cluster-tls-key= cluster-tls-ca= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
+    string join \n conf= tcp= ws= http= listen-backlog= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= cluster-tls-cert= cluster-tls-key= cluster-tls-ca= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -28,6 +28,7 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l conf -d 'YAML config file
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tcp -d 'Network address of the MQTT TCP listener [default: :1883]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l ws -d 'Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off [default: :1882]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l http -d 'Network address of the HTTP API (stats, clients, retained, blacklist, publish, /metrics, /healthz, /readyz); empty turns it off [default: :8080]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l listen-backlog -d 'Connections the kernel queues per listener before they are accepted, capped by net.core.somaxconn (mqtt.options.listen-backlog) [default: 1024]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l http-token -d 'Bearer token the HTTP API\'s mutating requests (POST, DELETE) must carry; without one they are refused (403)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-cert -d 'Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-key -d 'Private key of the server certificate (PEM)' -r
@@ -80,6 +81,7 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l conf -d 'YAML co
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tcp -d 'Network address of the MQTT TCP listener [default: :1883]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l ws -d 'Network address of the MQTT WebSocket listener (subprotocol `mqtt`); empty turns it off [default: :1882]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l http -d 'Network address of the HTTP API (stats, clients, retained, blacklist, publish, /metrics, /healthz, /readyz); empty turns it off [default: :8080]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l listen-backlog -d 'Connections the kernel queues per listener before they are accepted, capped by net.core.somaxconn (mqtt.options.listen-backlog) [default: 1024]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l http-token -d 'Bearer token the HTTP API\'s mutating requests (POST, DELETE) must carry; without one they are refused (403)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-cert -d 'Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-key -d 'Private key of the server certificate (PEM)' -r

@@ -475,6 +475,7 @@ impl Broker {
         &self,
         client_id: &str,
         me: &str,
+        received: &(dyn Fn(&str, u64, u64) -> bool + Sync),
     ) -> Result<usize, crate::storage::StoreError> {
         let Some(loader) = self.loader.get().cloned() else {
             return Ok(0);
@@ -503,7 +504,11 @@ impl Broker {
         let now = Instant::now();
         let count = parked.len();
         for (field, stored) in parked {
-            if stored.delivery.message.is_expired(now) {
+            // A copy of a message this node received from its sender after all (the
+            // sender parked it when the acknowledgement did not reach it) is dropped.
+            let had = crate::storage::parked_origin(&field)
+                .is_some_and(|(node, epoch, seq)| received(node, epoch, seq));
+            if had || stored.delivery.message.is_expired(now) {
                 self.persist(vec![Change::ParkedDone {
                     client_id: client_id.clone(),
                     field,
@@ -519,7 +524,11 @@ impl Broker {
     }
 
     /// Takes in the messages other nodes parked for any session this node holds.
-    pub async fn claim_all_parked(&self, me: &str) -> Result<usize, crate::storage::StoreError> {
+    pub async fn claim_all_parked(
+        &self,
+        me: &str,
+        received: &(dyn Fn(&str, u64, u64) -> bool + Sync),
+    ) -> Result<usize, crate::storage::StoreError> {
         let Some(loader) = self.loader.get().cloned() else {
             return Ok(0);
         };
@@ -529,7 +538,7 @@ impl Broker {
         let mut taken = 0;
         for client_id in marked {
             if self.sessions.outbox(&client_id).is_some() {
-                taken += self.claim_parked(&client_id, me).await?;
+                taken += self.claim_parked(&client_id, me, received).await?;
             }
         }
         Ok(taken)
@@ -631,6 +640,7 @@ impl Broker {
                 info.subscribed(&filter);
                 state.subscriptions.insert(filter, sub);
             }
+            let origins = origins_of(s.messages.iter().map(|(_, m)| &m.delivery));
             let mut messages = s.messages;
             messages.sort_by_key(|(seq, _)| *seq);
             for (seq, mut stored) in messages {
@@ -663,9 +673,10 @@ impl Broker {
                     }
                 }
             }
-            // Messages other nodes parked while this node was away come after its own.
+            // Messages other nodes parked while this node was away come after its own (a
+            // parked copy of a message this node had received already is dropped).
             for (field, stored) in s.parked {
-                if stored.delivery.message.is_expired(now) {
+                if stored.delivery.message.is_expired(now) || already_had(&field, &origins) {
                     self.persist(vec![Change::ParkedDone {
                         client_id: client_id.clone(),
                         field,
@@ -902,6 +913,7 @@ impl Broker {
             owner: stored.owner.clone(),
             ..StoredFields::default()
         };
+        let origins = origins_of(stored.messages.iter().map(|(_, m)| &m.delivery));
         for (seq, m) in stored.messages {
             fields.seqs.push(seq);
             if m.delivery.message.is_expired(now) {
@@ -919,8 +931,9 @@ impl Broker {
             }
         }
         for (field, m) in stored.parked {
+            let fresh = !m.delivery.message.is_expired(now) && !already_had(&field, &origins);
             fields.parked.push(field);
-            if !m.delivery.message.is_expired(now) {
+            if fresh {
                 handed.queued.push(m.delivery);
             }
         }
@@ -1113,4 +1126,22 @@ impl Broker {
             }
         }
     }
+}
+
+/// The origins of the forwarded messages among `deliveries`.
+fn origins_of<'d>(
+    deliveries: impl Iterator<Item = &'d Delivery>,
+) -> std::collections::HashSet<(String, u64, u64)> {
+    deliveries
+        .filter_map(|d| d.message.origin.as_ref())
+        .map(|o| (o.node.to_string(), o.epoch, o.seq))
+        .collect()
+}
+
+/// True if the parked `field` is a copy of a message among `origins` (its node had received
+/// it, and the sender parked it again as the acknowledgement did not reach it).
+fn already_had(field: &str, origins: &std::collections::HashSet<(String, u64, u64)>) -> bool {
+    !origins.is_empty()
+        && crate::storage::parked_origin(field)
+            .is_some_and(|(node, epoch, seq)| origins.contains(&(node.to_string(), epoch, seq)))
 }

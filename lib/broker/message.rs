@@ -25,6 +25,18 @@ pub struct Message {
     pub publisher: Option<MqttString>,
     /// When the message expires, from its message expiry interval.
     pub expires_at: Option<Instant>,
+    /// Where it came from when another node forwarded it here (`None` for a message routed
+    /// here first): a copy the sender parks for this node's sessions is recognised by it.
+    pub origin: Option<Box<Origin>>,
+}
+
+/// A forwarded message's name: the node that sent it, that node's process epoch, and its
+/// sequence number on the sender's stream to this node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub node: Box<str>,
+    pub epoch: u64,
+    pub seq: u64,
 }
 
 impl Message {
@@ -50,6 +62,7 @@ impl Message {
             properties,
             publisher,
             expires_at,
+            origin: None,
         }
     }
 

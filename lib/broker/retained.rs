@@ -98,6 +98,7 @@ impl RetainedStore {
             let kept = Arc::new(Message {
                 topic: message.topic.detached(),
                 payload: bytes::Bytes::copy_from_slice(&message.payload),
+                origin: None,
                 ..Message::clone(message)
             });
             record(Some(kept.clone()));
@@ -127,6 +128,7 @@ impl RetainedStore {
         let kept = Arc::new(Message {
             topic: message.topic.detached(),
             payload: bytes::Bytes::copy_from_slice(&message.payload),
+            origin: None,
             ..Message::clone(message)
         });
         self.put(&mut map, kept, at)

@@ -93,6 +93,7 @@ pub fn publish(broker: &Broker, now: Instant) {
             properties: PublishProperties::default(),
             publisher: None,
             expires_at: None,
+            origin: None,
         });
     }
 }

@@ -21,11 +21,24 @@ use super::proto::{
     RetainedRequest, TakeoverReply, TakeoverRequest,
 };
 use super::routes::RouteCommand;
+use crate::broker::message::Origin;
 use crate::broker::{Audience, Broker};
 use crate::storage::record::{decode_message, encode_message};
 
 /// Per (sender, epoch): the last sequence number handled and the newest store ticket.
 type Handled = (u64, u64);
+
+/// What this node has handled of each sender's stream (shared with the look for parked
+/// messages, which drops a parked copy of a message already handled).
+pub type HandledStreams = Arc<Mutex<HashMap<(String, u64), Handled>>>;
+
+/// True if this node handled message `seq` of `node`'s stream of process `epoch`.
+pub fn handled(streams: &HandledStreams, node: &str, epoch: u64, seq: u64) -> bool {
+    streams
+        .lock()
+        .get(&(node.to_string(), epoch))
+        .is_some_and(|(last, _)| seq <= *last)
+}
 
 /// The service.
 pub struct NodeService {
@@ -35,7 +48,7 @@ pub struct NodeService {
     claims: Arc<Claims>,
     /// Last sequence number handled per (sender, epoch), with the store ticket of the newest
     /// delivery: drops what a resend repeats.
-    done: Arc<Mutex<HashMap<(String, u64), Handled>>>,
+    done: HandledStreams,
     /// This node's name.
     me: String,
 }
@@ -47,22 +60,31 @@ impl NodeService {
         proposer: Arc<Proposer>,
         claims: Arc<Claims>,
         me: &str,
+        done: HandledStreams,
     ) -> NodeService {
         NodeService {
             claims,
             broker,
             proposer,
-            done: Arc::default(),
+            done,
             me: me.to_string(),
         }
     }
 }
 
-/// Delivers one forwarded message; returns its store ticket.
-fn deliver(broker: &Broker, f: Forwarded) -> u64 {
+/// Delivers one forwarded message from `sender` (process `epoch`); returns its store ticket.
+fn deliver(broker: &Broker, sender: &str, epoch: u64, f: Forwarded) -> u64 {
     let mut bytes = f.message;
     let message = match decode_message(&mut bytes) {
-        Ok(m) => Arc::new(m),
+        Ok(mut m) => {
+            // Named, so a copy the sender also parks for a session here is recognised.
+            m.origin = Some(Box::new(Origin {
+                node: sender.into(),
+                epoch,
+                seq: f.seq,
+            }));
+            Arc::new(m)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "unreadable forwarded message dropped");
             return 0;
@@ -115,7 +137,9 @@ impl node_server::Node for NodeService {
                 if batch.claim_parked {
                     // The sender parked messages for sessions here while this node was away:
                     // they go before what it sends now.
-                    if let Err(e) = broker.claim_all_parked(&me).await {
+                    let streams = done.clone();
+                    let seen = move |node: &str, epoch, seq| handled(&streams, node, epoch, seq);
+                    if let Err(e) = broker.claim_all_parked(&me, &seen).await {
                         tracing::warn!(error = %e, "taking in parked messages failed; the periodic look finds them");
                     }
                 }
@@ -130,7 +154,7 @@ impl node_server::Node for NodeService {
                             continue;
                         }
                         entry.0 = f.seq;
-                        entry.1 = entry.1.max(deliver(&broker, f));
+                        entry.1 = entry.1.max(deliver(&broker, &key.0, key.1, f));
                     }
                     // A resend of messages already delivered is acknowledged once they are
                     // durable: with the newest ticket of this sender.
@@ -250,8 +274,11 @@ impl node_server::Node for NodeService {
 pub fn merge_retained(broker: &Broker, reply: RetainedReply) -> usize {
     let n = reply.messages.len();
     for f in reply.messages {
+        // Kept as retained messages only (no delivery, so no origin needed).
         deliver(
             broker,
+            "",
+            0,
             Forwarded {
                 deliver: false,
                 shared: Vec::new(),

@@ -18,6 +18,7 @@ use tonic::service::interceptor::InterceptedService;
 use super::admin::AdminService;
 use super::claims::Claims;
 use super::forward::{ForwardCounters, Forwarder};
+use super::inbound::{HandledStreams, handled};
 use super::inbound::{NodeService, merge_retained};
 use super::membership::{Member, MemberStatus, Membership};
 use super::parking::Parker;
@@ -157,7 +158,12 @@ const CLAIM_EVERY: Duration = Duration::from_secs(1);
 
 /// Takes in what other nodes parked for this node's sessions in the shared store (while it
 /// was frozen or cut off, or for a session that moved here), every [`CLAIM_EVERY`].
-async fn claim_parked(me: String, broker: Weak<Broker>, mut shutdown: crate::shutdown::Shutdown) {
+async fn claim_parked(
+    me: String,
+    broker: Weak<Broker>,
+    streams: HandledStreams,
+    mut shutdown: crate::shutdown::Shutdown,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(CLAIM_EVERY) => {}
@@ -166,7 +172,8 @@ async fn claim_parked(me: String, broker: Weak<Broker>, mut shutdown: crate::shu
         let Some(broker) = broker.upgrade() else {
             return;
         };
-        if let Err(e) = broker.claim_all_parked(&me).await {
+        let seen = |node: &str, epoch, seq| handled(&streams, node, epoch, seq);
+        if let Err(e) = broker.claim_all_parked(&me, &seen).await {
             tracing::warn!(error = %e, "looking for parked messages failed; retrying");
         }
     }
@@ -294,12 +301,16 @@ impl ClusterNode {
                 tracing::error!(error = %e, "raft service stopped");
             }
         }));
+        // What this node handled of each peer's stream (shared by the inbound service and
+        // the look for parked messages).
+        let handled: HandledStreams = Arc::default();
         let node_service = InterceptedService::new(
             proto::node_server::NodeServer::new(NodeService::new(
                 broker.clone(),
                 proposer.clone(),
                 node.claims.clone(),
                 &node.settings.name,
+                handled.clone(),
             ))
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE),
@@ -354,6 +365,7 @@ impl ClusterNode {
             tasks.push(tokio::spawn(claim_parked(
                 node.settings.name.clone(),
                 node.broker.clone(),
+                handled.clone(),
                 node.signal.subscribe(),
             )));
         }

@@ -28,7 +28,7 @@ use crate::mqtt::topic::parse_shared;
 use crate::mqtt::topic_tree::TopicTree;
 use crate::mqtt::{QoS, SubscriptionOptions};
 use crate::storage::record::{decode_message, encode_delivery};
-use crate::storage::{PARKED_PREFIX, Parcel, ParkOutcome, SharedSessions, StoreError};
+use crate::storage::{Parcel, ParkOutcome, SharedSessions, StoreError, parked_field};
 
 /// How long the subscriptions of a node that is away are trusted before they are read again.
 pub const ROUTES_TTL: Duration = Duration::from_secs(5);
@@ -194,10 +194,7 @@ impl Parker {
                 parcels.push(Parcel {
                     client_id: client_id.to_string(),
                     owner: Some(node.to_string()),
-                    field: format!(
-                        "{PARKED_PREFIX}{stamp:013}:{}:{:016x}:{:016x}",
-                        self.me, self.epoch, s.seq
-                    ),
+                    field: parked_field(stamp, &self.me, self.epoch, s.seq),
                     value: buf.to_vec(),
                 });
                 origin.push(i);

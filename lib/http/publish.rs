@@ -85,6 +85,7 @@ pub async fn message(
         properties: PublishProperties::default(),
         publisher: None,
         expires_at: None,
+        origin: None,
     });
     // Answer once the message is durable for the persistent sessions it was queued for.
     api.broker.durable(ticket).await;

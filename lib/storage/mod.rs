@@ -245,6 +245,26 @@ pub enum ParkOutcome {
 /// The prefix of the fields of parked messages among a session's messages.
 pub const PARKED_PREFIX: &str = "p:";
 
+/// The field of a message parked at unix ms `stamp` by node `node` (process `epoch`), which
+/// it had sent, or would have, as number `seq` on its stream to the session's node: ordered
+/// by when parked, and the same whenever that message is parked again.
+pub fn parked_field(stamp: u64, node: &str, epoch: u64, seq: u64) -> String {
+    format!("{PARKED_PREFIX}{stamp:013}:{node}:{epoch:016x}:{seq:016x}")
+}
+
+/// The (node, epoch, sequence number) a parked field names (see [`parked_field`]).
+pub fn parked_origin(field: &str) -> Option<(&str, u64, u64)> {
+    let rest = field.strip_prefix(PARKED_PREFIX)?;
+    let (_stamp, rest) = rest.split_once(':')?;
+    let (rest, seq) = rest.rsplit_once(':')?;
+    let (node, epoch) = rest.rsplit_once(':')?;
+    Some((
+        node,
+        u64::from_str_radix(epoch, 16).ok()?,
+        u64::from_str_radix(seq, 16).ok()?,
+    ))
+}
+
 /// One session record of a shared store, as read.
 #[derive(Debug, Clone)]
 pub struct SharedRecord {
@@ -376,5 +396,22 @@ impl Store {
         let target = self.sender.lock().0;
         let mut rx = self.committed.clone();
         let _ = rx.wait_for(|c| *c >= target).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parked_field_names_its_origin_whatever_the_node_name() {
+        let f = parked_field(1_765_000_000_000, "node:with:colons", 0xabc, 42);
+        assert!(f.starts_with(PARKED_PREFIX));
+        assert_eq!(parked_origin(&f), Some(("node:with:colons", 0xabc, 42)));
+        assert!(
+            parked_field(1, "a", 1, 2) < parked_field(2, "a", 1, 1),
+            "ordered by time"
+        );
+        assert_eq!(parked_origin("17"), None);
     }
 }

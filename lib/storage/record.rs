@@ -44,9 +44,17 @@ fn need(b: &Bytes, n: usize, what: &'static str) -> Result<(), StoreError> {
     }
 }
 
+/// The message record version of a message forwarded by another node: the origin follows
+/// the publisher.
+const WITH_ORIGIN: u8 = 2;
+
 /// Encodes a message, converting its monotonic expiry to wall-clock time.
 pub fn encode_message(m: &Message, out: &mut BytesMut) {
-    out.put_u8(VERSION);
+    out.put_u8(if m.origin.is_some() {
+        WITH_ORIGIN
+    } else {
+        VERSION
+    });
     let expires = m.expires_at.map_or(0, |t| {
         let left = t.saturating_duration_since(Instant::now());
         unix_ms(SystemTime::now() + left).max(1)
@@ -59,6 +67,12 @@ pub fn encode_message(m: &Message, out: &mut BytesMut) {
             out.put_slice(p.as_bytes());
         }
         None => out.put_u8(0),
+    }
+    if let Some(o) = &m.origin {
+        out.put_u16(o.node.len().min(u16::MAX as usize) as u16);
+        out.put_slice(&o.node.as_bytes()[..o.node.len().min(u16::MAX as usize)]);
+        out.put_u64(o.epoch);
+        out.put_u64(o.seq);
     }
     let publish = Publish {
         dup: false,
@@ -77,7 +91,8 @@ pub fn encode_message(m: &Message, out: &mut BytesMut) {
 /// Decodes a message written by [`encode_message`].
 pub fn decode_message(b: &mut Bytes) -> Result<Message, StoreError> {
     need(b, 10, "message header")?;
-    if b.get_u8() != VERSION {
+    let version = b.get_u8();
+    if version != VERSION && version != WITH_ORIGIN {
         return Err(corrupt("unknown message record version"));
     }
     let expires = b.get_u64();
@@ -89,6 +104,21 @@ pub fn decode_message(b: &mut Bytes) -> Result<Message, StoreError> {
             MqttString::from_bytes(b.split_to(plen))
                 .map_err(|_| corrupt("publisher is not UTF-8"))?,
         )
+    } else {
+        None
+    };
+    let origin = if version == WITH_ORIGIN {
+        need(b, 2, "origin length")?;
+        let len = b.get_u16() as usize;
+        need(b, len + 16, "origin")?;
+        let node = std::str::from_utf8(&b.split_to(len))
+            .map_err(|_| corrupt("origin is not UTF-8"))?
+            .into();
+        Some(Box::new(crate::broker::message::Origin {
+            node,
+            epoch: b.get_u64(),
+            seq: b.get_u64(),
+        }))
     } else {
         None
     };
@@ -113,6 +143,7 @@ pub fn decode_message(b: &mut Bytes) -> Result<Message, StoreError> {
         properties: publish.properties,
         publisher,
         expires_at,
+        origin,
     })
 }
 
@@ -395,6 +426,21 @@ mod tests {
         p.properties.user_properties.push(("k".into(), "v".into()));
         p.properties.message_expiry_interval = Some(100);
         Message::from_publish(p, Some("pub".into()), 1000)
+    }
+
+    #[test]
+    fn a_forwarded_message_keeps_its_origin() {
+        let mut m = message();
+        m.origin = Some(Box::new(crate::broker::message::Origin {
+            node: "c1".into(),
+            epoch: 7,
+            seq: 99,
+        }));
+        let mut out = BytesMut::new();
+        encode_message(&m, &mut out);
+        let back = decode_message(&mut out.freeze()).unwrap();
+        assert_eq!(back.origin, m.origin);
+        assert_eq!(&back.payload[..], b"payload");
     }
 
     #[test]

@@ -683,6 +683,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
     tracing::info!("shutting down");
     readiness.shutting_down();
     signal.fire();
+    broker.disconnect_all();
     for task in tasks {
         let _ = task.await;
     }

@@ -144,6 +144,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         signal.fire();
+        broker.disconnect_all();
         for c in &mut clients {
             c.writer = None;
             if let Some(r) = c.reader.take() {

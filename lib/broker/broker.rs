@@ -791,6 +791,13 @@ impl Broker {
         all
     }
 
+    /// Disconnects every client (v5: DISCONNECT 0x8B Server shutting down), and every client
+    /// that completes its CONNECT from now on: the broker is stopping.
+    pub fn disconnect_all(&self) {
+        self.sessions
+            .kick_all(crate::mqtt::ReasonCode::SERVER_SHUTTING_DOWN);
+    }
+
     /// Bans a client id: refused at CONNECT from now on, and disconnected (0x98 Administrative
     /// action) if connected. True if it was not banned before.
     pub fn ban(&self, client_id: &str) -> bool {

@@ -60,6 +60,11 @@ pub trait ClusterLink: Send + Sync + std::fmt::Debug + 'static {
     /// True once forwarding ticket `ticket` is done.
     fn is_forwarded(&self, ticket: u64) -> bool;
 
+    /// Keeps only the tickets of `tickets` that are not done yet.
+    fn retain_unforwarded(&self, tickets: &mut Vec<u64>) {
+        tickets.retain(|t| !self.is_forwarded(*t));
+    }
+
     /// True once the filter's route to this node is in the route table as this node sees it
     /// (committed): from then on other nodes forward what matches it.
     fn is_routed(&self, filter: &str) -> bool;

@@ -15,6 +15,7 @@ use super::client_info::{ClientInfo, WillSummary};
 use super::cluster_link::Takeover;
 use super::enhanced_auth::{AuthExchange, AuthStep};
 use super::message::{Delivery, Message};
+use super::reading::read_some;
 use super::retained::RetainedCursor;
 use super::route_wait::RouteWait;
 use super::session::{InflightMessage, Outbox, SessionState, SessionSubscription, Stage};
@@ -157,9 +158,11 @@ pub async fn serve<S>(
         None
     };
     let kick = Arc::new(Kick::default());
+    // The boxed CONNECT goes into `accept`, which frees it: moved out of its box here, the
+    // box would stay allocated for the whole connection.
     let mut link = match Box::pin(Link::accept(
         &broker,
-        *connect,
+        connect,
         auth,
         kick.clone(),
         &peer,
@@ -196,22 +199,41 @@ pub async fn serve<S>(
     }
 
     // Set after a write; TLS and WebSocket streams hold bytes until flushed.
+    // Set after a write; TLS and WebSocket streams hold bytes until flushed.
     let mut unflushed = false;
-    let mut committed = broker.store.as_ref().map(|s| s.committed());
-    let mut cluster = broker.cluster_link().map(|c| {
-        Box::new(ClusterWatches {
-            forwarded: c.forwarded(),
-            routes: c.routes_changed(),
-            relief: c.relief(),
-        })
-    });
     // Consumed here, not kept across the loop's awaits (the task's size is every connection's).
+    // From here on, shutdown reaches the connection as a kick (`Broker::disconnect_all`): one
+    // wake-up source less per connection.
     let close = if let Some(close) = early_close {
         close
+    } else if shutdown.is_fired() {
+        Close {
+            reason: Some(ReasonCode::SERVER_SHUTTING_DOWN),
+            publish_will: true,
+            why: "server shutting down".into(),
+        }
     } else {
+        let mut committed = broker.store.as_ref().map(|s| s.committed());
+        let mut cluster = broker.cluster_link().map(|c| {
+            Box::new(ClusterWatches {
+                forwarded: c.forwarded(),
+                routes: c.routes_changed(),
+                relief: c.relief(),
+            })
+        });
+        // What the loop waits on besides the socket lives across its turns: a wake-up costs
+        // no new registration with a `Notify`, and keep alive no timer per packet (the timer
+        // is armed for the deadline as of its last arming, and when it fires the deadline is
+        // looked at again: one timer operation per keep alive interval, however many
+        // packets arrive).
+        let period = link.keep_alive_period();
+        let mut keep_alive = std::pin::pin!(tokio::time::sleep_until(
+            tokio::time::Instant::from_std(link.last_packet + period.unwrap_or(Duration::ZERO))
+        ));
+        let mut notified = std::pin::pin!(outbox.notified());
+        let mut kicked = std::pin::pin!(kick.received());
         loop {
             link.flush_counts();
-            let keep_alive = link.keep_alive_deadline();
             let buffered = link.out.len() + link.held.len();
             let draining = buffered < WRITE_HIGH_WATER;
             // A client that sends but does not read must not make its output grow without bound;
@@ -219,7 +241,7 @@ pub async fn serve<S>(
             let reading = buffered < MAX_BUFFERED && link.paused.is_none();
             let waits = link.cluster_waits();
             tokio::select! {
-                read = reader.read_buf(reserve(&mut rbuf)), if reading => match read {
+                read = read_some(&mut reader, &mut rbuf), if reading => match read {
                     Ok(0) => break Close { reason: None, publish_will: true, why: "connection closed by the client".into() },
                     Ok(n) => {
                         Stats::add(&broker.stats.bytes_received, n as u64);
@@ -229,7 +251,11 @@ pub async fn serve<S>(
                             break close;
                         }
                         if n < QUIET_READ && rbuf.is_empty() {
+                            // Quiet: no buffer held while waiting for the next packet.
                             rbuf = BytesMut::new();
+                        } else if n >= QUIET_READ {
+                            // Busy: its own buffer, read into directly.
+                            reserve(&mut rbuf);
                         }
                         link.drain_outbox();
                     }
@@ -239,7 +265,10 @@ pub async fn serve<S>(
                     Ok(Some(n)) => {
                         Stats::add(&broker.stats.bytes_sent, n as u64);
                         Stats::add(&link.info.bytes_sent, n as u64);
-                        unflushed = true;
+                        // Flushed at once when that is free (plain TCP: always), instead of
+                        // another turn of the loop for it.
+                        unflushed = !(link.out.is_empty()
+                            && matches!(futures_util::FutureExt::now_or_never(writer.flush()), Some(Ok(()))));
                         if !draining && link.out.len() < WRITE_HIGH_WATER {
                             // Draining stopped at the high-water mark with messages still queued
                             // (their wake-up was already used): resume now that there is room.
@@ -254,7 +283,10 @@ pub async fn serve<S>(
                     }
                     Err(e) => break Close { reason: None, publish_will: true, why: format!("write error: {e}") },
                 },
-                _ = outbox.notified(), if draining => link.drain_outbox(),
+                _ = &mut notified, if draining => {
+                    notified.set(outbox.notified());
+                    link.drain_outbox();
+                }
                 Some(c) = commits(&mut committed), if link.hold_until > 0 => link.release(c),
                 event = cluster_event(&mut cluster, waits), if waits.any() => match event {
                     ClusterEvent::Forwarded => link.release_forwarded(),
@@ -270,14 +302,15 @@ pub async fn serve<S>(
                         link.drain_outbox();
                     }
                 },
-                _ = sleep_until(keep_alive), if keep_alive.is_some() => {
-                    break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+                _ = &mut keep_alive, if period.is_some() => {
+                    let due = link.last_packet + period.unwrap_or(Duration::ZERO);
+                    if Instant::now() >= due {
+                        break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+                    }
+                    keep_alive.as_mut().reset(tokio::time::Instant::from_std(due));
                 }
-                reason = kick.received() => {
+                reason = &mut kicked => {
                     break Close { reason: Some(reason), publish_will: true, why: format!("disconnected by the server: {reason}") };
-                }
-                _ = shutdown.wait() => {
-                    break Close { reason: Some(ReasonCode::SERVER_SHUTTING_DOWN), publish_will: true, why: "server shutting down".into() };
                 }
             }
         }
@@ -408,16 +441,19 @@ fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
 
 /// The next committed-ticket watermark of the store; never resolves without a store.
 async fn commits(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<u64> {
-    match rx {
-        Some(rx) => {
-            if rx.changed().await.is_err() {
-                // The storage writer is gone: nothing will ever be committed again.
-                std::future::pending::<()>().await;
-            }
-            Some(*rx.borrow_and_update())
+    let Some(rx) = rx else {
+        return std::future::pending().await;
+    };
+    // Boxed: only connections that wait for a commit pay for the wait's state (the task's
+    // size is every connection's).
+    Box::pin(async move {
+        if rx.changed().await.is_err() {
+            // The storage writer is gone: nothing will ever be committed again.
+            std::future::pending::<()>().await;
         }
-        None => std::future::pending().await,
-    }
+        Some(*rx.borrow_and_update())
+    })
+    .await
 }
 
 /// What a cluster node tells a connection.
@@ -743,7 +779,7 @@ impl Link {
     /// messages). On refusal: the protocol and code of the CONNACK to send.
     async fn accept(
         broker: &Arc<Broker>,
-        connect: Connect,
+        connect: Box<Connect>,
         auth: Option<(MqttString, Option<bytes::Bytes>)>,
         kick: Arc<Kick>,
         peer: &str,
@@ -1125,10 +1161,9 @@ impl Link {
         Ok(link)
     }
 
-    /// When the keep alive runs out: 1.5 times the interval after the last packet.
-    fn keep_alive_deadline(&self) -> Option<Instant> {
-        (self.keep_alive > 0)
-            .then(|| self.last_packet + Duration::from_millis(self.keep_alive as u64 * 1500))
+    /// How long after the last packet the keep alive runs out: 1.5 times the interval.
+    fn keep_alive_period(&self) -> Option<Duration> {
+        (self.keep_alive > 0).then(|| Duration::from_millis(self.keep_alive as u64 * 1500))
     }
 
     /// Encodes a packet into the output buffer, or behind the held output when something
@@ -1212,7 +1247,7 @@ impl Link {
             return;
         };
         if let Some(cluster) = self.broker.cluster_link() {
-            tickets.retain(|t| !cluster.is_forwarded(*t));
+            cluster.retain_unforwarded(tickets);
         } else {
             tickets.clear();
         }
@@ -2232,6 +2267,6 @@ mod tests {
         let signal = crate::shutdown::ShutdownSignal::new();
         let task = super::serve(broker, stream, String::new(), "tcp", signal.subscribe());
         let size = std::mem::size_of_val(&task);
-        assert!(size <= 2048, "connection task state is {size} bytes");
+        assert!(size <= 1792, "connection task state is {size} bytes");
     }
 }

@@ -199,6 +199,8 @@ pub struct Sessions {
     store: Option<Arc<Store>>,
     /// Signalled whenever a connection hands its session back.
     returned: Notify,
+    /// Set by [`Sessions::kick_all`]: a session opened later is told to go at once.
+    closing: AtomicU8,
 }
 
 impl Sessions {
@@ -239,6 +241,7 @@ impl Sessions {
                         self.unschedule(client_id, entry);
                         let will = entry.will.take().filter(|_| clean_start).map(|w| w.message);
                         let old = entry.state.take().map(|s| *s).unwrap_or_default();
+                        self.kick_if_closing(&kick);
                         entry.owner = Some(Owner { connection, kick });
                         entry.disconnected_at = None;
                         let (state, present, discarded) = if clean_start {
@@ -264,6 +267,7 @@ impl Sessions {
                         });
                     }
                     None => {
+                        self.kick_if_closing(&kick);
                         let outbox = Arc::new(Outbox::new(client_id.clone(), outbox_limit));
                         outbox.set_online(true);
                         map.insert(
@@ -569,9 +573,20 @@ impl Sessions {
         self.len() == 0
     }
 
+    /// Tells a connection opening a session after [`Sessions::kick_all`] to go at once.
+    fn kick_if_closing(&self, kick: &Kick) {
+        let reason = self.closing.load(Ordering::Acquire);
+        if reason != 0 {
+            kick.send(ReasonCode(reason));
+        }
+    }
+
     /// Tells every connection to disconnect with `reason` (shutdown).
     pub fn kick_all(&self, reason: ReasonCode) {
-        for entry in self.map.lock().values() {
+        let map = self.map.lock();
+        // Under the map's lock: a session opened after this is kicked as it opens.
+        self.closing.store(reason.0.max(1), Ordering::Release);
+        for entry in map.values() {
             if let Some(owner) = &entry.owner {
                 owner.kick.send(reason);
             }

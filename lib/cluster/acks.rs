@@ -113,6 +113,12 @@ impl Acks {
         ticket <= p.last && !p.open.contains_key(&ticket)
     }
 
+    /// Keeps only the tickets of `tickets` that are not done yet (one lock for all).
+    pub fn retain_open(&self, tickets: &mut Vec<u64>) {
+        let p = self.pending.lock();
+        tickets.retain(|t| *t > p.last || p.open.contains_key(t));
+    }
+
     /// Number of tickets still open.
     pub fn open(&self) -> usize {
         self.pending.lock().open.len()

@@ -765,6 +765,10 @@ impl ClusterLink for ClusterNode {
         self.forwarder.acks.is_done(ticket)
     }
 
+    fn retain_unforwarded(&self, tickets: &mut Vec<u64>) {
+        self.forwarder.acks.retain_open(tickets);
+    }
+
     fn is_routed(&self, filter: &str) -> bool {
         // A node that left forwards nothing and is forwarded nothing: nothing to wait for.
         // Otherwise: applied here, and by the leader (the other nodes apply it as they learn

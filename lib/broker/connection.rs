@@ -4,10 +4,13 @@
 //! outbox, and writes everything produced in one wake-up with one write.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::broker::{Broker, Routed};
@@ -185,7 +188,6 @@ pub async fn serve<S>(
     broker.stats.client_connected();
     broker.events.each(|o| o.connected(&link.info));
     tracing::debug!(%peer, client_id = %link.client_id, protocol = %link.protocol, "client connected");
-    let outbox = link.outbox.clone();
     // Packets the client sent right behind CONNECT (it need not wait for CONNACK) came in the
     // same read; handle them now rather than at the next read.
     let early_close = if rbuf.is_empty() {
@@ -213,107 +215,43 @@ pub async fn serve<S>(
             why: "server shutting down".into(),
         }
     } else {
-        let mut committed = broker.store.as_ref().map(|s| s.committed());
-        let mut cluster = broker.cluster_link().map(|c| {
-            Box::new(ClusterWatches {
-                forwarded: c.forwarded(),
-                routes: c.routes_changed(),
-                relief: c.relief(),
-            })
-        });
-        // What the loop waits on besides the socket lives across its turns: a wake-up costs
-        // no new registration with a `Notify`, and keep alive no timer per packet (the timer
-        // is armed for the deadline as of its last arming, and when it fires the deadline is
-        // looked at again: one timer operation per keep alive interval, however many
-        // packets arrive).
+        // What the loop waits on lives across its turns: a wake-up registers nothing new
+        // (the outbox and the kick hold the task's waker), and keep alive costs one timer
+        // operation per keep alive interval however many packets arrive (the timer is armed
+        // for the deadline as of its last arming; when it fires the deadline is looked at
+        // again). The loop is polled by hand: one small state for every connection, no
+        // per-turn futures.
         let period = link.keep_alive_period();
         let mut keep_alive = std::pin::pin!(tokio::time::sleep_until(
             tokio::time::Instant::from_std(link.last_packet + period.unwrap_or(Duration::ZERO))
         ));
-        let mut notified = std::pin::pin!(outbox.notified());
-        let mut kicked = std::pin::pin!(kick.received());
-        loop {
-            link.flush_counts();
-            let buffered = link.out.len() + link.held.len();
-            let draining = buffered < WRITE_HIGH_WATER;
-            // A client that sends but does not read must not make its output grow without bound;
-            // one whose messages fill a cluster queue waits until it has room.
-            let reading = buffered < MAX_BUFFERED && link.paused.is_none();
-            let waits = link.cluster_waits();
-            tokio::select! {
-                read = read_some(&mut reader, &mut rbuf), if reading => match read {
-                    Ok(0) => break Close { reason: None, publish_will: true, why: "connection closed by the client".into() },
-                    Ok(n) => {
-                        Stats::add(&broker.stats.bytes_received, n as u64);
-                        Stats::add(&link.info.bytes_received, n as u64);
-                        link.last_packet = Instant::now();
-                        if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
-                            break close;
-                        }
-                        if n < QUIET_READ && rbuf.is_empty() {
-                            // Quiet: no buffer held while waiting for the next packet.
-                            rbuf = BytesMut::new();
-                        } else if n >= QUIET_READ {
-                            // Busy: its own buffer, read into directly.
-                            reserve(&mut rbuf);
-                        }
-                        link.drain_outbox();
-                    }
-                    Err(e) => break Close { reason: None, publish_will: true, why: format!("read error: {e}") },
-                },
-                written = write_or_flush(&mut writer, &mut link.out), if !link.out.is_empty() || unflushed => match written {
-                    Ok(Some(n)) => {
-                        Stats::add(&broker.stats.bytes_sent, n as u64);
-                        Stats::add(&link.info.bytes_sent, n as u64);
-                        // Flushed at once when that is free (plain TCP: always), instead of
-                        // another turn of the loop for it.
-                        unflushed = !(link.out.is_empty()
-                            && matches!(futures_util::FutureExt::now_or_never(writer.flush()), Some(Ok(()))));
-                        if !draining && link.out.len() < WRITE_HIGH_WATER {
-                            // Draining stopped at the high-water mark with messages still queued
-                            // (their wake-up was already used): resume now that there is room.
-                            link.drain_outbox();
-                        }
-                    }
-                    Ok(None) => {
-                        unflushed = false;
-                        if link.out.capacity() > KEEP_OUT_CAPACITY {
-                            link.out = BytesMut::new();
-                        }
-                    }
-                    Err(e) => break Close { reason: None, publish_will: true, why: format!("write error: {e}") },
-                },
-                _ = &mut notified, if draining => {
-                    notified.set(outbox.notified());
-                    link.drain_outbox();
-                }
-                Some(c) = commits(&mut committed), if link.hold_until > 0 => link.release(c),
-                event = cluster_event(&mut cluster, waits), if waits.any() => match event {
-                    ClusterEvent::Forwarded => link.release_forwarded(),
-                    ClusterEvent::Routes => link.check_routes(),
-                    ClusterEvent::Relief => {
-                        // Relieved, or paused long enough: the packets already read go first.
-                        // The pause was the broker's, not the client's silence.
-                        link.paused = None;
-                        link.last_packet = Instant::now();
-                        if let Err(close) = link.handle_input(&mut rbuf, max_packet) {
-                            break close;
-                        }
-                        link.drain_outbox();
-                    }
-                },
-                _ = &mut keep_alive, if period.is_some() => {
-                    let due = link.last_packet + period.unwrap_or(Duration::ZERO);
-                    if Instant::now() >= due {
-                        break Close::protocol(ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
-                    }
-                    keep_alive.as_mut().reset(tokio::time::Instant::from_std(due));
-                }
-                reason = &mut kicked => {
-                    break Close { reason: Some(reason), publish_will: true, why: format!("disconnected by the server: {reason}") };
+        let mut waits = Waits::new(&broker);
+        std::future::poll_fn(|cx| {
+            for _ in 0..TURNS_PER_POLL {
+                match turn(
+                    cx,
+                    &broker,
+                    &mut link,
+                    &mut reader,
+                    &mut writer,
+                    &mut rbuf,
+                    &mut unflushed,
+                    &kick,
+                    keep_alive.as_mut(),
+                    period,
+                    &mut waits,
+                    max_packet,
+                ) {
+                    Turn::Again => continue,
+                    Turn::Wait => return Poll::Pending,
+                    Turn::Close(close) => return Poll::Ready(close),
                 }
             }
-        }
+            // Busy for a while: let the other connections of this thread run.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
     };
 
     // Boxed: the closing steps' state is not part of every connection's task.
@@ -321,6 +259,283 @@ pub async fn serve<S>(
         link, close, reader, writer, rbuf, unflushed, peer, max_packet,
     ))
     .await;
+}
+
+/// Turns of the loop per poll before the task lets others run.
+const TURNS_PER_POLL: usize = 32;
+
+/// What one turn of the loop came to.
+enum Turn {
+    /// Something moved: look again.
+    Again,
+    /// Nothing can move until a waker fires.
+    Wait,
+    /// The connection ends.
+    Close(Close),
+}
+
+/// The connection's waits on its store and cluster, each a boxed future that lives while
+/// the wait does (most connections never wait on either).
+struct Waits {
+    /// The store's committed-ticket watermark.
+    committed: Option<tokio::sync::watch::Receiver<u64>>,
+    commit: Option<
+        Pin<Box<dyn Future<Output = (tokio::sync::watch::Receiver<u64>, Option<u64>)> + Send>>,
+    >,
+    /// What the cluster node tells the connection.
+    cluster: Option<Box<ClusterWatches>>,
+    event: Option<ClusterWait>,
+}
+
+/// A wait for cluster events: the waits it was started for, and the future (which owns a
+/// copy of the watches and gives them back, updated, with the event).
+type ClusterWait = (
+    ClusterWaits,
+    Pin<Box<dyn Future<Output = (Option<Box<ClusterWatches>>, ClusterEvent)> + Send>>,
+);
+
+impl Waits {
+    fn new(broker: &Broker) -> Box<Waits> {
+        Box::new(Waits {
+            committed: broker.store.as_ref().map(|s| s.committed()),
+            commit: None,
+            cluster: broker.cluster_link().map(|c| {
+                Box::new(ClusterWatches {
+                    forwarded: c.forwarded(),
+                    routes: c.routes_changed(),
+                    relief: c.relief(),
+                })
+            }),
+            event: None,
+        })
+    }
+
+    /// The next commit, once output is held for one.
+    fn poll_commit(&mut self, cx: &mut Context<'_>) -> Poll<Option<u64>> {
+        if self.commit.is_none() {
+            let Some(mut rx) = self.committed.clone() else {
+                return Poll::Pending;
+            };
+            self.commit = Some(Box::pin(async move {
+                let value = match rx.changed().await {
+                    Ok(()) => Some(*rx.borrow_and_update()),
+                    // The storage writer is gone: nothing will ever be committed again.
+                    Err(_) => None,
+                };
+                (rx, value)
+            }));
+        }
+        let Some(wait) = self.commit.as_mut() else {
+            return Poll::Pending;
+        };
+        match wait.as_mut().poll(cx) {
+            Poll::Ready((rx, value)) => {
+                self.commit = None;
+                self.committed = value.map(|_| rx);
+                Poll::Ready(value)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The next cluster event among `waits` (a new wait set starts a new future).
+    fn poll_cluster(&mut self, cx: &mut Context<'_>, waits: ClusterWaits) -> Poll<ClusterEvent> {
+        if self.event.as_ref().is_some_and(|(w, _)| *w != waits) {
+            self.event = None;
+        }
+        if self.event.is_none() {
+            if self.cluster.is_none() {
+                return Poll::Pending;
+            }
+            let mut watches = self.cluster.clone();
+            let future: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
+                let event = cluster_event(&mut watches, waits).await;
+                (watches, event)
+            });
+            self.event = Some((waits, future));
+        }
+        let Some((_, wait)) = self.event.as_mut() else {
+            return Poll::Pending;
+        };
+        match wait.as_mut().poll(cx) {
+            Poll::Ready((watches, event)) => {
+                self.event = None;
+                self.cluster = watches;
+                Poll::Ready(event)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// One turn of the connection's loop: the kick, keep alive, the socket both ways, the
+/// outbox, and the store's and the cluster's waits, each polled (so each has the task's
+/// waker) and acted on if ready.
+#[allow(clippy::too_many_arguments)]
+fn turn<R, W>(
+    cx: &mut Context<'_>,
+    broker: &Broker,
+    link: &mut Link,
+    reader: &mut R,
+    writer: &mut W,
+    rbuf: &mut BytesMut,
+    unflushed: &mut bool,
+    kick: &Kick,
+    mut keep_alive: Pin<&mut tokio::time::Sleep>,
+    period: Option<Duration>,
+    waits: &mut Waits,
+    max_packet: usize,
+) -> Turn
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    link.flush_counts();
+    if let Poll::Ready(reason) = kick.poll_received(cx) {
+        return Turn::Close(Close {
+            reason: Some(reason),
+            publish_will: true,
+            why: format!("disconnected by the server: {reason}"),
+        });
+    }
+    if let Some(period) = period
+        && keep_alive.as_mut().poll(cx).is_ready()
+    {
+        let due = link.last_packet + period;
+        if Instant::now() >= due {
+            return Turn::Close(Close::protocol(
+                ReasonCode::KEEP_ALIVE_TIMEOUT,
+                "keep alive timeout",
+            ));
+        }
+        keep_alive
+            .as_mut()
+            .reset(tokio::time::Instant::from_std(due));
+        // Armed again: polled so it has the waker.
+        let _ = keep_alive.as_mut().poll(cx);
+    }
+    let mut moved = false;
+    let buffered = link.out.len() + link.held.len();
+    // Output first: the client reads what is due before more is produced.
+    if !link.out.is_empty() || *unflushed {
+        if link.out.is_empty() {
+            match Pin::new(&mut *writer).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    *unflushed = false;
+                    if link.out.capacity() > KEEP_OUT_CAPACITY {
+                        link.out = BytesMut::new();
+                    }
+                    moved = true;
+                }
+                Poll::Ready(Err(e)) => return Turn::Close(write_failed(e)),
+                Poll::Pending => {}
+            }
+        } else {
+            match Pin::new(&mut *writer).poll_write(cx, &link.out) {
+                Poll::Ready(Ok(n)) => {
+                    link.out.advance(n);
+                    Stats::add(&broker.stats.bytes_sent, n as u64);
+                    Stats::add(&link.info.bytes_sent, n as u64);
+                    // Flushed in the same turn when that is free (plain TCP: always).
+                    *unflushed = !(link.out.is_empty()
+                        && matches!(Pin::new(&mut *writer).poll_flush(cx), Poll::Ready(Ok(()))));
+                    if buffered >= WRITE_HIGH_WATER && link.out.len() < WRITE_HIGH_WATER {
+                        // Draining stopped at the high-water mark with messages still
+                        // queued: resume now that there is room.
+                        link.drain_outbox();
+                    }
+                    moved = true;
+                }
+                Poll::Ready(Err(e)) => return Turn::Close(write_failed(e)),
+                Poll::Pending => {}
+            }
+        }
+    }
+    let buffered = link.out.len() + link.held.len();
+    // A client that sends but does not read must not make its output grow without bound; one
+    // whose messages fill a cluster queue waits until it has room.
+    if buffered < MAX_BUFFERED && link.paused.is_none() {
+        match Pin::new(&mut read_some(&mut *reader, &mut *rbuf)).poll(cx) {
+            Poll::Ready(Ok(0)) => {
+                return Turn::Close(Close {
+                    reason: None,
+                    publish_will: true,
+                    why: "connection closed by the client".into(),
+                });
+            }
+            Poll::Ready(Ok(n)) => {
+                Stats::add(&broker.stats.bytes_received, n as u64);
+                Stats::add(&link.info.bytes_received, n as u64);
+                link.last_packet = Instant::now();
+                if let Err(close) = link.handle_input(rbuf, max_packet) {
+                    return Turn::Close(close);
+                }
+                if n < QUIET_READ && rbuf.is_empty() {
+                    // Quiet: no buffer held while waiting for the next packet.
+                    *rbuf = BytesMut::new();
+                } else if n >= QUIET_READ {
+                    // Busy: its own buffer, read into directly.
+                    reserve(rbuf);
+                }
+                link.drain_outbox();
+                moved = true;
+            }
+            Poll::Ready(Err(e)) => {
+                return Turn::Close(Close {
+                    reason: None,
+                    publish_will: true,
+                    why: format!("read error: {e}"),
+                });
+            }
+            Poll::Pending => {}
+        }
+    }
+    if link.out.len() + link.held.len() < WRITE_HIGH_WATER {
+        // Registered before looking: a message queued in between still wakes the task.
+        link.outbox.register(cx);
+        if !link.outbox.is_empty() || link.retained.is_some() {
+            let before = link.out.len() + link.held.len();
+            link.drain_outbox();
+            moved |= link.out.len() + link.held.len() != before;
+        }
+    }
+    if link.hold_until > 0
+        && let Poll::Ready(committed) = waits.poll_commit(cx)
+    {
+        if let Some(c) = committed {
+            link.release(c);
+        }
+        moved = true;
+    }
+    let cluster_waits = link.cluster_waits();
+    if cluster_waits.any()
+        && let Poll::Ready(event) = waits.poll_cluster(cx, cluster_waits)
+    {
+        match event {
+            ClusterEvent::Forwarded => link.release_forwarded(),
+            ClusterEvent::Routes => link.check_routes(),
+            ClusterEvent::Relief => {
+                // Relieved, or paused long enough: the packets already read go first. The
+                // pause was the broker's, not the client's silence.
+                link.paused = None;
+                link.last_packet = Instant::now();
+                if let Err(close) = link.handle_input(rbuf, max_packet) {
+                    return Turn::Close(close);
+                }
+                link.drain_outbox();
+            }
+        }
+        moved = true;
+    }
+    if moved { Turn::Again } else { Turn::Wait }
+}
+
+fn write_failed(e: std::io::Error) -> Close {
+    Close {
+        reason: None,
+        publish_will: true,
+        why: format!("write error: {e}"),
+    }
 }
 
 /// Ends a connection: reads what a client being taken over sent before, sends the
@@ -419,19 +634,6 @@ async fn refuse_connection<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     }
 }
 
-/// Writes some of `out` (`Some(bytes written)`), or flushes once `out` is empty (`None`).
-/// Cancel-safe: an interrupted write wrote nothing, an interrupted flush is retried.
-async fn write_or_flush<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    out: &mut BytesMut,
-) -> std::io::Result<Option<usize>> {
-    if out.is_empty() {
-        writer.flush().await.map(|()| None)
-    } else {
-        writer.write_buf(out).await.map(Some)
-    }
-}
-
 fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
@@ -439,24 +641,8 @@ fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
     buf
 }
 
-/// The next committed-ticket watermark of the store; never resolves without a store.
-async fn commits(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<u64> {
-    let Some(rx) = rx else {
-        return std::future::pending().await;
-    };
-    // Boxed: only connections that wait for a commit pay for the wait's state (the task's
-    // size is every connection's).
-    Box::pin(async move {
-        if rx.changed().await.is_err() {
-            // The storage writer is gone: nothing will ever be committed again.
-            std::future::pending::<()>().await;
-        }
-        Some(*rx.borrow_and_update())
-    })
-    .await
-}
-
 /// What a cluster node tells a connection.
+#[derive(Clone)]
 struct ClusterWatches {
     /// Changes when forwarding tickets complete.
     forwarded: tokio::sync::watch::Receiver<u64>,
@@ -467,7 +653,7 @@ struct ClusterWatches {
 }
 
 /// What a connection waits for from its cluster node.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct ClusterWaits {
     /// Output is held for forwarding acknowledgements.
     forwarded: bool,
@@ -2267,6 +2453,6 @@ mod tests {
         let signal = crate::shutdown::ShutdownSignal::new();
         let task = super::serve(broker, stream, String::new(), "tcp", signal.subscribe());
         let size = std::mem::size_of_val(&task);
-        assert!(size <= 1792, "connection task state is {size} bytes");
+        assert!(size <= 1408, "connection task state is {size} bytes");
     }
 }

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use super::message::Delivery;
 use crate::mqtt::{MqttString, QoS, SubscriptionOptions};
@@ -20,7 +20,7 @@ pub struct Outbox {
     /// Waiting deliveries, oldest first.
     queue: Mutex<VecDeque<Delivery>>,
     /// Wakes the connection when something is queued.
-    notify: Notify,
+    waker: AtomicWaker,
     /// Queue bound: writes pending while online, queued messages while offline.
     limit: AtomicUsize,
     /// Whether a connection currently serves the session.
@@ -46,7 +46,7 @@ impl Outbox {
         Outbox {
             client_id,
             queue: Mutex::new(VecDeque::new()),
-            notify: Notify::new(),
+            waker: AtomicWaker::new(),
             limit: AtomicUsize::new(limit.max(1)),
             online: AtomicBool::new(false),
             persistent: AtomicBool::new(false),
@@ -77,7 +77,7 @@ impl Outbox {
         queue.push_back(delivery);
         drop(queue);
         // Always: the session may have come online since `online` was read above.
-        self.notify.notify_one();
+        self.waker.wake();
         result
     }
 
@@ -115,19 +115,20 @@ impl Outbox {
 
     /// Wakes the connection as if something was queued (it has work of its own left).
     pub fn wake(&self) {
-        self.notify.notify_one();
+        self.waker.wake();
     }
 
-    /// Waits until something is queued.
-    pub async fn notified(&self) {
-        self.notify.notified().await
+    /// Has the task of `cx` woken when something is queued from now on (call before looking
+    /// at the queue, so nothing queued in between is missed).
+    pub fn register(&self, cx: &std::task::Context<'_>) {
+        self.waker.register(cx.waker());
     }
 
     /// Marks the session online (a connection drains it) or offline, with its queue bound.
     pub fn set_online(&self, online: bool) {
         self.online.store(online, Ordering::Relaxed);
         if online {
-            self.notify.notify_one();
+            self.waker.wake();
         }
     }
 

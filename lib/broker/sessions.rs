@@ -33,7 +33,7 @@ pub struct Kick {
     /// The reason code; 0 while no one asked.
     reason: AtomicU8,
     /// Wakes the connection.
-    notify: Notify,
+    waker: futures_util::task::AtomicWaker,
 }
 
 impl Kick {
@@ -50,19 +50,24 @@ impl Kick {
             .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            self.notify.notify_one();
+            self.waker.wake();
+        }
+    }
+
+    /// Ready with the reason once someone asked the connection to disconnect; otherwise the
+    /// task is woken when someone does.
+    pub fn poll_received(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<ReasonCode> {
+        // Registered first: a request made right after the check still wakes the task.
+        self.waker.register(cx.waker());
+        match self.reason.load(Ordering::Acquire) {
+            0 => std::task::Poll::Pending,
+            code => std::task::Poll::Ready(ReasonCode(code)),
         }
     }
 
     /// Waits until someone asks the connection to disconnect, and returns why.
     pub async fn received(&self) -> ReasonCode {
-        loop {
-            let code = self.reason.load(Ordering::Acquire);
-            if code != 0 {
-                return ReasonCode(code);
-            }
-            self.notify.notified().await;
-        }
+        std::future::poll_fn(|cx| self.poll_received(cx)).await
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::session::Outbox;
 use crate::mqtt::SubscriptionOptions;
 use crate::mqtt::topic::parse_shared;
-use crate::mqtt::topic_tree::TopicTree;
+use crate::mqtt::topic_tree::{Slot, TopicTree};
 
 /// One client's subscription to one filter, as the router needs it.
 #[derive(Debug, Clone)]
@@ -164,10 +164,91 @@ impl Subscribers {
     }
 }
 
+/// What ends at one node of the tree. Most filters have one ordinary subscriber: it is kept
+/// in the node itself, with nothing allocated for it.
+#[derive(Debug, Default)]
+enum Leaf {
+    #[default]
+    Empty,
+    /// One ordinary subscriber.
+    One(Subscriber),
+    /// Several subscribers, or share groups.
+    Many(Box<Subscribers>),
+}
+
+impl Slot for Leaf {
+    fn is_vacant(&self) -> bool {
+        matches!(self, Leaf::Empty)
+    }
+}
+
+impl Leaf {
+    fn ordinary(&self) -> &[Subscriber] {
+        match self {
+            Leaf::Empty => &[],
+            Leaf::One(s) => std::slice::from_ref(s),
+            Leaf::Many(m) => m.ordinary.members(),
+        }
+    }
+
+    fn shared(&self) -> &[SharedGroup] {
+        match self {
+            Leaf::Many(m) => &m.shared,
+            _ => &[],
+        }
+    }
+
+    /// The subscribers as a set that can take share groups and several subscribers.
+    fn many(&mut self) -> &mut Subscribers {
+        if !matches!(self, Leaf::Many(_)) {
+            let mut subs = Box::<Subscribers>::default();
+            if let Leaf::One(one) = std::mem::take(self) {
+                subs.ordinary.put(one);
+            }
+            *self = Leaf::Many(subs);
+        }
+        match self {
+            Leaf::Many(m) => m,
+            // Made a set just above.
+            _ => unreachable!("a leaf turned into a set"),
+        }
+    }
+
+    /// Adds or replaces the ordinary subscriber of its session; true if it is new.
+    fn put_ordinary(&mut self, subscriber: Subscriber) -> bool {
+        match self {
+            Leaf::Empty => {
+                *self = Leaf::One(subscriber);
+                true
+            }
+            Leaf::One(s) if key(&s.outbox) == key(&subscriber.outbox) => {
+                *s = subscriber;
+                false
+            }
+            _ => self.many().ordinary.put(subscriber),
+        }
+    }
+
+    /// Back to the smallest form after a removal.
+    fn settle(&mut self) {
+        let Leaf::Many(m) = self else { return };
+        if m.is_empty() {
+            *self = Leaf::Empty;
+        } else if m.shared.is_empty() && m.ordinary.len() == 1 {
+            let only = match &mut m.ordinary {
+                Holders::Few(v) | Holders::Many { members: v, .. } => v.pop(),
+            };
+            if let Some(only) = only {
+                *self = Leaf::One(only);
+            }
+        }
+    }
+}
+
 /// The subscriptions of every session of this node.
 #[derive(Debug, Default)]
 pub struct SubscriptionTree {
-    tree: TopicTree<Option<Box<Subscribers>>>,
+    tree: TopicTree<Leaf>,
     /// Number of (session, filter) subscriptions held.
     count: usize,
 }
@@ -188,13 +269,11 @@ impl SubscriptionTree {
     /// `$share/...`). Returns true if it did not exist before (for retain handling 1).
     pub fn subscribe(&mut self, filter: &str, subscriber: Subscriber) -> bool {
         let (group, inner) = split_shared(filter);
-        let slot = self
-            .tree
-            .get_or_insert(inner)
-            .get_or_insert_with(Default::default);
+        let leaf = self.tree.get_or_insert(inner);
         let is_new = match group {
-            None => slot.ordinary.put(subscriber),
+            None => leaf.put_ordinary(subscriber),
             Some(group) => {
+                let slot = leaf.many();
                 let i = match slot.shared.iter().position(|g| &*g.name == group) {
                     Some(i) => i,
                     None => {
@@ -224,10 +303,16 @@ impl SubscriptionTree {
         let k = key(outbox);
         let removed = self
             .tree
-            .update(inner, |slot| {
-                let Some(subs) = slot else {
-                    return false;
+            .update(inner, |leaf| {
+                let removed = match (group, &mut *leaf) {
+                    (None, Leaf::One(s)) if key(&s.outbox) == k => {
+                        *leaf = Leaf::Empty;
+                        return true;
+                    }
+                    (_, Leaf::Empty | Leaf::One(_)) => return false,
+                    (_, Leaf::Many(subs)) => (group, subs),
                 };
+                let (group, subs) = removed;
                 let removed = match group {
                     None => subs.ordinary.take(k),
                     Some(group) => match subs.shared.iter().position(|g| &*g.name == group) {
@@ -242,9 +327,7 @@ impl SubscriptionTree {
                         None => false,
                     },
                 };
-                if subs.is_empty() {
-                    *slot = None;
-                }
+                leaf.settle();
                 removed
             })
             .unwrap_or(false);
@@ -257,12 +340,12 @@ impl SubscriptionTree {
     /// True if some session subscribes to exactly `filter` (which may be `$share/...`).
     pub fn has_filter(&self, filter: &str) -> bool {
         let (group, inner) = split_shared(filter);
-        let Some(Some(subs)) = self.tree.get(inner) else {
+        let Some(leaf) = self.tree.get(inner) else {
             return false;
         };
         match group {
-            None => !subs.ordinary.is_empty(),
-            Some(group) => subs.shared.iter().any(|g| &*g.name == group),
+            None => !leaf.ordinary().is_empty(),
+            Some(group) => leaf.shared().iter().any(|g| &*g.name == group),
         }
     }
 
@@ -285,12 +368,11 @@ impl SubscriptionTree {
     /// unsorted.
     pub fn summary(&self) -> Vec<(String, usize)> {
         let mut out = Vec::new();
-        self.tree.for_each(|path, slot| {
-            let Some(subs) = slot else { return };
-            if !subs.ordinary.is_empty() {
-                out.push((path.to_string(), subs.ordinary.len()));
+        self.tree.for_each(|path, leaf| {
+            if !leaf.ordinary().is_empty() {
+                out.push((path.to_string(), leaf.ordinary().len()));
             }
-            for g in &subs.shared {
+            for g in leaf.shared() {
                 out.push((g.key.to_string(), g.members.len()));
             }
         });
@@ -300,10 +382,9 @@ impl SubscriptionTree {
     /// Collects the subscribers of `topic`. Wildcards at the first level do not match
     /// `$` topics `[MQTT-4.7.2-1]`.
     pub fn matches<'a>(&'a self, topic: &str, out: &mut Matches<'a>) {
-        self.tree.for_each_match(topic, |slot| {
-            let Some(subs) = slot else { return };
-            out.subscribers.extend(subs.ordinary.members());
-            for group in &subs.shared {
+        self.tree.for_each_match(topic, |leaf| {
+            out.subscribers.extend(leaf.ordinary());
+            for group in leaf.shared() {
                 if let Some(member) = pick(group) {
                     out.shared.push((&group.key, member));
                 }

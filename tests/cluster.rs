@@ -12,7 +12,9 @@ use common::TestClient;
 use common::cluster::Cluster;
 use common::run_tool;
 use common::temp_dir::TempDir;
-use comqtt::mqtt::{Connect, Packet, Protocol, QoS, ReasonCode};
+use comqtt::mqtt::{
+    Connect, Disconnect, Packet, Protocol, Publish, QoS, ReasonCode, SubscriptionOptions,
+};
 
 fn names(routes: &serde_json::Value, filter: &str) -> Vec<String> {
     routes[filter]
@@ -911,4 +913,59 @@ async fn two_connects_of_one_client_id_on_two_nodes_at_once_leave_one_connection
         }
     }
     eprintln!("{refused} of 40 CONNECTs lost a race and were refused with 0x89");
+}
+
+#[tokio::test]
+async fn what_a_client_sent_on_one_node_takes_effect_before_it_resumes_on_another() {
+    let c = Cluster::start(2, &[]);
+    c.wait_voters(2).await;
+    for round in 0..30u16 {
+        // A retained message and its clear (QoS 0) sent on node 0, then the same client id
+        // resuming on node 1 at once: node 1 has seen the clear when the session is there.
+        let (mut old, _) = TestClient::connect_with(&c.nodes[0].addr(), persistent("hasty")).await;
+        let mut set = Publish::new(
+            "hasty/state",
+            QoS::AtMostOnce,
+            format!("v{round}").into_bytes(),
+        );
+        set.retain = true;
+        old.send(Packet::Publish(set)).await;
+        let mut clear = Publish::new("hasty/state", QoS::AtMostOnce, &b""[..]);
+        clear.retain = true;
+        old.send(Packet::Publish(clear)).await;
+        let (new, ack) = TestClient::connect_with(&c.nodes[1].addr(), persistent("hasty")).await;
+        assert_eq!(ack.code, ReasonCode::SUCCESS);
+        assert!(ack.session_present, "round {round}: the session moved");
+        let mut checker =
+            TestClient::connect(&c.nodes[1].addr(), Protocol::V5, "hasty-check").await;
+        let granted = checker
+            .subscribe(1, "hasty/state", SubscriptionOptions::qos(QoS::AtMostOnce))
+            .await;
+        assert_eq!(granted.reasons, [ReasonCode::GRANTED_QOS_0]);
+        if let Ok(Some(p)) = checker.recv_within(Duration::from_millis(200)).await {
+            panic!("round {round}: the retained clear sent on node 0 was not seen, got {p:?}");
+        }
+        checker.disconnect().await;
+        drop(old);
+
+        // A DISCONNECT that ends the session (expiry 0) on node 1, then a resuming CONNECT
+        // on node 0 at once: the session is gone.
+        let mut new = new;
+        let mut d = Disconnect::new(ReasonCode::SUCCESS);
+        d.properties.session_expiry_interval = Some(0);
+        new.send(Packet::Disconnect(d)).await;
+        let (again, ack) = TestClient::connect_with(&c.nodes[0].addr(), persistent("hasty")).await;
+        assert_eq!(ack.code, ReasonCode::SUCCESS);
+        assert!(
+            !ack.session_present,
+            "round {round}: the session outlived its DISCONNECT"
+        );
+        drop(new);
+        // Ends the session again for the next round.
+        let mut d = Disconnect::new(ReasonCode::SUCCESS);
+        d.properties.session_expiry_interval = Some(0);
+        let mut again = again;
+        again.send(Packet::Disconnect(d)).await;
+        let _ = again.expect_disconnect().await;
+    }
 }

@@ -265,7 +265,7 @@ impl Broker {
                 Stats::sub(&self.stats.retained, 1);
             }
         }
-        self.route_to(&message, audience, &mut Vec::new())
+        self.route_to(&message, audience, &mut Vec::new(), &mut 0)
     }
 
     /// Matches and delivers to everyone, then hands the message to the cluster; returns the
@@ -273,7 +273,9 @@ impl Broker {
     /// ticket.
     fn route(&self, message: &Arc<Message>) -> Routed {
         let mut served = Vec::new();
-        let (reached, durable) = self.route_to(message, Audience::Everyone, &mut served);
+        let mut generation = 0;
+        let (reached, durable) =
+            self.route_to(message, Audience::Everyone, &mut served, &mut generation);
         let mut routed = Routed {
             reached,
             durable,
@@ -283,7 +285,7 @@ impl Broker {
             && !message.topic.starts_with("$SYS")
         {
             let served: Vec<&str> = served.iter().map(String::as_str).collect();
-            let f = cluster.forward(message, &served);
+            let f = cluster.forward(message, &served, generation);
             routed.reached += f.nodes;
             routed.forwarded = f.ticket;
             routed.overflow = f.full;
@@ -293,14 +295,17 @@ impl Broker {
     }
 
     /// Matches and delivers to this node's subscribers in `audience`; the shared
-    /// subscriptions served here are added to `served` (in cluster mode).
+    /// subscriptions served here are added to `served` (in cluster mode), and the tree's
+    /// generation it was matched at is `generation`.
     fn route_to(
         &self,
         message: &Arc<Message>,
         audience: Audience<'_>,
         served: &mut Vec<String>,
+        generation: &mut u64,
     ) -> (usize, u64) {
         let tree = self.subscriptions.read();
+        *generation = tree.generation();
         let mut m = Matches::default();
         tree.matches(&message.topic, &mut m);
         if let Audience::Peer { ordinary, shared } = audience {
@@ -563,6 +568,7 @@ impl Broker {
         let mut tree = self.subscriptions.write();
         let appeared = !tree.has_filter(filter);
         let is_new = tree.subscribe(filter, subscriber);
+        outbox.mark_subscribed(tree.generation());
         if appeared {
             self.filter_changed(filter, true);
         }

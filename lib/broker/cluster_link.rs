@@ -50,8 +50,10 @@ pub trait ClusterLink: Send + Sync + std::fmt::Debug + 'static {
 
     /// A message was routed here first (a client's publish, a will, the HTTP API; never
     /// `$SYS`): send it to the nodes whose routes match. `served` names the shared
-    /// subscriptions (`$share/g/f`) a local member already got it for.
-    fn forward(&self, message: &Arc<Message>, served: &[&str]) -> Forwarded;
+    /// subscriptions (`$share/g/f`) a local member already got it for; `generation` is the
+    /// subscription tree's generation it was matched against here (see
+    /// [`Outbox::subscribed_at`](super::session::Outbox::subscribed_at)).
+    fn forward(&self, message: &Arc<Message>, served: &[&str], generation: u64) -> Forwarded;
 
     /// Changes whenever forwarding tickets complete (acknowledged by the nodes they went to,
     /// or the messages parked for them in the shared store).

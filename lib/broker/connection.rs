@@ -201,7 +201,6 @@ pub async fn serve<S>(
     }
 
     // Set after a write; TLS and WebSocket streams hold bytes until flushed.
-    // Set after a write; TLS and WebSocket streams hold bytes until flushed.
     let mut unflushed = false;
     // Consumed here, not kept across the loop's awaits (the task's size is every connection's).
     // From here on, shutdown reaches the connection as a kick (`Broker::disconnect_all`): one
@@ -395,7 +394,12 @@ where
         return Turn::Close(Close {
             reason: Some(reason),
             publish_will: true,
-            why: format!("disconnected by the server: {reason}"),
+            // Shutdown keeps the original's wording (events carry it as their reason).
+            why: if reason == ReasonCode::SERVER_SHUTTING_DOWN {
+                "server shutting down".into()
+            } else {
+                format!("disconnected by the server: {reason}")
+            },
         });
     }
     if let Some(period) = period

@@ -3,7 +3,7 @@
 //! unacknowledged messages in both directions, packet identifiers).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
@@ -27,6 +27,9 @@ pub struct Outbox {
     online: AtomicBool,
     /// Whether its QoS 1/2 messages are persisted (a persistent session with a store).
     persistent: AtomicBool,
+    /// The subscription tree's generation at the session's first subscription on this node
+    /// (0: none yet); see [`Outbox::subscribed_at`].
+    subscribed_at: AtomicU64,
 }
 
 /// What happened to a message pushed into an outbox.
@@ -50,7 +53,26 @@ impl Outbox {
             limit: AtomicUsize::new(limit.max(1)),
             online: AtomicBool::new(false),
             persistent: AtomicBool::new(false),
+            subscribed_at: AtomicU64::new(0),
         }
+    }
+
+    /// The subscription tree's generation when the session first subscribed on this node:
+    /// a local publish that read a generation at least this was matched against it (the
+    /// cluster's parking asks, for a session that moved here from a node that is away).
+    pub fn subscribed_at(&self) -> Option<u64> {
+        match self.subscribed_at.load(Ordering::Acquire) {
+            0 => None,
+            g => Some(g),
+        }
+    }
+
+    /// Records the generation of a subscription (the first one counts); call under the
+    /// tree's write lock.
+    pub fn mark_subscribed(&self, generation: u64) {
+        let _ =
+            self.subscribed_at
+                .compare_exchange(0, generation, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Queues a delivery and wakes the connection.

@@ -540,14 +540,19 @@ impl Sessions {
 
     /// Every client with a session, online or not, sorted by client id.
     pub fn clients(&self) -> Vec<ClientView> {
-        let mut all: Vec<ClientView> = self
+        // Copied out under the lock, sorted after it (CONNECTs wait for this lock).
+        let entries: Vec<(Arc<ClientInfo>, bool, Arc<Outbox>)> = self
             .map
             .lock()
             .values()
-            .map(|e| ClientView {
-                info: e.info.clone(),
-                online: e.owner.is_some(),
-                queued: e.outbox.len(),
+            .map(|e| (e.info.clone(), e.owner.is_some(), e.outbox.clone()))
+            .collect();
+        let mut all: Vec<ClientView> = entries
+            .into_iter()
+            .map(|(info, online, outbox)| ClientView {
+                info,
+                online,
+                queued: outbox.len(),
             })
             .collect();
         all.sort_by(|a, b| a.info.client_id.cmp(&b.info.client_id));
@@ -566,6 +571,12 @@ impl Sessions {
             online: e.owner.is_some(),
             queued: e.outbox.len(),
         })
+    }
+
+    /// When the session of `client_id`, if held here, first subscribed on this node (see
+    /// [`Outbox::subscribed_at`]).
+    pub fn subscribed_at(&self, client_id: &str) -> Option<u64> {
+        self.map.lock().get(client_id)?.outbox.subscribed_at()
     }
 
     /// Sessions held, online or not.

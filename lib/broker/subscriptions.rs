@@ -251,6 +251,10 @@ pub struct SubscriptionTree {
     tree: TopicTree<Leaf>,
     /// Number of (session, filter) subscriptions held.
     count: usize,
+    /// Bumped by every subscribe: a publish that read it under the tree's lock at or past a
+    /// session's [`Outbox::subscribed_at`](super::session::Outbox::subscribed_at) was
+    /// matched against that session's subscriptions.
+    generation: u64,
 }
 
 /// The subscribers a topic name matched. Inline up to a few entries: most topics match few
@@ -265,9 +269,15 @@ pub struct Matches<'a> {
 }
 
 impl SubscriptionTree {
+    /// Counts subscribes (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Adds or replaces the subscription of `subscriber`'s session to `filter` (which may be
     /// `$share/...`). Returns true if it did not exist before (for retain handling 1).
     pub fn subscribe(&mut self, filter: &str, subscriber: Subscriber) -> bool {
+        self.generation += 1;
         let (group, inner) = split_shared(filter);
         let leaf = self.tree.get_or_insert(inner);
         let is_new = match group {

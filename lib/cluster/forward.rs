@@ -113,6 +113,8 @@ struct Outgoing {
     /// The other nodes that got it for their ordinary subscribers, when one of its targets
     /// was not alive (for parking).
     also: Option<Arc<[Arc<str>]>>,
+    /// The subscription tree generation this node's own subscribers were matched at.
+    generation: u64,
 }
 
 /// The forwarding side of this node.
@@ -179,12 +181,17 @@ impl Forwarder {
 
     /// Queues `message` for the nodes that want it; `served` names the shared subscriptions
     /// a local member got it for. Returns how many nodes have subscribers for it.
-    pub fn forward(&self, message: &Arc<Message>, served: &[&str]) -> LinkForwarded {
+    pub fn forward(
+        &self,
+        message: &Arc<Message>,
+        served: &[&str],
+        generation: u64,
+    ) -> LinkForwarded {
         let mut m = RouteMatches::default();
-        self.replicated
-            .routes
-            .read()
-            .matches(&message.topic, &mut m);
+        // Held until the message is queued: a flush (see [`Forwarder::flush`]) that takes the
+        // write lock knows no message matched against older routes is still to be queued.
+        let routes = self.replicated.routes.read();
+        routes.matches(&message.topic, &mut m);
         let retained = message.retain;
         if m.ordinary.is_empty() && m.shared.is_empty() && !retained {
             return LinkForwarded::default();
@@ -273,6 +280,7 @@ impl Forwarder {
                 shared,
                 retained_at,
                 also: also.clone(),
+                generation,
             };
             match self.send(name, out) {
                 Queued::Full if wanted => {
@@ -284,6 +292,7 @@ impl Forwarder {
                 Queued::Ok => {}
             }
         }
+        drop(routes);
         if congested {
             self.counters.congested.fetch_add(1, Ordering::Relaxed);
         }
@@ -293,6 +302,38 @@ impl Forwarder {
             full,
             congested,
         }
+    }
+
+    /// Passes a marker down the stream to `to` behind everything queued for it so far, and
+    /// waits (at most `wait`) until `to` has handled it. Returns whether it did.
+    pub async fn flush(&self, to: &str, wait: Duration) -> bool {
+        let ticket = self.acks.issue(1);
+        // Every forward that matched the routes as they were before the caller saw them
+        // change has queued its message (they hold the read lock until then).
+        drop(self.replicated.routes.write());
+        let marker = Outgoing {
+            ticket,
+            message: Bytes::new(),
+            ordinary: false,
+            shared: Vec::new(),
+            retained_at: 0,
+            also: None,
+            generation: 0,
+        };
+        if let Queued::Full = self.send(Arc::from(to), marker) {
+            self.acks.acknowledge(ticket);
+            return false;
+        }
+        let mut done = self.acks.watch();
+        tokio::time::timeout(wait, async {
+            while !self.acks.is_done(ticket) {
+                if done.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
     }
 
     /// The live and leaving peers, rebuilt only after gossip changed.
@@ -438,6 +479,7 @@ struct Unacked {
     message: Forwarded,
     ticket: u64,
     also: Option<Arc<[Arc<str>]>>,
+    generation: u64,
 }
 
 impl Peer {
@@ -476,6 +518,7 @@ impl Peer {
                                         seq,
                                         retained_at: o.retained_at,
                                         also: o.also,
+                                        generation: o.generation,
                                     });
                                 }
                                 None => {
@@ -564,9 +607,15 @@ impl Peer {
             seq: u.message.seq,
             retained_at: u.message.retained_at,
             also: u.also,
+            generation: u.generation,
         }));
         while self.stranded.len() < BATCH {
             let Ok(o) = queue.try_recv() else { break };
+            if o.message.is_empty() {
+                // A flush marker: nothing to park, and the node it flushes is away.
+                self.acks.acknowledge(o.ticket);
+                continue;
+            }
             *seq += 1;
             self.stranded.push(Stranded {
                 ticket: o.ticket,
@@ -576,8 +625,18 @@ impl Peer {
                 seq: *seq,
                 retained_at: o.retained_at,
                 also: o.also,
+                generation: o.generation,
             });
         }
+        // Flush markers sent before the node went away.
+        let acks = &self.acks;
+        self.stranded.retain(|s| {
+            let marker = s.message.is_empty();
+            if marker {
+                acks.acknowledge(s.ticket);
+            }
+            !marker
+        });
         if self.stranded.is_empty() {
             return false;
         }
@@ -635,6 +694,7 @@ impl Peer {
                 },
                 ticket: s.ticket,
                 also: s.also,
+                generation: s.generation,
             });
         }
     }
@@ -703,6 +763,7 @@ impl Peer {
                                 message: f.clone(),
                                 ticket: o.ticket,
                                 also: o.also,
+                                generation: o.generation,
                             });
                         }
                         messages.push(f);

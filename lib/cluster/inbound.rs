@@ -4,7 +4,7 @@
 //! sequence number. Route proposals reach the raft leader here; sessions are handed over here.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -14,11 +14,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::claims::Claims;
 use super::handover;
+use super::node::ClusterNode;
 use super::proposer::Proposer;
 use super::proto::node_server;
 use super::proto::{
-    ForwardAck, ForwardBatch, Forwarded, PrepareReply, ProposeReply, ProposeRequest, RetainedReply,
-    RetainedRequest, TakeoverReply, TakeoverRequest,
+    FlushReply, FlushRequest, ForwardAck, ForwardBatch, Forwarded, PrepareReply, ProposeReply,
+    ProposeRequest, RetainedReply, RetainedRequest, TakeoverReply, TakeoverRequest,
 };
 use super::routes::RouteCommand;
 use crate::broker::message::Origin;
@@ -51,6 +52,8 @@ pub struct NodeService {
     done: HandledStreams,
     /// This node's name.
     me: String,
+    /// The node, for the flushes of a session move (see [`ClusterNode::flush_peers`]).
+    node: Weak<ClusterNode>,
 }
 
 impl NodeService {
@@ -61,6 +64,7 @@ impl NodeService {
         claims: Arc<Claims>,
         me: &str,
         done: HandledStreams,
+        node: Weak<ClusterNode>,
     ) -> NodeService {
         NodeService {
             claims,
@@ -68,12 +72,17 @@ impl NodeService {
             proposer,
             done,
             me: me.to_string(),
+            node,
         }
     }
 }
 
 /// Delivers one forwarded message from `sender` (process `epoch`); returns its store ticket.
 fn deliver(broker: &Broker, sender: &str, epoch: u64, f: Forwarded) -> u64 {
+    if f.message.is_empty() {
+        // A flush marker (see `Forwarder::flush`): handled once it is here.
+        return 0;
+    }
     let mut bytes = f.message;
     let message = match decode_message(&mut bytes) {
         Ok(mut m) => {
@@ -221,6 +230,14 @@ impl node_server::Node for NodeService {
                 ..TakeoverReply::default()
             }));
         }
+        // What the other nodes forwarded here for the session before their routes sent it
+        // to the new node too is handled first: it goes with the session.
+        if !r.clean_start
+            && let Some(node) = self.node.upgrade()
+            && let Some(c) = self.broker.sessions.client(&r.client_id)
+        {
+            node.flush_peers(&r.node, c.info.filters()).await;
+        }
         // Detached: if the caller gives up, the hand-over still finishes (a session that
         // left this node half-way would be nowhere).
         let broker = self.broker.clone();
@@ -228,6 +245,14 @@ impl node_server::Node for NodeService {
         let handed = tokio::spawn(async move { broker.hand_over(&client_id, clean_start).await })
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
+        // What the old connection published (handled before the hand-over ended it) reaches
+        // the new node before the client resumes there: a retained message it cleared is
+        // cleared there too.
+        if handed.is_some()
+            && let Some(node) = self.node.upgrade()
+        {
+            node.flush_own(&r.node).await;
+        }
         Ok(Response::new(match handed {
             None => TakeoverReply::default(),
             Some(h) => {
@@ -243,6 +268,16 @@ impl node_server::Node for NodeService {
                 }
             }
         }))
+    }
+
+    async fn flush(&self, request: Request<FlushRequest>) -> Result<Response<FlushReply>, Status> {
+        let r = request.into_inner();
+        let node = self
+            .node
+            .upgrade()
+            .ok_or_else(|| Status::unavailable("the node is shutting down"))?;
+        let flushed = node.flush_to(&r.to, &r.routed_to, &r.filters).await;
+        Ok(Response::new(FlushReply { flushed }))
     }
 
     async fn retained(

@@ -24,7 +24,7 @@ use super::membership::{Member, MemberStatus, Membership};
 use super::parking::Parker;
 use super::proposer::Proposer;
 use super::proto::node_client::NodeClient;
-use super::proto::{RetainedRequest, TakeoverRequest};
+use super::proto::{FlushRequest, RetainedRequest, TakeoverRequest};
 use super::raft::log_store::{LogStore, RaftFile};
 use super::raft::network::{MAX_MESSAGE, Network, WINDOW, channel};
 use super::raft::service::RaftService;
@@ -47,6 +47,12 @@ const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(8);
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a moving session's routes may take to commit before it is taken over anyway.
 const PIN_WAIT: Duration = Duration::from_secs(2);
+/// How long the old node of a moving session waits for the others' flushes.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a node waits for routes to the new node before flushing anyway.
+const FLUSH_ROUTES_WAIT: Duration = Duration::from_secs(1);
+/// How long it waits for its flush marker to be handled.
+const FLUSH_WAIT: Duration = Duration::from_millis(1500);
 /// How long those routes stay pinned (the session's subscriptions hold them after that).
 const PIN_HOLD: Duration = Duration::from_secs(10);
 /// How long a bootstrap node without raft state waits for gossip to show an existing cluster.
@@ -230,9 +236,12 @@ impl ClusterNode {
         // With a store shared by the nodes, messages for a node that is away are parked
         // there for its persistent sessions (and publishers are never told a message is
         // safe before it is).
-        let parker = broker
-            .shared_sessions()
-            .map(|shared| Arc::new(Parker::new(shared, &settings.name, epoch)));
+        let parker = broker.shared_sessions().map(|shared| {
+            let held = Arc::downgrade(broker);
+            let here =
+                Box::new(move |client_id: &str| held.upgrade()?.sessions.subscribed_at(client_id));
+            Arc::new(Parker::new(shared, &settings.name, epoch, here))
+        });
         let parks = parker.is_some();
         let node = Arc::new(ClusterNode {
             forwarder: Forwarder::new(
@@ -311,6 +320,7 @@ impl ClusterNode {
                 node.claims.clone(),
                 &node.settings.name,
                 handled.clone(),
+                Arc::downgrade(&node),
             ))
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE),
@@ -732,6 +742,79 @@ impl ClusterNode {
         }
     }
 
+    /// Before this node hands over a session moving to node `to`: every live peer (`to`
+    /// included) sees its routes send `filters` to `to`, then passes a marker down its stream
+    /// to this node and answers once this node has handled it. What a peer forwarded here
+    /// for the session before then is in the session when it leaves; what it forwards after
+    /// goes to `to` as well. A peer that does not answer in time is not waited for.
+    pub(crate) async fn flush_peers(&self, to: &str, filters: Vec<String>) {
+        if filters.is_empty() {
+            return;
+        }
+        let peers = self.peers();
+        let replies = futures_util::future::join_all(peers.iter().map(|p| {
+            let filters = filters.clone();
+            async move {
+                let ch = self.channel(&p.grpc).ok()?;
+                let mut request = tonic::Request::new(FlushRequest {
+                    to: self.settings.name.clone(),
+                    routed_to: to.to_string(),
+                    filters,
+                });
+                request.set_timeout(FLUSH_TIMEOUT);
+                self.settings.secret.sign(&mut request);
+                match NodeClient::new(ch).flush(request).await {
+                    Ok(r) => Some(r.into_inner().flushed),
+                    Err(e) => {
+                        tracing::debug!(node = %p.name, error = %e, "flush for a moving session failed");
+                        None
+                    }
+                }
+            }
+        }))
+        .await;
+        let missed = replies.iter().filter(|r| **r != Some(true)).count();
+        if missed > 0 {
+            tracing::debug!(
+                missed,
+                "some nodes did not flush their streams before a session moved"
+            );
+        }
+    }
+
+    /// Waits (bounded) until `to` has handled everything this node forwarded to it so far.
+    pub(crate) async fn flush_own(&self, to: &str) {
+        if !self.forwarder.flush(to, FLUSH_WAIT).await {
+            tracing::debug!(
+                node = to,
+                "the stream to a session's new node was not flushed in time"
+            );
+        }
+    }
+
+    /// The peer side of [`ClusterNode::flush_peers`]: waits (bounded) for routes of
+    /// `filters` to `routed_to`, then flushes the stream to `to`.
+    pub(crate) async fn flush_to(&self, to: &str, routed_to: &str, filters: &[String]) -> bool {
+        let mut version = self.replicated.version.subscribe();
+        let routed = tokio::time::timeout(FLUSH_ROUTES_WAIT, async {
+            loop {
+                {
+                    let routes = self.replicated.routes.read();
+                    if filters.iter().all(|f| routes.has_route(f, routed_to)) {
+                        return;
+                    }
+                }
+                if version.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok();
+        let flushed = to == self.settings.name || self.forwarder.flush(to, FLUSH_WAIT).await;
+        routed && flushed
+    }
+
     /// The live members other than this one.
     fn peers(&self) -> Vec<Member> {
         self.live
@@ -750,11 +833,11 @@ impl ClusterLink for ClusterNode {
             .send(FilterEvent::Tree(filter.to_string(), present));
     }
 
-    fn forward(&self, message: &Arc<Message>, served: &[&str]) -> Forwarded {
+    fn forward(&self, message: &Arc<Message>, served: &[&str], generation: u64) -> Forwarded {
         if self.has_left() {
             return Forwarded::default();
         }
-        self.forwarder.forward(message, served)
+        self.forwarder.forward(message, served, generation)
     }
 
     fn forwarded(&self) -> watch::Receiver<u64> {
@@ -841,6 +924,20 @@ impl ClusterNode {
                 false => Takeover::Unknown,
             };
         }
+        // A session that ended or moved on between the two steps: asked again (it ended:
+        // nobody holds it now, a fresh session; it moved: its new holder is asked).
+        for _ in 0..3 {
+            if let Some(outcome) = self.ask_holder(&peers, client_id, claim).await {
+                return outcome;
+            }
+        }
+        Takeover::Unknown
+    }
+
+    /// One try of [`ClusterNode::ask_for_session`] without a clean start: `None` if the node
+    /// that held the session no longer did when asked to hand it over.
+    async fn ask_holder(&self, peers: &[Member], client_id: &str, claim: u64) -> Option<Takeover> {
+        let clean_start = false;
         // 1. Who holds it, and what it subscribes to.
         let prepared = futures_util::future::join_all(peers.iter().map(|p| async move {
             let ch = self.channel(&p.grpc).ok()?;
@@ -862,34 +959,37 @@ impl ClusterNode {
         }))
         .await;
         if prepared.iter().flatten().any(|(_, r)| r.busy) {
-            return Takeover::Lost(None);
+            return Some(Takeover::Lost(None));
         }
         let answered = prepared.iter().all(Option::is_some);
         let Some((holder, reply)) = prepared.into_iter().flatten().find(|(_, r)| r.found) else {
-            return if answered {
+            return Some(if answered {
                 Takeover::NotFound
             } else {
                 Takeover::Unknown
-            };
+            });
         };
         // 2. Routes here before the session leaves there: nothing published meanwhile
         // goes nowhere.
         self.pin_routes(reply.filters).await;
         // 3. The hand-over.
-        match self.ask_takeover(holder, client_id, false, claim).await {
-            Some(r) if r.busy => Takeover::Lost(None),
-            Some(r) if r.found => match handover::decode(r.session) {
-                Ok(h) => {
-                    tracing::info!(client_id, from = %holder.name, "session taken over from another node");
-                    Takeover::Found(h)
-                }
-                Err(e) => {
-                    tracing::warn!(client_id, from = %holder.name, error = %e, "unreadable handed-over session");
-                    Takeover::Unknown
-                }
+        Some(
+            match self.ask_takeover(holder, client_id, false, claim).await {
+                Some(r) if r.busy => Takeover::Lost(None),
+                Some(r) if r.found => match handover::decode(r.session) {
+                    Ok(h) => {
+                        tracing::info!(client_id, from = %holder.name, "session taken over from another node");
+                        Takeover::Found(h)
+                    }
+                    Err(e) => {
+                        tracing::warn!(client_id, from = %holder.name, error = %e, "unreadable handed-over session");
+                        Takeover::Unknown
+                    }
+                },
+                // It ended or moved on meanwhile: asked again.
+                Some(_) => return None,
+                None => Takeover::Unknown,
             },
-            // It moved or ended meanwhile: let the client try again.
-            _ => Takeover::Unknown,
-        }
+        )
     }
 }

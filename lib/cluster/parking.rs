@@ -97,6 +97,8 @@ pub struct Stranded {
     pub retained_at: u64,
     /// Other nodes that got it for their ordinary subscribers.
     pub also: Option<Arc<[Arc<str>]>>,
+    /// The subscription tree generation this node's subscribers were matched at.
+    pub generation: u64,
 }
 
 /// Writes messages for a node that is away into its sessions in the shared store.
@@ -106,15 +108,28 @@ pub struct Parker {
     /// parked field unique, so parking it again (after a failure) writes the same field.
     me: String,
     epoch: u64,
+    /// For a session this node holds: the subscription tree generation of its first
+    /// subscription here ([`crate::broker::session::Outbox::subscribed_at`]).
+    here: SubscribedHere,
 }
 
+/// See [`Parker::here`](Parker).
+pub type SubscribedHere = Box<dyn Fn(&str) -> Option<u64> + Send + Sync>;
+
 impl Parker {
-    /// A parker writing to `shared` for node `me` of `epoch`.
-    pub fn new(shared: Arc<dyn SharedSessions>, me: &str, epoch: u64) -> Parker {
+    /// A parker writing to `shared` for node `me` of `epoch`; `here` tells when a session
+    /// this node holds subscribed here.
+    pub fn new(
+        shared: Arc<dyn SharedSessions>,
+        me: &str,
+        epoch: u64,
+        here: SubscribedHere,
+    ) -> Parker {
         Parker {
             shared,
             me: me.to_string(),
             epoch,
+            here,
         }
     }
 
@@ -213,11 +228,17 @@ impl Parker {
                 ParkOutcome::Moved(owner) => {
                     // The session is another node's now. If that node got the message
                     // through its own routes, it has it; otherwise it takes it from here.
+                    // This node got it if the session had subscribed here when the message
+                    // was matched here.
+                    let m = &messages[i];
                     let routed_there = owner.as_ref().is_some_and(|o| {
-                        messages[i]
-                            .also
-                            .as_ref()
-                            .is_some_and(|also| also.iter().any(|n| **n == **o))
+                        if *o == self.me {
+                            (self.here)(&parcel.client_id).is_some_and(|g| m.generation >= g)
+                        } else {
+                            m.also
+                                .as_ref()
+                                .is_some_and(|also| also.iter().any(|n| **n == **o))
+                        }
                     });
                     if !routed_there {
                         again.push(Parcel {

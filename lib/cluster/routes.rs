@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use crate::mqtt::topic::parse_shared;
-use crate::mqtt::topic_tree::TopicTree;
+use crate::mqtt::topic_tree::{Slot, TopicTree};
 
 /// A change of the table, as raft replicates it. Each node changes only its own entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub struct RouteMatches {
 pub struct RouteTable {
     by_filter: BTreeMap<Arc<str>, BTreeSet<Arc<str>>>,
     /// The filters (as keys of `by_filter`) by level: a filter, and the share groups of it.
-    tree: TopicTree<Vec<Arc<str>>>,
+    tree: TopicTree<Keys>,
     /// Interned node names.
     names: BTreeSet<Arc<str>>,
 }
@@ -81,7 +81,7 @@ impl RouteTable {
             Ok(Some(s)) => s.filter,
             _ => filter,
         };
-        self.tree.get_or_insert(inner).push(key.clone());
+        self.tree.get_or_insert(inner).insert(key.clone());
         self.by_filter.insert(key, BTreeSet::from([node]));
         true
     }
@@ -97,11 +97,7 @@ impl RouteTable {
                 Ok(Some(s)) => s.filter,
                 _ => filter,
             };
-            self.tree.update(inner, |keys| {
-                if let Some(i) = keys.iter().position(|k| &**k == filter) {
-                    keys.swap_remove(i);
-                }
-            });
+            self.tree.update(inner, |keys| keys.remove(filter));
         }
         removed
     }
@@ -230,6 +226,65 @@ impl RouteTable {
             }
         }
         t
+    }
+}
+
+/// The filters that end at one level of the route tree: a filter and its share groups
+/// (`$share/{group}/{filter}`). Usually one, kept inline; a set once there are many (one
+/// client may subscribe to thousands of share groups of one filter).
+#[derive(Debug, Default)]
+enum Keys {
+    #[default]
+    None,
+    One(Arc<str>),
+    Many(Box<std::collections::HashSet<Arc<str>>>),
+}
+
+impl Slot for Keys {
+    fn is_vacant(&self) -> bool {
+        matches!(self, Keys::None)
+    }
+}
+
+impl Keys {
+    fn insert(&mut self, key: Arc<str>) {
+        match self {
+            Keys::None => *self = Keys::One(key),
+            Keys::One(one) if *one == key => {}
+            Keys::One(one) => {
+                let set = std::collections::HashSet::from([one.clone(), key]);
+                *self = Keys::Many(Box::new(set));
+            }
+            Keys::Many(set) => {
+                set.insert(key);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        match self {
+            Keys::One(one) if &**one == key => *self = Keys::None,
+            Keys::Many(set) => {
+                set.remove(key);
+                if set.len() == 1 {
+                    if let Some(last) = set.iter().next().cloned() {
+                        *self = Keys::One(last);
+                    }
+                } else if set.is_empty() {
+                    *self = Keys::None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Arc<str>> {
+        let (one, many) = match self {
+            Keys::None => (None, None),
+            Keys::One(one) => (Some(one), None),
+            Keys::Many(set) => (None, Some(set.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
     }
 }
 

@@ -86,6 +86,10 @@ struct ServeArgs {
         hide_env_values = true
     )]
     http_token: Option<String>,
+    /// Serve CPU profiles and the allocator's summary on the HTTP API's port
+    /// (/debug/pprof/profile, /debug/pprof/heap; the token is needed) [YAML: pprof-enable].
+    #[arg(long = "pprof-enable")]
+    pprof_enable: bool,
     /// Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS.
     #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<String>,
@@ -316,6 +320,9 @@ fn settings(args: &ServeArgs) -> Result<Config> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    if args.pprof_enable {
+        config.pprof_enable = true;
+    }
     let mqtt = &mut config.mqtt;
     if let Some(v) = &args.tcp {
         mqtt.tcp = v.clone();
@@ -630,6 +637,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
                 config: config.mqtt.clone(),
                 bridge: bridge.clone(),
                 cluster: cluster.clone(),
+                pprof: config.pprof_enable,
             };
             let serving = http::serve(
                 listener,

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= listen-backlog= http-token= tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= cluster-tls-cert= cluster-tls-key= cluster-tls-ca= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
+    string join \n conf= tcp= ws= http= listen-backlog= http-token= pprof-enable tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= cluster-tls-cert= cluster-tls-key= cluster-tls-ca= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -71,6 +71,7 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l log-output -d 'Where logs
 complete -c comqtt -n "__fish_comqtt_needs_command" -l log-file -d 'Log file of every line, rotated by size (log.filename); "" writes none [default: ./logs/comqtt.log]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l info-file -d 'Log file of info and above (log.info-file); "" writes none [default: ./logs/co-info.log]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l error-file -d 'Log file of errors (log.error-file); "" writes none [default: ./logs/co-err.log]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l pprof-enable -d 'Serve CPU profiles and the allocator\'s summary on the HTTP API\'s port (/debug/pprof/profile, /debug/pprof/heap; the token is needed) [YAML: pprof-enable]'
 complete -c comqtt -n "__fish_comqtt_needs_command" -s h -l help -d 'Print help'
 complete -c comqtt -n "__fish_comqtt_needs_command" -s V -l version -d 'Print version'
 complete -c comqtt -n "__fish_comqtt_needs_command" -f -a "serve" -d 'Run a broker node'
@@ -124,6 +125,7 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-output -d 'W
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l log-file -d 'Log file of every line, rotated by size (log.filename); "" writes none [default: ./logs/comqtt.log]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l info-file -d 'Log file of info and above (log.info-file); "" writes none [default: ./logs/co-info.log]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l error-file -d 'Log file of errors (log.error-file); "" writes none [default: ./logs/co-err.log]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l pprof-enable -d 'Serve CPU profiles and the allocator\'s summary on the HTTP API\'s port (/debug/pprof/profile, /debug/pprof/heap; the token is needed) [YAML: pprof-enable]'
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -s h -l help -d 'Print help'
 complete -c comqtt -n "__fish_comqtt_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "check" -d 'Check a YAML config file (the main one, with the bridge file it names, or a Kafka bridge file): exit 0 if it is valid, else print what is wrong'

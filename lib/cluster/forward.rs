@@ -305,12 +305,16 @@ impl Forwarder {
     }
 
     /// Passes a marker down the stream to `to` behind everything queued for it so far, and
-    /// waits (at most `wait`) until `to` has handled it. Returns whether it did.
+    /// waits (at most `wait`) until `to` has handled it. Returns whether it did (at once when
+    /// nothing was ever queued for `to`).
     pub async fn flush(&self, to: &str, wait: Duration) -> bool {
-        let ticket = self.acks.issue(1);
         // Every forward that matched the routes as they were before the caller saw them
         // change has queued its message (they hold the read lock until then).
         drop(self.replicated.routes.write());
+        if !self.peers.lock().contains_key(to) {
+            return true;
+        }
+        let ticket = self.acks.issue(1);
         let marker = Outgoing {
             ticket,
             message: Bytes::new(),

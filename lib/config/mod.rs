@@ -118,7 +118,8 @@ pub struct Config {
     pub bridge_way: u8,
     /// The bridge's own config file (`bridge-kafka.yml`), relative to the working directory.
     pub bridge_path: String,
-    /// The original's pprof endpoint (not in this build: warned about).
+    /// CPU profiles and the allocator's summary on the HTTP API's port, under `/debug/pprof/`
+    /// (the original serves Go's pprof on `:6060`); see [`crate::http::pprof`].
     pub pprof_enable: bool,
     /// The original's web dashboard (not in this build: warned about).
     pub dashboard_enable: bool,
@@ -727,8 +728,8 @@ impl Config {
             }
         };
         note(
-            self.pprof_enable,
-            "pprof-enable: Go's pprof endpoint does not exist here; use perf or the /metrics endpoint",
+            self.pprof_enable && self.mqtt.http.is_empty(),
+            "pprof-enable: profiles are served on the HTTP API's port, and mqtt.http is empty (no HTTP API)",
         );
         note(
             self.dashboard_enable,

@@ -29,6 +29,12 @@ pub enum ApiError {
     /// No route has this path (404).
     #[error("no such route: {0}")]
     NoRoute(String),
+    /// The request conflicts with one in progress (409), e.g. a second CPU profile.
+    #[error("{0}")]
+    Conflict(String),
+    /// The node failed to do what was asked (500).
+    #[error("{0}")]
+    Internal(String),
     /// The route exists but not for this method (405).
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
@@ -52,6 +58,8 @@ impl ApiError {
             ApiError::TokenNotConfigured | ApiError::Disabled(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Rejected { status, .. } => *status,
         }
     }

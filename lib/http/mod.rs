@@ -13,11 +13,13 @@
 //! | [`publish`] | `POST /api/v1/mqtt/message` |
 //! | [`metrics`] | `GET /metrics` (Prometheus text format 0.0.4) |
 //! | [`health`] | `GET /healthz`, `/readyz` |
+//! | [`pprof`] | `GET /debug/pprof/profile`, `/debug/pprof/heap` (with `pprof-enable`; token needed) |
 //! | [`error`], [`extract`] | the JSON error type and the extractors that produce it |
 //!
-//! Reads are open. Every other method (POST, DELETE, ...) needs `Authorization: Bearer
-//! <token>` with the configured token (401 otherwise); with no token configured such requests
-//! are refused with 403, so a fresh node cannot be driven by anyone who reaches the port.
+//! Reads are open, except the profiling routes under `/debug/`. Every other method (POST,
+//! DELETE, ...) and those need `Authorization: Bearer <token>` with the configured token (401
+//! otherwise); with no token configured such requests are refused with 403, so a fresh node
+//! cannot be driven (or profiled) by anyone who reaches the port.
 
 pub mod blacklist;
 pub mod clients;
@@ -27,6 +29,7 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod node;
+pub mod pprof;
 pub mod publish;
 pub mod retained;
 pub mod stats;
@@ -64,6 +67,8 @@ pub struct Settings {
     pub bridge: Option<Arc<KafkaBridge>>,
     /// The cluster node, in cluster mode: members and raft for the `/cluster` routes.
     pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
+    /// Serve the profiling routes (`pprof-enable`).
+    pub pprof: bool,
 }
 
 /// Never prints the token.
@@ -96,7 +101,13 @@ pub type ApiState = Arc<Api>;
 /// Every route, with the bearer-token check on mutating methods and JSON 404/405 answers.
 pub fn router(api: ApiState) -> Router {
     let v1 = "/api/v1/mqtt";
-    Router::new()
+    let mut router = Router::new();
+    if api.settings.pprof {
+        router = router
+            .route("/debug/pprof/profile", get(pprof::profile))
+            .route("/debug/pprof/heap", get(pprof::heap));
+    }
+    router
         .route("/mqtt/stats", get(stats::overall))
         .route("/cluster/conf", get(node::cluster_conf))
         .route("/cluster/ms", get(node::cluster_members))
@@ -180,10 +191,12 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    // Profiles show what the broker runs: reads that need the token too.
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    ) && !request.uri().path().starts_with("/debug/")
+    {
         return Ok(next.run(request).await);
     }
     let Some(token) = api.settings.token.as_deref() else {

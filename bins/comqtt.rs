@@ -86,6 +86,10 @@ struct ServeArgs {
         hide_env_values = true
     )]
     http_token: Option<String>,
+    /// MQTT over QUIC on this UDP address (e.g. :2000; TLS 1.3, ALPN mqtt, the --tls-* certificate
+    /// or a self-signed one) [YAML: mqtt.quic].
+    #[arg(long, value_name = "ADDR")]
+    quic: Option<String>,
     /// Serve CPU profiles and the allocator's summary on the HTTP API's port
     /// (/debug/pprof/profile, /debug/pprof/heap; the token is needed) [YAML: pprof-enable].
     #[arg(long = "pprof-enable")]
@@ -329,6 +333,9 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     }
     if let Some(v) = &args.ws {
         mqtt.ws = v.clone();
+    }
+    if let Some(v) = &args.quic {
+        mqtt.quic = v.clone();
     }
     if let Some(v) = &args.http {
         mqtt.http = v.clone();
@@ -601,6 +608,31 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         })?;
         mqtt_listeners.push((listener, transport));
     }
+    let quic = if config.mqtt.quic.is_empty() {
+        None
+    } else {
+        let addr = listener::normalize(&config.mqtt.quic);
+        let addr: std::net::SocketAddr = addr
+            .parse()
+            .with_context(|| format!("the QUIC address {addr:?} (--quic / mqtt.quic)"))?;
+        let settings = listener::quic::QuicSettings {
+            addr,
+            tls: (!t.server_cert.is_empty()).then(|| tls::TlsFiles {
+                cert: t.server_cert.clone().into(),
+                key: t.server_key.clone().into(),
+                ca: (!t.ca_cert.is_empty()).then(|| t.ca_cert.clone().into()),
+            }),
+            zero_rtt: t.zero_rtt,
+        };
+        let (endpoint, self_signed) = listener::quic::bind(&settings)
+            .context("setting up QUIC (--quic / mqtt.quic, certificates from mqtt.tls)")?;
+        if self_signed {
+            tracing::warn!(
+                "QUIC: no certificate configured (mqtt.tls / --tls-cert, --tls-key): serving a self-signed one made at startup; clients must skip verification"
+            );
+        }
+        Some((endpoint, settings.zero_rtt))
+    };
     // Joined before any client connects: a session a client left on another node follows it.
     let cluster = if config.cluster.enabled() {
         let http_addr = http_listener.as_ref().and_then(|l| l.local_addr().ok());
@@ -658,6 +690,15 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         tasks.push(tokio::spawn(listener::run(
             listener,
             transport,
+            Arc::clone(&broker),
+            signal.subscribe(),
+        )));
+    }
+    if let Some((endpoint, zero_rtt)) = quic {
+        tracing::info!(address = %endpoint.local_addr()?, protocol = "quic", "attached listener");
+        tasks.push(tokio::spawn(listener::quic::run(
+            endpoint,
+            zero_rtt,
             Arc::clone(&broker),
             signal.subscribe(),
         )));

@@ -71,7 +71,7 @@ _comqtt() {
 
     case "${cmd}" in
         comqtt)
-            opts="-h -V --conf --tcp --ws --http --listen-backlog --http-token --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config generate-docs help"
+            opts="-h -V --conf --tcp --ws --http --listen-backlog --http-token --quic --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -98,6 +98,10 @@ _comqtt() {
                     return 0
                     ;;
                 --http-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --quic)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -467,7 +471,7 @@ _comqtt() {
             return 0
             ;;
         comqtt__subcmd__serve)
-            opts="-h --conf --tcp --ws --http --listen-backlog --http-token --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help"
+            opts="-h --conf --tcp --ws --http --listen-backlog --http-token --quic --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -494,6 +498,10 @@ _comqtt() {
                     return 0
                     ;;
                 --http-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --quic)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

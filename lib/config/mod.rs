@@ -736,12 +736,8 @@ impl Config {
             "dashboard-enable: the original's web dashboard is not part of comqtt; use the HTTP API or comqtt-top",
         );
         note(
-            !self.mqtt.quic.is_empty(),
-            "mqtt.quic: the QUIC listener is not in this build; it is not started",
-        );
-        note(
-            self.mqtt.tls.zero_rtt,
-            "mqtt.tls.zero-rtt: applies to QUIC only, which is not in this build",
+            self.mqtt.tls.zero_rtt && self.mqtt.quic.is_empty(),
+            "mqtt.tls.zero-rtt: applies to QUIC only, and mqtt.quic is empty",
         );
         note(
             o.client_write_buffer_size != 0,
@@ -834,7 +830,6 @@ mod tests {
         let warnings = c.warnings().join("\n");
         for key in [
             "dashboard-enable",
-            "mqtt.quic",
             "client-write-buffer-size",
             "client-read-buffer-size",
         ] {

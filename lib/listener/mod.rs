@@ -4,6 +4,7 @@
 //! `tls` loads rustls server settings from PEM files; `websocket` adapts a WebSocket
 //! connection (binary frames, subprotocol `mqtt`) to a byte stream.
 
+pub mod quic;
 pub mod tls;
 pub mod websocket;
 

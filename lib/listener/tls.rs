@@ -76,10 +76,40 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     let certs = certificates(&files.cert, "certificate")?;
     let key = PrivateKeyDer::from_pem_file(&files.key)
         .map_err(|e| pem_error("private key", &files.key, e))?;
+    Ok(TlsAcceptor::from(Arc::new(server_config(
+        certs,
+        key,
+        files.ca.as_deref(),
+        false,
+    )?)))
+}
+
+/// The certificate chain and key of `files` (for QUIC, which builds its own configuration).
+pub fn certificate_and_key(
+    files: &TlsFiles,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let certs = certificates(&files.cert, "certificate")?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| pem_error("private key", &files.key, e))?;
+    Ok((certs, key))
+}
+
+/// A server configuration: `certs` and `key`, client certificates verified against the CA
+/// file `ca` when given; TLS 1.3 only when `tls13_only` (QUIC), else 1.2 and 1.3.
+pub fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    ca: Option<&Path>,
+    tls13_only: bool,
+) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
-    let config = match &files.ca {
+    let builder = ServerConfig::builder_with_provider(provider.clone());
+    let builder = if tls13_only {
+        builder.with_protocol_versions(&[&rustls::version::TLS13])?
+    } else {
+        builder.with_safe_default_protocol_versions()?
+    };
+    let config = match ca {
         None => builder.with_no_client_auth().with_single_cert(certs, key)?,
         Some(ca) => {
             let mut roots = RootCertStore::empty();
@@ -91,7 +121,7 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| TlsError::ClientVerifier {
-                    path: ca.clone(),
+                    path: ca.to_path_buf(),
                     reason: e.to_string(),
                 })?;
             builder
@@ -99,5 +129,5 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
                 .with_single_cert(certs, key)?
         }
     };
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(config)
 }

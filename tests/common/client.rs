@@ -8,15 +8,19 @@ use comqtt::mqtt::{
     ConnAck, Connect, Packet, Protocol, PubReply, Publish, QoS, ReasonCode, SubAck, Subscribe,
     SubscribeFilter, SubscriptionOptions, decode,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// The byte stream a test client talks over (TCP, or a QUIC stream).
+pub trait ClientStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ClientStream for T {}
 
 /// Time to wait for an expected packet.
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A test client connection.
 pub struct TestClient {
-    stream: TcpStream,
+    stream: Box<dyn ClientStream>,
     rbuf: BytesMut,
     pub protocol: Protocol,
 }
@@ -44,10 +48,28 @@ impl TestClient {
         let stream =
             stream.unwrap_or_else(|| panic!("cannot connect to the broker at {addr}: {last:?}"));
         stream.set_nodelay(true).ok();
+        TestClient::over(stream, protocol)
+    }
+
+    /// A client over an open byte stream (nothing sent yet).
+    pub fn over(stream: impl ClientStream + 'static, protocol: Protocol) -> TestClient {
         TestClient {
-            stream,
+            stream: Box::new(stream),
             rbuf: BytesMut::new(),
             protocol,
+        }
+    }
+
+    /// Sends CONNECT over an open byte stream and returns the client and the CONNACK.
+    pub async fn connect_over(
+        stream: impl ClientStream + 'static,
+        connect: Connect,
+    ) -> (TestClient, ConnAck) {
+        let mut c = TestClient::over(stream, connect.protocol);
+        c.send(Packet::Connect(Box::new(connect))).await;
+        match c.recv().await {
+            Some(Packet::ConnAck(ack)) => (c, ack),
+            other => panic!("expected CONNACK, got {other:?}"),
         }
     }
 

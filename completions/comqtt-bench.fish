@@ -1,4 +1,4 @@
-complete -c comqtt-bench -l broker -d 'Broker URL: tcp://HOST:PORT, ssl:// or tls://, ws://HOST:PORT/PATH, wss://; several comma-separated' -r
+complete -c comqtt-bench -l broker -d 'Broker URL: tcp://HOST:PORT, ssl:// or tls://, ws://HOST:PORT/PATH, wss://, quic://HOST:PORT; several comma-separated' -r
 complete -c comqtt-bench -l num-clients -d 'Number of concurrent clients (workers: one subscriber and one publisher each)' -r
 complete -c comqtt-bench -l num-messages -d 'Number of messages shipped by client' -r
 complete -c comqtt-bench -l constant-payload -d 'Use this constant payload in every MQTT message; @FILE reads it from a file' -r

@@ -188,6 +188,45 @@ fn qos2_mqtt5_and_json_against_comqtt() {
 }
 
 #[test]
+fn over_quic_against_comqtt() {
+    let port = free_port();
+    let broker = BrokerProcess::start(&["--quic", &format!("127.0.0.1:{port}")]);
+    let quic = format!("quic://127.0.0.1:{port}");
+    // The broker's certificate is self-signed: refused unless verification is skipped.
+    let refused = bench(&[
+        "-broker",
+        &quic,
+        "-num-clients",
+        "1",
+        "-num-messages",
+        "1",
+        "-no-progress",
+    ]);
+    assert_ne!(refused.status.code(), Some(0), "{}", explain(&refused));
+    let out = bench(&[
+        "-broker",
+        &quic,
+        "-skip-tls-verification",
+        "-num-clients",
+        "10",
+        "-num-messages",
+        "100",
+        "-publisher-qos",
+        "1",
+        "-subscriber-qos",
+        "1",
+        "-no-progress",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let report = stdout(&out);
+    assert!(
+        report.contains("Published Messages: 1000 (100%)\nReceived Messages:  1000 (100%)\n"),
+        "{report}"
+    );
+    drop(broker);
+}
+
+#[test]
 fn conn_scenario_against_comqtt() {
     let broker = BrokerProcess::start(&[]);
     let url = format!("tcp://{}", broker.addr());

@@ -194,3 +194,34 @@ async fn the_configured_certificate_with_mutual_tls_and_what_is_refused() {
         .expect("a wrong ALPN is refused");
     assert!(!e.is_empty());
 }
+
+#[tokio::test]
+async fn a_third_party_quic_stack_aioquic_speaks_mqtt_to_the_broker() {
+    let port = free_port();
+    let broker = BrokerProcess::start(&["--quic", &format!("127.0.0.1:{port}")]);
+    // A TCP subscriber sees what the aioquic client publishes.
+    let mut tcp = TestClient::connect(&broker.addr(), Protocol::V5, "tcp-watch").await;
+    tcp.subscribe_qos(1, "aq/#", QoS::AtLeastOnce).await;
+    let script = format!(
+        "{}/tests/quic/aioquic_client.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        common::run_tool(
+            "python3",
+            &[&script, &port.to_string()],
+            std::time::Duration::from_secs(60),
+        )
+    })
+    .await
+    .expect("the script ran");
+    assert!(
+        out.status.success(),
+        "aioquic script failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = tcp.expect_publish_acked().await;
+    assert_eq!(&p.payload[..], b"hello from aioquic");
+}

@@ -125,7 +125,7 @@ impl Scenario {
     after_long_help = DIFFERENCES
 )]
 pub struct BenchArgs {
-    /// Broker URL: tcp://HOST:PORT, ssl:// or tls://, ws://HOST:PORT/PATH, wss://; several comma-separated
+    /// Broker URL: tcp://HOST:PORT, ssl:// or tls://, ws://HOST:PORT/PATH, wss://, quic://HOST:PORT; several comma-separated
     #[arg(long, value_name = "URL", default_value = "")]
     pub broker: String,
 

@@ -28,6 +28,9 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     /// TLS connector and server name, for `ssl://`, `tls://` and `wss://`.
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// The QUIC client endpoint (one UDP socket for every connection of the run), for
+    /// `quic://`.
+    quic: Option<quinn::Endpoint>,
 }
 
 /// Why a broker URL cannot be used.
@@ -44,6 +47,9 @@ pub enum EndpointError {
     /// The host is not a valid TLS server name.
     #[error("{0:?} is not a valid TLS server name")]
     ServerName(String),
+    /// The QUIC client could not be set up.
+    #[error("QUIC client: {0}")]
+    Quic(String),
 }
 
 impl Endpoint {
@@ -52,6 +58,7 @@ impl Endpoint {
         url: &BrokerUrl,
         tls: Option<&Arc<ClientConfig>>,
     ) -> Result<Endpoint, EndpointError> {
+        let quic_tls = tls_config_for_quic(url, tls);
         let host = url.host_port();
         let addr = tokio::net::lookup_host(host.as_str())
             .await
@@ -72,16 +79,36 @@ impl Endpoint {
             }
             _ => None,
         };
+        let quic = match (url.scheme, quic_tls) {
+            (Scheme::Quic, Some(config)) => Some(quic_client(addr, config)?),
+            (Scheme::Quic, None) => {
+                return Err(EndpointError::Quic("TLS is not configured".into()));
+            }
+            _ => None,
+        };
         Ok(Endpoint {
             url: url.clone(),
             addr,
             tls,
+            quic,
         })
     }
 
     /// Opens the byte stream: TCP connect (bound to `source` if given), then TLS and the
     /// WebSocket handshake as the scheme asks.
     pub async fn dial(&self, source: Option<IpAddr>) -> io::Result<Transport> {
+        if let Some(quic) = &self.quic {
+            let connection = quic
+                .connect(self.addr, &self.url.host)
+                .map_err(io::Error::other)?
+                .await
+                .map_err(io::Error::other)?;
+            let (send, recv) = connection.open_bi().await.map_err(io::Error::other)?;
+            return Ok(Transport::Quic(Box::new(QuicStream {
+                stream: tokio::io::join(recv, send),
+                _connection: connection,
+            })));
+        }
         let socket = if self.addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
@@ -106,6 +133,7 @@ impl Endpoint {
             Scheme::Ws => Transport::Ws(Box::new(
                 websocket::connect(tcp, &self.url.websocket_uri()).await?,
             )),
+            Scheme::Quic => return Err(io::Error::other("QUIC is not set up")),
             Scheme::Wss => {
                 let (connector, name) = tls()?;
                 let stream = connector.connect(name, tcp).await?;
@@ -127,6 +155,8 @@ pub enum Transport {
     Ws(Box<WsStream<TcpStream>>),
     /// WebSocket over TLS.
     Wss(Box<WsStream<TlsStream<TcpStream>>>),
+    /// MQTT over QUIC.
+    Quic(Box<QuicStream>),
 }
 
 macro_rules! delegate {
@@ -136,6 +166,7 @@ macro_rules! delegate {
             Transport::Tls($s) => $call,
             Transport::Ws($s) => $call,
             Transport::Wss($s) => $call,
+            Transport::Quic($s) => $call,
         }
     };
 }
@@ -165,5 +196,70 @@ impl AsyncWrite for Transport {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         delegate!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// The TLS configuration a `quic://` URL uses (ALPN `mqtt` added).
+fn tls_config_for_quic(url: &BrokerUrl, tls: Option<&Arc<ClientConfig>>) -> Option<ClientConfig> {
+    if url.scheme != Scheme::Quic {
+        return None;
+    }
+    let mut config = (**tls?).clone();
+    config.alpn_protocols = vec![b"mqtt".to_vec()];
+    Some(config)
+}
+
+/// A QUIC client endpoint on an ephemeral UDP port of the address family of `server`.
+fn quic_client(server: SocketAddr, tls: ClientConfig) -> Result<quinn::Endpoint, EndpointError> {
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+        .map_err(|e| EndpointError::Quic(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    // MQTT's keep alive decides, as over TCP.
+    transport.max_idle_timeout(None);
+    config.transport_config(Arc::new(transport));
+    let bind: SocketAddr = if server.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let mut endpoint =
+        quinn::Endpoint::client(bind).map_err(|e| EndpointError::Quic(e.to_string()))?;
+    endpoint.set_default_client_config(config);
+    Ok(endpoint)
+}
+
+/// One MQTT connection over QUIC: its bidirectional stream, with the connection it lives on.
+pub struct QuicStream {
+    stream: tokio::io::Join<quinn::RecvStream, quinn::SendStream>,
+    /// Kept open as long as the stream.
+    _connection: quinn::Connection,
+}
+
+impl AsyncRead for QuicStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for QuicStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }

@@ -1,5 +1,6 @@
 //! Broker URLs as mqtt-stresser (through paho) takes them: `tcp://host:port` (also `mqtt://`),
-//! `ssl://`, `tls://`, `mqtts://`, `ws://host:port/path` and `wss://…`, optionally with
+//! `ssl://`, `tls://`, `mqtts://`, `ws://host:port/path`, `wss://…` and `quic://` (MQTT over
+//! QUIC, comqtt's addition), optionally with
 //! `user:password@` before the host. `-broker` may list several, separated by commas.
 
 use std::fmt;
@@ -15,6 +16,8 @@ pub enum Scheme {
     Ws,
     /// WebSocket over TLS (`wss://`).
     Wss,
+    /// MQTT over QUIC (`quic://`): one bidirectional stream, TLS 1.3, ALPN `mqtt`.
+    Quic,
 }
 
 impl Scheme {
@@ -24,6 +27,7 @@ impl Scheme {
             "ssl" | "tls" | "mqtts" | "tcps" => Some(Scheme::Tls),
             "ws" => Some(Scheme::Ws),
             "wss" => Some(Scheme::Wss),
+            "quic" => Some(Scheme::Quic),
             _ => None,
         }
     }
@@ -35,12 +39,14 @@ impl Scheme {
             Scheme::Tls => 8883,
             Scheme::Ws => 80,
             Scheme::Wss => 443,
+            // The original's QUIC listener.
+            Scheme::Quic => 2000,
         }
     }
 
-    /// True when TLS is involved (`ssl://`, `wss://`, ...).
+    /// True when TLS is involved (`ssl://`, `wss://`, `quic://`, ...).
     pub fn is_tls(self) -> bool {
-        matches!(self, Scheme::Tls | Scheme::Wss)
+        matches!(self, Scheme::Tls | Scheme::Wss | Scheme::Quic)
     }
 
     /// True for WebSocket transports.

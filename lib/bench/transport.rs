@@ -106,7 +106,8 @@ impl Endpoint {
             let (send, recv) = connection.open_bi().await.map_err(io::Error::other)?;
             return Ok(Transport::Quic(Box::new(QuicStream {
                 stream: tokio::io::join(recv, send),
-                _connection: connection,
+                connection,
+                closing: None,
             })));
         }
         let socket = if self.addr.is_ipv4() {
@@ -232,8 +233,11 @@ fn quic_client(server: SocketAddr, tls: ClientConfig) -> Result<quinn::Endpoint,
 /// One MQTT connection over QUIC: its bidirectional stream, with the connection it lives on.
 pub struct QuicStream {
     stream: tokio::io::Join<quinn::RecvStream, quinn::SendStream>,
-    /// Kept open as long as the stream.
-    _connection: quinn::Connection,
+    /// Kept open as long as the stream: dropping it would discard what is not yet sent.
+    connection: quinn::Connection,
+    /// After the stream is finished: until the broker closes the connection (it has read
+    /// everything), as a TCP close waits for the kernel to send what it holds.
+    closing: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>>,
 }
 
 impl AsyncRead for QuicStream {
@@ -260,6 +264,17 @@ impl AsyncWrite for QuicStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+        let this = self.get_mut();
+        if this.closing.is_none() {
+            std::task::ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+            let connection = this.connection.clone();
+            this.closing = Some(Box::pin(async move {
+                connection.closed().await;
+            }));
+        }
+        match this.closing.as_mut() {
+            Some(closing) => closing.as_mut().poll(cx).map(Ok),
+            None => Poll::Ready(Ok(())),
+        }
     }
 }

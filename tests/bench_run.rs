@@ -223,6 +223,23 @@ fn over_quic_against_comqtt() {
         report.contains("Published Messages: 1000 (100%)\nReceived Messages:  1000 (100%)\n"),
         "{report}"
     );
+    // QoS 0: a publisher that is done closes at once; what it sent last still arrives.
+    let out = bench(&[
+        "-broker",
+        &quic,
+        "-skip-tls-verification",
+        "-num-clients",
+        "10",
+        "-num-messages",
+        "100",
+        "-no-progress",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let report = stdout(&out);
+    assert!(
+        report.contains("Received Messages:  1000 (100%)\n"),
+        "{report}"
+    );
     drop(broker);
 }
 

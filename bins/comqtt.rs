@@ -588,6 +588,8 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
                 })?,
         )
     };
+    let admission = Arc::new(listener::admission::Shared::default());
+    let limits = &config.mqtt.options.limits;
     let mut mqtt_listeners = Vec::new();
     for (flag, addr, websocket) in [
         ("--tcp", &config.mqtt.tcp, false),
@@ -599,6 +601,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         let transport = Transport {
             tls: tls.clone(),
             websocket,
+            admission: listener::admission::Admission::new(limits, &admission),
         };
         let listener = listener::bind(addr, backlog).await.with_context(|| {
             format!(
@@ -631,7 +634,11 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
                 "QUIC: no certificate configured (mqtt.tls / --tls-cert, --tls-key): serving a self-signed one made at startup; clients must skip verification"
             );
         }
-        Some((endpoint, settings.zero_rtt))
+        Some((
+            endpoint,
+            settings.zero_rtt,
+            listener::admission::Admission::new(limits, &admission),
+        ))
     };
     // Joined before any client connects: a session a client left on another node follows it.
     let cluster = if config.cluster.enabled() {
@@ -670,6 +677,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
                 bridge: bridge.clone(),
                 cluster: cluster.clone(),
                 pprof: config.pprof_enable,
+                admission: admission.clone(),
             };
             let serving = http::serve(
                 listener,
@@ -694,11 +702,12 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
             signal.subscribe(),
         )));
     }
-    if let Some((endpoint, zero_rtt)) = quic {
+    if let Some((endpoint, zero_rtt, quic_admission)) = quic {
         tracing::info!(address = %endpoint.local_addr()?, protocol = "quic", "attached listener");
         tasks.push(tokio::spawn(listener::quic::run(
             endpoint,
             zero_rtt,
+            quic_admission,
             Arc::clone(&broker),
             signal.subscribe(),
         )));

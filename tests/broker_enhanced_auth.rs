@@ -59,6 +59,7 @@ async fn broker() -> (String, ShutdownSignal) {
         Transport {
             tls: None,
             websocket: false,
+            admission: None,
         },
         broker,
         signal.subscribe(),

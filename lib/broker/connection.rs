@@ -97,6 +97,33 @@ impl Close {
     }
 }
 
+/// Answers a connection a listener limit refused (`mqtt.options.limits`): its CONNECT is read
+/// so the CONNACK speaks its protocol — `code` for v5, 0x03 Server unavailable for 3.x.
+pub async fn refuse<S>(broker: Arc<Broker>, stream: S, peer: String, code: ReasonCode, why: &str)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut rbuf = BytesMut::new();
+    let max_packet = broker.capabilities.packet_size_limit();
+    let read = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        read_connect(&mut reader, &mut rbuf, max_packet),
+    )
+    .await;
+    let protocol = match read {
+        Ok(Ok(Some(connect))) => connect.protocol,
+        _ => return,
+    };
+    let code = if protocol.is_v5() {
+        code
+    } else {
+        ReasonCode::V3_SERVER_UNAVAILABLE
+    };
+    tracing::info!(%peer, reason = %code, why, "connection refused");
+    refuse_connection(&mut reader, &mut writer, protocol, code).await;
+}
+
 /// Serves one client on `stream` until it disconnects, breaks the protocol, is taken over,
 /// or the broker shuts down. `listener` names the transport it came in on ("tcp", "ws", ...).
 pub async fn serve<S>(

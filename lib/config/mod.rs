@@ -182,6 +182,8 @@ pub struct MqttOptions {
     /// comqtt: connections the kernel queues for each listener before they are accepted
     /// (capped by `net.core.somaxconn`).
     pub listen_backlog: u32,
+    /// comqtt: connection limits per listener and per source address (all off by default).
+    pub limits: crate::listener::admission::Limits,
     /// Limits and features.
     pub capabilities: CapabilitiesConfig,
 }
@@ -389,6 +391,7 @@ impl Default for MqttOptions {
             client_read_buffer_size: 0,
             inline_client: true,
             listen_backlog: crate::listener::DEFAULT_BACKLOG,
+            limits: Default::default(),
             capabilities: CapabilitiesConfig::default(),
         }
     }

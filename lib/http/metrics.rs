@@ -332,9 +332,36 @@ pub fn render_bridge(bridge: &KafkaBridge) -> String {
     out.0
 }
 
+/// The listeners' refusals by limit (`mqtt.options.limits`).
+fn render_admission(shared: &crate::listener::admission::Shared) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let r = &shared.refusals;
+    let mut out = Exposition::default();
+    out.metric(
+        "comqtt_connections_refused_max_connections_total",
+        Kind::Counter,
+        "Connections refused because their listener had max-connections open (CONNACK 0x97, 3.x 0x03).",
+        r.max_connections.load(Relaxed),
+    );
+    out.metric(
+        "comqtt_connections_refused_per_address_total",
+        Kind::Counter,
+        "Connections refused because their address had max-connections-per-address open (CONNACK 0x97, 3.x 0x03).",
+        r.per_address.load(Relaxed),
+    );
+    out.metric(
+        "comqtt_connections_refused_rate_total",
+        Kind::Counter,
+        "Connections refused over their listener's connections-per-second (CONNACK 0x9F, 3.x 0x03).",
+        r.rate.load(Relaxed),
+    );
+    out.0
+}
+
 /// `GET /metrics`.
 pub async fn metrics(State(api): State<ApiState>) -> impl IntoResponse {
     let mut text = render(&api.broker);
+    text.push_str(&render_admission(&api.settings.admission));
     if let Some(bridge) = &api.settings.bridge {
         text.push_str(&render_bridge(bridge));
     }

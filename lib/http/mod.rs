@@ -69,6 +69,8 @@ pub struct Settings {
     pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
     /// Serve the profiling routes (`pprof-enable`).
     pub pprof: bool,
+    /// The listeners' connection refusals, for `/metrics`.
+    pub admission: Arc<crate::listener::admission::Shared>,
 }
 
 /// Never prints the token.

@@ -4,6 +4,7 @@
 //! `tls` loads rustls server settings from PEM files; `websocket` adapts a WebSocket
 //! connection (binary frames, subprotocol `mqtt`) to a byte stream.
 
+pub mod admission;
 pub mod quic;
 pub mod tls;
 pub mod websocket;
@@ -29,6 +30,8 @@ pub struct Transport {
     pub tls: Option<TlsAcceptor>,
     /// WebSocket framing (`ws://`, or `wss://` with TLS).
     pub websocket: bool,
+    /// The listener's limits (`mqtt.options.limits`), when any is set.
+    pub admission: Option<Arc<admission::Admission>>,
 }
 
 impl Transport {
@@ -116,13 +119,27 @@ pub async fn run(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(handle(
+                let admitted = transport.admission.as_ref().map(|a| a.admit(peer.ip()));
+                let serving = handle(
                     stream,
                     &transport,
                     broker.clone(),
                     peer.to_string(),
                     shutdown.clone(),
-                ));
+                    admitted.as_ref().and_then(|a| a.as_ref().err().copied()),
+                );
+                match admitted {
+                    // The ticket lives as long as the connection's task.
+                    Some(Ok(ticket)) => {
+                        tokio::spawn(async move {
+                            serving.await;
+                            drop(ticket);
+                        });
+                    }
+                    _ => {
+                        tokio::spawn(serving);
+                    }
+                }
             }
             Err(e) => {
                 // Out of file descriptors and the like: wait a little instead of spinning.
@@ -142,10 +159,39 @@ fn handle(
     broker: Arc<Broker>,
     peer: String,
     shutdown: Shutdown,
+    refused: Option<admission::Refusal>,
 ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     let limit = broker.capabilities.packet_size_limit();
     let name = transport.name();
     let failed = move |peer: &str, e: std::io::Error| tracing::debug!(%peer, transport = name, error = %e, "handshake failed");
+    if let Some(r) = refused {
+        // Refused by a limit: the handshakes, then the CONNECT, then a CONNACK saying why.
+        let (tls, ws) = (transport.tls.clone(), transport.websocket);
+        return Box::pin(async move {
+            let refuse = |broker, s, peer| connection::refuse(broker, s, peer, r.code, r.why);
+            match (tls, ws) {
+                (None, false) => refuse(broker, Box::new(stream) as Box<dyn Stream>, peer).await,
+                (None, true) => match timed(websocket::accept(stream, limit)).await {
+                    Ok(ws) => refuse(broker, Box::new(ws), peer).await,
+                    Err(e) => failed(&peer, e),
+                },
+                (Some(tls), false) => match timed(tls.accept(stream)).await {
+                    Ok(s) => refuse(broker, Box::new(s), peer).await,
+                    Err(e) => failed(&peer, e),
+                },
+                (Some(tls), true) => {
+                    let ws = match timed(tls.accept(stream)).await {
+                        Ok(s) => timed(websocket::accept(s, limit)).await,
+                        Err(e) => Err(e),
+                    };
+                    match ws {
+                        Ok(ws) => refuse(broker, Box::new(ws), peer).await,
+                        Err(e) => failed(&peer, e),
+                    }
+                }
+            }
+        });
+    }
     match (transport.tls.clone(), transport.websocket) {
         (None, false) => Box::pin(connection::serve(broker, stream, peer, name, shutdown)),
         (None, true) => Box::pin(async move {
@@ -172,6 +218,10 @@ fn handle(
         }),
     }
 }
+
+/// Any stream a refused connection may come on.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
 
 async fn timed<T>(f: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
     tokio::time::timeout(HANDSHAKE_TIMEOUT, f)

@@ -13,6 +13,7 @@ use std::time::Duration;
 use quinn::crypto::rustls::QuicServerConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use super::admission::{Admission, Refusal};
 use super::tls::{self, TlsError, TlsFiles};
 use crate::broker::Broker;
 use crate::broker::connection;
@@ -111,6 +112,7 @@ fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>
 pub async fn run(
     endpoint: quinn::Endpoint,
     zero_rtt: bool,
+    admission: Option<Arc<Admission>>,
     broker: Arc<Broker>,
     mut shutdown: Shutdown,
 ) {
@@ -120,7 +122,25 @@ pub async fn run(
             _ = shutdown.wait() => break,
         };
         let Some(incoming) = incoming else { break };
-        tokio::spawn(handle(incoming, zero_rtt, broker.clone(), shutdown.clone()));
+        let admitted = admission
+            .as_ref()
+            .map(|a| a.admit(incoming.remote_address().ip()));
+        let (ticket, refused) = match admitted {
+            None => (None, None),
+            Some(Ok(t)) => (Some(t), None),
+            Some(Err(r)) => (None, Some(r)),
+        };
+        let serving = handle(
+            incoming,
+            zero_rtt,
+            broker.clone(),
+            shutdown.clone(),
+            refused,
+        );
+        tokio::spawn(async move {
+            serving.await;
+            drop(ticket);
+        });
     }
     endpoint.close(0u32.into(), b"server shutting down");
     // Lets the close reach the clients.
@@ -133,6 +153,7 @@ async fn handle(
     zero_rtt: bool,
     broker: Arc<Broker>,
     shutdown: Shutdown,
+    refused: Option<Refusal>,
 ) {
     let peer = incoming.remote_address().to_string();
     let connecting = match incoming.accept() {
@@ -169,7 +190,10 @@ async fn handle(
             return;
         }
     };
-    connection::serve(broker, stream, peer, "quic", shutdown).await;
+    match refused {
+        Some(r) => connection::refuse(broker, stream, peer, r.code, r.why).await,
+        None => connection::serve(broker, stream, peer, "quic", shutdown).await,
+    }
     // The stream is finished (dropped); the client closes once it has read everything, or the
     // connection is closed after a moment.
     let _ = tokio::time::timeout(CLOSE_WAIT, connection.closed()).await;

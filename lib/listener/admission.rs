@@ -1,0 +1,221 @@
+//! Who may connect (`mqtt.options.limits`): per listener, the connections open at once and the
+//! new connections per second; per source address, the connections open at once over every
+//! listener. A connection over a limit is still read up to its CONNECT and answered with a
+//! CONNACK saying why — v5 0x97 Quota exceeded (too many connections) or 0x9F Connection rate
+//! exceeded; MQTT 3.x 0x03 Server unavailable — then closed; every refusal is counted by kind
+//! for `/metrics`. With no limit set nothing is counted or held per connection.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::mqtt::ReasonCode;
+
+/// The `mqtt.options.limits:` block; 0 turns a limit off (all are off by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// Connections open at once on one listener.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address, over every listener.
+    pub max_connections_per_address: usize,
+    /// New connections per second on one listener (over a one-second window).
+    pub connections_per_second: u32,
+}
+
+impl Limits {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.max_connections > 0
+            || self.max_connections_per_address > 0
+            || self.connections_per_second > 0
+    }
+}
+
+/// Refusals by kind, for `/metrics` (`comqtt_connections_refused_total{limit=...}`).
+#[derive(Debug, Default)]
+pub struct Refusals {
+    /// Over `max-connections`.
+    pub max_connections: AtomicU64,
+    /// Over `max-connections-per-address`.
+    pub per_address: AtomicU64,
+    /// Over `connections-per-second`.
+    pub rate: AtomicU64,
+}
+
+/// Why a connection is refused: the v5 reason code and a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The v5 CONNACK reason (3.x clients get 0x03).
+    pub code: ReasonCode,
+    /// For the log.
+    pub why: &'static str,
+}
+
+/// What every listener shares: the per-address counts and the refusal counters.
+#[derive(Debug, Default)]
+pub struct Shared {
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+    /// Refusals so far.
+    pub refusals: Refusals,
+}
+
+/// One listener's admission.
+#[derive(Debug)]
+pub struct Admission {
+    limits: Limits,
+    open: Arc<AtomicUsize>,
+    /// Start of the current one-second window and the connections admitted in it.
+    window: Mutex<(Instant, u32)>,
+    shared: Arc<Shared>,
+}
+
+/// Held by an admitted connection's task: its counts are given back on drop.
+#[derive(Debug)]
+pub struct Ticket {
+    open: Arc<AtomicUsize>,
+    address: Option<(Arc<Shared>, IpAddr)>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        if let Some((shared, ip)) = &self.address {
+            let mut map = shared.per_address.lock();
+            if let Some(n) = map.get_mut(ip) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(ip);
+                }
+            }
+        }
+    }
+}
+
+impl Admission {
+    /// A listener's admission under `limits`, sharing `shared` with the other listeners.
+    /// `None` when no limit is set (nothing to check).
+    pub fn new(limits: &Limits, shared: &Arc<Shared>) -> Option<Arc<Admission>> {
+        limits.any().then(|| {
+            Arc::new(Admission {
+                limits: limits.clone(),
+                open: Arc::default(),
+                window: Mutex::new((Instant::now(), 0)),
+                shared: shared.clone(),
+            })
+        })
+    }
+
+    /// Admits a connection from `ip`, or says why not (counted).
+    pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
+        if self.limits.connections_per_second > 0 {
+            let mut w = self.window.lock();
+            if w.0.elapsed().as_secs() >= 1 {
+                *w = (Instant::now(), 0);
+            }
+            if w.1 >= self.limits.connections_per_second {
+                self.shared.refusals.rate.fetch_add(1, Ordering::Relaxed);
+                return Err(Refusal {
+                    code: ReasonCode::CONNECTION_RATE_EXCEEDED,
+                    why: "over the listener's connections-per-second",
+                });
+            }
+            w.1 += 1;
+        }
+        let open = self.open.fetch_add(1, Ordering::AcqRel) + 1;
+        let ticket_open = self.open.clone();
+        if self.limits.max_connections > 0 && open > self.limits.max_connections {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            self.shared
+                .refusals
+                .max_connections
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Refusal {
+                code: ReasonCode::QUOTA_EXCEEDED,
+                why: "over the listener's max-connections",
+            });
+        }
+        let mut ticket = Ticket {
+            open: ticket_open,
+            address: None,
+        };
+        if self.limits.max_connections_per_address > 0 {
+            let mut map = self.shared.per_address.lock();
+            let n = map.entry(ip).or_default();
+            if *n >= self.limits.max_connections_per_address {
+                drop(map);
+                self.shared
+                    .refusals
+                    .per_address
+                    .fetch_add(1, Ordering::Relaxed);
+                // `ticket` gives the listener's count back.
+                return Err(Refusal {
+                    code: ReasonCode::QUOTA_EXCEEDED,
+                    why: "over max-connections-per-address",
+                });
+            }
+            *n += 1;
+            ticket.address = Some((self.shared.clone(), ip));
+        }
+        Ok(ticket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn limits_refuse_with_their_codes_and_tickets_give_their_place_back() {
+        let shared = Arc::new(Shared::default());
+        assert!(Admission::new(&Limits::default(), &shared).is_none());
+        let a = Admission::new(
+            &Limits {
+                max_connections: 3,
+                max_connections_per_address: 2,
+                connections_per_second: 0,
+            },
+            &shared,
+        )
+        .unwrap();
+        let t1 = a.admit(ip(1)).unwrap();
+        let _t2 = a.admit(ip(1)).unwrap();
+        assert_eq!(a.admit(ip(1)).unwrap_err().code, ReasonCode::QUOTA_EXCEEDED);
+        let _t3 = a.admit(ip(2)).unwrap();
+        let over = a.admit(ip(3)).unwrap_err();
+        assert_eq!(over.why, "over the listener's max-connections");
+        drop(t1);
+        let _t4 = a.admit(ip(1)).unwrap();
+        assert_eq!(shared.refusals.per_address.load(Ordering::Relaxed), 1);
+        assert_eq!(shared.refusals.max_connections.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn the_connection_rate_is_counted_per_second() {
+        let shared = Arc::new(Shared::default());
+        let a = Admission::new(
+            &Limits {
+                connections_per_second: 2,
+                ..Limits::default()
+            },
+            &shared,
+        )
+        .unwrap();
+        let _a = a.admit(ip(1)).unwrap();
+        let _b = a.admit(ip(1)).unwrap();
+        assert_eq!(
+            a.admit(ip(1)).unwrap_err().code,
+            ReasonCode::CONNECTION_RATE_EXCEEDED
+        );
+        assert_eq!(shared.refusals.rate.load(Ordering::Relaxed), 1);
+    }
+}

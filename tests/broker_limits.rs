@@ -1,0 +1,174 @@
+//! Connection limits (`mqtt.options.limits`) against a real `comqtt serve` process: a listener's
+//! max-connections, max-connections-per-address (clients on different loopback addresses) and
+//! connections-per-second, each refused with its CONNACK code (v5 0x97 / 0x9F, 3.1.1 0x03),
+//! counted in `/metrics`, and a place freed by a disconnect taken by the next client.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::http::get;
+use common::temp_dir::TempDir;
+use common::{BrokerProcess, TestClient};
+use comqtt::mqtt::{Connect, Protocol, ReasonCode};
+use tokio::net::TcpSocket;
+
+/// A broker with the HTTP API whose `mqtt.options.limits` block is `limits` (YAML lines).
+fn broker(dir: &TempDir, limits: &str) -> (BrokerProcess, String) {
+    let conf = dir.file(
+        "limits.yml",
+        &format!("mqtt:\n  options:\n    limits:\n{limits}"),
+    );
+    BrokerProcess::start_with_http(&["--conf", &conf])
+}
+
+/// CONNECT from source address `from` (a loopback address); the client and the CONNACK code.
+async fn connect_from(addr: &str, from: [u8; 4], connect: Connect) -> (TestClient, ReasonCode) {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind((std::net::Ipv4Addr::from(from), 0).into())
+        .expect("bind a loopback source address");
+    let stream = socket
+        .connect(addr.parse().expect("address"))
+        .await
+        .expect("connect");
+    let (client, ack) = TestClient::connect_over(stream, connect).await;
+    (client, ack.code)
+}
+
+/// Connects as `id` from `from`, retrying (bounded) while refused with 0x97.
+async fn admitted(addr: &str, from: [u8; 4], id: &str) -> TestClient {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (c, code) = connect_from(addr, from, Connect::new(Protocol::V5, id)).await;
+        if code == ReasonCode::SUCCESS {
+            return c;
+        }
+        assert_eq!(code, ReasonCode::QUOTA_EXCEEDED);
+        assert!(Instant::now() < deadline, "{id} never admitted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn metric(http: &str, name: &str) -> u64 {
+    let text = get(http, "/metrics").await.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+#[tokio::test]
+async fn a_listener_full_refuses_with_0x97_or_0x03_and_a_freed_place_is_taken() {
+    let dir = TempDir::new("limits");
+    let (b, http) = broker(&dir, "      max-connections: 2\n");
+    let addr = b.addr();
+    // The harness's readiness probe may hold a place for a moment: admitted ones are retried.
+    let first = admitted(&addr, [127, 0, 0, 1], "one").await;
+    let _second = admitted(&addr, [127, 0, 0, 2], "two").await;
+    let before = metric(&http, "comqtt_connections_refused_max_connections_total").await;
+    let (_, code) = connect_from(&addr, [127, 0, 0, 3], Connect::new(Protocol::V5, "three")).await;
+    assert_eq!(code, ReasonCode::QUOTA_EXCEEDED);
+    let (_, code) = connect_from(
+        &addr,
+        [127, 0, 0, 3],
+        Connect::new(Protocol::V3_1_1, "three-v3"),
+    )
+    .await;
+    assert_eq!(code, ReasonCode::V3_SERVER_UNAVAILABLE);
+    assert_eq!(
+        metric(&http, "comqtt_connections_refused_max_connections_total").await,
+        before + 2
+    );
+
+    // A client leaves: its place is free once its connection has ended.
+    first.disconnect().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_c, code) =
+            connect_from(&addr, [127, 0, 0, 4], Connect::new(Protocol::V5, "four")).await;
+        if code == ReasonCode::SUCCESS {
+            break;
+        }
+        assert_eq!(code, ReasonCode::QUOTA_EXCEEDED);
+        assert!(
+            Instant::now() < deadline,
+            "the freed place was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_address_gets_at_most_its_share_and_others_still_connect() {
+    let dir = TempDir::new("limits");
+    let (b, http) = broker(&dir, "      max-connections-per-address: 2\n");
+    let addr = b.addr();
+    let mut kept = Vec::new();
+    for i in 0..2 {
+        let (c, code) = connect_from(
+            &addr,
+            [127, 0, 0, 5],
+            Connect::new(Protocol::V5, format!("a{i}").as_str()),
+        )
+        .await;
+        assert_eq!(code, ReasonCode::SUCCESS);
+        kept.push(c);
+    }
+    let (_, code) = connect_from(&addr, [127, 0, 0, 5], Connect::new(Protocol::V5, "a2")).await;
+    assert_eq!(code, ReasonCode::QUOTA_EXCEEDED);
+    let (_other, code) =
+        connect_from(&addr, [127, 0, 0, 6], Connect::new(Protocol::V5, "b0")).await;
+    assert_eq!(
+        code,
+        ReasonCode::SUCCESS,
+        "another address is not held back"
+    );
+    assert_eq!(
+        metric(&http, "comqtt_connections_refused_per_address_total").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_rate_get_0x9f() {
+    let dir = TempDir::new("limits");
+    let (b, http) = broker(&dir, "      connections-per-second: 1\n");
+    let addr = b.addr();
+    // The first of a second gets in (the harness's own probe may have taken the first slot).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let _first = loop {
+        let (c, code) = connect_from(&addr, [127, 0, 0, 7], Connect::new(Protocol::V5, "r0")).await;
+        if code == ReasonCode::SUCCESS {
+            break c;
+        }
+        assert_eq!(code, ReasonCode::CONNECTION_RATE_EXCEEDED);
+        assert!(Instant::now() < deadline, "no connection ever admitted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Then four more at once: over the rate.
+    let mut codes = Vec::new();
+    let mut kept = Vec::new();
+    for i in 1..5 {
+        let (c, code) = connect_from(
+            &addr,
+            [127, 0, 0, 7],
+            Connect::new(Protocol::V5, format!("r{i}").as_str()),
+        )
+        .await;
+        codes.push(code);
+        kept.push(c);
+    }
+    let refused = codes
+        .iter()
+        .filter(|c| **c == ReasonCode::CONNECTION_RATE_EXCEEDED)
+        .count();
+    assert!(refused >= 1, "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|c| *c == ReasonCode::SUCCESS || *c == ReasonCode::CONNECTION_RATE_EXCEEDED),
+        "{codes:?}"
+    );
+    assert!(metric(&http, "comqtt_connections_refused_rate_total").await >= refused as u64);
+}

@@ -470,7 +470,8 @@ fn settings(args: &ServeArgs) -> Result<Config> {
 }
 
 async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> {
-    let capabilities = config.mqtt.options.capabilities.to_capabilities()?;
+    let mut capabilities = config.mqtt.options.capabilities.to_capabilities()?;
+    capabilities.client_rates = config.mqtt.options.limits.client_rates();
     let mut session_loader: Option<Arc<comqtt::storage::redis::RedisSessions>> = None;
     let store = match config.storage_way() {
         0 => {

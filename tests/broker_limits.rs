@@ -172,3 +172,31 @@ async fn connections_over_the_rate_get_0x9f() {
     );
     assert!(metric(&http, "comqtt_connections_refused_rate_total").await >= refused as u64);
 }
+
+#[tokio::test]
+async fn a_client_over_its_message_rate_is_slowed_down_and_loses_nothing() {
+    let dir = TempDir::new("limits");
+    let (b, http) = broker(&dir, "      client-messages-per-second: 100\n");
+    let addr = b.addr();
+    let mut sub = TestClient::connect(&addr, Protocol::V5, "rate-sub").await;
+    sub.subscribe_qos(1, "rate/#", comqtt::mqtt::QoS::AtMostOnce)
+        .await;
+    let mut publ = TestClient::connect(&addr, Protocol::V5, "rate-pub").await;
+    // 300 QoS 0 messages written at once: three seconds' worth at the limit.
+    let mut out = bytes::BytesMut::new();
+    for i in 0..300u32 {
+        comqtt::mqtt::Packet::Publish(comqtt::mqtt::Publish::new(
+            "rate/x",
+            comqtt::mqtt::QoS::AtMostOnce,
+            i.to_string().into_bytes(),
+        ))
+        .encode(Protocol::V5, &mut out)
+        .expect("encode");
+    }
+    publ.send_raw(&out).await;
+    for i in 0..300u32 {
+        let p = sub.expect_publish().await;
+        assert_eq!(p.payload, i.to_string().into_bytes(), "in order, none lost");
+    }
+    assert!(metric(&http, "comqtt_clients_throttled_total").await >= 1);
+}

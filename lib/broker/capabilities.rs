@@ -51,6 +51,9 @@ pub struct Capabilities {
     /// Most subscriptions one session may hold (`maximum-subscriptions-per-client`;
     /// 0: no limit): more are refused with SUBACK 0x97 Quota exceeded (3.x 0x80).
     pub maximum_subscriptions_per_client: usize,
+    /// Each client's inbound rates (`mqtt.options.limits.client-*-per-second`): over them
+    /// the connection stops reading until it is under again.
+    pub client_rates: super::rate_limit::Rates,
 }
 
 impl Default for Capabilities {
@@ -79,6 +82,7 @@ impl Default for Capabilities {
             maximum_topic_levels: 128,
             maximum_topic_length: 65_535,
             maximum_subscriptions_per_client: 0,
+            client_rates: Default::default(),
         }
     }
 }

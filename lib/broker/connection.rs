@@ -18,6 +18,7 @@ use super::client_info::{ClientInfo, WillSummary};
 use super::cluster_link::Takeover;
 use super::enhanced_auth::{AuthExchange, AuthStep};
 use super::message::{Delivery, Message};
+use super::rate_limit::Bucket;
 use super::reading::read_some;
 use super::retained::RetainedCursor;
 use super::route_wait::RouteWait;
@@ -370,7 +371,8 @@ impl Waits {
             self.event = None;
         }
         if self.event.is_none() {
-            if self.cluster.is_none() {
+            // Without a cluster only a pause (a rate limit) has a deadline to wait for.
+            if self.cluster.is_none() && waits.paused.is_none() {
                 return Poll::Pending;
             }
             let mut watches = self.cluster.clone();
@@ -498,6 +500,7 @@ where
                 Stats::add(&broker.stats.bytes_received, n as u64);
                 Stats::add(&link.info.bytes_received, n as u64);
                 link.last_packet = Instant::now();
+                link.charge_read(n);
                 if let Err(close) = link.handle_input(rbuf, max_packet) {
                     return Turn::Close(close);
                 }
@@ -718,6 +721,11 @@ async fn cluster_event(
     waits: ClusterWaits,
 ) -> ClusterEvent {
     let Some(w) = watches else {
+        // No cluster: a pause (the client's rate limit) ends at its deadline.
+        if waits.paused.is_some() {
+            sleep_until(waits.paused).await;
+            return ClusterEvent::Relief;
+        }
         return std::future::pending().await;
     };
     Box::pin(async move {
@@ -935,6 +943,15 @@ struct Reauth {
     exchange: Option<Box<dyn AuthExchange>>,
 }
 
+/// What few connections have, boxed together so the others pay one pointer for it.
+#[derive(Default)]
+struct Rare {
+    /// Enhanced authentication, when CONNECT used it.
+    reauth: Option<Reauth>,
+    /// The client's inbound rate limit, when one is configured.
+    rate: Option<Bucket>,
+}
+
 /// The protocol state of one connected client.
 struct Link {
     broker: Arc<Broker>,
@@ -981,8 +998,8 @@ struct Link {
     /// Reading is paused until then, or until the cluster's queues have room (a message
     /// published here found a node's queue filling up).
     paused: Option<Instant>,
-    /// Enhanced authentication, when CONNECT used it.
-    reauth: Option<Box<Reauth>>,
+    /// Enhanced authentication and the rate limit, when either applies.
+    rare: Option<Box<Rare>>,
     /// Whether this session's state is persisted (persistent session, broker with a store).
     persistent: bool,
     /// What the client may publish and receive; `None`: everything.
@@ -1297,12 +1314,16 @@ impl Link {
             hold_forwarded: None,
             route_wait: None,
             paused: None,
-            reauth: auth.as_ref().map(|(m, _)| {
-                Box::new(Reauth {
-                    method: m.clone(),
-                    exchange: None,
-                })
-            }),
+            rare: {
+                let rare = Rare {
+                    reauth: auth.as_ref().map(|(m, _)| Reauth {
+                        method: m.clone(),
+                        exchange: None,
+                    }),
+                    rate: Bucket::new(caps.client_rates),
+                };
+                (rare.reauth.is_some() || rare.rate.is_some()).then(|| Box::new(rare))
+            },
             persistent: broker.store.is_some() && session_expiry > 0,
             acl,
             retained: None,
@@ -1438,6 +1459,29 @@ impl Link {
     }
 
     /// What this connection waits for from its cluster node.
+    /// Over its rate limit: reading pauses for `wait` (what was read is handled after).
+    fn throttle(&mut self, wait: Duration) {
+        let until = Instant::now() + wait;
+        if self.paused.is_none_or(|p| p < until) {
+            if self.paused.is_none() {
+                Stats::add(&self.broker.stats.throttled, 1);
+            }
+            self.paused = Some(until);
+        }
+    }
+
+    /// Charges `n` bytes read to the rate limit.
+    fn charge_read(&mut self, n: usize) {
+        if let Some(wait) = self
+            .rare
+            .as_mut()
+            .and_then(|r| r.rate.as_mut())
+            .and_then(|b| b.take_bytes(n, Instant::now()))
+        {
+            self.throttle(wait);
+        }
+    }
+
     fn cluster_waits(&self) -> ClusterWaits {
         ClusterWaits {
             forwarded: self.hold_forwarded.is_some(),
@@ -1774,6 +1818,14 @@ impl Link {
     }
 
     fn on_publish(&mut self, mut p: Publish) -> Result<(), Close> {
+        if let Some(wait) = self
+            .rare
+            .as_mut()
+            .and_then(|r| r.rate.as_mut())
+            .and_then(|b| b.take_message(Instant::now()))
+        {
+            self.throttle(wait);
+        }
         let caps = &self.broker.capabilities;
         self.counts.messages_received += 1;
         if !p.properties.subscription_identifiers.is_empty() {
@@ -2118,7 +2170,12 @@ impl Link {
     /// CONNECT, AUTH 0x18 continues it. Without a method at CONNECT, or with another method,
     /// AUTH is a protocol error `[MQTT-4.12.0-7]`, `[MQTT-4.12.1-1]`.
     fn on_auth(&mut self, a: Auth) -> Result<(), Close> {
-        let Some(name) = self.reauth.as_ref().map(|r| r.method.clone()) else {
+        let Some(name) = self
+            .rare
+            .as_ref()
+            .and_then(|r| r.reauth.as_ref())
+            .map(|r| r.method.clone())
+        else {
             return Err(Close::protocol(
                 ReasonCode::PROTOCOL_ERROR,
                 "AUTH without authentication at CONNECT",
@@ -2138,18 +2195,27 @@ impl Link {
                 ));
             };
             let exchange = method.begin(&self.client_id);
-            if let Some(r) = self.reauth.as_mut() {
+            if let Some(r) = self.rare.as_mut().and_then(|r| r.reauth.as_mut()) {
                 r.exchange = Some(exchange);
             }
         } else if a.reason != ReasonCode::CONTINUE_AUTHENTICATION
-            || self.reauth.as_ref().is_none_or(|r| r.exchange.is_none())
+            || self
+                .rare
+                .as_ref()
+                .and_then(|r| r.reauth.as_ref())
+                .is_none_or(|r| r.exchange.is_none())
         {
             return Err(Close::protocol(
                 ReasonCode::PROTOCOL_ERROR,
                 "AUTH out of sequence",
             ));
         }
-        let step = match self.reauth.as_mut().and_then(|r| r.exchange.as_mut()) {
+        let step = match self
+            .rare
+            .as_mut()
+            .and_then(|r| r.reauth.as_mut())
+            .and_then(|r| r.exchange.as_mut())
+        {
             Some(exchange) => exchange.step(a.properties.authentication_data.as_deref()),
             None => AuthStep::Failure,
         };
@@ -2167,7 +2233,7 @@ impl Link {
                 self.send(reply(ReasonCode::CONTINUE_AUTHENTICATION, Some(data)))
             }
             AuthStep::Success(data) => {
-                if let Some(r) = self.reauth.as_mut() {
+                if let Some(r) = self.rare.as_mut().and_then(|r| r.reauth.as_mut()) {
                     r.exchange = None;
                 }
                 self.send(reply(ReasonCode::SUCCESS, data));

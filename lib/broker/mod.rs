@@ -16,6 +16,7 @@ pub mod deadlines;
 pub mod enhanced_auth;
 pub mod events;
 pub mod message;
+pub mod rate_limit;
 pub mod reading;
 pub mod retained;
 pub mod route_wait;

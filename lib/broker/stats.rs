@@ -27,6 +27,8 @@ pub struct Stats {
     pub inflight: AtomicU64,
     pub retained: AtomicU64,
     pub subscriptions: AtomicU64,
+    /// Times a client's reading was paused by its rate limit.
+    pub throttled: AtomicU64,
 }
 
 impl Default for Stats {
@@ -47,6 +49,7 @@ impl Default for Stats {
             inflight: AtomicU64::new(0),
             retained: AtomicU64::new(0),
             subscriptions: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
         }
     }
 }

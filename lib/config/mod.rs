@@ -544,6 +544,7 @@ impl CapabilitiesConfig {
             maximum_topic_levels: self.maximum_topic_levels,
             maximum_topic_length: self.maximum_topic_length.min(65_535),
             maximum_subscriptions_per_client: self.maximum_subscriptions_per_client,
+            client_rates: Default::default(),
         })
     }
 }

@@ -333,10 +333,16 @@ pub fn render_bridge(bridge: &KafkaBridge) -> String {
 }
 
 /// The listeners' refusals by limit (`mqtt.options.limits`).
-fn render_admission(shared: &crate::listener::admission::Shared) -> String {
+fn render_admission(broker: &Broker, shared: &crate::listener::admission::Shared) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let r = &shared.refusals;
     let mut out = Exposition::default();
+    out.metric(
+        "comqtt_clients_throttled_total",
+        Kind::Counter,
+        "Times a client's reading was paused by its rate limit (client-messages-per-second, client-bytes-per-second).",
+        broker.stats.throttled.load(Relaxed),
+    );
     out.metric(
         "comqtt_connections_refused_max_connections_total",
         Kind::Counter,
@@ -361,7 +367,7 @@ fn render_admission(shared: &crate::listener::admission::Shared) -> String {
 /// `GET /metrics`.
 pub async fn metrics(State(api): State<ApiState>) -> impl IntoResponse {
     let mut text = render(&api.broker);
-    text.push_str(&render_admission(&api.settings.admission));
+    text.push_str(&render_admission(&api.broker, &api.settings.admission));
     if let Some(bridge) = &api.settings.bridge {
         text.push_str(&render_bridge(bridge));
     }

@@ -26,10 +26,23 @@ pub struct Limits {
     pub max_connections_per_address: usize,
     /// New connections per second on one listener (over a one-second window).
     pub connections_per_second: u32,
+    /// PUBLISH packets per second from one client; over it the broker stops reading from that
+    /// client until it is under again (see [`crate::broker::rate_limit`]).
+    pub client_messages_per_second: u32,
+    /// Bytes per second from one client, likewise.
+    pub client_bytes_per_second: u64,
 }
 
 impl Limits {
-    /// Whether any limit is set.
+    /// The per-client rates, for the broker's capabilities.
+    pub fn client_rates(&self) -> crate::broker::rate_limit::Rates {
+        crate::broker::rate_limit::Rates {
+            messages: self.client_messages_per_second,
+            bytes: self.client_bytes_per_second,
+        }
+    }
+
+    /// Whether any of the listener's limits is set.
     pub fn any(&self) -> bool {
         self.max_connections > 0
             || self.max_connections_per_address > 0
@@ -182,7 +195,7 @@ mod tests {
             &Limits {
                 max_connections: 3,
                 max_connections_per_address: 2,
-                connections_per_second: 0,
+                ..Limits::default()
             },
             &shared,
         )

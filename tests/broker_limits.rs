@@ -222,3 +222,37 @@ async fn a_client_over_its_message_rate_is_slowed_down_and_loses_nothing() {
     }
     assert!(metric(&http, "comqtt_clients_throttled_total").await >= 1);
 }
+
+#[tokio::test]
+async fn with_client_rate_disconnect_a_client_over_its_rate_gets_0x96() {
+    let dir = TempDir::new("limits");
+    let (b, http) = broker(
+        &dir,
+        "      client-messages-per-second: 10\n      client-rate-disconnect: true\n",
+    );
+    let addr = b.addr();
+    let mut publ = connect_retrying(&addr, "flood").await;
+    let mut out = bytes::BytesMut::new();
+    for i in 0..50u32 {
+        comqtt::mqtt::Packet::Publish(comqtt::mqtt::Publish::new(
+            "flood/x",
+            comqtt::mqtt::QoS::AtMostOnce,
+            i.to_string().into_bytes(),
+        ))
+        .encode(Protocol::V5, &mut out)
+        .expect("encode");
+    }
+    publ.send_raw(&out).await;
+    assert_eq!(
+        publ.expect_disconnect().await,
+        Some(ReasonCode::MESSAGE_RATE_TOO_HIGH)
+    );
+    assert_eq!(
+        metric(&http, "comqtt_clients_rate_disconnected_total").await,
+        1
+    );
+    // A client within its rate is left alone.
+    let mut calm = connect_retrying(&addr, "calm").await;
+    calm.publish("flood/y", b"one", comqtt::mqtt::QoS::AtLeastOnce, false, 1)
+        .await;
+}

@@ -500,7 +500,9 @@ where
                 Stats::add(&broker.stats.bytes_received, n as u64);
                 Stats::add(&link.info.bytes_received, n as u64);
                 link.last_packet = Instant::now();
-                link.charge_read(n);
+                if let Err(close) = link.charge_read(n) {
+                    return Turn::Close(close);
+                }
                 if let Err(close) = link.handle_input(rbuf, max_packet) {
                     return Turn::Close(close);
                 }
@@ -1459,8 +1461,21 @@ impl Link {
     }
 
     /// What this connection waits for from its cluster node.
-    /// Over its rate limit: reading pauses for `wait` (what was read is handled after).
-    fn throttle(&mut self, wait: Duration) {
+    /// Over its rate limit: reading pauses for `wait` (what was read is handled after), or
+    /// the client is disconnected with 0x96 when the limits say so.
+    fn throttle(&mut self, wait: Duration) -> Result<(), Close> {
+        if self
+            .rare
+            .as_ref()
+            .and_then(|r| r.rate.as_ref())
+            .is_some_and(Bucket::disconnects)
+        {
+            Stats::add(&self.broker.stats.rate_disconnects, 1);
+            return Err(Close::protocol(
+                ReasonCode::MESSAGE_RATE_TOO_HIGH,
+                "over the client rate limit",
+            ));
+        }
         let until = Instant::now() + wait;
         if self.paused.is_none_or(|p| p < until) {
             if self.paused.is_none() {
@@ -1468,18 +1483,20 @@ impl Link {
             }
             self.paused = Some(until);
         }
+        Ok(())
     }
 
     /// Charges `n` bytes read to the rate limit.
-    fn charge_read(&mut self, n: usize) {
+    fn charge_read(&mut self, n: usize) -> Result<(), Close> {
         if let Some(wait) = self
             .rare
             .as_mut()
             .and_then(|r| r.rate.as_mut())
             .and_then(|b| b.take_bytes(n, Instant::now()))
         {
-            self.throttle(wait);
+            self.throttle(wait)?;
         }
+        Ok(())
     }
 
     fn cluster_waits(&self) -> ClusterWaits {
@@ -1824,7 +1841,7 @@ impl Link {
             .and_then(|r| r.rate.as_mut())
             .and_then(|b| b.take_message(Instant::now()))
         {
-            self.throttle(wait);
+            self.throttle(wait)?;
         }
         let caps = &self.broker.capabilities;
         self.counts.messages_received += 1;

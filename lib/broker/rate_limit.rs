@@ -13,6 +13,9 @@ pub struct Rates {
     pub messages: u32,
     /// Bytes read per second.
     pub bytes: u64,
+    /// Over a rate, disconnect (v5 DISCONNECT 0x96 Message rate too high) instead of slowing
+    /// the client down.
+    pub disconnect: bool,
 }
 
 impl Rates {
@@ -32,6 +35,11 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// Whether going over disconnects the client.
+    pub fn disconnects(&self) -> bool {
+        self.rates.disconnect
+    }
+
     /// Full buckets for `rates`; `None` when nothing is limited.
     pub fn new(rates: Rates) -> Option<Bucket> {
         rates.any().then(|| Bucket {
@@ -97,7 +105,7 @@ mod tests {
         assert!(Bucket::new(Rates::default()).is_none());
         let mut b = Bucket::new(Rates {
             messages: 10,
-            bytes: 0,
+            ..Rates::default()
         })
         .unwrap();
         let t = Instant::now();
@@ -117,8 +125,8 @@ mod tests {
     #[test]
     fn bytes_are_limited_too() {
         let mut b = Bucket::new(Rates {
-            messages: 0,
             bytes: 1000,
+            ..Rates::default()
         })
         .unwrap();
         let t = Instant::now();

@@ -29,6 +29,8 @@ pub struct Stats {
     pub subscriptions: AtomicU64,
     /// Times a client's reading was paused by its rate limit.
     pub throttled: AtomicU64,
+    /// Clients disconnected over their rate limit (`client-rate-disconnect`).
+    pub rate_disconnects: AtomicU64,
 }
 
 impl Default for Stats {
@@ -50,6 +52,7 @@ impl Default for Stats {
             retained: AtomicU64::new(0),
             subscriptions: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            rate_disconnects: AtomicU64::new(0),
         }
     }
 }

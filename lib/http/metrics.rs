@@ -344,6 +344,12 @@ fn render_admission(broker: &Broker, shared: &crate::listener::admission::Shared
         broker.stats.throttled.load(Relaxed),
     );
     out.metric(
+        "comqtt_clients_rate_disconnected_total",
+        Kind::Counter,
+        "Clients disconnected over their rate limit (client-rate-disconnect; v5 0x96).",
+        broker.stats.rate_disconnects.load(Relaxed),
+    );
+    out.metric(
         "comqtt_connections_refused_max_connections_total",
         Kind::Counter,
         "Connections refused because their listener had max-connections open (CONNACK 0x97, 3.x 0x03).",

@@ -31,6 +31,9 @@ pub struct Limits {
     pub client_messages_per_second: u32,
     /// Bytes per second from one client, likewise.
     pub client_bytes_per_second: u64,
+    /// Over either client rate, disconnect with v5 0x96 Message rate too high (3.x: close)
+    /// instead of slowing the client down.
+    pub client_rate_disconnect: bool,
 }
 
 impl Limits {
@@ -39,6 +42,7 @@ impl Limits {
         crate::broker::rate_limit::Rates {
             messages: self.client_messages_per_second,
             bytes: self.client_bytes_per_second,
+            disconnect: self.client_rate_disconnect,
         }
     }
 

@@ -9,7 +9,8 @@ port=$((20000 + RANDOM % 10000))
 $B serve --storage-way 0 --tcp 127.0.0.1:$port --quic 127.0.0.1:$port --ws "" --http "" --level 2 >/tmp/quic-bench-broker.log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
-sleep 1
+# Up once its TCP port answers (at most 10 s).
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 ticks() { awk '{print $14+$15}' /proc/$pid/stat; }
 run() { # label url args...
     local label=$1 url=$2; shift 2

@@ -72,6 +72,21 @@ async fn connect_retrying(addr: &str, id: &str) -> TestClient {
     panic!("{id}: never connected")
 }
 
+/// `n` QoS 0 PUBLISH packets to `topic`, payloads "0".."n-1", encoded back to back.
+fn numbered_qos0(topic: &str, n: u32) -> bytes::BytesMut {
+    let mut out = bytes::BytesMut::new();
+    for i in 0..n {
+        comqtt::mqtt::Packet::Publish(comqtt::mqtt::Publish::new(
+            topic,
+            comqtt::mqtt::QoS::AtMostOnce,
+            i.to_string().into_bytes(),
+        ))
+        .encode(Protocol::V5, &mut out)
+        .expect("encode");
+    }
+    out
+}
+
 async fn metric(http: &str, name: &str) -> u64 {
     let text = get(http, "/metrics").await.text();
     text.lines()
@@ -205,17 +220,7 @@ async fn a_client_over_its_message_rate_is_slowed_down_and_loses_nothing() {
         .await;
     let mut publ = connect_retrying(&addr, "rate-pub").await;
     // 300 QoS 0 messages written at once: three seconds' worth at the limit.
-    let mut out = bytes::BytesMut::new();
-    for i in 0..300u32 {
-        comqtt::mqtt::Packet::Publish(comqtt::mqtt::Publish::new(
-            "rate/x",
-            comqtt::mqtt::QoS::AtMostOnce,
-            i.to_string().into_bytes(),
-        ))
-        .encode(Protocol::V5, &mut out)
-        .expect("encode");
-    }
-    publ.send_raw(&out).await;
+    publ.send_raw(&numbered_qos0("rate/x", 300)).await;
     for i in 0..300u32 {
         let p = sub.expect_publish().await;
         assert_eq!(p.payload, i.to_string().into_bytes(), "in order, none lost");
@@ -232,17 +237,7 @@ async fn with_client_rate_disconnect_a_client_over_its_rate_gets_0x96() {
     );
     let addr = b.addr();
     let mut publ = connect_retrying(&addr, "flood").await;
-    let mut out = bytes::BytesMut::new();
-    for i in 0..50u32 {
-        comqtt::mqtt::Packet::Publish(comqtt::mqtt::Publish::new(
-            "flood/x",
-            comqtt::mqtt::QoS::AtMostOnce,
-            i.to_string().into_bytes(),
-        ))
-        .encode(Protocol::V5, &mut out)
-        .expect("encode");
-    }
-    publ.send_raw(&out).await;
+    publ.send_raw(&numbered_qos0("flood/x", 50)).await;
     assert_eq!(
         publ.expect_disconnect().await,
         Some(ReasonCode::MESSAGE_RATE_TOO_HIGH)

@@ -71,7 +71,8 @@ impl Endpoint {
                 host: host.clone(),
                 reason,
             })?;
-        let tls = match (url.scheme.is_tls(), tls) {
+        // QUIC carries its own TLS (`quic` below).
+        let tls = match (url.scheme.is_tls() && url.scheme != Scheme::Quic, tls) {
             (true, Some(config)) => {
                 let name = ServerName::try_from(url.host.clone())
                     .map_err(|_| EndpointError::ServerName(url.host.clone()))?;

@@ -615,11 +615,6 @@ impl Peer {
         }));
         while self.stranded.len() < BATCH {
             let Ok(o) = queue.try_recv() else { break };
-            if o.message.is_empty() {
-                // A flush marker: nothing to park, and the node it flushes is away.
-                self.acks.acknowledge(o.ticket);
-                continue;
-            }
             *seq += 1;
             self.stranded.push(Stranded {
                 ticket: o.ticket,
@@ -632,7 +627,7 @@ impl Peer {
                 generation: o.generation,
             });
         }
-        // Flush markers sent before the node went away.
+        // Flush markers: nothing to park, and the node they flush is away.
         let acks = &self.acks;
         self.stranded.retain(|s| {
             let marker = s.message.is_empty();

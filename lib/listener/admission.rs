@@ -145,9 +145,12 @@ impl Admission {
             w.1 += 1;
         }
         let open = self.open.fetch_add(1, Ordering::AcqRel) + 1;
-        let ticket_open = self.open.clone();
+        // Counted from here: a refusal below gives the place back when `ticket` drops.
+        let mut ticket = Ticket {
+            open: self.open.clone(),
+            address: None,
+        };
         if self.limits.max_connections > 0 && open > self.limits.max_connections {
-            self.open.fetch_sub(1, Ordering::AcqRel);
             self.shared
                 .refusals
                 .max_connections
@@ -157,10 +160,6 @@ impl Admission {
                 why: "over the listener's max-connections",
             });
         }
-        let mut ticket = Ticket {
-            open: ticket_open,
-            address: None,
-        };
         if self.limits.max_connections_per_address > 0 {
             let mut map = self.shared.per_address.lock();
             let n = map.entry(ip).or_default();
@@ -170,7 +169,6 @@ impl Admission {
                     .refusals
                     .per_address
                     .fetch_add(1, Ordering::Relaxed);
-                // `ticket` gives the listener's count back.
                 return Err(Refusal {
                     code: ReasonCode::QUOTA_EXCEEDED,
                     why: "over max-connections-per-address",

@@ -275,8 +275,10 @@ fn run() -> Result<()> {
     let config = settings(&args)?;
     let bridge = bridge_file(&config)?;
     // Held until exit: dropping it writes out the queued log lines.
-    let logging = comqtt::logging::init(&config.log)
-        .context("setting up logging (log: block, --log-file, --info-file, --error-file)")?;
+    let logging = Arc::new(
+        comqtt::logging::init(&config.log)
+            .context("setting up logging (log: block, --log-file, --info-file, --error-file)")?,
+    );
     if !logging.files().is_empty() {
         let files: Vec<String> = logging
             .files()
@@ -304,7 +306,15 @@ fn run() -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config, bridge))
+    // A reload reads the file again and lays the same flags over it.
+    let source: comqtt::reload::ConfigSource = {
+        let args = args.clone();
+        Box::new(move || settings(&args).map_err(|e| format!("{e:#}")))
+    };
+    let served = runtime.block_on(serve(config, bridge, logging.clone(), source));
+    drop(runtime);
+    logging.finish();
+    served
 }
 
 /// The Kafka bridge's file, read and checked, when `bridge-way` is 1.
@@ -469,7 +479,12 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     Ok(config)
 }
 
-async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> {
+async fn serve(
+    config: Config,
+    bridge: Option<KafkaBridgeConfig>,
+    logging: Arc<comqtt::logging::LogGuard>,
+    source: comqtt::reload::ConfigSource,
+) -> Result<()> {
     let mut capabilities = config.mqtt.options.capabilities.to_capabilities()?;
     capabilities.client_rates = config.mqtt.options.limits.client_rates();
     let mut session_loader: Option<Arc<comqtt::storage::redis::RedisSessions>> = None;
@@ -533,8 +548,11 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
             blacklist = %config.auth.blacklist_path,
             "authentication on"
         );
-        broker.set_authenticator(authenticator);
+        broker.replace_authenticator(Some(authenticator));
     }
+    broker
+        .overload
+        .set_marks(config.mqtt.options.overload.clone());
     let mut due_wills = Vec::new();
     if let Some(snapshot) = snapshot {
         let r = broker.restore(snapshot);
@@ -547,6 +565,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         due_wills = r.wills;
     }
     // Before the listeners: every client's events are bridged. Kafka need not be up.
+    let bridge_file = bridge.clone();
     let bridge = match bridge {
         Some(file) => {
             let path = std::path::Path::new(&config.bridge_path);
@@ -589,8 +608,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
                 })?,
         )
     };
-    let admission = Arc::new(listener::admission::Shared::default());
-    let limits = &config.mqtt.options.limits;
+    let admission = Arc::new(listener::admission::Shared::new(config.mqtt.options.limits));
     let mut mqtt_listeners = Vec::new();
     for (flag, addr, websocket) in [
         ("--tcp", &config.mqtt.tcp, false),
@@ -602,7 +620,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         let transport = Transport {
             tls: tls.clone(),
             websocket,
-            admission: listener::admission::Admission::new(limits, &admission),
+            admission: Some(listener::admission::Admission::new(&admission)),
         };
         let listener = listener::bind(addr, backlog).await.with_context(|| {
             format!(
@@ -638,7 +656,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
         Some((
             endpoint,
             settings.zero_rtt,
-            listener::admission::Admission::new(limits, &admission),
+            Some(listener::admission::Admission::new(&admission)),
         ))
     };
     // Joined before any client connects: a session a client left on another node follows it.
@@ -655,6 +673,18 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
     } else {
         None
     };
+    let reloader = Arc::new(comqtt::reload::Reloader::new(
+        source,
+        config.clone(),
+        bridge_file,
+        broker.clone(),
+        admission.clone(),
+        Some(logging),
+        bridge.clone(),
+    ));
+    if let Some(cluster) = &cluster {
+        cluster.set_reloader(reloader.clone());
+    }
     // The HTTP API comes up before the MQTT listeners, so /readyz can tell "starting" from
     // "ready".
     let readiness = http::Readiness::new();
@@ -679,6 +709,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
                 cluster: cluster.clone(),
                 pprof: config.pprof_enable,
                 admission: admission.clone(),
+                reloader: Some(reloader.clone()),
             };
             let serving = http::serve(
                 listener,
@@ -738,7 +769,7 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
     readiness.listeners_bound();
     tracing::info!("comqtt server started");
 
-    wait_for_signal().await?;
+    wait_for_signal(&reloader).await?;
     tracing::info!("shutting down");
     readiness.shutting_down();
     signal.fire();
@@ -792,12 +823,21 @@ async fn serve(config: Config, bridge: Option<KafkaBridgeConfig>) -> Result<()> 
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
-        _ = term.recv() => {}
+/// Waits for SIGINT or SIGTERM; each SIGHUP meanwhile reloads the configuration.
+async fn wait_for_signal(reloader: &Arc<comqtt::reload::Reloader>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => return r.context("waiting for SIGINT"),
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let reloader = reloader.clone();
+                // The outcome is logged by the reload itself.
+                tokio::spawn(async move { let _ = reloader.reload().await; });
+            }
+        }
     }
-    Ok(())
 }

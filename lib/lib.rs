@@ -33,6 +33,7 @@ pub mod http;
 pub mod listener;
 pub mod logging;
 pub mod mqtt;
+pub mod reload;
 pub mod shutdown;
 pub mod storage;
 pub mod top;

@@ -70,8 +70,9 @@ pub struct Authenticator {
     source: Option<(Datasource, Modes)>,
     /// `file`, `redis`, ... for logs.
     name: &'static str,
-    /// Outcomes so far.
-    pub counters: AuthCounters,
+    /// Outcomes so far (shared with the authenticator a reload replaces this one by, so the
+    /// counters of `/metrics` keep counting up).
+    pub counters: std::sync::Arc<AuthCounters>,
 }
 
 impl Authenticator {
@@ -113,7 +114,7 @@ impl Authenticator {
             } else {
                 datasource_name(auth.datasource)
             },
-            counters: AuthCounters::default(),
+            counters: Default::default(),
         }))
     }
 
@@ -130,7 +131,21 @@ impl Authenticator {
             blacklist,
             source: datasource.map(|l| (Datasource::File(l), modes)),
             name: "file",
-            counters: AuthCounters::default(),
+            counters: Default::default(),
+        }
+    }
+
+    /// Keeps counting in `previous`'s counters (a reload).
+    pub fn continue_counters(&mut self, previous: &Authenticator) {
+        self.counters = previous.counters.clone();
+    }
+
+    /// Decides a connected client again (a reload): the blacklist, then its ACL; the password
+    /// is not asked again. Not counted as a CONNECT outcome.
+    pub async fn reassess(&self, c: &Credentials<'_>) -> Result<Option<ClientAcl>, Refusal> {
+        match tokio::time::timeout(DECISION_TIMEOUT, self.decide(c, true)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Refusal::Unavailable),
         }
     }
 

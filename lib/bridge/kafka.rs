@@ -146,8 +146,8 @@ pub struct KafkaBridge {
     producer: ThreadedProducer<ProducerEvents>,
     /// The one Kafka topic of every event.
     topic: String,
-    /// Which publishes and subscriptions are bridged.
-    rules: Rules,
+    /// Which publishes and subscriptions are bridged (a reload replaces them).
+    rules: parking_lot::RwLock<Rules>,
     /// Sent, failed, dropped.
     counters: Arc<KafkaCounters>,
     /// The bootstrap brokers, for log lines.
@@ -171,6 +171,14 @@ impl std::fmt::Debug for KafkaBridge {
 }
 
 impl KafkaBridge {
+    /// Replaces the rules of which events are bridged (a reload); true if they changed.
+    pub fn set_rules(&self, rules: Rules) -> bool {
+        let mut current = self.rules.write();
+        let changed = *current != rules;
+        *current = rules;
+        changed
+    }
+
     /// Creates the producer from `config` (read from `path`, named in errors) and checks in
     /// the background whether Kafka answers: the broker starts either way.
     pub fn start(config: &KafkaBridgeConfig, path: &Path) -> Result<Arc<KafkaBridge>, BridgeError> {
@@ -208,7 +216,7 @@ impl KafkaBridge {
         let bridge = Arc::new(KafkaBridge {
             producer,
             topic: options.topic.clone(),
-            rules: config.rules.clone(),
+            rules: parking_lot::RwLock::new(config.rules.clone()),
             counters,
             brokers,
             queue_size: options.queue_size,
@@ -353,7 +361,7 @@ impl BrokerEvents for KafkaBridge {
     }
 
     fn published(&self, client: &ClientInfo, message: &Arc<Message>) {
-        if !self.rules.allows_topic(&message.topic) {
+        if !self.rules.read().allows_topic(&message.topic) {
             return;
         }
         self.send(&Event {
@@ -377,11 +385,14 @@ impl BrokerEvents for KafkaBridge {
 impl KafkaBridge {
     /// A subscribe or unsubscribe event with the filters the rules let through (none: no event).
     fn filters_event(&self, action: Action, client: &ClientInfo, filters: &[&str]) {
-        let allowed: Vec<&str> = filters
-            .iter()
-            .copied()
-            .filter(|f| self.rules.allows_filter(f))
-            .collect();
+        let allowed: Vec<&str> = {
+            let rules = self.rules.read();
+            filters
+                .iter()
+                .copied()
+                .filter(|f| rules.allows_filter(f))
+                .collect()
+        };
         if allowed.is_empty() {
             return;
         }

@@ -70,6 +70,15 @@ pub enum Audience<'a> {
     },
 }
 
+/// What a reload decided for a connected client.
+#[derive(Debug)]
+pub enum Reassessed {
+    /// Its ACL from now on (`None`: everything allowed).
+    Acl(Option<Box<crate::auth::ClientAcl>>),
+    /// It may no longer be connected (a blacklist rule bans it).
+    Refused(crate::auth::Refusal),
+}
+
 /// The store records and deferred deliveries of one publish.
 #[derive(Default)]
 struct Batch<'o> {
@@ -105,8 +114,16 @@ pub struct Broker {
     auth_methods: RwLock<AuthMethods>,
     /// Observers of client events (the Kafka bridge).
     pub events: Observers,
-    /// Who may connect and what they may do; unset: everyone, everything.
-    authenticator: std::sync::OnceLock<crate::auth::Authenticator>,
+    /// Who may connect and what they may do; unset: everyone, everything. A reload replaces
+    /// it (see [`Broker::replace_authenticator`]).
+    authenticator: RwLock<Option<Arc<crate::auth::Authenticator>>>,
+    /// ACLs a reload decided again for connected clients, by connection, until each
+    /// connection takes its own ([`Broker::take_reassessed`]).
+    reassessed: parking_lot::Mutex<std::collections::HashMap<u64, Reassessed>>,
+    /// Overload protection (watermarks, shedding, refusals).
+    pub overload: Arc<super::overload::Overload>,
+    /// Settings a reload changes while clients stay connected.
+    pub tunables: super::tunables::Tunables,
     /// The cluster this node belongs to; unset: a single node.
     cluster: std::sync::OnceLock<Arc<dyn ClusterLink>>,
     /// Reads sessions other nodes left in a shared store (a cluster on Redis).
@@ -124,6 +141,10 @@ impl Broker {
     /// A broker persisting to `store` (state already loaded with [`Broker::restore`]).
     pub fn with_store(capabilities: Capabilities, store: Option<Arc<Store>>) -> Arc<Broker> {
         Arc::new(Broker {
+            tunables: super::tunables::Tunables::new(
+                capabilities.client_rates,
+                Duration::from_secs(1),
+            ),
             capabilities,
             stats: Stats::default(),
             subscriptions: RwLock::new(SubscriptionTree::default()),
@@ -134,21 +155,77 @@ impl Broker {
             store,
             auth_methods: RwLock::new(AuthMethods::default()),
             events: Observers::default(),
-            authenticator: std::sync::OnceLock::new(),
+            authenticator: RwLock::new(None),
+            reassessed: Default::default(),
+            overload: Default::default(),
             cluster: std::sync::OnceLock::new(),
             loader: std::sync::OnceLock::new(),
             wills: WillQueue::default(),
         })
     }
 
-    /// Sets who may connect (once, before serving); false if one was already set.
-    pub fn set_authenticator(&self, authenticator: crate::auth::Authenticator) -> bool {
-        self.authenticator.set(authenticator).is_ok()
+    /// Sets who may connect and what they may do (`None`: everyone, everything); returns the
+    /// one it replaces. Connections accepted from now on are decided by it; a reload then
+    /// decides the connected clients again ([`Broker::reassess`]).
+    pub fn replace_authenticator(
+        &self,
+        authenticator: Option<crate::auth::Authenticator>,
+    ) -> Option<Arc<crate::auth::Authenticator>> {
+        std::mem::replace(
+            &mut *self.authenticator.write(),
+            authenticator.map(Arc::new),
+        )
     }
 
     /// The authenticator, if CONNECTs are checked.
-    pub fn authenticator(&self) -> Option<&crate::auth::Authenticator> {
-        self.authenticator.get()
+    pub fn authenticator(&self) -> Option<Arc<crate::auth::Authenticator>> {
+        self.authenticator.read().clone()
+    }
+
+    /// Decides every connected client again under the authenticator in force (after a
+    /// reload): each gets its new ACL from its next turn on, and a client the blacklist now
+    /// bans is disconnected with 0x98 Administrative action. Returns how many clients were decided again.
+    pub async fn reassess(&self) -> usize {
+        let authenticator = self.authenticator();
+        let online = self.sessions.online();
+        for (info, connection, kick) in &online {
+            let verdict = match &authenticator {
+                None => Reassessed::Acl(None),
+                Some(a) => {
+                    let credentials = crate::auth::Credentials {
+                        client_id: &info.client_id,
+                        username: info.username.as_deref(),
+                        password: None,
+                        remote: &info.remote,
+                    };
+                    match a.reassess(&credentials).await {
+                        Ok(acl) => Reassessed::Acl(acl.map(Box::new)),
+                        Err(crate::auth::Refusal::Unavailable) => {
+                            // The datasource did not answer: the client keeps the ACL it has.
+                            tracing::warn!(client_id = %info.client_id, "reload: the auth datasource did not answer; the client keeps its ACL");
+                            continue;
+                        }
+                        Err(refusal) => Reassessed::Refused(refusal),
+                    }
+                }
+            };
+            self.reassessed.lock().insert(*connection, verdict);
+            kick.update(super::sessions::Kick::ACL);
+        }
+        online.len()
+    }
+
+    /// What a reload decided for connection `connection`, once.
+    pub fn take_reassessed(&self, connection: u64) -> Option<Reassessed> {
+        self.reassessed.lock().remove(&connection)
+    }
+
+    /// Forgets what was decided for a connection that ended before taking it.
+    pub fn forget_reassessed(&self, connection: u64) {
+        let mut map = self.reassessed.lock();
+        if !map.is_empty() {
+            map.remove(&connection);
+        }
     }
 
     /// Joins the broker to a cluster (once, before serving; false if already set). The link
@@ -411,6 +488,15 @@ impl Broker {
 
     /// Pushes into an outbox; records the removal of persisted messages it drops.
     fn push(&self, outbox: &Outbox, delivery: Delivery, changes: &mut Vec<Change>) {
+        if delivery.qos == QoS::AtMostOnce
+            && self.overload.is_overloaded()
+            && outbox.len() >= super::overload::SLOW_SUBSCRIBER
+        {
+            // Overloaded: a subscriber already behind loses QoS 0 first.
+            self.overload.count_shed();
+            Stats::add(&self.stats.messages_dropped, 1);
+            return;
+        }
         if let Queued::DroppedOldest(dropped) = outbox.push(delivery) {
             Stats::add(&self.stats.messages_dropped, dropped.len() as u64);
             for d in dropped.iter().filter(|d| d.seq != 0) {
@@ -1118,6 +1204,8 @@ impl Broker {
         mut shutdown: crate::shutdown::Shutdown,
     ) {
         tokio::spawn(WillQueue::run(self.clone(), shutdown.clone()));
+        tokio::spawn(super::overload::run(self.clone(), shutdown.clone()));
+        self.tunables.set_sys_interval(sys_interval);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_sys: Option<Instant> = None;
         let mut last_save = Instant::now();
@@ -1126,6 +1214,7 @@ impl Broker {
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.housekeeping(now);
+                    let sys_interval = self.tunables.sys_interval();
                     if !sys_interval.is_zero() && last_sys.is_none_or(|t| now.duration_since(t) >= sys_interval) {
                         super::sys::publish(&self, now);
                         last_sys = Some(now);

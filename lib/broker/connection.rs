@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::broker::Reassessed;
 use super::broker::{Broker, Routed};
 use super::client_info::{ClientInfo, WillSummary};
 use super::cluster_link::Takeover;
@@ -430,6 +431,12 @@ where
                 format!("disconnected by the server: {reason}")
             },
         });
+    }
+    let updates = kick.take_updates();
+    if updates != 0
+        && let Err(close) = link.apply_updates(updates)
+    {
+        return Turn::Close(close);
     }
     if let Some(period) = period
         && keep_alive.as_mut().poll(cx).is_ready()
@@ -1100,17 +1107,40 @@ impl Link {
                 "client id is banned",
             );
         }
-        let acl = match broker.authenticator() {
-            None => None,
-            Some(authenticator) => {
-                let credentials = Credentials {
-                    client_id: &client_id,
-                    username: connect.username.as_deref(),
-                    password: connect.password.as_deref(),
-                    remote: peer,
-                };
-                match authenticator.connect(&credentials, auth.is_some()).await {
-                    Ok(acl) => acl.map(Box::new),
+        let resumes_a_backlog = !connect.clean_start && broker.sessions.has_queued(&client_id);
+        if broker.overload.is_overloaded() && !resumes_a_backlog {
+            // Overloaded: only a client taking back a session with messages waiting comes
+            // in (it drains what weighs on the broker).
+            broker.overload.count_refused();
+            return refuse(
+                ReasonCode::SERVER_BUSY,
+                ReasonCode::V3_SERVER_UNAVAILABLE,
+                "the broker is overloaded (mqtt.options.overload)",
+            );
+        }
+        let acl = loop {
+            let authenticator = broker.authenticator();
+            let Some(authenticator) = &authenticator else {
+                break None;
+            };
+            let credentials = Credentials {
+                client_id: &client_id,
+                username: connect.username.as_deref(),
+                password: connect.password.as_deref(),
+                remote: peer,
+            };
+            let decided = authenticator.connect(&credentials, auth.is_some()).await;
+            if !broker
+                .authenticator()
+                .is_some_and(|now| Arc::ptr_eq(&now, authenticator))
+            {
+                // A reload replaced the authenticator while this CONNECT was decided (and
+                // before this client is among those the reload decides again): once more.
+                continue;
+            }
+            {
+                match decided {
+                    Ok(acl) => break acl.map(Box::new),
                     Err(Refusal::BadCredentials) => {
                         return refuse(
                             ReasonCode::BAD_USER_NAME_OR_PASSWORD,
@@ -1322,7 +1352,7 @@ impl Link {
                         method: m.clone(),
                         exchange: None,
                     }),
-                    rate: Bucket::new(caps.client_rates),
+                    rate: Bucket::new(broker.tunables.rates()),
                 };
                 (rare.reauth.is_some() || rare.rate.is_some()).then(|| Box::new(rare))
             },
@@ -1482,6 +1512,45 @@ impl Link {
                 Stats::add(&self.broker.stats.throttled, 1);
             }
             self.paused = Some(until);
+        }
+        Ok(())
+    }
+
+    /// Takes settings a reload changed ([`Kick::RATES`], [`Kick::ACL`]); a client the
+    /// blacklist now bans is closed with 0x98 Administrative action (as a ban over the HTTP
+    /// API; 0x8A Banned is a CONNACK code only).
+    fn apply_updates(&mut self, updates: u8) -> Result<(), Close> {
+        if updates & Kick::RATES != 0 {
+            let bucket = Bucket::new(self.broker.tunables.rates());
+            match &mut self.rare {
+                Some(rare) => {
+                    rare.rate = bucket;
+                    if rare.reauth.is_none() && rare.rate.is_none() {
+                        self.rare = None;
+                    }
+                }
+                None => {
+                    self.rare = bucket.map(|rate| {
+                        Box::new(Rare {
+                            reauth: None,
+                            rate: Some(rate),
+                        })
+                    });
+                }
+            }
+        }
+        if updates & Kick::ACL != 0 {
+            match self.broker.take_reassessed(self.connection) {
+                Some(Reassessed::Acl(acl)) => self.acl = acl,
+                Some(Reassessed::Refused(_)) => {
+                    return Err(Close {
+                        reason: Some(ReasonCode::ADMINISTRATIVE_ACTION),
+                        publish_will: true,
+                        why: "banned by the reloaded blacklist".into(),
+                    });
+                }
+                None => {}
+            }
         }
         Ok(())
     }
@@ -2446,6 +2515,7 @@ impl Link {
             self.queue_remaining_retained();
         }
         let broker = self.broker.clone();
+        broker.forget_reassessed(self.connection);
         let max_expiry = broker.capabilities.maximum_message_expiry_interval;
         let mut now_will = None;
         let mut pending = None;

@@ -16,6 +16,7 @@ pub mod deadlines;
 pub mod enhanced_auth;
 pub mod events;
 pub mod message;
+pub mod overload;
 pub mod rate_limit;
 pub mod reading;
 pub mod retained;
@@ -25,6 +26,7 @@ pub mod sessions;
 pub mod stats;
 pub mod subscriptions;
 pub mod sys;
+pub mod tunables;
 pub mod wills;
 
 pub use broker::{Audience, Broker};

@@ -32,11 +32,35 @@ pub const NEVER_EXPIRES: u32 = u32::MAX;
 pub struct Kick {
     /// The reason code; 0 while no one asked.
     reason: AtomicU8,
+    /// Settings that changed since the connection last looked ([`Kick::RATES`],
+    /// [`Kick::ACL`]); next to `reason`, so it costs no memory.
+    updates: AtomicU8,
     /// Wakes the connection.
     waker: futures_util::task::AtomicWaker,
 }
 
 impl Kick {
+    /// The per-client rate limits changed: the connection rebuilds its buckets.
+    pub const RATES: u8 = 1;
+    /// The client's ACL was decided again: the connection takes it from
+    /// [`crate::broker::Broker::take_reassessed`].
+    pub const ACL: u8 = 2;
+
+    /// Tells the connection that `what` changed, and wakes it.
+    pub fn update(&self, what: u8) {
+        self.updates.fetch_or(what, Ordering::AcqRel);
+        self.waker.wake();
+    }
+
+    /// What changed since the last call (0: nothing). A relaxed load first: this is read on
+    /// every turn of the connection's loop.
+    pub fn take_updates(&self) -> u8 {
+        if self.updates.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.updates.swap(0, Ordering::AcqRel)
+    }
+
     /// Asks the connection to disconnect with `reason` (the first request wins).
     pub fn send(&self, reason: ReasonCode) {
         // 0x00 never ends a connection here, so it can mean "not kicked".
@@ -577,6 +601,42 @@ impl Sessions {
     /// [`Outbox::subscribed_at`]).
     pub fn subscribed_at(&self, client_id: &str) -> Option<u64> {
         self.map.lock().get(client_id)?.outbox.subscribed_at()
+    }
+
+    /// True if this node holds a session of `client_id` with messages waiting.
+    pub fn has_queued(&self, client_id: &str) -> bool {
+        let outbox = self.map.lock().get(client_id).map(|e| e.outbox.clone());
+        outbox.is_some_and(|o| !o.is_empty())
+    }
+
+    /// Messages waiting in every session's queue, online or not (the overload sampler's
+    /// figure; one short lock per session).
+    pub fn queued_total(&self) -> usize {
+        let outboxes: Vec<Arc<Outbox>> =
+            self.map.lock().values().map(|e| e.outbox.clone()).collect();
+        outboxes.iter().map(|o| o.len()).sum()
+    }
+
+    /// The connected clients: what they are, their connection and its kick (a reload tells
+    /// each of what changed).
+    pub fn online(&self) -> Vec<(Arc<ClientInfo>, u64, Arc<Kick>)> {
+        self.map
+            .lock()
+            .values()
+            .filter_map(|e| {
+                let owner = e.owner.as_ref()?;
+                Some((e.info.clone(), owner.connection, owner.kick.clone()))
+            })
+            .collect()
+    }
+
+    /// Tells every connection that settings it copied changed (see [`Kick::update`]).
+    pub fn update_all(&self, what: u8) {
+        for entry in self.map.lock().values() {
+            if let Some(owner) = &entry.owner {
+                owner.kick.update(what);
+            }
+        }
     }
 
     /// Sessions held, online or not.

@@ -126,6 +126,49 @@ impl admin_server::Admin for AdminService {
         Ok(answer)
     }
 
+    async fn reload(&self, request: Request<AdminRequest>) -> Result<Response<AdminReply>, Status> {
+        let node = self.node()?;
+        let target = request.into_inner().target;
+        let me = node.settings.name.clone();
+        if target == me {
+            return reply(reload_here(&node).await?);
+        }
+        let members = node.members().await;
+        let names: Vec<String> = if target.is_empty() {
+            members
+                .iter()
+                .filter(|m| m.status == super::membership::MemberStatus::Alive)
+                .map(|m| m.name.clone())
+                .collect()
+        } else {
+            let Some(m) = members.iter().find(|m| m.name == target) else {
+                return Err(Status::not_found(format!("no member named {target}")));
+            };
+            vec![m.name.clone()]
+        };
+        let mut nodes = Vec::new();
+        for name in names {
+            let outcome = if name == me {
+                reload_here(&node).await
+            } else {
+                reload_there(&node, &name, &members).await
+            };
+            nodes.push(match outcome {
+                Ok(report) => report,
+                Err(status) => json!({ "node": name, "error": status.message() }),
+            });
+        }
+        if !target.is_empty() {
+            // One node asked: its answer, or its error as the status.
+            let one = nodes.pop().unwrap_or(Value::Null);
+            if let Some(error) = one.get("error").and_then(Value::as_str) {
+                return Err(Status::failed_precondition(error.to_string()));
+            }
+            return reply(one);
+        }
+        reply(json!({ "nodes": nodes }))
+    }
+
     async fn inspect(
         &self,
         request: Request<AdminRequest>,
@@ -165,4 +208,44 @@ impl admin_server::Admin for AdminService {
             ))),
         }
     }
+}
+
+/// Reloads this node: its report, or why it was refused.
+async fn reload_here(node: &ClusterNode) -> Result<Value, Status> {
+    let Some(reloader) = node.reloader() else {
+        return Err(Status::unimplemented(
+            "this node was started without a reloadable configuration",
+        ));
+    };
+    let report = reloader
+        .reload()
+        .await
+        .map_err(|e| Status::failed_precondition(e.to_string()))?;
+    Ok(json!({
+        "node": node.settings.name,
+        "applied": report.applied,
+        "restart_needed": report.restart_needed,
+        "clients_reassessed": report.clients_reassessed,
+    }))
+}
+
+/// Asks node `name` to reload itself.
+async fn reload_there(
+    node: &ClusterNode,
+    name: &str,
+    members: &[super::node::MemberView],
+) -> Result<Value, Status> {
+    let Some(m) = members.iter().find(|m| m.name == name) else {
+        return Err(Status::not_found(format!("no member named {name}")));
+    };
+    let ch =
+        channel(&m.grpc, &node.settings.secret).map_err(|e| Status::internal(e.to_string()))?;
+    let mut request = node.settings.secret.signed(AdminRequest {
+        target: name.to_string(),
+        argument: String::new(),
+    });
+    request.set_timeout(std::time::Duration::from_secs(30));
+    let answer = AdminClient::new(ch).reload(request).await?;
+    serde_json::from_str(&answer.into_inner().json)
+        .map_err(|e| Status::internal(format!("{name}: unreadable reply: {e}")))
 }

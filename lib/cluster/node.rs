@@ -136,6 +136,8 @@ pub struct ClusterNode {
     /// Stops this node's tasks.
     signal: ShutdownSignal,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Reloads this node's configuration (`comqttctl reload`); set once by the binary.
+    reloader: std::sync::OnceLock<Arc<crate::reload::Reloader>>,
 }
 
 impl std::fmt::Debug for ClusterNode {
@@ -264,6 +266,7 @@ impl ClusterNode {
             broker: Arc::downgrade(broker),
             confirmed: Arc::default(),
             channels: Mutex::default(),
+            reloader: std::sync::OnceLock::new(),
             signal: ShutdownSignal::new(),
             tasks: Mutex::default(),
         });
@@ -515,6 +518,16 @@ impl ClusterNode {
             .membership()
             .get_node(&id)
             .map(|n| n.name.clone())
+    }
+
+    /// Lets `comqttctl reload` reload this node with `reloader` (once; false if already set).
+    pub fn set_reloader(&self, reloader: Arc<crate::reload::Reloader>) -> bool {
+        self.reloader.set(reloader).is_ok()
+    }
+
+    /// This node's reloader, when the binary set one.
+    pub fn reloader(&self) -> Option<&Arc<crate::reload::Reloader>> {
+        self.reloader.get()
     }
 
     /// Every member with its raft role.

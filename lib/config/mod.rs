@@ -184,6 +184,8 @@ pub struct MqttOptions {
     pub listen_backlog: u32,
     /// comqtt: connection limits per listener and per source address (all off by default).
     pub limits: crate::listener::admission::Limits,
+    /// comqtt: watermarks of overload protection (off by default).
+    pub overload: crate::broker::overload::Watermarks,
     /// Limits and features.
     pub capabilities: CapabilitiesConfig,
 }
@@ -392,6 +394,7 @@ impl Default for MqttOptions {
             inline_client: true,
             listen_backlog: crate::listener::DEFAULT_BACKLOG,
             limits: Default::default(),
+            overload: Default::default(),
             capabilities: CapabilitiesConfig::default(),
         }
     }
@@ -711,6 +714,7 @@ impl Config {
                 allowed: "only together with server-cert and server-key",
             });
         }
+        self.mqtt.options.overload.validate()?;
         self.mqtt.options.capabilities.to_capabilities().map(|_| ())
     }
 

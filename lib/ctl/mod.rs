@@ -101,6 +101,11 @@ pub enum CtlCommand {
         /// Node name.
         node: Option<String>,
     },
+    /// Re-read the configuration file and apply what can change live (auth and ACL files, limits, watermarks, log, $SYS interval, bridge rules) on every alive node, or on the one named; each node reads its own file. Prints, per node, the keys applied and those that need a restart.
+    Reload {
+        /// Node name (default: every alive member).
+        node: Option<String>,
+    },
     /// Show the node's clients, sessions, subscriptions, one client, or the cluster's route table.
     Inspect {
         /// routes, subscriptions, clients (online), sessions (online or not), client.
@@ -133,6 +138,7 @@ pub async fn run(args: &CtlArgs) -> Result<String, CtlError> {
     let (target, argument) = match &args.command {
         CtlCommand::Join { addrs } => (addrs.join(","), String::new()),
         CtlCommand::Leave { node } => (node.clone().unwrap_or_default(), String::new()),
+        CtlCommand::Reload { node } => (node.clone().unwrap_or_default(), String::new()),
         CtlCommand::Inspect { what, id } => {
             if what == "client" && id.is_none() {
                 return Err(CtlError::Refused("inspect client needs a client id".into()));
@@ -150,6 +156,7 @@ pub async fn run(args: &CtlArgs) -> Result<String, CtlError> {
         CtlCommand::Join { .. } => client.join(request).await,
         CtlCommand::Leave { .. } => client.leave(request).await,
         CtlCommand::Inspect { .. } => client.inspect(request).await,
+        CtlCommand::Reload { .. } => client.reload(request).await,
     };
     let reply = reply.map_err(|status| match status.code() {
         tonic::Code::Unauthenticated => CtlError::Refused(format!(
@@ -162,9 +169,18 @@ pub async fn run(args: &CtlArgs) -> Result<String, CtlError> {
         _ => CtlError::Refused(status.message().to_string()),
     })?;
     let json = reply.into_inner().json;
-    if args.json {
-        return Ok(json);
-    }
     let value: Value = serde_json::from_str(&json).map_err(|e| CtlError::Reply(e.to_string()))?;
-    Ok(table::render(&args.command, &value))
+    let text = if args.json {
+        json
+    } else {
+        table::render(&args.command, &value)
+    };
+    // A reload some node refused fails the command (after saying what each node did).
+    if value["nodes"]
+        .as_array()
+        .is_some_and(|nodes| nodes.iter().any(|n| n.get("error").is_some()))
+    {
+        return Err(CtlError::Refused(text));
+    }
+    Ok(text)
 }

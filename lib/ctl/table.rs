@@ -97,6 +97,38 @@ pub fn render(command: &CtlCommand, v: &Value) -> String {
         }
         CtlCommand::Join { .. } => format!("gossip sent to {}\n", text(&v["introduced"])),
         CtlCommand::Leave { .. } => format!("{} left the cluster\n", text(&v["left"])),
+        CtlCommand::Reload { .. } => {
+            let one = [v.clone()];
+            let nodes = v["nodes"].as_array().map_or(&one[..], |n| &n[..]);
+            columns(
+                &[
+                    "NODE",
+                    "RESULT",
+                    "APPLIED",
+                    "RESTART NEEDED",
+                    "CLIENTS REASSESSED",
+                ],
+                nodes
+                    .iter()
+                    .map(|n| match n.get("error") {
+                        Some(e) => vec![
+                            text(&n["node"]),
+                            format!("refused: {}", text(e)),
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                        ],
+                        None => vec![
+                            text(&n["node"]),
+                            "reloaded".into(),
+                            text(&n["applied"]),
+                            text(&n["restart_needed"]),
+                            text(&n["clients_reassessed"]),
+                        ],
+                    })
+                    .collect(),
+            )
+        }
         CtlCommand::Inspect { what, .. } => match what.as_str() {
             "routes" => columns(
                 &["FILTER", "NODES"],

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The request conflicts with one in progress (409), e.g. a second CPU profile.
     #[error("{0}")]
     Conflict(String),
+    /// What was asked cannot be done as things are (422), e.g. a reload of an invalid file.
+    #[error("{0}")]
+    Unprocessable(String),
     /// The node failed to do what was asked (500).
     #[error("{0}")]
     Internal(String),
@@ -59,6 +62,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Rejected { status, .. } => *status,
         }

@@ -1,5 +1,5 @@
 //! Health probes for orchestrators: `/healthz` (liveness: 200 whenever the API answers) and
-//! `/readyz` (readiness: 200 once the MQTT listeners are bound, 503 before that and from the
+//! `/readyz` (readiness: 200 once the MQTT listeners are bound, 503 while overloaded, before that and from the
 //! moment shutdown begins, so load balancers stop sending clients before connections close).
 
 use std::sync::Arc;
@@ -62,7 +62,15 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// `GET /readyz`: 200 while the node takes clients, else 503.
+/// While overloaded ([`crate::broker::overload`]) the node is not ready: a load balancer then
+/// sends new clients elsewhere.
 pub async fn readyz(State(api): State<ApiState>) -> impl IntoResponse {
+    if api.readiness.is_ready() && api.broker.overload.is_overloaded() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "overloaded" })),
+        );
+    }
     let status = if api.readiness.is_ready() {
         StatusCode::OK
     } else {

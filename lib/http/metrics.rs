@@ -370,10 +370,72 @@ fn render_admission(broker: &Broker, shared: &crate::listener::admission::Shared
     out.0
 }
 
+/// Overload protection (`mqtt.options.overload`) and reloads.
+fn render_overload(broker: &Broker, reloader: Option<&crate::reload::Reloader>) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let o = &broker.overload;
+    let mut out = Exposition::default();
+    out.metric(
+        "comqtt_overloaded",
+        Kind::Gauge,
+        "1 while the broker is above a high watermark and not yet below the low ones (new connections refused with 0x89, /readyz 503).",
+        u64::from(o.is_overloaded()),
+    );
+    out.metric(
+        "comqtt_overload_entered_total",
+        Kind::Counter,
+        "Times the broker became overloaded.",
+        o.entered.load(Relaxed),
+    );
+    out.metric(
+        "comqtt_connections_refused_overload_total",
+        Kind::Counter,
+        "Connections refused because the broker was overloaded (CONNACK 0x89, 3.x 0x03).",
+        o.refused.load(Relaxed),
+    );
+    out.metric(
+        "comqtt_messages_shed_total",
+        Kind::Counter,
+        "QoS 0 messages not queued for subscribers already behind, while overloaded.",
+        o.shed.load(Relaxed),
+    );
+    out.metric(
+        "comqtt_overload_memory_bytes",
+        Kind::Gauge,
+        "Resident memory at the last overload sample (0 without a memory watermark).",
+        o.memory.load(Relaxed),
+    );
+    out.metric(
+        "comqtt_overload_queued_messages",
+        Kind::Gauge,
+        "Messages queued for all sessions at the last overload sample (0 without a queued watermark).",
+        o.queued.load(Relaxed),
+    );
+    if let Some(r) = reloader {
+        out.metric(
+            "comqtt_reloads_total",
+            Kind::Counter,
+            "Configuration reloads applied (SIGHUP, POST /api/v1/reload, comqttctl reload).",
+            r.done.load(Relaxed),
+        );
+        out.metric(
+            "comqtt_reloads_refused_total",
+            Kind::Counter,
+            "Configuration reloads refused (invalid file; nothing changed).",
+            r.refused.load(Relaxed),
+        );
+    }
+    out.0
+}
+
 /// `GET /metrics`.
 pub async fn metrics(State(api): State<ApiState>) -> impl IntoResponse {
     let mut text = render(&api.broker);
     text.push_str(&render_admission(&api.broker, &api.settings.admission));
+    text.push_str(&render_overload(
+        &api.broker,
+        api.settings.reloader.as_deref(),
+    ));
     if let Some(bridge) = &api.settings.bridge {
         text.push_str(&render_bridge(bridge));
     }

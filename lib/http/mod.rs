@@ -11,6 +11,7 @@
 //! | [`retained`] | `GET /api/v1/mqtt/retained`, `DELETE /api/v1/mqtt/retained/{*topic}` |
 //! | [`blacklist`] | `GET/POST/DELETE /api/v1/mqtt/blacklist[/{id}]` |
 //! | [`publish`] | `POST /api/v1/mqtt/message` |
+//! | [`reload`] | `POST /api/v1/reload` (re-read the configuration; token needed) |
 //! | [`metrics`] | `GET /metrics` (Prometheus text format 0.0.4) |
 //! | [`health`] | `GET /healthz`, `/readyz` |
 //! | [`pprof`] | `GET /debug/pprof/profile`, `/debug/pprof/heap` (with `pprof-enable`; token needed) |
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod node;
 pub mod pprof;
 pub mod publish;
+pub mod reload;
 pub mod retained;
 pub mod stats;
 pub mod subscriptions;
@@ -71,6 +73,8 @@ pub struct Settings {
     pub pprof: bool,
     /// The listeners' connection refusals, for `/metrics`.
     pub admission: Arc<crate::listener::admission::Shared>,
+    /// Reloads the configuration (`POST /api/v1/reload`); `None`: the route answers 404.
+    pub reloader: Option<Arc<crate::reload::Reloader>>,
 }
 
 /// Never prints the token.
@@ -158,6 +162,7 @@ pub fn router(api: ApiState) -> Router {
                 .delete(blacklist::remove),
         )
         .route(&format!("{v1}/message"), post(publish::message))
+        .route("/api/v1/reload", post(reload::reload))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -2,8 +2,9 @@
 //! new connections per second; per source address, the connections open at once over every
 //! listener. A connection over a limit is still read up to its CONNECT and answered with a
 //! CONNACK saying why — v5 0x97 Quota exceeded (too many connections) or 0x9F Connection rate
-//! exceeded; MQTT 3.x 0x03 Server unavailable — then closed; every refusal is counted by kind
-//! for `/metrics`. With no limit set nothing is counted or held per connection.
+//! exceeded; MQTT 3.x 0x03 Server unavailable — then closed; every refusal is counted by kind for
+//! `/metrics`. Open connections are counted even with no limit set, so a limit a reload sets
+//! (`Shared::set_limits`) applies to them at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,13 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::mqtt::ReasonCode;
 
 /// The `mqtt.options.limits:` block; 0 turns a limit off (all are off by default).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Limits {
     /// Connections open at once on one listener.
@@ -74,19 +75,50 @@ pub struct Refusal {
     pub why: &'static str,
 }
 
-/// What every listener shares: the per-address counts and the refusal counters.
-#[derive(Debug, Default)]
+/// What every listener shares: the limits in force, the per-address counts and the refusal
+/// counters.
+#[derive(Debug)]
 pub struct Shared {
+    /// The limits in force (a reload replaces them).
+    limits: RwLock<Limits>,
     per_address: Mutex<HashMap<IpAddr, usize>>,
     /// Refusals so far.
     pub refusals: Refusals,
 }
 
-/// One listener's admission.
+impl Default for Shared {
+    fn default() -> Self {
+        Shared::new(Limits::default())
+    }
+}
+
+impl Shared {
+    /// Listeners' shared admission under `limits`.
+    pub fn new(limits: Limits) -> Shared {
+        Shared {
+            limits: RwLock::new(limits),
+            per_address: Mutex::default(),
+            refusals: Refusals::default(),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        *self.limits.read()
+    }
+
+    /// Replaces the limits (a reload). Connections open now are counted against the new
+    /// limits (they were counted all along); none is closed.
+    pub fn set_limits(&self, limits: Limits) {
+        *self.limits.write() = limits;
+    }
+}
+
+/// One listener's admission. Connections are counted (per listener and per address) even
+/// while no limit is set, so a limit a reload sets applies to them at once.
 #[derive(Debug)]
 pub struct Admission {
-    limits: Limits,
-    open: Arc<AtomicUsize>,
+    open: AtomicUsize,
     /// Start of the current one-second window and the connections admitted in it.
     window: Mutex<(Instant, u32)>,
     shared: Arc<Shared>,
@@ -95,47 +127,42 @@ pub struct Admission {
 /// Held by an admitted connection's task: its counts are given back on drop.
 #[derive(Debug)]
 pub struct Ticket {
-    open: Arc<AtomicUsize>,
-    address: Option<(Arc<Shared>, IpAddr)>,
+    admission: Arc<Admission>,
+    ip: IpAddr,
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
-        if let Some((shared, ip)) = &self.address {
-            let mut map = shared.per_address.lock();
-            if let Some(n) = map.get_mut(ip) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(ip);
-                }
+        self.admission.open.fetch_sub(1, Ordering::AcqRel);
+        let mut map = self.admission.shared.per_address.lock();
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
             }
         }
     }
 }
 
 impl Admission {
-    /// A listener's admission under `limits`, sharing `shared` with the other listeners.
-    /// `None` when no limit is set (nothing to check).
-    pub fn new(limits: &Limits, shared: &Arc<Shared>) -> Option<Arc<Admission>> {
-        limits.any().then(|| {
-            Arc::new(Admission {
-                limits: limits.clone(),
-                open: Arc::default(),
-                window: Mutex::new((Instant::now(), 0)),
-                shared: shared.clone(),
-            })
+    /// A listener's admission, sharing `shared` with the other listeners.
+    pub fn new(shared: &Arc<Shared>) -> Arc<Admission> {
+        Arc::new(Admission {
+            open: AtomicUsize::new(0),
+            window: Mutex::new((Instant::now(), 0)),
+            shared: shared.clone(),
         })
     }
 
     /// Admits a connection from `ip`, or says why not (counted).
-    pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
-        if self.limits.connections_per_second > 0 {
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
+        let limits = self.shared.limits();
+        if limits.connections_per_second > 0 {
             let mut w = self.window.lock();
             if w.0.elapsed().as_secs() >= 1 {
                 *w = (Instant::now(), 0);
             }
-            if w.1 >= self.limits.connections_per_second {
+            if w.1 >= limits.connections_per_second {
                 self.shared.refusals.rate.fetch_add(1, Ordering::Relaxed);
                 return Err(Refusal {
                     code: ReasonCode::CONNECTION_RATE_EXCEEDED,
@@ -145,12 +172,18 @@ impl Admission {
             w.1 += 1;
         }
         let open = self.open.fetch_add(1, Ordering::AcqRel) + 1;
-        // Counted from here: a refusal below gives the place back when `ticket` drops.
-        let mut ticket = Ticket {
-            open: self.open.clone(),
-            address: None,
+        let n = {
+            let mut map = self.shared.per_address.lock();
+            let n = map.entry(ip).or_default();
+            *n += 1;
+            *n
         };
-        if self.limits.max_connections > 0 && open > self.limits.max_connections {
+        // Counted from here: a refusal below gives the places back when `ticket` drops.
+        let ticket = Ticket {
+            admission: self.clone(),
+            ip,
+        };
+        if limits.max_connections > 0 && open > limits.max_connections {
             self.shared
                 .refusals
                 .max_connections
@@ -160,22 +193,15 @@ impl Admission {
                 why: "over the listener's max-connections",
             });
         }
-        if self.limits.max_connections_per_address > 0 {
-            let mut map = self.shared.per_address.lock();
-            let n = map.entry(ip).or_default();
-            if *n >= self.limits.max_connections_per_address {
-                drop(map);
-                self.shared
-                    .refusals
-                    .per_address
-                    .fetch_add(1, Ordering::Relaxed);
-                return Err(Refusal {
-                    code: ReasonCode::QUOTA_EXCEEDED,
-                    why: "over max-connections-per-address",
-                });
-            }
-            *n += 1;
-            ticket.address = Some((self.shared.clone(), ip));
+        if limits.max_connections_per_address > 0 && n > limits.max_connections_per_address {
+            self.shared
+                .refusals
+                .per_address
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Refusal {
+                code: ReasonCode::QUOTA_EXCEEDED,
+                why: "over max-connections-per-address",
+            });
         }
         Ok(ticket)
     }
@@ -189,19 +215,18 @@ mod tests {
         IpAddr::from([127, 0, 0, last])
     }
 
+    fn shared(limits: Limits) -> Arc<Shared> {
+        Arc::new(Shared::new(limits))
+    }
+
     #[test]
     fn limits_refuse_with_their_codes_and_tickets_give_their_place_back() {
-        let shared = Arc::new(Shared::default());
-        assert!(Admission::new(&Limits::default(), &shared).is_none());
-        let a = Admission::new(
-            &Limits {
-                max_connections: 3,
-                max_connections_per_address: 2,
-                ..Limits::default()
-            },
-            &shared,
-        )
-        .unwrap();
+        let shared = shared(Limits {
+            max_connections: 3,
+            max_connections_per_address: 2,
+            ..Limits::default()
+        });
+        let a = Admission::new(&shared);
         let t1 = a.admit(ip(1)).unwrap();
         let _t2 = a.admit(ip(1)).unwrap();
         assert_eq!(a.admit(ip(1)).unwrap_err().code, ReasonCode::QUOTA_EXCEEDED);
@@ -216,15 +241,11 @@ mod tests {
 
     #[test]
     fn the_connection_rate_is_counted_per_second() {
-        let shared = Arc::new(Shared::default());
-        let a = Admission::new(
-            &Limits {
-                connections_per_second: 2,
-                ..Limits::default()
-            },
-            &shared,
-        )
-        .unwrap();
+        let shared = shared(Limits {
+            connections_per_second: 2,
+            ..Limits::default()
+        });
+        let a = Admission::new(&shared);
         let _a = a.admit(ip(1)).unwrap();
         let _b = a.admit(ip(1)).unwrap();
         assert_eq!(
@@ -232,5 +253,20 @@ mod tests {
             ReasonCode::CONNECTION_RATE_EXCEEDED
         );
         assert_eq!(shared.refusals.rate.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_limit_set_later_counts_the_connections_already_open() {
+        let shared = shared(Limits::default());
+        let a = Admission::new(&shared);
+        let held: Vec<Ticket> = (0..3).map(|_| a.admit(ip(1)).unwrap()).collect();
+        shared.set_limits(Limits {
+            max_connections_per_address: 3,
+            ..Limits::default()
+        });
+        assert_eq!(a.admit(ip(1)).unwrap_err().code, ReasonCode::QUOTA_EXCEEDED);
+        assert!(a.admit(ip(2)).is_ok());
+        drop(held);
+        assert!(a.admit(ip(1)).is_ok());
     }
 }

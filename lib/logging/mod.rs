@@ -8,6 +8,9 @@
 //! - `format` 0 is readable text, 1 one JSON object per line; `level` is the original's slog
 //!   scale, and `COMQTT_LOG` (an `EnvFilter` directive such as `comqtt=debug`) overrides it.
 //!
+//! A reload ([`LogGuard::apply`]) changes the level at once and reopens the outputs when they
+//! changed (both sit in `tracing_subscriber::reload` layers).
+//!
 //! Every writer sits behind `tracing_appender::non_blocking`: a connection task that logs
 //! only queues the line (dropped if 128k lines are already waiting), so a slow disk or a
 //! stalled terminal never slows the broker. The [`LogGuard`] returned by [`init`] flushes
@@ -22,12 +25,13 @@ mod rotating;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use parking_lot::Mutex;
 use tracing::Subscriber;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Layer, Layered, SubscriberExt};
-use tracing_subscriber::{EnvFilter, Registry};
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
 pub use rotating::{RotatingFile, RotationPolicy};
 
@@ -47,6 +51,9 @@ pub enum LogError {
     /// Another global subscriber was installed first.
     #[error("a global logger is already installed")]
     AlreadyInstalled,
+    /// The running subscriber refused the new settings.
+    #[error("cannot change the logger in place: {0}")]
+    Reload(String),
 }
 
 /// The original README's `-level` scale (0 debug, 1 info, 2 warn, 3 error, 4 fatal, 5 panic,
@@ -71,10 +78,9 @@ fn level_filter(slog: i8) -> LevelFilter {
     }
 }
 
-/// Keeps the log writer threads running; dropping it writes out the lines still queued and
-/// lets a gzip of a rotated file finish. Hold it until the process exits.
-#[must_use = "logging stops when the guard is dropped"]
-pub struct LogGuard {
+/// The writers of one set of outputs: dropping them writes out the lines still queued and
+/// lets a gzip of a rotated file finish.
+struct Writers {
     /// One per non-blocking writer (console and each file); dropping one flushes its queue.
     workers: Vec<WorkerGuard>,
     /// The backup threads of the files, finished after the queues are flushed.
@@ -83,14 +89,7 @@ pub struct LogGuard {
     files: Vec<PathBuf>,
 }
 
-impl LogGuard {
-    /// The log files being written (none with console output).
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
-    }
-}
-
-impl Drop for LogGuard {
+impl Drop for Writers {
     fn drop(&mut self) {
         self.workers.clear();
         for backups in &self.backups {
@@ -99,32 +98,115 @@ impl Drop for LogGuard {
     }
 }
 
-/// The subscriber's layers sit on the registry filtered by level (or `COMQTT_LOG`).
-type Filtered = Layered<EnvFilter, Registry>;
+/// The subscriber's level filter sits on the registry and can be replaced.
+type Base = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
+/// The outputs (console, files) sit on the filter and can be replaced as a whole.
+type Outputs = Vec<Box<dyn Layer<Base> + Send + Sync>>;
 
-/// Builds the subscriber `config` describes, without installing it: opens the files (an
-/// error names the one that failed) and starts the writer threads.
-pub fn subscriber(
-    config: &LogConfig,
-) -> Result<(Box<dyn Subscriber + Send + Sync>, LogGuard), LogError> {
-    let mut guard = LogGuard {
+/// Keeps the log writer threads running and changes the level and outputs in place
+/// ([`LogGuard::apply`], a reload). Dropping it writes out the lines still queued; hold it
+/// until the process exits.
+#[must_use = "logging stops when the guard is dropped"]
+pub struct LogGuard {
+    filter: reload::Handle<EnvFilter, Registry>,
+    outputs: reload::Handle<Outputs, Base>,
+    /// The configuration in force and its writers.
+    current: Mutex<(LogConfig, Writers)>,
+}
+
+impl LogGuard {
+    /// The log files being written (none with console output).
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.current.lock().1.files.clone()
+    }
+
+    /// Applies `config` in place: the level at once; the outputs (console, files, format) are
+    /// opened anew when they changed, and the old writers flushed. On an error (a file that
+    /// cannot be opened) nothing changes.
+    pub fn apply(&self, config: &LogConfig) -> Result<(), LogError> {
+        let mut current = self.current.lock();
+        if outputs_of(&current.0) != outputs_of(config) {
+            let (outputs, writers) = build_outputs(config)?;
+            self.outputs
+                .reload(outputs)
+                .map_err(|e| LogError::Reload(e.to_string()))?;
+            // The old writers flush as they drop.
+            current.1 = writers;
+        }
+        self.filter
+            .reload(filter_of(config))
+            .map_err(|e| LogError::Reload(e.to_string()))?;
+        current.0 = config.clone();
+        Ok(())
+    }
+}
+
+impl LogGuard {
+    /// Writes out the lines still queued and stops the writers (at exit: other holders of
+    /// the guard may outlive the call). Later lines are dropped.
+    pub fn finish(&self) {
+        let mut current = self.current.lock();
+        let _ = self.outputs.reload(Vec::new());
+        current.1 = Writers {
+            workers: Vec::new(),
+            backups: Vec::new(),
+            files: Vec::new(),
+        };
+    }
+}
+
+/// The parts of a `log:` block that decide the outputs (all but the levels).
+fn outputs_of(c: &LogConfig) -> LogConfig {
+    LogConfig {
+        level: 0,
+        raft_level: None,
+        ..c.clone()
+    }
+}
+
+/// The level filter of `config` (or `COMQTT_LOG`); everything off when logging is off.
+fn filter_of(config: &LogConfig) -> EnvFilter {
+    if !config.enable {
+        return EnvFilter::new("off");
+    }
+    let level = level_filter(config.level);
+    let raft = config.raft_level.as_deref().unwrap_or("error");
+    EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| {
+        // Library chatter (rustls warns about IP addresses sent as SNI; HTTP/2 and gossip
+        // internals) only at debug level; raft's own lines at `cluster.raft-log-level`.
+        let quiet = if level == LevelFilter::DEBUG {
+            ""
+        } else {
+            ",rustls=error,tungstenite=error,h2=warn,tower=warn,hyper=warn,chitchat=warn"
+        };
+        // At "error", a peer that is down would log an error per retry until it is removed;
+        // comqtt logs membership changes itself.
+        let replication = if raft == "error" {
+            ",openraft::replication=off"
+        } else {
+            ""
+        };
+        EnvFilter::new(format!("{level}{quiet},openraft={raft}{replication}"))
+    })
+}
+
+/// Opens the outputs `config` names (an error names the file that failed) and starts their
+/// writer threads.
+fn build_outputs(config: &LogConfig) -> Result<(Outputs, Writers), LogError> {
+    let mut writers = Writers {
         workers: Vec::new(),
         backups: Vec::new(),
         files: Vec::new(),
     };
-    let level = level_filter(config.level);
+    let mut layers: Outputs = Vec::new();
     if !config.enable {
-        return Ok((
-            Box::new(tracing::subscriber::NoSubscriber::default()),
-            guard,
-        ));
+        return Ok((layers, writers));
     }
     let json = config.format == 1;
-    let mut layers: Vec<Box<dyn Layer<Filtered> + Send + Sync>> = Vec::new();
     if config.output != 1 {
         let (writer, worker) = non_blocking("comqtt-log-console", std::io::stderr());
         layers.push(fmt_layer(writer, json, std::io::stderr().is_terminal()));
-        guard.workers.push(worker);
+        writers.workers.push(worker);
     }
     if config.output != 0 {
         let policy = RotationPolicy::from_config(config);
@@ -142,34 +224,84 @@ pub fn subscriber(
                     path: path.clone(),
                     source,
                 })?;
-            guard.backups.push(file.backups());
+            writers.backups.push(file.backups());
             let (writer, worker) = non_blocking("comqtt-log-file", file);
-            layers.push(fmt_layer(writer, json, false).with_filter(at_least).boxed());
-            guard.workers.push(worker);
-            guard.files.push(path);
+            layers.push(Box::new(AtLeast {
+                inner: fmt_layer(writer, json, false),
+                level: at_least,
+            }));
+            writers.workers.push(worker);
+            writers.files.push(path);
         }
     }
-    let raft = config.raft_level.as_deref().unwrap_or("error");
-    let filter = EnvFilter::try_from_env("COMQTT_LOG").unwrap_or_else(|_| {
-        // Library chatter (rustls warns about IP addresses sent as SNI; HTTP/2 and gossip
-        // internals) only at debug level; raft's own lines at `cluster.raft-log-level`.
-        let quiet = if level == LevelFilter::DEBUG {
-            ""
-        } else {
-            ",rustls=error,tungstenite=error,h2=warn,tower=warn,hyper=warn,chitchat=warn"
-        };
-        // At "error", a peer that is down would log an error per retry until it is removed;
-        // comqtt logs membership changes itself.
-        let replication = if raft == "error" {
-            ",openraft::replication=off"
-        } else {
-            ""
-        };
-        EnvFilter::new(format!("{level}{quiet},openraft={raft}{replication}"))
-    });
+    Ok((layers, writers))
+}
+
+/// A layer that sees only events at `level` or above (a file of errors only, say). Not a
+/// per-layer filter: those cannot sit inside a reloadable layer.
+struct AtLeast {
+    inner: Box<dyn Layer<Base> + Send + Sync>,
+    level: LevelFilter,
+}
+
+impl Layer<Base> for AtLeast {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, Base>,
+    ) {
+        self.inner.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(
+        &self,
+        span: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, Base>,
+    ) {
+        self.inner.on_record(span, values, ctx);
+    }
+
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, Base>,
+    ) {
+        if self.level >= *event.metadata().level() {
+            self.inner.on_event(event, ctx);
+        }
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, Base>) {
+        self.inner.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, Base>) {
+        self.inner.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, Base>) {
+        self.inner.on_close(id, ctx);
+    }
+}
+
+/// Builds the subscriber `config` describes, without installing it: opens the files (an
+/// error names the one that failed) and starts the writer threads.
+pub fn subscriber(
+    config: &LogConfig,
+) -> Result<(Box<dyn Subscriber + Send + Sync>, LogGuard), LogError> {
+    let (outputs, writers) = build_outputs(config)?;
+    let (filter, filter_handle) = reload::Layer::new(filter_of(config));
+    let (outputs, outputs_handle) = reload::Layer::new(outputs);
+    let subscriber = tracing_subscriber::registry().with(filter).with(outputs);
     Ok((
-        Box::new(tracing_subscriber::registry().with(filter).with(layers)),
-        guard,
+        Box::new(subscriber),
+        LogGuard {
+            filter: filter_handle,
+            outputs: outputs_handle,
+            current: Mutex::new((config.clone(), writers)),
+        },
     ))
 }
 
@@ -192,7 +324,7 @@ fn non_blocking<W: std::io::Write + Send + 'static>(
 }
 
 /// A `fmt` layer writing text or JSON lines to `writer`.
-fn fmt_layer<W>(writer: W, json: bool, ansi: bool) -> Box<dyn Layer<Filtered> + Send + Sync>
+fn fmt_layer<W>(writer: W, json: bool, ansi: bool) -> Box<dyn Layer<Base> + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

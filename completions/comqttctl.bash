@@ -34,6 +34,9 @@ _comqttctl() {
             comqttctl,raft)
                 cmd="comqttctl__subcmd__raft"
                 ;;
+            comqttctl,reload)
+                cmd="comqttctl__subcmd__reload"
+                ;;
             comqttctl__subcmd__help,help)
                 cmd="comqttctl__subcmd__help__subcmd__help"
                 ;;
@@ -52,6 +55,9 @@ _comqttctl() {
             comqttctl__subcmd__help,raft)
                 cmd="comqttctl__subcmd__help__subcmd__raft"
                 ;;
+            comqttctl__subcmd__help,reload)
+                cmd="comqttctl__subcmd__help__subcmd__reload"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +65,7 @@ _comqttctl() {
 
     case "${cmd}" in
         comqttctl)
-            opts="-s -h -V --server --secret --tls-cert --tls-key --tls-ca --tls-server-name --json --help --version members raft join leave inspect help"
+            opts="-s -h -V --server --secret --tls-cert --tls-key --tls-ca --tls-server-name --json --help --version members raft join leave reload inspect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -101,7 +107,7 @@ _comqttctl() {
             return 0
             ;;
         comqttctl__subcmd__help)
-            opts="members raft join leave inspect help"
+            opts="members raft join leave reload inspect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,6 +191,20 @@ _comqttctl() {
             return 0
             ;;
         comqttctl__subcmd__help__subcmd__raft)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        comqttctl__subcmd__help__subcmd__reload)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -367,6 +387,48 @@ _comqttctl() {
             return 0
             ;;
         comqttctl__subcmd__raft)
+            opts="-s -h --server --secret --tls-cert --tls-key --tls-ca --tls-server-name --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-server-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        comqttctl__subcmd__reload)
             opts="-s -h --server --secret --tls-cert --tls-key --tls-ca --tls-server-name --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -37,6 +37,7 @@ complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "members" -d 'Li
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "raft" -d 'Raft as the node sees it: state, leader, term, log, voters, routes, forwarding counters'
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "join" -d 'Make the node gossip to other nodes (host:port of their gossip port): joins two groups of nodes, or adds a node whose seeds were wrong'
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "leave" -d 'A node leaves the cluster (the raft leader removes it and drops its routes); it then serves its own clients alone until restarted. Default: the node asked'
+complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "reload" -d 'Re-read the configuration file and apply what can change live (auth and ACL files, limits, watermarks, log, $SYS interval, bridge rules) on every alive node, or on the one named; each node reads its own file. Prints, per node, the keys applied and those that need a restart'
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "inspect" -d 'Show the node\'s clients, sessions, subscriptions, one client, or the cluster\'s route table'
 complete -c comqttctl -n "__fish_comqttctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand members" -s s -l server -d 'gRPC address of a cluster node' -r
@@ -71,6 +72,14 @@ complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l tls-ca -d 
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -l json -d 'Print the node\'s JSON reply instead of a table'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand leave" -s h -l help -d 'Print help'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand reload" -s s -l server -d 'gRPC address of a cluster node' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand reload" -l secret -d 'The cluster secret, when the cluster has one (cluster.secret)' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand reload" -l tls-cert -d 'With cluster TLS: comqttctl\'s certificate (PEM), signed by the cluster\'s CA' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand reload" -l tls-key -d 'With cluster TLS: the key of --tls-cert' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand reload" -l tls-ca -d 'With cluster TLS: the cluster\'s CA (PEM), which the node\'s certificate must be signed by' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand reload" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand reload" -l json -d 'Print the node\'s JSON reply instead of a table'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -s s -l server -d 'gRPC address of a cluster node' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l secret -d 'The cluster secret, when the cluster has one (cluster.secret)' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l tls-cert -d 'With cluster TLS: comqttctl\'s certificate (PEM), signed by the cluster\'s CA' -r
@@ -79,9 +88,10 @@ complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l tls-ca -
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l tls-server-name -d 'With cluster TLS: the name the node\'s certificate carries, when it is not the address\'s host' -r
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -l json -d 'Print the node\'s JSON reply instead of a table'
 complete -c comqttctl -n "__fish_comqttctl_using_subcommand inspect" -s h -l help -d 'Print help'
-complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave inspect help" -f -a "members" -d 'List the members: name, status, raft role, leader, addresses'
-complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave inspect help" -f -a "raft" -d 'Raft as the node sees it: state, leader, term, log, voters, routes, forwarding counters'
-complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave inspect help" -f -a "join" -d 'Make the node gossip to other nodes (host:port of their gossip port): joins two groups of nodes, or adds a node whose seeds were wrong'
-complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave inspect help" -f -a "leave" -d 'A node leaves the cluster (the raft leader removes it and drops its routes); it then serves its own clients alone until restarted. Default: the node asked'
-complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave inspect help" -f -a "inspect" -d 'Show the node\'s clients, sessions, subscriptions, one client, or the cluster\'s route table'
-complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave inspect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave reload inspect help" -f -a "members" -d 'List the members: name, status, raft role, leader, addresses'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave reload inspect help" -f -a "raft" -d 'Raft as the node sees it: state, leader, term, log, voters, routes, forwarding counters'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave reload inspect help" -f -a "join" -d 'Make the node gossip to other nodes (host:port of their gossip port): joins two groups of nodes, or adds a node whose seeds were wrong'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave reload inspect help" -f -a "leave" -d 'A node leaves the cluster (the raft leader removes it and drops its routes); it then serves its own clients alone until restarted. Default: the node asked'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave reload inspect help" -f -a "reload" -d 'Re-read the configuration file and apply what can change live (auth and ACL files, limits, watermarks, log, $SYS interval, bridge rules) on every alive node, or on the one named; each node reads its own file. Prints, per node, the keys applied and those that need a restart'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave reload inspect help" -f -a "inspect" -d 'Show the node\'s clients, sessions, subscriptions, one client, or the cluster\'s route table'
+complete -c comqttctl -n "__fish_comqttctl_using_subcommand help; and not __fish_seen_subcommand_from members raft join leave reload inspect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

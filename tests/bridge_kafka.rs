@@ -318,6 +318,67 @@ async fn rules_let_through_only_matching_publish_topics_and_subscription_filters
 }
 
 #[tokio::test]
+async fn a_reload_applies_new_rules_and_names_kafka_options_as_needing_a_restart() {
+    let tansu = Tansu::start();
+    tansu.create_topic("comqtt");
+    let dir = TempDir::new("bridge-reload");
+    let path = bridge_file(
+        &dir,
+        &tansu.bootstrap(),
+        &["async: true"],
+        "rules:\n  topics: [rr/a]\n",
+    );
+    let (broker, http) = BrokerProcess::start_with_http(&[
+        "--bridge-way",
+        "1",
+        "--bridge-path",
+        &path,
+        "--http-token",
+        "t",
+    ]);
+    let reader = EventReader::new(&tansu.bootstrap(), "comqtt");
+    let publish = |topic: &str| {
+        mosquitto_pub(
+            &broker,
+            &["-V", "mqttv5", "-i", "rr-pub", "-t", topic, "-m", topic],
+        )
+    };
+    publish("rr/b");
+    publish("rr/a");
+    let mut records = reader.read_until(KAFKA_WAIT, |r| {
+        r.iter().any(|r| r.value["topics"] == json!(["rr/a"]))
+    });
+
+    bridge_file(
+        &dir,
+        &tansu.bootstrap(),
+        &["async: true", "write-timeout: 7"],
+        "rules:\n  topics: [rr/b]\n",
+    );
+    let r = common::http::authorized(&http, "POST", "/api/v1/reload", Some("t"), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["applied"], json!([format!("{path}: rules.topics")]), "{report}");
+    assert_eq!(
+        report["restart_needed"],
+        json!([format!("{path}: kafka-options.write-timeout")]),
+        "{report}"
+    );
+    publish("rr/a");
+    publish("rr/b");
+    records.extend(reader.read_until(KAFKA_WAIT, |r| {
+        r.iter().any(|r| r.value["topics"] == json!(["rr/b"]))
+    }));
+    records.extend(reader.read_for(Duration::from_secs(1)));
+    let published: Vec<&Value> = records
+        .iter()
+        .filter(|r| r.value["action"] == "publish")
+        .map(|r| &r.value["topics"][0])
+        .collect();
+    assert_eq!(published, [&json!("rr/a"), &json!("rr/b")]);
+}
+
+#[tokio::test]
 async fn broker_serves_mqtt_while_kafka_is_down_at_startup_and_bridges_once_it_is_up() {
     let kafka_port = free_port();
     let brokers = format!("127.0.0.1:{kafka_port}");

@@ -42,6 +42,9 @@ enum Command {
     /// Validate or print configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage the web dashboard's users file.
+    #[command(subcommand)]
+    Dashboard(DashboardCommand),
     /// Write shell completions and the man page under DIR (used by scripts/gen-docs).
     #[command(hide = true)]
     GenerateDocs {
@@ -59,6 +62,25 @@ enum ConfigCommand {
     },
     /// Print the full default configuration as YAML.
     Default,
+}
+
+#[derive(Subcommand, Debug)]
+enum DashboardCommand {
+    /// Add a user to the dashboard's users file (bcrypt hash); the password is read from the first line of standard input, or COMQTT_DASHBOARD_PASSWORD.
+    AddUser {
+        /// The user name.
+        username: String,
+        /// admin (may act: kick, ban, delete, publish) or viewer (looks only).
+        #[arg(long, default_value = "admin", value_parser = ["admin", "viewer"])]
+        role: String,
+        /// The users file (dashboard.users-file).
+        #[arg(
+            long = "users-file",
+            value_name = "FILE",
+            default_value = "./config/dashboard-users.json"
+        )]
+        users_file: PathBuf,
+    },
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -247,6 +269,30 @@ fn run() -> Result<()> {
                 .with_context(|| format!("writing docs under {}", dir.display()))?;
             return comqtt::cli::generate_docs(comqtt::top::TopArgs::command(), &dir)
                 .with_context(|| format!("writing docs under {}", dir.display()));
+        }
+        Some(Command::Dashboard(DashboardCommand::AddUser {
+            username,
+            role,
+            users_file,
+        })) => {
+            let password = match std::env::var("COMQTT_DASHBOARD_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let users = comqtt::http::dashboard::users::Users::load(&users_file)?;
+            users.add(
+                &username,
+                &password,
+                comqtt::http::dashboard::users::Role::of(&role),
+            )?;
+            println!("{}: added {username} ({role})", users_file.display());
+            return Ok(());
         }
         Some(Command::Config(ConfigCommand::Check { file })) => {
             if KafkaBridgeConfig::is_bridge_file(&file) {
@@ -673,6 +719,26 @@ async fn serve(
     } else {
         None
     };
+    let dashboard = if config.dashboard_enable && !config.mqtt.http.is_empty() {
+        let d = &config.dashboard;
+        let (dashboard, random_key) =
+            http::dashboard::Dashboard::open(&d.users_file, &d.secret_file)
+                .context("setting up the dashboard (dashboard: users-file, secret-file)")?;
+        if dashboard.users.is_empty() {
+            tracing::warn!(
+                users_file = %d.users_file,
+                "dashboard: no users, so nobody can log in; add one with `comqtt dashboard add-user NAME --users-file FILE`"
+            );
+        }
+        if random_key {
+            tracing::info!(
+                "dashboard: no secret-file, sessions are signed with a key made at startup (they end with the process)"
+            );
+        }
+        Some(Arc::new(dashboard))
+    } else {
+        None
+    };
     let reloader = Arc::new(comqtt::reload::Reloader::new(
         source,
         config.clone(),
@@ -710,6 +776,7 @@ async fn serve(
                 pprof: config.pprof_enable,
                 admission: admission.clone(),
                 reloader: Some(reloader.clone()),
+                dashboard: dashboard.clone(),
             };
             let serving = http::serve(
                 listener,

@@ -19,6 +19,9 @@ _comqtt() {
             comqtt,config)
                 cmd="comqtt__subcmd__config"
                 ;;
+            comqtt,dashboard)
+                cmd="comqtt__subcmd__dashboard"
+                ;;
             comqtt,generate-docs)
                 cmd="comqtt__subcmd__generate__subcmd__docs"
                 ;;
@@ -46,8 +49,23 @@ _comqtt() {
             comqtt__subcmd__config__subcmd__help,help)
                 cmd="comqtt__subcmd__config__subcmd__help__subcmd__help"
                 ;;
+            comqtt__subcmd__dashboard,add-user)
+                cmd="comqtt__subcmd__dashboard__subcmd__add__subcmd__user"
+                ;;
+            comqtt__subcmd__dashboard,help)
+                cmd="comqtt__subcmd__dashboard__subcmd__help"
+                ;;
+            comqtt__subcmd__dashboard__subcmd__help,add-user)
+                cmd="comqtt__subcmd__dashboard__subcmd__help__subcmd__add__subcmd__user"
+                ;;
+            comqtt__subcmd__dashboard__subcmd__help,help)
+                cmd="comqtt__subcmd__dashboard__subcmd__help__subcmd__help"
+                ;;
             comqtt__subcmd__help,config)
                 cmd="comqtt__subcmd__help__subcmd__config"
+                ;;
+            comqtt__subcmd__help,dashboard)
+                cmd="comqtt__subcmd__help__subcmd__dashboard"
                 ;;
             comqtt__subcmd__help,generate-docs)
                 cmd="comqtt__subcmd__help__subcmd__generate__subcmd__docs"
@@ -64,6 +82,9 @@ _comqtt() {
             comqtt__subcmd__help__subcmd__config,default)
                 cmd="comqtt__subcmd__help__subcmd__config__subcmd__default"
                 ;;
+            comqtt__subcmd__help__subcmd__dashboard,add-user)
+                cmd="comqtt__subcmd__help__subcmd__dashboard__subcmd__add__subcmd__user"
+                ;;
             *)
                 ;;
         esac
@@ -71,7 +92,7 @@ _comqtt() {
 
     case "${cmd}" in
         comqtt)
-            opts="-h -V --conf --tcp --ws --http --listen-backlog --http-token --quic --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config generate-docs help"
+            opts="-h -V --conf --tcp --ws --http --listen-backlog --http-token --quic --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config dashboard generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -358,6 +379,84 @@ _comqtt() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        comqtt__subcmd__dashboard)
+            opts="-h --help add-user help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        comqtt__subcmd__dashboard__subcmd__add__subcmd__user)
+            opts="-h --role --users-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --role)
+                    COMPREPLY=($(compgen -W "admin viewer" -- "${cur}"))
+                    return 0
+                    ;;
+                --users-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        comqtt__subcmd__dashboard__subcmd__help)
+            opts="add-user help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        comqtt__subcmd__dashboard__subcmd__help__subcmd__add__subcmd__user)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        comqtt__subcmd__dashboard__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         comqtt__subcmd__generate__subcmd__docs)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -373,7 +472,7 @@ _comqtt() {
             return 0
             ;;
         comqtt__subcmd__help)
-            opts="serve config generate-docs help"
+            opts="serve config dashboard generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -415,6 +514,34 @@ _comqtt() {
             return 0
             ;;
         comqtt__subcmd__help__subcmd__config__subcmd__default)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        comqtt__subcmd__help__subcmd__dashboard)
+            opts="add-user"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        comqtt__subcmd__help__subcmd__dashboard__subcmd__add__subcmd__user)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -287,7 +287,7 @@ mod tests {
         a.cluster.members = vec!["x:1".into()];
         let keys = changed_keys(
             &serde_json::to_value(&a).unwrap(),
-            &serde_json::to_value(&Config::default()).unwrap(),
+            &serde_json::to_value(Config::default()).unwrap(),
         );
         assert_eq!(keys, ["cluster.members"]);
     }

@@ -358,7 +358,11 @@ async fn a_reload_applies_new_rules_and_names_kafka_options_as_needing_a_restart
     let r = common::http::authorized(&http, "POST", "/api/v1/reload", Some("t"), None).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let report = r.json();
-    assert_eq!(report["applied"], json!([format!("{path}: rules.topics")]), "{report}");
+    assert_eq!(
+        report["applied"],
+        json!([format!("{path}: rules.topics")]),
+        "{report}"
+    );
     assert_eq!(
         report["restart_needed"],
         json!([format!("{path}: kafka-options.write-timeout")]),

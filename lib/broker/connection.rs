@@ -128,16 +128,32 @@ where
 
 /// Serves one client on `stream` until it disconnects, breaks the protocol, is taken over,
 /// or the broker shuts down. `listener` names the transport it came in on ("tcp", "ws", ...).
-pub async fn serve<S>(
+pub fn serve<S>(
     broker: Arc<Broker>,
     stream: S,
+    peer: String,
+    listener: &'static str,
+    shutdown: Shutdown,
+) -> impl Future<Output = ()> + Send
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    // Split before the future is made: the stream itself then takes no room in every idle
+    // connection's task state, only its two halves do.
+    let (reader, writer) = tokio::io::split(stream);
+    serve_halves(broker, reader, writer, peer, listener, shutdown)
+}
+
+async fn serve_halves<S>(
+    broker: Arc<Broker>,
+    mut reader: tokio::io::ReadHalf<S>,
+    mut writer: tokio::io::WriteHalf<S>,
     peer: String,
     listener: &'static str,
     mut shutdown: Shutdown,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut rbuf = BytesMut::new();
     let max_packet = broker.capabilities.packet_size_limit();
     let first = tokio::select! {

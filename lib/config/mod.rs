@@ -121,7 +121,8 @@ pub struct Config {
     /// CPU profiles and the allocator's summary on the HTTP API's port, under `/debug/pprof/`
     /// (the original serves Go's pprof on `:6060`); see [`crate::http::pprof`].
     pub pprof_enable: bool,
-    /// The original's web dashboard (not in this build: warned about).
+    /// The web dashboard on the HTTP API's port under `/dashboard/` (the original's default:
+    /// on; nobody can log in until the users file has a user).
     pub dashboard_enable: bool,
     /// The dashboard's files.
     pub dashboard: DashboardConfig,
@@ -250,12 +251,24 @@ impl Default for Compatibilities {
     }
 }
 
-/// The original's `dashboard:` block.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// The original's `dashboard:` block (see [`crate::http::dashboard`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DashboardConfig {
+    /// The key session cookies are signed with (16 bytes or more); empty: a random key made
+    /// at startup (sessions end with the process).
     pub secret_file: String,
+    /// The users, in the original's JSON (`comqtt dashboard add-user` writes it).
     pub users_file: String,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            secret_file: String::new(),
+            users_file: "./config/dashboard-users.json".into(),
+        }
+    }
 }
 
 /// The `auth:` block of the original (see [`crate::auth`]).
@@ -362,7 +375,7 @@ impl Default for Config {
             bridge_way: 0,
             bridge_path: String::new(),
             pprof_enable: false,
-            dashboard_enable: false,
+            dashboard_enable: true,
             dashboard: DashboardConfig::default(),
             auth: AuthConfig::default(),
             cluster: ClusterConfig::default(),
@@ -740,8 +753,8 @@ impl Config {
             "pprof-enable: profiles are served on the HTTP API's port, and mqtt.http is empty (no HTTP API)",
         );
         note(
-            self.dashboard_enable,
-            "dashboard-enable: the original's web dashboard is not part of comqtt; use the HTTP API or comqtt-top",
+            self.dashboard_enable && self.mqtt.http.is_empty(),
+            "dashboard-enable: the dashboard is served on the HTTP API's port, and mqtt.http is empty (no HTTP API)",
         );
         note(
             self.mqtt.tls.zero_rtt && self.mqtt.quic.is_empty(),
@@ -836,11 +849,7 @@ mod tests {
             (1, ":2000", 1024)
         );
         let warnings = c.warnings().join("\n");
-        for key in [
-            "dashboard-enable",
-            "client-write-buffer-size",
-            "client-read-buffer-size",
-        ] {
+        for key in ["client-write-buffer-size", "client-read-buffer-size"] {
             assert!(warnings.contains(key), "no warning for {key}: {warnings}");
         }
         assert!(

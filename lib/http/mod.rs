@@ -14,17 +14,19 @@
 //! | [`reload`] | `POST /api/v1/reload` (re-read the configuration; token needed) |
 //! | [`metrics`] | `GET /metrics` (Prometheus text format 0.0.4) |
 //! | [`health`] | `GET /healthz`, `/readyz` |
+//! | [`dashboard`] | the web dashboard under `/dashboard/` (with `dashboard-enable`) |
 //! | [`pprof`] | `GET /debug/pprof/profile`, `/debug/pprof/heap` (with `pprof-enable`; token needed) |
 //! | [`error`], [`extract`] | the JSON error type and the extractors that produce it |
 //!
 //! Reads are open, except the profiling routes under `/debug/`. Every other method (POST,
 //! DELETE, ...) and those need `Authorization: Bearer <token>` with the configured token (401
-//! otherwise); with no token configured such requests are refused with 403, so a fresh node
+//! otherwise), or — not for profiles — a dashboard admin's session with its CSRF header; with no token configured such requests are refused with 403, so a fresh node
 //! cannot be driven (or profiled) by anyone who reaches the port.
 
 pub mod blacklist;
 pub mod clients;
 pub mod cluster;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -75,6 +77,8 @@ pub struct Settings {
     pub admission: Arc<crate::listener::admission::Shared>,
     /// Reloads the configuration (`POST /api/v1/reload`); `None`: the route answers 404.
     pub reloader: Option<Arc<crate::reload::Reloader>>,
+    /// The web dashboard under `/dashboard/` (`dashboard-enable`).
+    pub dashboard: Option<Arc<dashboard::Dashboard>>,
 }
 
 /// Never prints the token.
@@ -108,6 +112,20 @@ pub type ApiState = Arc<Api>;
 pub fn router(api: ApiState) -> Router {
     let v1 = "/api/v1/mqtt";
     let mut router = Router::new();
+    if api.settings.dashboard.is_some() {
+        router = router
+            .route("/dashboard", get(dashboard::redirect))
+            .route("/dashboard/", get(dashboard::index))
+            .route("/dashboard/app.js", get(dashboard::script))
+            .route("/dashboard/app.css", get(dashboard::style))
+            .route("/dashboard/login", post(dashboard::login))
+            .route("/dashboard/logout", post(dashboard::logout))
+            .route("/dashboard/me", get(dashboard::me))
+            .route(
+                "/dashboard/profile/password",
+                post(dashboard::change_password),
+            );
+    }
     if api.settings.pprof {
         router = router
             .route("/debug/pprof/profile", get(pprof::profile))
@@ -203,6 +221,22 @@ async fn require_token(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     ) && !request.uri().path().starts_with("/debug/")
+    {
+        return Ok(next.run(request).await);
+    }
+    let path = request.uri().path();
+    if path.starts_with("/dashboard/") {
+        // The dashboard's own routes check its session themselves.
+        return Ok(next.run(request).await);
+    }
+    // A dashboard admin's session (with its CSRF header) stands for the token, except for
+    // profiles.
+    if !path.starts_with("/debug/")
+        && api
+            .settings
+            .dashboard
+            .as_ref()
+            .is_some_and(|d| d.authorizes(request.headers()))
     {
         return Ok(next.run(request).await);
     }

@@ -224,6 +224,10 @@ async fn http_reload_reports_what_it_applied_and_what_needs_a_restart() {
     );
     assert!(
         !burst_survives(&mut bob, 50).await,
+        "bob on c1 is over the new rate"
+    );
+    assert!(
+        !burst_survives(&mut bob, 50).await,
         "bob is over the new rate"
     );
 
@@ -347,12 +351,14 @@ async fn comqttctl_reload_applies_on_every_node_of_a_cluster() {
     cluster.wait_voters(2).await;
     let on_c1 = cluster.nodes[1].addr();
     let mut alice = login(&on_c1, Protocol::V5, "alice-1", "alice", "pw").await;
+    let mut bob = login(&on_c1, Protocol::V5, "bob-1", "bob", "pw").await;
     assert_eq!(
         puback(&mut alice, "open/1", 1).await,
         ReasonCode::NO_MATCHING_SUBSCRIBERS
     );
+    assert!(burst_survives(&mut bob, 50).await, "no rate limit yet");
 
-    setup.rewrite(RULES_CLOSED, NO_LIMITS, "");
+    setup.rewrite(RULES_CLOSED, RATE_LIMIT, "");
     // Asked of node 0, done by both.
     let report = cluster.ctl_json(0, &["reload"]);
     let nodes = report["nodes"].as_array().expect("nodes");

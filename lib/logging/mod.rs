@@ -481,6 +481,56 @@ mod tests {
     }
 
     #[test]
+    fn apply_changes_the_level_and_the_outputs_in_place() {
+        let dir = temp_dir("apply");
+        let first = LogConfig {
+            level: 8,
+            ..files_in(&dir)
+        };
+        let (subscriber, guard) = subscriber(&first).unwrap();
+        let other = dir.join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("before: hidden");
+            guard
+                .apply(&LogConfig {
+                    level: 0,
+                    ..first.clone()
+                })
+                .unwrap();
+            tracing::info!("level lowered: shown");
+            guard
+                .apply(&LogConfig {
+                    level: 0,
+                    ..files_in(&other)
+                })
+                .unwrap();
+            tracing::info!("moved: in the other file");
+            let bad = LogConfig {
+                error_file: dir.join("co-err.log").join("x").display().to_string(),
+                ..files_in(&other)
+            };
+            assert!(guard.apply(&bad).is_err(), "an unopenable file is refused");
+            tracing::info!("still in the other file");
+        });
+        drop(guard);
+        let first_text = read(&dir, "comqtt.log");
+        assert!(!first_text.contains("before: hidden"), "{first_text}");
+        assert!(first_text.contains("level lowered: shown"), "{first_text}");
+        assert!(!first_text.contains("moved"), "{first_text}");
+        let other_text = read(&other, "comqtt.log");
+        assert!(
+            other_text.contains("moved: in the other file"),
+            "{other_text}"
+        );
+        assert!(
+            other_text.contains("still in the other file"),
+            "{other_text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn flag_levels_follow_the_original_readme() {
         assert_eq!(
             (0..=7).map(level_of_flag).collect::<Vec<_>>(),

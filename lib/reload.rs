@@ -234,9 +234,14 @@ impl Reloader {
         self.broker.tunables.set_sys_interval(Duration::from_secs(
             new.mqtt.options.sys_topic_resend_interval,
         ));
-        if let (Some(bridge), Some(file), Some(started)) =
-            (&self.bridge, &bridge_file, running.1.as_mut())
-        {
+        // A bridge file moved (`bridge-path`, reported above) is read only at the restart.
+        let same_bridge_file = running.0.bridge_path == new.bridge_path;
+        if let (Some(bridge), Some(file), Some(started), true) = (
+            &self.bridge,
+            &bridge_file,
+            running.1.as_mut(),
+            same_bridge_file,
+        ) {
             let old = serde_json::to_value(&*started).unwrap_or(Value::Null);
             let now = serde_json::to_value(file).unwrap_or(Value::Null);
             for key in changed_keys(&old, &now) {

@@ -18,7 +18,7 @@ use super::retained::RetainedStore;
 use super::session::InflightMessage;
 use super::session::{Outbox, Queued, SessionState, SessionSubscription};
 use super::sessions::Sessions;
-use super::sessions::{NEVER_EXPIRES, PendingWill};
+use super::sessions::{Kick, NEVER_EXPIRES, PendingWill};
 use super::stats::Stats;
 use super::subscriptions::{Matches, Subscriber, SubscriptionTree};
 use super::wills::WillQueue;
@@ -183,36 +183,77 @@ impl Broker {
     }
 
     /// Decides every connected client again under the authenticator in force (after a
-    /// reload): each gets its new ACL from its next turn on, and a client the blacklist now
-    /// bans is disconnected with 0x98 Administrative action. Returns how many clients were decided again.
+    /// reload), 32 at a time (a datasource answers each over the network): each gets its new
+    /// ACL from its next turn on, and a client the blacklist now bans is disconnected with
+    /// 0x98 Administrative action. Returns how many clients were decided again.
     pub async fn reassess(&self) -> usize {
+        use futures_util::StreamExt;
         let authenticator = self.authenticator();
         let online = self.sessions.online();
-        for (info, connection, kick) in &online {
-            let verdict = match &authenticator {
-                None => Reassessed::Acl(None),
-                Some(a) => {
-                    let credentials = crate::auth::Credentials {
-                        client_id: &info.client_id,
-                        username: info.username.as_deref(),
-                        password: None,
-                        remote: &info.remote,
-                    };
-                    match a.reassess(&credentials).await {
-                        Ok(acl) => Reassessed::Acl(acl.map(Box::new)),
-                        Err(crate::auth::Refusal::Unavailable) => {
-                            // The datasource did not answer: the client keeps the ACL it has.
-                            tracing::warn!(client_id = %info.client_id, "reload: the auth datasource did not answer; the client keeps its ACL");
-                            continue;
-                        }
-                        Err(refusal) => Reassessed::Refused(refusal),
-                    }
+        let n = online.len();
+        futures_util::stream::iter(online)
+            .for_each_concurrent(32, |(info, connection, kick)| {
+                let authenticator = authenticator.clone();
+                async move {
+                    self.reassess_one(authenticator, &info, connection, &kick)
+                        .await;
                 }
+            })
+            .await;
+        n
+    }
+
+    /// Decides one connected client again (a CONNECT that was decided under the authenticator
+    /// a reload replaced, and opened its session after the reload listed the clients).
+    pub async fn reassess_client(&self, info: &ClientInfo, connection: u64, kick: &Kick) {
+        let authenticator = self.authenticator();
+        self.reassess_one(authenticator, info, connection, kick)
+            .await;
+    }
+
+    /// Decides one client under `authenticator`. The decision is kept only while that
+    /// authenticator is still the one in force (a later reload's decision is never replaced
+    /// by an older one) and the connection still serves the client (nothing is kept for a
+    /// connection that ended).
+    async fn reassess_one(
+        &self,
+        authenticator: Option<Arc<crate::auth::Authenticator>>,
+        info: &ClientInfo,
+        connection: u64,
+        kick: &Kick,
+    ) {
+        let verdict = match authenticator.as_deref() {
+            None => Reassessed::Acl(None),
+            Some(a) => {
+                let credentials = crate::auth::Credentials {
+                    client_id: &info.client_id,
+                    username: info.username.as_deref(),
+                    password: None,
+                    remote: &info.remote,
+                };
+                match a.reassess(&credentials).await {
+                    Ok(acl) => Reassessed::Acl(acl.map(Box::new)),
+                    Err(crate::auth::Refusal::Unavailable) => {
+                        // The datasource did not answer: the client keeps the ACL it has.
+                        tracing::warn!(client_id = %info.client_id, "reload: the auth datasource did not answer; the client keeps its ACL");
+                        return;
+                    }
+                    Err(refusal) => Reassessed::Refused(refusal),
+                }
+            }
+        };
+        self.sessions.if_served_by(&info.client_id, connection, || {
+            let current = self.authenticator.read();
+            let in_force = match (current.as_ref(), authenticator.as_ref()) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
             };
-            self.reassessed.lock().insert(*connection, verdict);
-            kick.update(super::sessions::Kick::ACL);
-        }
-        online.len()
+            if in_force {
+                self.reassessed.lock().insert(connection, verdict);
+                kick.update(Kick::ACL);
+            }
+        });
     }
 
     /// What a reload decided for connection `connection`, once.

@@ -1134,11 +1134,15 @@ impl Link {
                 "the broker is overloaded (mqtt.options.overload)",
             );
         }
+        // The authenticator that decided this CONNECT (compared again once the session is
+        // open, see below).
+        let mut decided_by = None;
         let acl = loop {
             let authenticator = broker.authenticator();
             let Some(authenticator) = &authenticator else {
                 break None;
             };
+            decided_by = Some(authenticator.clone());
             let credentials = Credentials {
                 client_id: &client_id,
                 username: connect.username.as_deref(),
@@ -1286,7 +1290,7 @@ impl Link {
                 &client_id,
                 connect.clean_start,
                 connection,
-                kick,
+                kick.clone(),
                 caps.maximum_client_writes_pending,
                 info.clone(),
             )
@@ -1302,6 +1306,18 @@ impl Link {
                 );
             }
         };
+        let now_deciding = broker.authenticator();
+        let same = match (&decided_by, &now_deciding) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if !same {
+            // A reload replaced the authenticator after this CONNECT was decided and may have
+            // listed the connected clients before this one was among them.
+            let (broker, info, kick) = (broker.clone(), info.clone(), kick.clone());
+            tokio::spawn(async move { broker.reassess_client(&info, connection, &kick).await });
+        }
         if let Some((old, old_outbox)) = &opened.discarded {
             broker.end_session(old, old_outbox);
         }
@@ -1322,6 +1338,7 @@ impl Link {
             ) {
                 broker.end_session(&state, &opened.outbox);
             }
+            broker.forget_reassessed(connection);
             return refuse(
                 ReasonCode::SERVER_BUSY,
                 ReasonCode::V3_SERVER_UNAVAILABLE,
@@ -2531,7 +2548,6 @@ impl Link {
             self.queue_remaining_retained();
         }
         let broker = self.broker.clone();
-        broker.forget_reassessed(self.connection);
         let max_expiry = broker.capabilities.maximum_message_expiry_interval;
         let mut now_will = None;
         let mut pending = None;
@@ -2574,6 +2590,9 @@ impl Link {
             pending,
             broker.capabilities.maximum_queued_messages,
         );
+        // No longer this session's connection: a reload's decision can no longer be kept
+        // for it (see `Broker::reassess`), so one kept before goes now.
+        broker.forget_reassessed(self.connection);
         if let Closed::Ended(state) = closed {
             // The registry recorded the end in the store; the router forgets the subscriptions.
             broker.end_session(&state, &self.outbox);

@@ -630,6 +630,19 @@ impl Sessions {
             .collect()
     }
 
+    /// Runs `f` under the registry's lock if connection `connection` still serves
+    /// `client_id`'s session (a connection that ended or was refused is no longer there).
+    pub fn if_served_by(&self, client_id: &str, connection: u64, f: impl FnOnce()) {
+        let map = self.map.lock();
+        if map
+            .get(client_id)
+            .and_then(|e| e.owner.as_ref())
+            .is_some_and(|o| o.connection == connection)
+        {
+            f();
+        }
+    }
+
     /// Tells every connection that settings it copied changed (see [`Kick::update`]).
     pub fn update_all(&self, what: u8) {
         for entry in self.map.lock().values() {

@@ -112,6 +112,16 @@ pub struct LogGuard {
     outputs: reload::Handle<Outputs, Base>,
     /// The configuration in force and its writers.
     current: Mutex<(LogConfig, Writers)>,
+    /// Threads flushing the writers a reload replaced (joined at the end).
+    closing: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        for closing in self.closing.get_mut().drain(..) {
+            let _ = closing.join();
+        }
+    }
 }
 
 impl LogGuard {
@@ -130,8 +140,15 @@ impl LogGuard {
             self.outputs
                 .reload(outputs)
                 .map_err(|e| LogError::Reload(e.to_string()))?;
-            // The old writers flush as they drop.
-            current.1 = writers;
+            // The old writers flush as they drop (and wait for a gzip of a rotated file):
+            // on a thread of their own, not on the caller's (an async worker).
+            let old = std::mem::replace(&mut current.1, writers);
+            if let Ok(closing) = std::thread::Builder::new()
+                .name("comqtt-log-close".into())
+                .spawn(move || drop(old))
+            {
+                self.closing.lock().push(closing);
+            }
         }
         self.filter
             .reload(filter_of(config))
@@ -145,6 +162,9 @@ impl LogGuard {
     /// Writes out the lines still queued and stops the writers (at exit: other holders of
     /// the guard may outlive the call). Later lines are dropped.
     pub fn finish(&self) {
+        for closing in self.closing.lock().drain(..) {
+            let _ = closing.join();
+        }
         let mut current = self.current.lock();
         let _ = self.outputs.reload(Vec::new());
         current.1 = Writers {
@@ -301,6 +321,7 @@ pub fn subscriber(
             filter: filter_handle,
             outputs: outputs_handle,
             current: Mutex::new((config.clone(), writers)),
+            closing: Mutex::default(),
         },
     ))
 }

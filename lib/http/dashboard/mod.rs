@@ -48,6 +48,9 @@ pub struct Dashboard {
     /// Who may log in.
     pub users: Users,
     signer: Signer,
+    /// Password checks (bcrypt, tens of milliseconds of CPU each) run two at a time at most,
+    /// so a flood of logins cannot take the broker's CPU.
+    checks: tokio::sync::Semaphore,
 }
 
 /// A logged-in request.
@@ -72,7 +75,14 @@ impl Dashboard {
     pub fn open(users_file: &str, secret_file: &str) -> Result<(Dashboard, bool), DashboardError> {
         let users = Users::load(std::path::Path::new(users_file))?;
         let (signer, random_key) = Signer::new(secret_file)?;
-        Ok((Dashboard { users, signer }, random_key))
+        Ok((
+            Dashboard {
+                users,
+                signer,
+                checks: tokio::sync::Semaphore::new(2),
+            },
+            random_key,
+        ))
     }
 
     /// The valid session of a request, if any: signed here, not expired or logged out, and
@@ -192,6 +202,7 @@ pub async fn login(
     let d = dashboard(&api)?.clone();
     let name = body.username.clone();
     let checked = {
+        let _turn = d.checks.acquire().await;
         let d = d.clone();
         tokio::task::spawn_blocking(move || d.users.login(&body.username, &body.password))
             .await
@@ -284,6 +295,7 @@ pub async fn change_password(
     }
     let username = s.user.username.clone();
     let changed = {
+        let _turn = d.checks.acquire().await;
         let d = d.clone();
         tokio::task::spawn_blocking(move || {
             d.users.change_password(&username, &body.current, &body.new)

@@ -116,6 +116,8 @@ pub enum LoginError {
 pub struct Users {
     path: PathBuf,
     users: Mutex<Vec<UserRecord>>,
+    /// Held across a whole save (merge, write, rename): saves never interleave.
+    saving: Mutex<()>,
 }
 
 /// Now, Unix seconds.
@@ -145,6 +147,7 @@ impl Users {
         Ok(Users {
             path: path.to_path_buf(),
             users: Mutex::new(users),
+            saving: Mutex::new(()),
         })
     }
 
@@ -163,19 +166,36 @@ impl Users {
         &self.path
     }
 
-    fn save(&self, users: &[UserRecord]) -> Result<(), UsersError> {
+    /// Writes the users out: a temporary file renamed over the file, one save at a time,
+    /// from the list as it is when the save starts. Users the file has and this list does not
+    /// (added by `comqtt dashboard add-user` while the node runs) are taken in first.
+    fn save(&self) -> Result<(), UsersError> {
+        let _saving = self.saving.lock();
         let io = |source| UsersError::Io {
             path: self.path.clone(),
             source,
         };
-        let text = serde_json::to_string_pretty(users).map_err(|e| UsersError::Format {
+        if let Ok(text) = std::fs::read_to_string(&self.path)
+            && let Ok(on_disk) = serde_json::from_str::<Vec<UserRecord>>(&text)
+        {
+            let mut users = self.users.lock();
+            for u in on_disk {
+                if !users.iter().any(|known| known.username == u.username) {
+                    users.push(u);
+                }
+            }
+        }
+        let snapshot = self.users.lock().clone();
+        let text = serde_json::to_string_pretty(&snapshot).map_err(|e| UsersError::Format {
             path: self.path.clone(),
             message: e.to_string(),
         })?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let tmp = self.path.with_extension("json.tmp");
+        let tmp = self
+            .path
+            .with_extension(format!("json.{}.tmp", std::process::id()));
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, &self.path).map_err(io)
     }
@@ -189,47 +209,69 @@ impl Users {
             .cloned()
     }
 
-    /// Checks a login (bcrypt: call off the async threads). A wrong password counts towards
-    /// the lockout; a right one clears the count. A locked user is refused either way.
-    pub fn login(&self, username: &str, password: &str) -> Result<UserRecord, LoginError> {
-        let Some(user) = self.get(username) else {
-            // The same work as a real check, so timing does not tell who exists.
-            let _ = bcrypt::verify(password, dummy_hash());
-            return Err(LoginError::Wrong);
-        };
+    /// Counts a password attempt of `username` before it is checked (so concurrent guesses
+    /// cannot pass the lockout together): `Err` while locked, and the attempt that reaches
+    /// the limit locks.
+    fn reserve_attempt(&self, username: &str) -> Result<(), LoginError> {
         let t = now();
-        if user.locked_until > t {
-            return Err(LoginError::Locked(user.locked_until));
-        }
-        let right = bcrypt::verify(password, &user.hash).unwrap_or(false);
         let mut users = self.users.lock();
         let Some(stored) = users.iter_mut().find(|u| u.username == username) else {
             return Err(LoginError::Wrong);
         };
-        let outcome = if right {
+        if stored.locked_until > t {
+            return Err(LoginError::Locked(stored.locked_until));
+        }
+        stored.failed_attempts += 1;
+        if stored.failed_attempts >= LOCKOUT_AFTER {
+            // Locked from now on unless this very attempt proves right (see `settle`).
+            stored.locked_until = t + LOCKOUT_SECONDS;
+        }
+        Ok(())
+    }
+
+    /// Records the outcome of a reserved attempt: a right password clears the count (and the
+    /// lock its own attempt set, but no lock of other attempts' making).
+    fn settle(&self, username: &str, right: bool) -> Result<(), LoginError> {
+        let mut users = self.users.lock();
+        let Some(stored) = users.iter_mut().find(|u| u.username == username) else {
+            return Err(LoginError::Wrong);
+        };
+        let outcome = if right && stored.failed_attempts <= LOCKOUT_AFTER {
             stored.failed_attempts = 0;
             stored.locked_until = 0;
-            Ok(stored.clone())
-        } else {
-            stored.failed_attempts += 1;
+            Ok(())
+        } else if stored.locked_until > now() {
             if stored.failed_attempts >= LOCKOUT_AFTER {
-                stored.failed_attempts = 0;
-                stored.locked_until = t + LOCKOUT_SECONDS;
                 tracing::warn!(
                     user = username,
-                    "dashboard: user locked out after repeated failed logins"
+                    "dashboard: user locked out after repeated failed password attempts"
                 );
-                Err(LoginError::Locked(stored.locked_until))
-            } else {
-                Err(LoginError::Wrong)
+                stored.failed_attempts = 0;
             }
+            Err(LoginError::Locked(stored.locked_until))
+        } else {
+            Err(LoginError::Wrong)
         };
-        let snapshot = users.clone();
         drop(users);
-        if let Err(e) = self.save(&snapshot) {
+        if let Err(e) = self.save() {
             tracing::warn!(error = %e, "dashboard: cannot write the users file");
         }
         outcome
+    }
+
+    /// Checks a login (bcrypt: call off the async threads). Every attempt counts towards the
+    /// lockout until one is right; a locked user is refused either way.
+    pub fn login(&self, username: &str, password: &str) -> Result<UserRecord, LoginError> {
+        if self.get(username).is_none() {
+            // The same work as a real check, so timing does not tell who exists.
+            let _ = bcrypt::verify(password, dummy_hash());
+            return Err(LoginError::Wrong);
+        }
+        self.reserve_attempt(username)?;
+        let hash = self.get(username).map(|u| u.hash).unwrap_or_default();
+        let right = bcrypt::verify(password, &hash).unwrap_or(false);
+        self.settle(username, right)?;
+        self.get(username).ok_or(LoginError::Wrong)
     }
 
     /// Sets a user's password (after checking the current one); clears `must_change`.
@@ -243,7 +285,11 @@ impl Users {
             return Err(ChangeError::Users(UsersError::Weak));
         }
         let user = self.get(username).ok_or(ChangeError::Wrong)?;
-        if !bcrypt::verify(current, &user.hash).unwrap_or(false) {
+        // A wrong current password counts towards the lockout, as a failed login does.
+        self.reserve_attempt(username)
+            .map_err(|_| ChangeError::Wrong)?;
+        let right = bcrypt::verify(current, &user.hash).unwrap_or(false);
+        if self.settle(username, right).is_err() || !right {
             return Err(ChangeError::Wrong);
         }
         let hash = bcrypt::hash(new, BCRYPT_COST)
@@ -258,9 +304,8 @@ impl Users {
         // Strictly later than any session issued before (sessions carry this stamp).
         stored.password_set_at = now().max(stored.password_set_at + 1);
         let changed = stored.clone();
-        let snapshot = users.clone();
         drop(users);
-        self.save(&snapshot).map_err(ChangeError::Users)?;
+        self.save().map_err(ChangeError::Users)?;
         Ok(changed)
     }
 
@@ -286,9 +331,8 @@ impl Users {
             locked_until: 0,
             created_at: t,
         });
-        let snapshot = users.clone();
         drop(users);
-        self.save(&snapshot)
+        self.save()
     }
 }
 

@@ -116,8 +116,11 @@ async function run(loader) {
   try {
     await loader();
   } catch (e) {
-    if (e.status === 401 && !state.me) showLogin();
-    else toast(e.message, true);
+    if (e.status === 401 || e.status === 403) {
+      // Refused: if the session itself has ended, back to the login.
+      try { await api("GET", "/dashboard/me"); } catch (_) { showLogin("Your session has ended; log in again."); return; }
+    }
+    toast(e.message, true);
   }
 }
 
@@ -292,6 +295,11 @@ $("retained-prev").addEventListener("click", () => { state.retainedPage--; run(r
 $("retained-next").addEventListener("click", () => { state.retainedPage++; run(retained); });
 
 async function cluster() {
+  await clusterTick();
+  every(5000, clusterTick);
+}
+
+async function clusterTick() {
   const nodes = await api("GET", "/api/v1/cluster/nodes");
   fill($("nodes-table").tBodies[0], nodes.map((n) => el("tr", {},
     el("td", {}, n.self ? `${n.name} (this node)` : n.name), el("td", {}, n.status),
@@ -308,7 +316,6 @@ async function cluster() {
     if (e.status !== 404) throw e;
     $("raft").textContent = "A single node: no raft.";
   }
-  every(5000, cluster);
 }
 
 async function publish() { /* the form does the work */ }

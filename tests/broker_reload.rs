@@ -345,6 +345,35 @@ async fn the_log_level_changes_in_place() {
 }
 
 #[tokio::test]
+async fn the_sys_interval_changes_in_place() {
+    let dir = TempDir::new("reload-sys");
+    let conf = dir.file(
+        "comqtt.yml",
+        "mqtt:\n  options:\n    sys-topic-resend-interval: 0\n",
+    );
+    let (b, http) = BrokerProcess::start_with_http(&["--conf", &conf, "--http-token", TOKEN]);
+    let mut watcher = TestClient::connect(&b.addr(), Protocol::V5, "sys-watcher").await;
+    watcher
+        .subscribe_qos(1, "$SYS/broker/time", QoS::AtMostOnce)
+        .await;
+    // Off: nothing is published (not even retained).
+    watcher.expect_nothing(Duration::from_millis(1500)).await;
+    std::fs::write(
+        &conf,
+        "mqtt:\n  options:\n    sys-topic-resend-interval: 1\n",
+    )
+    .expect("conf");
+    let r = authorized(&http, "POST", "/api/v1/reload", Some(TOKEN), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["applied"],
+        serde_json::json!(["mqtt.options.sys-topic-resend-interval"])
+    );
+    assert_eq!(watcher.expect_publish().await.topic, "$SYS/broker/time");
+    drop(dir);
+}
+
+#[tokio::test]
 async fn comqttctl_reload_applies_on_every_node_of_a_cluster() {
     let setup = Setup::new("cluster");
     let cluster = Cluster::start(2, &["--conf", &setup.conf]);

@@ -137,7 +137,15 @@ async fn health_and_readiness_probes_answer_200_while_serving() {
         (healthz.status, healthz.json()),
         (200, json!({"status": "ok"}))
     );
-    let readyz = get(&http, "/readyz").await;
+    // The MQTT port accepts (the kernel queues connections) a moment before the node calls
+    // itself ready: polled, with a deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut readyz = get(&http, "/readyz").await;
+    while readyz.status != 200 && std::time::Instant::now() < deadline {
+        assert_eq!(readyz.json(), json!({"status": "starting"}));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        readyz = get(&http, "/readyz").await;
+    }
     assert_eq!(
         (readyz.status, readyz.json()),
         (200, json!({"status": "ready"}))

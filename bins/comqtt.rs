@@ -112,6 +112,10 @@ struct ServeArgs {
     /// or a self-signed one) [YAML: mqtt.quic].
     #[arg(long, value_name = "ADDR")]
     quic: Option<String>,
+    /// Threads that serve clients; 0 = one per CPU core. 1 costs less CPU per message and
+    /// lowers latency at modest loads, more use more cores (see README, Benchmarks) [YAML: worker-threads].
+    #[arg(long = "worker-threads", value_name = "N")]
+    worker_threads: Option<usize>,
     /// Serve CPU profiles and the allocator's summary on the HTTP API's port
     /// (/debug/pprof/profile, /debug/pprof/heap; the token is needed) [YAML: pprof-enable].
     #[arg(long = "pprof-enable")]
@@ -348,7 +352,11 @@ fn run() -> Result<()> {
         Ok(n) => tracing::debug!(limit = n, "open file limit"),
         Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.worker_threads > 0 {
+        builder.worker_threads(config.worker_threads);
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -382,6 +390,9 @@ fn settings(args: &ServeArgs) -> Result<Config> {
     };
     if args.pprof_enable {
         config.pprof_enable = true;
+    }
+    if let Some(n) = args.worker_threads {
+        config.worker_threads = n;
     }
     let mqtt = &mut config.mqtt;
     if let Some(v) = &args.tcp {

@@ -92,7 +92,7 @@ _comqtt() {
 
     case "${cmd}" in
         comqtt)
-            opts="-h -V --conf --tcp --ws --http --listen-backlog --http-token --quic --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config dashboard generate-docs help"
+            opts="-h -V --conf --tcp --ws --http --listen-backlog --http-token --quic --worker-threads --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help --version serve config dashboard generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -123,6 +123,10 @@ _comqtt() {
                     return 0
                     ;;
                 --quic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --worker-threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -598,7 +602,7 @@ _comqtt() {
             return 0
             ;;
         comqtt__subcmd__serve)
-            opts="-h --conf --tcp --ws --http --listen-backlog --http-token --quic --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help"
+            opts="-h --conf --tcp --ws --http --listen-backlog --http-token --quic --worker-threads --pprof-enable --tls-cert --tls-key --tls-ca --storage-way --redis --redis-db --redis-pass --storage-path --storage-sync --auth-way --auth-ds --auth-path --auth-blacklist --bridge-way --bridge-path --node-name --bind-ip --gossip-port --raft-port --raft-bootstrap --raft-dir --raft-log-level --members --grpc-enable --grpc-port --cluster-secret --cluster-tls-cert --cluster-tls-key --cluster-tls-ca --nodes-file-dir --log-enable --level --env --log-output --log-file --info-file --error-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -629,6 +633,10 @@ _comqtt() {
                     return 0
                     ;;
                 --quic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --worker-threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_comqtt_global_optspecs
-    string join \n conf= tcp= ws= http= listen-backlog= http-token= quic= pprof-enable tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= cluster-tls-cert= cluster-tls-key= cluster-tls-ca= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
+    string join \n conf= tcp= ws= http= listen-backlog= http-token= quic= worker-threads= pprof-enable tls-cert= tls-key= tls-ca= storage-way= redis= redis-db= redis-pass= storage-path= storage-sync= auth-way= auth-ds= auth-path= auth-blacklist= bridge-way= bridge-path= node-name= bind-ip= gossip-port= raft-port= raft-bootstrap= raft-dir= raft-log-level= members= grpc-enable= grpc-port= cluster-secret= cluster-tls-cert= cluster-tls-key= cluster-tls-ca= nodes-file-dir= log-enable= level= env= log-output= log-file= info-file= error-file= h/help V/version
 end
 
 function __fish_comqtt_needs_command
@@ -31,6 +31,7 @@ complete -c comqtt -n "__fish_comqtt_needs_command" -l http -d 'Network address 
 complete -c comqtt -n "__fish_comqtt_needs_command" -l listen-backlog -d 'Connections the kernel queues per listener before they are accepted, capped by net.core.somaxconn (mqtt.options.listen-backlog) [default: 1024]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l http-token -d 'Bearer token the HTTP API\'s mutating requests (POST, DELETE) must carry; without one they are refused (403)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l quic -d 'MQTT over QUIC on this UDP address (e.g. :2000; TLS 1.3, ALPN mqtt, the --tls-* certificate or a self-signed one) [YAML: mqtt.quic]' -r
+complete -c comqtt -n "__fish_comqtt_needs_command" -l worker-threads -d 'Threads that serve clients; 0 = one per CPU core. 1 costs less CPU per message and lowers latency at modest loads, more use more cores (see README, Benchmarks) [YAML: worker-threads]' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-cert -d 'Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-key -d 'Private key of the server certificate (PEM)' -r
 complete -c comqtt -n "__fish_comqtt_needs_command" -l tls-ca -d 'CA certificates (PEM) client certificates must chain to: turns on mutual TLS' -r
@@ -87,6 +88,7 @@ complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l http -d 'Network
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l listen-backlog -d 'Connections the kernel queues per listener before they are accepted, capped by net.core.somaxconn (mqtt.options.listen-backlog) [default: 1024]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l http-token -d 'Bearer token the HTTP API\'s mutating requests (POST, DELETE) must carry; without one they are refused (403)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l quic -d 'MQTT over QUIC on this UDP address (e.g. :2000; TLS 1.3, ALPN mqtt, the --tls-* certificate or a self-signed one) [YAML: mqtt.quic]' -r
+complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l worker-threads -d 'Threads that serve clients; 0 = one per CPU core. 1 costs less CPU per message and lowers latency at modest loads, more use more cores (see README, Benchmarks) [YAML: worker-threads]' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-cert -d 'Server certificate chain (PEM): the TCP and WebSocket listeners then speak TLS / WSS' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-key -d 'Private key of the server certificate (PEM)' -r
 complete -c comqtt -n "__fish_comqtt_using_subcommand serve" -l tls-ca -d 'CA certificates (PEM) client certificates must chain to: turns on mutual TLS' -r

@@ -1177,3 +1177,23 @@ async fn inline_client_off_disables_publishing_through_the_api() {
     );
     let _ = std::fs::remove_file(&conf);
 }
+
+/// `comqtt_process_threads` of a broker started with `--worker-threads n`.
+async fn threads_with_workers(n: &str) -> u64 {
+    let (_broker, http) = BrokerProcess::start_with_http(&["--worker-threads", n]);
+    let text = get(&http, "/metrics").await.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix("comqtt_process_threads "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("comqtt_process_threads")
+}
+
+#[tokio::test]
+async fn worker_threads_sets_how_many_threads_serve_clients() {
+    let one = threads_with_workers("1").await;
+    let three = threads_with_workers("3").await;
+    assert!(
+        three >= one + 2,
+        "1 worker: {one} threads, 3 workers: {three}"
+    );
+}

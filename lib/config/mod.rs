@@ -118,6 +118,9 @@ pub struct Config {
     pub bridge_way: u8,
     /// The bridge's own config file (`bridge-kafka.yml`), relative to the working directory.
     pub bridge_path: String,
+    /// comqtt: threads that serve clients (0: one per CPU core). 1 costs less CPU per message
+    /// and lowers latency at modest loads; more are needed to use more than one core.
+    pub worker_threads: usize,
     /// CPU profiles and the allocator's summary on the HTTP API's port, under `/debug/pprof/`
     /// (the original serves Go's pprof on `:6060`); see [`crate::http::pprof`].
     pub pprof_enable: bool,
@@ -374,6 +377,7 @@ impl Default for Config {
             redis: RedisConfig::default(),
             bridge_way: 0,
             bridge_path: String::new(),
+            worker_threads: 0,
             pprof_enable: false,
             dashboard_enable: true,
             dashboard: DashboardConfig::default(),

@@ -164,7 +164,10 @@ async fn serve_halves<S>(
     };
     let connect = match first {
         Ok(Ok(Some(c))) => c,
-        Ok(Ok(None)) => return,
+        Ok(Ok(None)) => {
+            tracing::debug!(%peer, bytes = rbuf.len(), "connection closed (or reset) before its CONNECT was complete");
+            return;
+        }
         Ok(Err(refusal)) => {
             tracing::debug!(%peer, error = %refusal.why, "refused connection");
             if let Some((protocol, code)) = refusal.connack {

@@ -757,10 +757,6 @@ impl Config {
             "pprof-enable: profiles are served on the HTTP API's port, and mqtt.http is empty (no HTTP API)",
         );
         note(
-            self.dashboard_enable && self.mqtt.http.is_empty(),
-            "dashboard-enable: the dashboard is served on the HTTP API's port, and mqtt.http is empty (no HTTP API)",
-        );
-        note(
             self.mqtt.tls.zero_rtt && self.mqtt.quic.is_empty(),
             "mqtt.tls.zero-rtt: applies to QUIC only, and mqtt.quic is empty",
         );

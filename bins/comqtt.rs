@@ -736,7 +736,7 @@ async fn serve(
             http::dashboard::Dashboard::open(&d.users_file, &d.secret_file)
                 .context("setting up the dashboard (dashboard: users-file, secret-file)")?;
         if dashboard.users.is_empty() {
-            tracing::warn!(
+            tracing::info!(
                 users_file = %d.users_file,
                 "dashboard: no users, so nobody can log in; add one with `comqtt dashboard add-user NAME --users-file FILE`"
             );

@@ -23,12 +23,13 @@ async fn metric(http: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
-/// Waits until `/readyz` answers `status`.
+/// Waits until `/readyz` answers `status` — for 503, with `{"status": "overloaded"}` (a node
+/// still starting answers 503 too).
 async fn readyz_becomes(http: &str, status: u16) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = get(http, "/readyz").await;
-        if r.status == status {
+        if r.status == status && (status != 503 || r.json()["status"] == "overloaded") {
             return;
         }
         assert!(
@@ -142,6 +143,7 @@ async fn a_memory_watermark_set_and_lifted_by_reloads() {
     );
     let (b, http) = BrokerProcess::start_with_http(&["--conf", &conf, "--http-token", TOKEN]);
     let addr = b.addr();
+    readyz_becomes(&http, 200).await;
     let mut kept = TestClient::connect(&addr, Protocol::V5, "kept").await;
     // 1 MiB: any running broker is above it.
     std::fs::write(

@@ -208,12 +208,13 @@ pub fn resident_memory() -> u64 {
 /// `shutdown` fires; logs each transition.
 pub async fn run(broker: Arc<Broker>, mut shutdown: crate::shutdown::Shutdown) {
     loop {
-        let marks = broker.overload.marks();
-        let interval = Duration::from_millis(marks.check_interval_ms.max(10));
+        let interval = Duration::from_millis(broker.overload.marks().check_interval_ms.max(10));
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.wait() => return,
         }
+        // The marks in force now (a reload may have changed them during the sleep).
+        let marks = broker.overload.marks();
         let sample = Sample {
             memory: if marks.memory_high_mark > 0 {
                 resident_memory()

@@ -60,6 +60,18 @@ pub struct ReloadReport {
     pub clients_reassessed: usize,
 }
 
+impl ReloadReport {
+    /// The report of node `node` as answered by the HTTP API and comqttctl.
+    pub fn json(&self, node: &str) -> Value {
+        serde_json::json!({
+            "node": node,
+            "applied": self.applied,
+            "restart_needed": self.restart_needed,
+            "clients_reassessed": self.clients_reassessed,
+        })
+    }
+}
+
 /// Keys (and key prefixes, ending in `.`) applied live; everything else needs a restart.
 const LIVE: &[&str] = &[
     "auth.",

@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use common::http::metric;
 use common::tansu::{EventReader, Record, Tansu, TempDir};
 use common::{BrokerProcess, TestClient, free_port, run_tool};
 use comqtt::mqtt::{Connect, Packet, Protocol, QoS, Unsubscribe};
@@ -34,14 +35,6 @@ fn bridge_file(dir: &TempDir, brokers: &str, options: &[&str], rules: &str) -> S
 /// `comqtt serve` with the bridge on and the HTTP API up; returns it and the API's address.
 fn start_broker(bridge_path: &str) -> (BrokerProcess, String) {
     BrokerProcess::start_with_http(&["--bridge-way", "1", "--bridge-path", bridge_path])
-}
-
-/// A metric's value in `/metrics`.
-async fn metric(http: &str, name: &str) -> u64 {
-    let text = common::http::get(http, "/metrics").await.text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
 }
 
 /// Waits until `metric >= at_least`; returns the value.

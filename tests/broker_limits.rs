@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::get;
+use common::http::metric;
 use common::temp_dir::TempDir;
 use common::{BrokerProcess, TestClient};
 use comqtt::mqtt::{Connect, Protocol, ReasonCode};
@@ -85,14 +85,6 @@ fn numbered_qos0(topic: &str, n: u32) -> bytes::BytesMut {
         .expect("encode");
     }
     out
-}
-
-async fn metric(http: &str, name: &str) -> u64 {
-    let text = get(http, "/metrics").await.text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
 #[tokio::test]

@@ -8,20 +8,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::{authorized, get};
+use common::http::{authorized, get, metric};
 use common::temp_dir::TempDir;
 use common::{BrokerProcess, TestClient};
 use comqtt::mqtt::{Connect, Packet, Protocol, Publish, QoS, ReasonCode};
 
 const TOKEN: &str = "overload-token";
-
-async fn metric(http: &str, name: &str) -> u64 {
-    let text = get(http, "/metrics").await.text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-}
 
 /// Waits until `/readyz` answers `status` — for 503, with `{"status": "overloaded"}` (a node
 /// still starting answers 503 too).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::auth::{connect_code, login};
 use common::cluster::Cluster;
-use common::http::{authorized, get};
+use common::http::{authorized, metric};
 use common::temp_dir::TempDir;
 use common::{BrokerProcess, TestClient};
 use comqtt::mqtt::{Packet, Protocol, Publish, QoS, ReasonCode};
@@ -140,14 +140,6 @@ async fn burst_survives(c: &mut TestClient, n: u32) -> bool {
 /// A broker on `setup`'s file with the HTTP API and a token.
 fn broker(setup: &Setup) -> (BrokerProcess, String) {
     BrokerProcess::start_with_http(&["--conf", &setup.conf, "--http-token", TOKEN])
-}
-
-async fn metric(http: &str, name: &str) -> u64 {
-    let text = get(http, "/metrics").await.text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
 #[tokio::test]

@@ -1181,11 +1181,7 @@ async fn inline_client_off_disables_publishing_through_the_api() {
 /// `comqtt_process_threads` of a broker started with `--worker-threads n`.
 async fn threads_with_workers(n: &str) -> u64 {
     let (_broker, http) = BrokerProcess::start_with_http(&["--worker-threads", n]);
-    let text = get(&http, "/metrics").await.text();
-    text.lines()
-        .find_map(|l| l.strip_prefix("comqtt_process_threads "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("comqtt_process_threads")
+    common::http::metric(&http, "comqtt_process_threads").await
 }
 
 #[tokio::test]

@@ -87,9 +87,9 @@ fn hmac_hex<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> String {
     }
 }
 
-/// Compares without stopping at the first difference (a password check must not leak how
-/// much of a guess was right through its timing).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares without stopping at the first difference (a password, token or secret check must
+/// not leak how much of a guess was right through its timing). Every such check calls this.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

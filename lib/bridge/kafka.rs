@@ -171,12 +171,9 @@ impl std::fmt::Debug for KafkaBridge {
 }
 
 impl KafkaBridge {
-    /// Replaces the rules of which events are bridged (a reload); true if they changed.
-    pub fn set_rules(&self, rules: Rules) -> bool {
-        let mut current = self.rules.write();
-        let changed = *current != rules;
-        *current = rules;
-        changed
+    /// Replaces the rules of which events are bridged (a reload).
+    pub fn set_rules(&self, rules: Rules) {
+        *self.rules.write() = rules;
     }
 
     /// Creates the producer from `config` (read from `path`, named in errors) and checks in

@@ -182,6 +182,18 @@ impl Broker {
         self.authenticator.read().clone()
     }
 
+    /// Whether `authenticator` is the one in force (none and none count as the same).
+    pub fn authenticator_is(
+        &self,
+        authenticator: Option<&Arc<crate::auth::Authenticator>>,
+    ) -> bool {
+        match (self.authenticator.read().as_ref(), authenticator) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     /// Decides every connected client again under the authenticator in force (after a
     /// reload), 32 at a time (a datasource answers each over the network): each gets its new
     /// ACL from its next turn on, and a client the blacklist now bans is disconnected with
@@ -243,13 +255,7 @@ impl Broker {
             }
         };
         self.sessions.if_served_by(&info.client_id, connection, || {
-            let current = self.authenticator.read();
-            let in_force = match (current.as_ref(), authenticator.as_ref()) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                _ => false,
-            };
-            if in_force {
+            if self.authenticator_is(authenticator.as_ref()) {
                 self.reassessed.lock().insert(connection, verdict);
                 kick.update(Kick::ACL);
             }

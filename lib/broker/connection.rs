@@ -1153,45 +1153,40 @@ impl Link {
                 remote: peer,
             };
             let decided = authenticator.connect(&credentials, auth.is_some()).await;
-            if !broker
-                .authenticator()
-                .is_some_and(|now| Arc::ptr_eq(&now, authenticator))
-            {
+            if !broker.authenticator_is(Some(authenticator)) {
                 // A reload replaced the authenticator while this CONNECT was decided (and
                 // before this client is among those the reload decides again): once more.
                 continue;
             }
-            {
-                match decided {
-                    Ok(acl) => break acl.map(Box::new),
-                    Err(Refusal::BadCredentials) => {
-                        return refuse(
-                            ReasonCode::BAD_USER_NAME_OR_PASSWORD,
-                            ReasonCode::V3_BAD_USER_NAME_OR_PASSWORD,
-                            "bad user name or password",
-                        );
-                    }
-                    Err(Refusal::NotAuthorized) => {
-                        return refuse(
-                            caps.not_authorized(),
-                            ReasonCode::V3_NOT_AUTHORIZED,
-                            "not authorized",
-                        );
-                    }
-                    Err(Refusal::Banned) => {
-                        return refuse(
-                            ReasonCode::BANNED,
-                            ReasonCode::V3_NOT_AUTHORIZED,
-                            "refused by the blacklist",
-                        );
-                    }
-                    Err(Refusal::Unavailable) => {
-                        return refuse(
-                            ReasonCode::SERVER_UNAVAILABLE,
-                            ReasonCode::V3_SERVER_UNAVAILABLE,
-                            "auth datasource unavailable",
-                        );
-                    }
+            match decided {
+                Ok(acl) => break acl.map(Box::new),
+                Err(Refusal::BadCredentials) => {
+                    return refuse(
+                        ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+                        ReasonCode::V3_BAD_USER_NAME_OR_PASSWORD,
+                        "bad user name or password",
+                    );
+                }
+                Err(Refusal::NotAuthorized) => {
+                    return refuse(
+                        caps.not_authorized(),
+                        ReasonCode::V3_NOT_AUTHORIZED,
+                        "not authorized",
+                    );
+                }
+                Err(Refusal::Banned) => {
+                    return refuse(
+                        ReasonCode::BANNED,
+                        ReasonCode::V3_NOT_AUTHORIZED,
+                        "refused by the blacklist",
+                    );
+                }
+                Err(Refusal::Unavailable) => {
+                    return refuse(
+                        ReasonCode::SERVER_UNAVAILABLE,
+                        ReasonCode::V3_SERVER_UNAVAILABLE,
+                        "auth datasource unavailable",
+                    );
                 }
             }
         };
@@ -1309,13 +1304,7 @@ impl Link {
                 );
             }
         };
-        let now_deciding = broker.authenticator();
-        let same = match (&decided_by, &now_deciding) {
-            (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        };
-        if !same {
+        if !broker.authenticator_is(decided_by.as_ref()) {
             // A reload replaced the authenticator after this CONNECT was decided and may have
             // listed the connected clients before this one was among them.
             let (broker, info, kick) = (broker.clone(), info.clone(), kick.clone());

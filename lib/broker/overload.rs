@@ -57,11 +57,6 @@ impl Default for Watermarks {
 }
 
 impl Watermarks {
-    /// Whether any watermark is set.
-    pub fn any(&self) -> bool {
-        self.memory_high_mark > 0 || self.queued_high_mark > 0
-    }
-
     /// Checks that each low mark is below its high mark and the interval is sane.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (key, high, low) in [
@@ -189,21 +184,6 @@ impl Overload {
     }
 }
 
-/// The process's resident memory in bytes (Linux `/proc/self/statm`; 0 where unreadable).
-pub fn resident_memory() -> u64 {
-    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
-        return 0;
-    };
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    pages * u64::try_from(page).unwrap_or(4096)
-}
-
 /// Samples memory and queues every `check-interval-ms` while a watermark is set, until
 /// `shutdown` fires; logs each transition.
 pub async fn run(broker: Arc<Broker>, mut shutdown: crate::shutdown::Shutdown) {
@@ -217,7 +197,7 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: crate::shutdown::Shutdown) {
         let marks = broker.overload.marks();
         let sample = Sample {
             memory: if marks.memory_high_mark > 0 {
-                resident_memory()
+                super::sys::resident_bytes()
             } else {
                 0
             },
@@ -291,10 +271,5 @@ mod tests {
         };
         assert!(orphan.validate().is_err());
         assert!(Watermarks::default().validate().is_ok());
-    }
-
-    #[test]
-    fn resident_memory_is_measured() {
-        assert!(resident_memory() > 1 << 20);
     }
 }

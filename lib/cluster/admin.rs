@@ -221,12 +221,7 @@ async fn reload_here(node: &ClusterNode) -> Result<Value, Status> {
         .reload()
         .await
         .map_err(|e| Status::failed_precondition(e.to_string()))?;
-    Ok(json!({
-        "node": node.settings.name,
-        "applied": report.applied,
-        "restart_needed": report.restart_needed,
-        "clients_reassessed": report.clients_reassessed,
-    }))
+    Ok(report.json(&node.settings.name))
 }
 
 /// Asks node `name` to reload itself.

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::tls::ClusterTls;
+use crate::auth::password::constant_time_eq;
 
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Status};
@@ -84,10 +85,6 @@ impl Secret {
             )),
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use crate::auth::password::constant_time_eq;
 use crate::bridge::KafkaBridge;
 use crate::broker::Broker;
 use crate::config::MqttConfig;
@@ -257,11 +258,6 @@ async fn require_token(
             Err(ApiError::Unauthorized)
         }
     }
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn no_route(uri: Uri) -> ApiError {

@@ -147,14 +147,8 @@ pub struct Heap {
 pub async fn heap() -> Result<axum::Json<Heap>, ApiError> {
     // SAFETY: mallinfo2 only reads the allocator's counters.
     let m = unsafe { libc::mallinfo2() };
-    // SAFETY: sysconf reads a constant of the system.
-    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let resident_bytes = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * page);
     Ok(axum::Json(Heap {
-        resident_bytes,
+        resident_bytes: crate::broker::sys::resident_bytes(),
         allocated_bytes: (m.uordblks + m.hblkhd) as u64,
         free_bytes: m.fordblks as u64,
         arena_bytes: m.arena as u64,

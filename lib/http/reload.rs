@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::ApiState;
 use super::error::ApiError;
@@ -17,12 +17,7 @@ pub async fn reload(State(api): State<ApiState>) -> Result<Json<Value>, ApiError
         ));
     };
     match reloader.reload().await {
-        Ok(report) => Ok(Json(json!({
-            "node": api.settings.node_name,
-            "applied": report.applied,
-            "restart_needed": report.restart_needed,
-            "clients_reassessed": report.clients_reassessed,
-        }))),
+        Ok(report) => Ok(Json(report.json(&api.settings.node_name))),
         Err(e) => Err(ApiError::Unprocessable(e.to_string())),
     }
 }

@@ -49,13 +49,6 @@ impl Limits {
             disconnect: self.client_rate_disconnect,
         }
     }
-
-    /// Whether any of the listener's limits is set.
-    pub fn any(&self) -> bool {
-        self.max_connections > 0
-            || self.max_connections_per_address > 0
-            || self.connections_per_second > 0
-    }
 }
 
 /// Refusals by kind, for `/metrics` (`comqtt_connections_refused_total{limit=...}`).

@@ -144,6 +144,14 @@ pub async fn get(addr: &str, path: &str) -> HttpResponse {
     request(addr, "GET", path, &[], None).await
 }
 
+/// The value of sample `name` (no labels) in the API's `/metrics`.
+pub async fn metric(addr: &str, name: &str) -> u64 {
+    let text = get(addr, "/metrics").await.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
 /// A request with `Authorization: Bearer token` when `token` is given, and a JSON body when
 /// `body` is given.
 pub async fn authorized(

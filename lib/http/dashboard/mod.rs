@@ -111,6 +111,29 @@ impl Dashboard {
         s.role() == Role::Admin && !s.user.must_change && self.signer.csrf_matches(&s.claims, csrf)
     }
 
+    /// The session of a request, or 401.
+    fn logged_in(&self, headers: &HeaderMap) -> Result<Session, ApiError> {
+        self.session(headers).ok_or(ApiError::Rejected {
+            status: StatusCode::UNAUTHORIZED,
+            message: "not logged in".into(),
+        })
+    }
+
+    /// A new session of `user`: its cookie, and who is logged in as the body.
+    fn new_session(&self, user: UserRecord, node: &str) -> Result<Response, ApiError> {
+        let (value, claims) = self
+            .signer
+            .issue(&user.username, user.password_set_at, users::now())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let session = Session { claims, user };
+        let mut response = Json(self.me(&session, node)).into_response();
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            set_cookie(&value, session::SESSION_SECONDS),
+        );
+        Ok(response)
+    }
+
     fn me(&self, s: &Session, node: &str) -> serde_json::Value {
         json!({
             "username": s.user.username,
@@ -227,18 +250,8 @@ pub async fn login(
             });
         }
     };
-    let (value, claims) = d
-        .signer
-        .issue(&user.username, user.password_set_at, users::now())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
     tracing::info!(user = %user.username, role = %user.role, "dashboard: logged in");
-    let session = Session { claims, user };
-    let mut response = Json(d.me(&session, &api.settings.node_name)).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        set_cookie(&value, session::SESSION_SECONDS),
-    );
-    Ok(response)
+    d.new_session(user, &api.settings.node_name)
 }
 
 /// `POST /dashboard/logout`: the session ends (its cookie no longer works anywhere).
@@ -257,10 +270,7 @@ pub async fn logout(State(api): State<ApiState>, headers: HeaderMap) -> Result<R
 /// `GET /dashboard/me`: who is logged in (401 if nobody).
 pub async fn me(State(api): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let d = dashboard(&api)?;
-    let s = d.session(&headers).ok_or(ApiError::Rejected {
-        status: StatusCode::UNAUTHORIZED,
-        message: "not logged in".into(),
-    })?;
+    let s = d.logged_in(&headers)?;
     Ok(Json(d.me(&s, &api.settings.node_name)).into_response())
 }
 
@@ -279,10 +289,7 @@ pub async fn change_password(
     Json(body): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let d = dashboard(&api)?.clone();
-    let s = d.session(&headers).ok_or(ApiError::Rejected {
-        status: StatusCode::UNAUTHORIZED,
-        message: "not logged in".into(),
-    })?;
+    let s = d.logged_in(&headers)?;
     let csrf = headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -317,15 +324,5 @@ pub async fn change_password(
         Err(ChangeError::Users(e)) => return Err(ApiError::Internal(e.to_string())),
     };
     tracing::info!(user = %user.username, "dashboard: password changed");
-    let (value, claims) = d
-        .signer
-        .issue(&user.username, user.password_set_at, users::now())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let session = Session { claims, user };
-    let mut response = Json(d.me(&session, &api.settings.node_name)).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        set_cookie(&value, session::SESSION_SECONDS),
-    );
-    Ok(response)
+    d.new_session(user, &api.settings.node_name)
 }

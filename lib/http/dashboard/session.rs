@@ -152,13 +152,7 @@ impl Signer {
 
     /// Whether `token` is the CSRF token of the session (constant time).
     pub fn csrf_matches(&self, claims: &Claims, token: &str) -> bool {
-        let expected = self.csrf(claims);
-        expected.len() == token.len()
-            && expected
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        crate::auth::password::constant_time_eq(self.csrf(claims).as_bytes(), token.as_bytes())
     }
 
     /// Ends a session (logout); forgets sessions that expired meanwhile.

@@ -220,6 +220,35 @@ async fn a_client_over_its_message_rate_is_slowed_down_and_loses_nothing() {
     assert!(metric(&http, "comqtt_clients_throttled_total").await >= 1);
 }
 
+/// While the broker does not read a client (its rate limit), the client's silence is the
+/// broker's doing: its keep alive does not run out meanwhile, and starts over when reading
+/// resumes (then, silent for real, it does run out: 0x8D).
+#[tokio::test]
+async fn keep_alive_does_not_run_out_while_the_rate_limit_pauses_reading() {
+    let dir = TempDir::new("limits");
+    let (b, _http) = broker(&dir, "      client-messages-per-second: 20\n");
+    let addr = b.addr();
+    let mut sub = connect_retrying(&addr, "paused-sub").await;
+    sub.subscribe_qos(1, "paused/#", comqtt::mqtt::QoS::AtMostOnce)
+        .await;
+    let mut connect = Connect::new(Protocol::V5, "paused-pub");
+    connect.keep_alive = 1;
+    let (mut publ, ack) = TestClient::connect_with(&addr, connect).await;
+    assert_eq!(ack.code, ReasonCode::SUCCESS);
+    // 80 messages at once: about four seconds' worth at the limit, more than twice the 1.5 s
+    // keep alive, and nothing more from the client.
+    publ.send_raw(&numbered_qos0("paused/x", 80)).await;
+    for i in 0..80u32 {
+        let p = sub.expect_publish().await;
+        assert_eq!(p.payload, i.to_string().into_bytes(), "in order, none lost");
+    }
+    // Read to the end and silent since: now its keep alive runs out.
+    assert_eq!(
+        publ.expect_disconnect().await,
+        Some(ReasonCode::KEEP_ALIVE_TIMEOUT)
+    );
+}
+
 #[tokio::test]
 async fn with_client_rate_disconnect_a_client_over_its_rate_gets_0x96() {
     let dir = TempDir::new("limits");

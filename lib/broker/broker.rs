@@ -130,6 +130,8 @@ pub struct Broker {
     loader: std::sync::OnceLock<Arc<dyn crate::storage::SharedSessions>>,
     /// Wills waiting to be published at their subscribers' pace.
     pub wills: WillQueue,
+    /// Every connection's keep alive, on one timer.
+    pub keep_alive: Arc<super::keep_alive::KeepAlive>,
 }
 
 impl Broker {
@@ -161,6 +163,7 @@ impl Broker {
             cluster: std::sync::OnceLock::new(),
             loader: std::sync::OnceLock::new(),
             wills: WillQueue::default(),
+            keep_alive: Default::default(),
         })
     }
 

@@ -15,6 +15,7 @@ pub mod connection;
 pub mod deadlines;
 pub mod enhanced_auth;
 pub mod events;
+pub mod keep_alive;
 pub mod message;
 pub mod overload;
 pub mod rate_limit;

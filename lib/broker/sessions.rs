@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -35,6 +35,9 @@ pub struct Kick {
     /// Settings that changed since the connection last looked ([`Kick::RATES`],
     /// [`Kick::ACL`]); next to `reason`, so it costs no memory.
     updates: AtomicU8,
+    /// When the client's keep alive runs out, on the broker's keep-alive clock
+    /// ([`super::keep_alive`]; its `NONE` or `PAUSED` otherwise).
+    keep_alive: AtomicU64,
     /// Wakes the connection.
     waker: futures_util::task::AtomicWaker,
 }
@@ -59,6 +62,16 @@ impl Kick {
             return 0;
         }
         self.updates.swap(0, Ordering::AcqRel)
+    }
+
+    /// Sets when the client's keep alive runs out (see [`super::keep_alive`]).
+    pub fn set_keep_alive_deadline(&self, deadline: u64) {
+        self.keep_alive.store(deadline, Ordering::Relaxed);
+    }
+
+    /// When the client's keep alive runs out.
+    pub fn keep_alive_deadline(&self) -> u64 {
+        self.keep_alive.load(Ordering::Relaxed)
     }
 
     /// Asks the connection to disconnect with `reason` (the first request wins).

@@ -128,32 +128,29 @@ where
 
 /// Serves one client on `stream` until it disconnects, breaks the protocol, is taken over,
 /// or the broker shuts down. `listener` names the transport it came in on ("tcp", "ws", ...).
-pub fn serve<S>(
+pub async fn serve<S>(
     broker: Arc<Broker>,
     stream: S,
     peer: String,
     listener: &'static str,
     shutdown: Shutdown,
-) -> impl Future<Output = ()> + Send
-where
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    async move {
-        // Boxed: the handshake's state (CONNECT, authentication, the session's opening) is
-        // freed once it is over instead of sizing every connection's task for it.
-        let Some((mut conn, early_close)) =
-            Box::pin(open(broker, stream, peer, listener, shutdown)).await
-        else {
-            return;
-        };
-        let close = match early_close {
-            Some(close) => close,
-            // Polled by hand: one small state for every connection, no per-turn futures.
-            None => std::future::poll_fn(|cx| conn.poll_turns(cx)).await,
-        };
-        // Boxed: the closing steps' state is not part of every connection's task.
-        Box::pin(conn.close(close)).await;
-    }
+    // Boxed: the handshake's state (CONNECT, authentication, the session's opening) is freed
+    // once it is over instead of sizing every connection's task for it.
+    let Some((mut conn, early_close)) =
+        Box::pin(open(broker, stream, peer, listener, shutdown)).await
+    else {
+        return;
+    };
+    let close = match early_close {
+        Some(close) => close,
+        // Polled by hand: one small state for every connection, no per-turn futures.
+        None => std::future::poll_fn(|cx| conn.poll_turns(cx)).await,
+    };
+    // Boxed: the closing steps' state is not part of every connection's task.
+    Box::pin(conn.close(close)).await;
 }
 
 /// Reads CONNECT, runs enhanced authentication, opens the session and handles what the
@@ -595,7 +592,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             // What the client sent on this connection before it opened the new one is
             // handled before the session moves (a retained clear, a DISCONNECT that ends the
             // session).
-            match link.read_what_arrived(&mut stream, &mut rbuf, max_packet).await {
+            match link
+                .read_what_arrived(&mut stream, &mut rbuf, max_packet)
+                .await
+            {
                 Ok(()) => close,
                 Err(ended) => ended,
             }
@@ -1447,8 +1447,7 @@ impl Link {
     fn pause_until(&mut self, until: Instant) {
         self.paused = Some(until);
         if self.keep_alive > 0 {
-            self.kick
-                .set_keep_alive_deadline(super::keep_alive::PAUSED);
+            self.kick.set_keep_alive_deadline(super::keep_alive::PAUSED);
         }
     }
 

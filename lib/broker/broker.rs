@@ -647,8 +647,7 @@ impl Broker {
         for (field, stored) in parked {
             // A copy of a message this node received from its sender after all (the
             // sender parked it when the acknowledgement did not reach it) is dropped.
-            let had = crate::storage::parked_origin(&field)
-                .is_some_and(|(node, epoch, seq)| received(node, epoch, seq));
+            let had = parked_copy_received(&field, me, received);
             if had || stored.delivery.message.is_expired(now) {
                 self.persist(vec![Change::ParkedDone {
                     client_id: client_id.clone(),
@@ -1290,10 +1289,47 @@ fn origins_of<'d>(
         .collect()
 }
 
+/// True if the parked `field` is a copy of a message that node `me` received from its sender
+/// (`received` says which sequence numbers of a sender's stream to `me` it handled). Only a
+/// copy that was sent to `me` can have been: one parked for another node's sessions, which
+/// moved here, never was, whatever `me`'s own stream from that sender reached (and a field
+/// that does not name its receiver is taken in: a duplicate rather than a loss).
+fn parked_copy_received(
+    field: &str,
+    me: &str,
+    received: &(dyn Fn(&str, u64, u64) -> bool + Sync),
+) -> bool {
+    crate::storage::parked_receiver(field).as_deref() == Some(me)
+        && crate::storage::parked_origin(field)
+            .is_some_and(|(node, epoch, seq)| received(node, epoch, seq))
+}
+
 /// True if the parked `field` is a copy of a message among `origins` (its node had received
 /// it, and the sender parked it again as the acknowledgement did not reach it).
 fn already_had(field: &str, origins: &std::collections::HashSet<(String, u64, u64)>) -> bool {
     !origins.is_empty()
         && crate::storage::parked_origin(field)
             .is_some_and(|(node, epoch, seq)| origins.contains(&(node.to_string(), epoch, seq)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parked_copy_received;
+    use crate::storage::parked_field;
+
+    /// Node c1 handled c0's stream to it up to number 100: of c0's copies parked with
+    /// smaller numbers, only those that were sent to c1 are copies it has; one parked for
+    /// c2's sessions (one of which moved to c1) is taken in, not dropped as "received".
+    #[test]
+    fn only_a_copy_sent_to_this_node_counts_as_received_by_it() {
+        let received = |node: &str, epoch: u64, seq: u64| node == "c0" && epoch == 7 && seq <= 100;
+        let for_c1 = parked_field(1, "c0", 7, 42, "c1");
+        let for_c2 = parked_field(1, "c0", 7, 42, "c2");
+        let later = parked_field(1, "c0", 7, 142, "c1");
+        assert!(parked_copy_received(&for_c1, "c1", &received));
+        assert!(!parked_copy_received(&for_c2, "c1", &received));
+        assert!(!parked_copy_received(&later, "c1", &received));
+        let unnamed = "p:0000000000001:c0:0000000000000007:000000000000002a";
+        assert!(!parked_copy_received(unnamed, "c1", &received));
+    }
 }

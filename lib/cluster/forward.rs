@@ -143,6 +143,11 @@ pub struct Forwarder {
     peers_cache: parking_lot::Mutex<(watch::Receiver<Vec<Member>>, Arc<PeerSets>)>,
     /// With a store shared by the nodes: messages for a node that is away are parked there.
     parking: Option<Arc<Parker>>,
+    /// Sequence numbers of this process's forwarded messages, one series for all peers:
+    /// (this node, epoch, sequence number) names one copy of a message wherever it goes
+    /// (a session that moves between nodes carries origins from several streams, and a
+    /// parked copy is compared with them).
+    seqs: Arc<AtomicU64>,
 }
 
 impl Forwarder {
@@ -156,6 +161,7 @@ impl Forwarder {
         parking: Option<Arc<Parker>>,
     ) -> Forwarder {
         Forwarder {
+            seqs: Arc::default(),
             parking,
             secret,
             me: me.into(),
@@ -380,6 +386,7 @@ impl Forwarder {
                 acks: self.acks.clone(),
                 secret: self.secret.clone(),
                 parking: self.parking.clone(),
+                seqs: self.seqs.clone(),
                 routes: None,
                 parked: false,
                 stranded: Vec::new(),
@@ -462,6 +469,8 @@ struct Peer {
     pressure: Arc<Pressure>,
     /// Parks its messages while it is away (a store shared by the nodes).
     parking: Option<Arc<Parker>>,
+    /// The node's sequence numbers (shared by its peers: see [`Forwarder`]).
+    seqs: Arc<AtomicU64>,
     /// The subscriptions of its persistent sessions, while it is away.
     routes: Option<Arc<ParkedRoutes>>,
     /// Messages were parked for it since its last stream: the next one tells it to take
@@ -487,6 +496,12 @@ struct Unacked {
 }
 
 impl Peer {
+    /// The next sequence number of this process's forwarded messages (increasing on every
+    /// stream, unique across them).
+    fn next_seq(&self) -> u64 {
+        self.seqs.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// The peer's gRPC address while it is alive in gossip.
     fn address(&self) -> Option<String> {
         self.live
@@ -513,7 +528,7 @@ impl Peer {
                         tokio::select! {
                             next = queue.recv() => match next {
                                 Some(o) => {
-                                    seq += 1;
+                                    seq = self.next_seq();
                                     self.stranded.push(Stranded {
                                         ticket: o.ticket,
                                         message: o.message,
@@ -615,7 +630,7 @@ impl Peer {
         }));
         while self.stranded.len() < BATCH {
             let Ok(o) = queue.try_recv() else { break };
-            *seq += 1;
+            *seq = self.next_seq();
             self.stranded.push(Stranded {
                 ticket: o.ticket,
                 message: o.message,
@@ -749,7 +764,7 @@ impl Peer {
                     let mut messages = Vec::with_capacity(16);
                     let mut next = Some(first);
                     while let Some(o) = next {
-                        *seq += 1;
+                        *seq = self.next_seq();
                         let f = Forwarded {
                             seq: *seq,
                             message: o.message,

@@ -209,7 +209,7 @@ impl Parker {
                 parcels.push(Parcel {
                     client_id: client_id.to_string(),
                     owner: Some(node.to_string()),
-                    field: parked_field(stamp, &self.me, self.epoch, s.seq),
+                    field: parked_field(stamp, &self.me, self.epoch, s.seq, node),
                     value: buf.to_vec(),
                 });
                 origin.push(i);

@@ -246,16 +246,32 @@ pub enum ParkOutcome {
 pub const PARKED_PREFIX: &str = "p:";
 
 /// The field of a message parked at unix ms `stamp` by node `node` (process `epoch`), which
-/// it had sent, or would have, as number `seq` on its stream to the session's node: ordered
-/// by when parked, and the same whenever that message is parked again.
-pub fn parked_field(stamp: u64, node: &str, epoch: u64, seq: u64) -> String {
-    format!("{PARKED_PREFIX}{stamp:013}:{node}:{epoch:016x}:{seq:016x}")
+/// it had sent, or would have, as number `seq` on its stream to node `receiver` (whose
+/// sessions it is parked for): ordered by when parked, and the same whenever that message is
+/// parked again. The receiver is written in hex after an `r` (node names may hold colons).
+pub fn parked_field(stamp: u64, node: &str, epoch: u64, seq: u64, receiver: &str) -> String {
+    use std::fmt::Write;
+    let mut field = format!("{PARKED_PREFIX}{stamp:013}:{node}:{epoch:016x}:{seq:016x}:r");
+    for b in receiver.bytes() {
+        let _ = write!(field, "{b:02x}");
+    }
+    field
+}
+
+/// The part of a parked field after its stamp, and the hex of its receiver (fields parked
+/// before the receiver was written have none).
+fn parked_parts(field: &str) -> Option<(&str, Option<&str>)> {
+    let rest = field.strip_prefix(PARKED_PREFIX)?;
+    let (_stamp, rest) = rest.split_once(':')?;
+    Some(match rest.rsplit_once(':') {
+        Some((head, last)) if last.starts_with('r') => (head, Some(&last[1..])),
+        _ => (rest, None),
+    })
 }
 
 /// The (node, epoch, sequence number) a parked field names (see [`parked_field`]).
 pub fn parked_origin(field: &str) -> Option<(&str, u64, u64)> {
-    let rest = field.strip_prefix(PARKED_PREFIX)?;
-    let (_stamp, rest) = rest.split_once(':')?;
+    let (rest, _) = parked_parts(field)?;
     let (rest, seq) = rest.rsplit_once(':')?;
     let (node, epoch) = rest.rsplit_once(':')?;
     Some((
@@ -263,6 +279,19 @@ pub fn parked_origin(field: &str) -> Option<(&str, u64, u64)> {
         u64::from_str_radix(epoch, 16).ok()?,
         u64::from_str_radix(seq, 16).ok()?,
     ))
+}
+
+/// The node a parked message had been sent (or was to be sent) to, if the field says.
+pub fn parked_receiver(field: &str) -> Option<String> {
+    let hex = parked_parts(field)?.1?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// One session record of a shared store, as read.
@@ -405,11 +434,16 @@ mod tests {
 
     #[test]
     fn a_parked_field_names_its_origin_whatever_the_node_name() {
-        let f = parked_field(1_765_000_000_000, "node:with:colons", 0xabc, 42);
+        let f = parked_field(1_765_000_000_000, "node:with:colons", 0xabc, 42, "to:r:b");
         assert!(f.starts_with(PARKED_PREFIX));
         assert_eq!(parked_origin(&f), Some(("node:with:colons", 0xabc, 42)));
+        assert_eq!(parked_receiver(&f).as_deref(), Some("to:r:b"));
+        // Parked by an older version: no receiver written.
+        let old = "p:1765000000000:node:with:colons:0000000000000abc:000000000000002a";
+        assert_eq!(parked_origin(old), Some(("node:with:colons", 0xabc, 42)));
+        assert_eq!(parked_receiver(old), None);
         assert!(
-            parked_field(1, "a", 1, 2) < parked_field(2, "a", 1, 1),
+            parked_field(1, "a", 1, 2, "b") < parked_field(2, "a", 1, 1, "b"),
             "ordered by time"
         );
         assert_eq!(parked_origin("17"), None);

@@ -6,9 +6,11 @@ For each scenario and each broker: start the broker on a free loopback port, run
 after. Prints delivered messages/s, broker CPU seconds per 100k delivered messages and the
 comqtt/Mosquitto ratios.
 
-usage: benches/compare.py [--quick] [--persistence] [--cluster] [--realistic]
+usage: benches/compare.py [--quick] [--persistence] [--cluster] [--realistic] [--rounds N]
   (build first: cargo build --release --bin comqtt --bin comqtt-bench;
    COMQTT_BIN=path runs another comqtt build, e.g. an older one for a before/after)
+  --rounds N       run each scenario N times per broker, alternating, and print the
+                  medians (and their ratio) after each run's line: this machine is noisy
   --realistic     the load most deployments run: 1000 clients each publishing 20 msg/s
                   (QoS 1 and QoS 0) and 50 publishers that wait for each PUBACK
                   (-max-inflight 1); prints CPU per message, the ratio to Mosquitto and
@@ -26,6 +28,7 @@ import os
 import shutil
 import socket
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -215,11 +218,30 @@ PERSISTENT = [
 ]
 
 
+def show(name, kind, res):
+    lat = [f"{res[k]:.2f}" if res[k] is not None else "-" for k in ("p50_ms", "p99_ms", "p999_ms")]
+    print(f"{name:58} {kind:16} {res['msgs_per_s']:10.0f} {res['cpu_per_100k']:11.3f} "
+          f"{lat[0]:>8} {lat[1]:>8} {lat[2]:>8} {res['lost']:6}", flush=True)
+
+
+def median_of(results):
+    """Each figure's median over the rounds (lost: the sum)."""
+    out = {}
+    for key in results[0]:
+        values = [r[key] for r in results if r[key] is not None]
+        if key == "lost":
+            out[key] = sum(values)
+        else:
+            out[key] = statistics.median(values) if values else None
+    return out
+
+
 def main():
     quick = "--quick" in sys.argv
     persistence = "--persistence" in sys.argv
     cluster = "--cluster" in sys.argv
     realistic = "--realistic" in sys.argv
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 1
     for binary in (COMQTT, BENCH):
         if not os.path.exists(binary):
             sys.exit(f"missing {binary}: cargo build --release --bin comqtt --bin comqtt-bench")
@@ -246,19 +268,24 @@ def main():
             scenarios = QUICK if quick else SCENARIOS
         print(f"{'scenario':58} {'broker':16} {'msgs/s':>10} {'CPU s/100k':>11} {'p50 ms':>8} {'p99 ms':>8} {'p99.9':>8} {'lost':>6}")
         for name, args in scenarios:
-            results = {}
-            for kind, opts in brokers:
-                if kind in ("comqtt-cluster", "cluster-tls"):
-                    b = Cluster(tmp, tls=kind == "cluster-tls")
-                else:
-                    b = Broker(kind, tmp, **opts)
-                try:
-                    results[kind] = res = run(b, args)
-                finally:
-                    b.stop()
-                lat = [f"{res[k]:.2f}" if res[k] is not None else "-" for k in ("p50_ms", "p99_ms", "p999_ms")]
-                print(f"{name:58} {kind:16} {res['msgs_per_s']:10.0f} {res['cpu_per_100k']:11.3f} "
-                      f"{lat[0]:>8} {lat[1]:>8} {lat[2]:>8} {res['lost']:6}")
+            runs = {kind: [] for kind, _ in brokers}
+            # Rounds alternate the brokers, so drift on a shared machine falls on both.
+            for _ in range(rounds):
+                for kind, opts in brokers:
+                    if kind in ("comqtt-cluster", "cluster-tls"):
+                        b = Cluster(tmp, tls=kind == "cluster-tls")
+                    else:
+                        b = Broker(kind, tmp, **opts)
+                    try:
+                        res = run(b, args)
+                    finally:
+                        b.stop()
+                    runs[kind].append(res)
+                    if rounds > 1:
+                        show(name, kind, res)
+            results = {kind: median_of(r) for kind, r in runs.items()}
+            for kind, _ in brokers:
+                show(name, kind if rounds == 1 else f"{kind} (median)", results[kind])
             if "mosquitto" in results and "comqtt" in results:
                 c, m = results["comqtt"], results["mosquitto"]
                 target = "<= 0.7x CPU, latency <= Mosquitto's" if realistic else ">= 1.5x msgs/s, <= 0.7x CPU"

@@ -494,6 +494,17 @@ impl Broker {
             );
             reached += 1;
         }
+        if let Some(origin) = &message.origin
+            && !batch.deferred.is_empty()
+        {
+            // Forwarded by another node, and recorded for persistent sessions here: the mark
+            // that spares them a parked copy if the acknowledgement never reaches the sender.
+            batch.changes.push(Change::Handled {
+                sender: origin.node.clone(),
+                epoch: origin.epoch,
+                seq: origin.seq,
+            });
+        }
         (reached, self.finish(batch))
     }
 

@@ -28,7 +28,7 @@ use crate::mqtt::topic::parse_shared;
 use crate::mqtt::topic_tree::TopicTree;
 use crate::mqtt::{QoS, SubscriptionOptions};
 use crate::storage::record::{decode_message, encode_delivery};
-use crate::storage::{Parcel, ParkOutcome, SharedSessions, StoreError, parked_field};
+use crate::storage::{Parcel, ParkOutcome, Sent, SharedSessions, StoreError, parked_field};
 
 /// How long the subscriptions of a node that is away are trusted before they are read again.
 pub const ROUTES_TTL: Duration = Duration::from_secs(5);
@@ -211,6 +211,12 @@ impl Parker {
                     owner: Some(node.to_string()),
                     field: parked_field(stamp, &self.me, self.epoch, s.seq, node),
                     value: buf.to_vec(),
+                    sent: Some(Sent {
+                        to: node.to_string(),
+                        sender: self.me.clone(),
+                        epoch: self.epoch,
+                        seq: s.seq,
+                    }),
                 });
                 origin.push(i);
             }
@@ -224,7 +230,8 @@ impl Parker {
         for ((parcel, outcome), i) in parcels.into_iter().zip(outcomes).zip(origin) {
             match outcome {
                 ParkOutcome::Parked => parked += 1,
-                ParkOutcome::Gone => {}
+                // The node had it durably, for this session: it has it (or completed it).
+                ParkOutcome::Gone | ParkOutcome::Had => {}
                 ParkOutcome::Moved(owner) => {
                     // The session is another node's now. If that node got the message
                     // through its own routes, it has it; otherwise it takes it from here.

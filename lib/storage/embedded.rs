@@ -147,7 +147,9 @@ impl Embedded {
                             .map_err(|e| self.io(e))?;
                     }
                     // Parking needs a store shared by the nodes: never in this one.
-                    Change::ParkedDone { .. } | Change::SessionMoved { .. } => {}
+                    Change::ParkedDone { .. }
+                    | Change::SessionMoved { .. }
+                    | Change::Handled { .. } => {}
                     Change::InboundQos2 {
                         client_id,
                         packet_id,

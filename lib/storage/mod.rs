@@ -109,6 +109,15 @@ pub enum Change {
     /// The session of a node that is gone was taken over here (a shared store): messages
     /// routed to that node are still parked for it ([`SharedSessions::sessions_of`]).
     SessionMoved { client_id: MqttString, from: String },
+    /// This node (a cluster on a shared store) has durably handled the messages node `sender`
+    /// (process `epoch`) forwarded to it, up to number `seq`: a sender that did not get the
+    /// acknowledgement parks none of those for sessions that were this node's (they have
+    /// them, or completed them). Written in the batch of the message's own records.
+    Handled {
+        sender: Box<str>,
+        epoch: u64,
+        seq: u64,
+    },
     /// An inbound QoS 2 packet id was received (`present`) or released.
     InboundQos2 {
         client_id: MqttString,
@@ -224,6 +233,10 @@ pub struct Parcel {
     pub client_id: String,
     /// The node the session must still belong to; `None`: park whoever holds it.
     pub owner: Option<String>,
+    /// The node the message was sent (or was to be sent) to, and its name there: not parked
+    /// if that node recorded it as handled ([`Change::Handled`]) and the session was that
+    /// node's.
+    pub sent: Option<Sent>,
     /// The field it is kept under: `p:` + a name unique to the message and the session,
     /// ordered by when it was parked.
     pub field: String,
@@ -240,6 +253,25 @@ pub enum ParkOutcome {
     Gone,
     /// The session belongs to this node now (not parked).
     Moved(Option<String>),
+    /// The node it was sent to had handled it durably, for a session that was that node's
+    /// (it has the message, or completed it): not parked.
+    Had,
+}
+
+/// A parked message's way: the node it was sent to, and the sender, its process epoch and the
+/// message's sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub to: String,
+    pub sender: String,
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+/// How a receiver records how far it handled a sender's messages ([`Change::Handled`]): one
+/// value per sender, its process epoch and the number (a sender's new process replaces it).
+pub fn handled_mark(epoch: u64, seq: u64) -> String {
+    format!("{epoch:016x}:{seq}")
 }
 
 /// The prefix of the fields of parked messages among a session's messages.

@@ -11,11 +11,13 @@
 //! | `<prefix>:sys` | hash | `counters` (a cluster node: its name) → the broker's cumulative counters |
 //! | `<prefix>:parked` | set | client ids whose `ifm` may hold parked messages |
 //! | `<prefix>:moved:<node>` | set | client ids whose sessions other nodes took over from `node` while it was away |
+//! | `<prefix>:handled:<node>` | hash | sender node → `<epoch>:<number>`: how far `node` durably handled that sender's forwarded messages |
 //!
 //! A message another node parked for a session whose node was away is a field of the
-//! session's `ifm` hash named `p:<unix ms>:<origin node>:<epoch>:<sequence>` (ordered by when
-//! it was parked, unique to the message, so parking it twice is harmless); the session's
-//! node takes such fields in as its own messages when it finds the client in `parked`.
+//! session's `ifm` hash named `p:<unix ms>:<origin node>:<epoch>:<sequence>:r<receiver, hex>`
+//! (ordered by when it was parked, unique to the message); the session's node takes such fields
+//! in as its own messages when it finds the client in `parked`. A message the node it was sent
+//! to recorded as handled (`handled`) is not parked for a session that was that node's.
 //!
 //! In a cluster every node shares these keys. A session record then ends with the name of the
 //! node that holds the session (`owner_len:u16 owner`): a node restarting restores only its
@@ -421,6 +423,18 @@ impl Backend for RedisStore {
                     pipe.sadd(self.client_key("moved", from), client_id.as_str())
                         .ignore();
                 }
+                Change::Handled { sender, epoch, seq } => {
+                    // Batches commit in order, and a sender's numbers only grow: the last
+                    // write is the highest.
+                    if let Some(node) = self.options.node.as_deref() {
+                        pipe.hset(
+                            self.client_key("handled", node),
+                            &**sender,
+                            super::handled_mark(*epoch, *seq),
+                        )
+                        .ignore();
+                    }
+                }
                 Change::InboundQos2 {
                     client_id,
                     packet_id,
@@ -497,12 +511,24 @@ redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 return 1
 "#;
 
-/// Parks one message: `KEYS` = records hash, the session's messages, the parked set;
-/// `ARGV` = client id, the owner suffix the record must end with ('' = any), field, value.
-/// Returns 1 when parked, 0 when there is no session, the record when another node holds it.
+/// Parks one message: `KEYS` = records hash, the session's messages, the parked set, the
+/// handled marks of the node it was sent to, the sessions moved from that node; `ARGV` =
+/// client id, the owner suffix the record must end with ('' = any), field, value, the
+/// sender ('' = not asked), its epoch (hex, as in the mark), the message's sequence number.
+/// Returns 1 when parked, 0 when there is no session, 2 when the node it was sent to had
+/// handled it for a session that was that node's, the record when another node holds it.
 const PARK: &str = r#"
 local rec = redis.call('HGET', KEYS[1], ARGV[1])
 if not rec then return 0 end
+if ARGV[5] ~= '' then
+  local mark = redis.call('HGET', KEYS[4], ARGV[5])
+  local epoch, upto
+  if mark then epoch, upto = string.match(mark, '^(%x+):(%d+)$') end
+  if epoch == ARGV[6] and tonumber(ARGV[7]) <= tonumber(upto) then
+    local theirs = ARGV[2] ~= '' and string.sub(rec, -string.len(ARGV[2])) == ARGV[2]
+    if theirs or redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return 2 end
+  end
+end
 if ARGV[2] ~= '' and string.sub(rec, -string.len(ARGV[2])) ~= ARGV[2] then return rec end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -597,16 +623,25 @@ impl RedisStore {
             let mut pipe = redis::pipe();
             for p in chunk {
                 let suffix = p.owner.as_deref().map(owner_suffix).unwrap_or_default();
+                let (receiver, sender, epoch, seq) = match &p.sent {
+                    Some(s) => (s.to.as_str(), s.sender.as_str(), s.epoch, s.seq),
+                    None => ("", "", 0, 0),
+                };
                 pipe.cmd("EVAL")
                     .arg(PARK)
-                    .arg(3)
+                    .arg(5)
                     .arg(&cl)
                     .arg(self.client_key("ifm", &p.client_id))
                     .arg(&parked)
+                    .arg(self.client_key("handled", receiver))
+                    .arg(self.client_key("moved", receiver))
                     .arg(&p.client_id)
                     .arg(suffix)
                     .arg(&p.field)
-                    .arg(&p.value[..]);
+                    .arg(&p.value[..])
+                    .arg(sender)
+                    .arg(format!("{epoch:016x}"))
+                    .arg(seq);
             }
             let values: Vec<redis::Value> = match pipe.query(self.connection()?) {
                 Ok(v) => v,
@@ -615,6 +650,7 @@ impl RedisStore {
             for v in values {
                 out.push(match v {
                     redis::Value::Int(1) => ParkOutcome::Parked,
+                    redis::Value::Int(2) => ParkOutcome::Had,
                     redis::Value::Int(_) | redis::Value::Nil => ParkOutcome::Gone,
                     other => {
                         let raw: Vec<u8> = redis::from_redis_value(other).unwrap_or_default();

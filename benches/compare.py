@@ -242,6 +242,8 @@ def main():
     cluster = "--cluster" in sys.argv
     realistic = "--realistic" in sys.argv
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 1
+    if rounds < 1:
+        sys.exit("--rounds must be at least 1")
     for binary in (COMQTT, BENCH):
         if not os.path.exists(binary):
             sys.exit(f"missing {binary}: cargo build --release --bin comqtt --bin comqtt-bench")
@@ -270,8 +272,9 @@ def main():
         for name, args in scenarios:
             runs = {kind: [] for kind, _ in brokers}
             # Rounds alternate the brokers, so drift on a shared machine falls on both.
-            for _ in range(rounds):
-                for kind, opts in brokers:
+            for r in range(rounds):
+                # Alternating which goes first, so drift on a shared machine falls on both.
+                for kind, opts in (brokers if r % 2 == 0 else brokers[::-1]):
                     if kind in ("comqtt-cluster", "cluster-tls"):
                         b = Cluster(tmp, tls=kind == "cluster-tls")
                     else:
@@ -285,7 +288,7 @@ def main():
                         show(name, kind, res)
             results = {kind: median_of(r) for kind, r in runs.items()}
             for kind, _ in brokers:
-                show(name, kind if rounds == 1 else f"{kind} (median)", results[kind])
+                show(name, kind if rounds == 1 else f"{kind} (med)", results[kind])
             if "mosquitto" in results and "comqtt" in results:
                 c, m = results["comqtt"], results["mosquitto"]
                 target = "<= 0.7x CPU, latency <= Mosquitto's" if realistic else ">= 1.5x msgs/s, <= 0.7x CPU"

@@ -52,8 +52,8 @@ async def one(i, port):
         raise RuntimeError(f"client {i}: CONNACK {ack.hex()}")
     w.write(b"\xe0\x00")
     await w.drain()
+    await r.read()  # until the broker closes, after DISCONNECT
     w.close()
-    await r.read()  # the broker closes after DISCONNECT
 
 
 async def clients(n, port):
@@ -102,7 +102,9 @@ def main():
     results = {"comqtt": [], "mosquitto": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
-            for kind in ("comqtt", "mosquitto"):
+            # Alternating which goes first, so drift on a shared machine falls on both.
+            order = ("comqtt", "mosquitto") if r % 2 == 0 else ("mosquitto", "comqtt")
+            for kind in order:
                 us = measure(kind, n, tmp)
                 results[kind].append(us)
                 print(f"round {r + 1}: {kind:10s} {us:6.1f} µs of broker CPU per connection")

@@ -56,7 +56,7 @@ fn parcel(id: &str, seq: u64, anyone: bool) -> Parcel {
     Parcel {
         client_id: id.into(),
         owner: (!anyone).then(|| "b".to_string()),
-        field: parked_field(1, "a", 7, seq, "b"),
+        field: parked_field(1, "a", 7, seq, "b", true),
         value: b"a delivery record".to_vec(),
         sent: Some(Sent {
             to: "b".into(),
@@ -129,6 +129,13 @@ fn a_message_its_node_handled_is_not_parked_for_that_nodes_sessions() {
             ParkOutcome::Gone,
         ]
     );
+    // A message a had not sent to b (it was queued when b went away) is parked whatever b's
+    // mark says, and so is one for a share group (b gave the group's copy to the member it
+    // chose): the parker asks nothing of the mark for them.
+    let mut unsent = parcel("s1", 5, false);
+    unsent.field = parked_field(1, "a", 7, 5, "b", false);
+    unsent.sent = None;
+    assert_eq!(a.park(&[unsent]).expect("park"), vec![ParkOutcome::Parked]);
     // Node a restarted (process 8) and b handled its new messages: that mark says nothing of
     // process 7's.
     b.apply(
@@ -153,10 +160,19 @@ fn a_message_its_node_handled_is_not_parked_for_that_nodes_sessions() {
     // Only what was parked is there to be taken in.
     assert_eq!(
         redis.cli(&["HKEYS", "comqtt:ifm:s2"]).trim(),
-        parked_field(1, "a", 7, 12, "b")
+        parked_field(1, "a", 7, 12, "b", true)
     );
+    let mut s1: Vec<String> = redis
+        .cli(&["HKEYS", "comqtt:ifm:s1"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    s1.sort();
     assert_eq!(
-        redis.cli(&["HKEYS", "comqtt:ifm:s1"]).trim(),
-        parked_field(1, "a", 7, 11, "b")
+        s1,
+        vec![
+            parked_field(1, "a", 7, 5, "b", false),
+            parked_field(1, "a", 7, 11, "b", true)
+        ]
     );
 }

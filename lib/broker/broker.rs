@@ -1334,9 +1334,13 @@ mod tests {
     #[test]
     fn only_a_copy_sent_to_this_node_counts_as_received_by_it() {
         let received = |node: &str, epoch: u64, seq: u64| node == "c0" && epoch == 7 && seq <= 100;
-        let for_c1 = parked_field(1, "c0", 7, 42, "c1");
-        let for_c2 = parked_field(1, "c0", 7, 42, "c2");
-        let later = parked_field(1, "c0", 7, 142, "c1");
+        let for_c1 = parked_field(1, "c0", 7, 42, "c1", true);
+        let for_c2 = parked_field(1, "c0", 7, 42, "c2", true);
+        let later = parked_field(1, "c0", 7, 142, "c1", true);
+        // Parked while c1 was away, never sent to it: c1's numbers from c0 passing 42 since
+        // say nothing about it.
+        let never_sent = parked_field(1, "c0", 7, 42, "c1", false);
+        assert!(!parked_copy_received(&never_sent, "c1", &received));
         assert!(parked_copy_received(&for_c1, "c1", &received));
         assert!(!parked_copy_received(&for_c2, "c1", &received));
         assert!(!parked_copy_received(&later, "c1", &received));

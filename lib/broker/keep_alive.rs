@@ -4,7 +4,6 @@
 //! connection's deadline that passed gets a kick with 0x8D Keep alive timeout; one that moved
 //! on goes into the slot of its new deadline. Connections hold no timer of their own.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -35,8 +34,6 @@ pub struct KeepAlive {
     /// Deadlines count milliseconds from here.
     start: Instant,
     wheel: Mutex<Wheel>,
-    /// Whether the ticker task runs (started by the first connection with a keep alive).
-    started: AtomicBool,
 }
 
 impl Default for KeepAlive {
@@ -44,7 +41,6 @@ impl Default for KeepAlive {
         KeepAlive {
             start: Instant::now(),
             wheel: Mutex::new(Wheel::default()),
-            started: AtomicBool::new(false),
         }
     }
 }
@@ -60,14 +56,16 @@ impl KeepAlive {
         self.now_ms() + period.as_millis() as u64
     }
 
-    /// Has the wheel watch `kick`'s deadline (set it first). The first call starts the ticker
-    /// on the caller's runtime; it stops once the broker is gone.
+    /// Has the wheel watch `kick`'s deadline (set it first). The ticker runs on the caller's
+    /// runtime: started by the first call, and again by the next one if its runtime ended (a
+    /// broker outliving a runtime); it stops once the broker is gone.
     pub fn watch(self: &Arc<Self>, kick: &Arc<Kick>) {
-        if !self.started.swap(true, Ordering::AcqRel) {
-            tokio::spawn(run(Arc::downgrade(self)));
-        }
         let deadline = kick.keep_alive_deadline();
-        self.wheel.lock().insert(kick.clone(), deadline);
+        let mut wheel = self.wheel.lock();
+        if wheel.ticker.as_ref().is_none_or(|t| t.is_finished()) {
+            wheel.ticker = Some(tokio::spawn(run(Arc::downgrade(self))));
+        }
+        wheel.insert(Arc::downgrade(kick), deadline);
     }
 
     /// Takes the connections whose deadline passed by `now_ms`.
@@ -96,14 +94,18 @@ async fn run(keep_alive: Weak<KeepAlive>) {
     }
 }
 
-/// Connections by the tick of their deadline (as of when they were put in).
+/// Connections by the tick of their deadline (as of when they were put in). Held weakly: a
+/// connection that ended is gone from the wheel at once in all but its entry (its task, kept
+/// alive by the waker in its kick, is not).
 #[derive(Debug)]
 struct Wheel {
-    slots: Vec<Vec<Arc<Kick>>>,
+    slots: Vec<Vec<Weak<Kick>>>,
     /// The first tick not yet looked at.
     next: u64,
     /// Connections in the slots.
     len: usize,
+    /// The ticker task.
+    ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Default for Wheel {
@@ -112,6 +114,7 @@ impl Default for Wheel {
             slots: (0..SLOTS).map(|_| Vec::new()).collect(),
             next: 0,
             len: 0,
+            ticker: None,
         }
     }
 }
@@ -119,7 +122,7 @@ impl Default for Wheel {
 impl Wheel {
     /// Puts `kick` in the slot of `deadline` (ms), or the furthest slot if it is beyond the
     /// wheel, or the next slot if it already passed.
-    fn insert(&mut self, kick: Arc<Kick>, deadline: u64) {
+    fn insert(&mut self, kick: Weak<Kick>, deadline: u64) {
         let tick = deadline
             .div_ceil(TICK_MS)
             .clamp(self.next, self.next + SLOTS - 1);
@@ -139,14 +142,16 @@ impl Wheel {
             self.next = tick + 1;
             let slot = std::mem::take(&mut self.slots[(tick % SLOTS) as usize]);
             self.len -= slot.len();
-            for kick in slot {
+            for entry in slot {
+                // Gone: the connection ended.
+                let Some(kick) = entry.upgrade() else {
+                    continue;
+                };
                 match kick.keep_alive_deadline() {
-                    // Only the wheel holds it: the connection ended.
-                    _ if Arc::strong_count(&kick) == 1 => {}
                     NONE => {}
-                    PAUSED => self.insert(kick, (tick + PAUSED_RECHECK_TICKS) * TICK_MS),
+                    PAUSED => self.insert(entry, (tick + PAUSED_RECHECK_TICKS) * TICK_MS),
                     d if d <= now_ms => due.push(kick),
-                    d => self.insert(kick, d),
+                    d => self.insert(entry, d),
                 }
             }
         }
@@ -168,7 +173,7 @@ mod tests {
     fn a_connection_is_due_once_its_deadline_passed_and_not_before() {
         let mut wheel = Wheel::default();
         let k = kick(1_500);
-        wheel.insert(k.clone(), 1_500);
+        wheel.insert(Arc::downgrade(&k), 1_500);
         assert!(wheel.expire(1_499).is_empty());
         let due = wheel.expire(1_500);
         assert_eq!(due.len(), 1);
@@ -180,7 +185,7 @@ mod tests {
     fn a_connection_heard_from_again_moves_to_its_new_deadline() {
         let mut wheel = Wheel::default();
         let k = kick(1_500);
-        wheel.insert(k.clone(), 1_500);
+        wheel.insert(Arc::downgrade(&k), 1_500);
         k.set_keep_alive_deadline(2_800);
         assert!(wheel.expire(1_600).is_empty(), "moved on");
         assert_eq!(wheel.len, 1);
@@ -195,7 +200,7 @@ mod tests {
         // 98 minutes (keep alive 65,535 s is 27 hours; the same path).
         let far = 98 * 60 * 1000;
         let k = kick(far);
-        wheel.insert(k.clone(), far);
+        wheel.insert(Arc::downgrade(&k), far);
         let mut now = 0;
         while now + 7 * TICK_MS < far {
             now += 7 * TICK_MS;
@@ -209,13 +214,13 @@ mod tests {
     fn ended_unwatched_and_paused_connections_are_not_kicked() {
         let mut wheel = Wheel::default();
         let ended = kick(500);
-        wheel.insert(ended.clone(), 500);
+        wheel.insert(Arc::downgrade(&ended), 500);
         drop(ended);
         let none = kick(500);
-        wheel.insert(none.clone(), 500);
+        wheel.insert(Arc::downgrade(&none), 500);
         none.set_keep_alive_deadline(NONE);
         let paused = kick(500);
-        wheel.insert(paused.clone(), 500);
+        wheel.insert(Arc::downgrade(&paused), 500);
         paused.set_keep_alive_deadline(PAUSED);
         assert!(wheel.expire(10_000).is_empty());
         assert_eq!(wheel.len, 1, "only the paused one is still watched");

@@ -538,6 +538,7 @@ impl Peer {
                                         retained_at: o.retained_at,
                                         also: o.also,
                                         generation: o.generation,
+                                        sent: false,
                                     });
                                 }
                                 None => {
@@ -627,6 +628,7 @@ impl Peer {
             retained_at: u.message.retained_at,
             also: u.also,
             generation: u.generation,
+            sent: true,
         }));
         while self.stranded.len() < BATCH {
             let Ok(o) = queue.try_recv() else { break };
@@ -640,6 +642,7 @@ impl Peer {
                 retained_at: o.retained_at,
                 also: o.also,
                 generation: o.generation,
+                sent: false,
             });
         }
         // Flush markers: nothing to park, and the node they flush is away.

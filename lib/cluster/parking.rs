@@ -99,6 +99,9 @@ pub struct Stranded {
     pub also: Option<Arc<[Arc<str>]>>,
     /// The subscription tree generation this node's subscribers were matched at.
     pub generation: u64,
+    /// It was sent to the node (and not acknowledged): the node may have it. One never sent
+    /// cannot be, whatever the node's numbers reached since.
+    pub sent: bool,
 }
 
 /// Writes messages for a node that is away into its sessions in the shared store.
@@ -168,7 +171,9 @@ impl Parker {
             }
             // Per session: the granted QoS and subscription ids, over overlapping filters;
             // one member of each share group the message was sent there for.
-            let mut per_client: FxHashMap<Arc<str>, (QoS, bool, Vec<u32>)> = FxHashMap::default();
+            // (granted QoS, retain as published, subscription ids, for a share group)
+            type PerClient = (QoS, bool, Vec<u32>, bool);
+            let mut per_client: FxHashMap<Arc<str>, PerClient> = FxHashMap::default();
             let mut groups_done: Vec<&str> = Vec::new();
             routes.tree.for_each_match(&message.topic, |subs| {
                 for sub in subs {
@@ -186,13 +191,15 @@ impl Parker {
                         QoS::AtMostOnce,
                         false,
                         Vec::new(),
+                        false,
                     ));
                     entry.0 = entry.0.max(sub.options.qos);
                     entry.1 |= sub.options.retain_as_published;
                     entry.2.extend(sub.identifier);
+                    entry.3 |= sub.group.is_some();
                 }
             });
-            for (client_id, (granted, retain_as_published, ids)) in per_client {
+            for (client_id, (granted, retain_as_published, ids, for_group)) in per_client {
                 let qos = granted.min(message.qos);
                 if qos == QoS::AtMostOnce {
                     continue;
@@ -209,9 +216,12 @@ impl Parker {
                 parcels.push(Parcel {
                     client_id: client_id.to_string(),
                     owner: Some(node.to_string()),
-                    field: parked_field(stamp, &self.me, self.epoch, s.seq, node),
+                    field: parked_field(stamp, &self.me, self.epoch, s.seq, node, s.sent),
                     value: buf.to_vec(),
-                    sent: Some(Sent {
+                    // Whether the node had it says whether this session has it only for a
+                    // message the node was sent, and not for a share group: the node gave
+                    // the group's copy to the member it chose, maybe one with no record.
+                    sent: (s.sent && !for_group).then(|| Sent {
                         to: node.to_string(),
                         sender: self.me.clone(),
                         epoch: self.epoch,

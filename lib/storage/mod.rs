@@ -278,25 +278,34 @@ pub fn handled_mark(epoch: u64, seq: u64) -> String {
 pub const PARKED_PREFIX: &str = "p:";
 
 /// The field of a message parked at unix ms `stamp` by node `node` (process `epoch`), which
-/// it had sent, or would have, as number `seq` on its stream to node `receiver` (whose
-/// sessions it is parked for): ordered by when parked, and the same whenever that message is
-/// parked again. The receiver is written in hex after an `r` (node names may hold colons).
-pub fn parked_field(stamp: u64, node: &str, epoch: u64, seq: u64, receiver: &str) -> String {
+/// it had sent (`sent`), or would have, as number `seq` to node `receiver` (whose sessions it
+/// is parked for): ordered by when parked, and the same whenever that message is parked again.
+/// The receiver is written in hex after an `r` (sent) or an `n` (never sent); node names may
+/// hold colons.
+pub fn parked_field(
+    stamp: u64,
+    node: &str,
+    epoch: u64,
+    seq: u64,
+    receiver: &str,
+    sent: bool,
+) -> String {
     use std::fmt::Write;
-    let mut field = format!("{PARKED_PREFIX}{stamp:013}:{node}:{epoch:016x}:{seq:016x}:r");
+    let mark = if sent { 'r' } else { 'n' };
+    let mut field = format!("{PARKED_PREFIX}{stamp:013}:{node}:{epoch:016x}:{seq:016x}:{mark}");
     for b in receiver.bytes() {
         let _ = write!(field, "{b:02x}");
     }
     field
 }
 
-/// The part of a parked field after its stamp, and the hex of its receiver (fields parked
-/// before the receiver was written have none).
+/// The part of a parked field after its stamp, and its receiver part (`r` or `n`, then the
+/// hex); fields parked before the receiver was written have none.
 fn parked_parts(field: &str) -> Option<(&str, Option<&str>)> {
     let rest = field.strip_prefix(PARKED_PREFIX)?;
     let (_stamp, rest) = rest.split_once(':')?;
     Some(match rest.rsplit_once(':') {
-        Some((head, last)) if last.starts_with('r') => (head, Some(&last[1..])),
+        Some((head, last)) if last.starts_with(['r', 'n']) => (head, Some(last)),
         _ => (rest, None),
     })
 }
@@ -313,9 +322,10 @@ pub fn parked_origin(field: &str) -> Option<(&str, u64, u64)> {
     ))
 }
 
-/// The node a parked message had been sent (or was to be sent) to, if the field says.
+/// The node a parked message had been sent to, if the field says so (`None` too for one
+/// that was never sent: no node can have received it).
 pub fn parked_receiver(field: &str) -> Option<String> {
-    let hex = parked_parts(field)?.1?;
+    let hex = parked_parts(field)?.1?.strip_prefix('r')?;
     if hex.len() % 2 != 0 {
         return None;
     }
@@ -466,16 +476,30 @@ mod tests {
 
     #[test]
     fn a_parked_field_names_its_origin_whatever_the_node_name() {
-        let f = parked_field(1_765_000_000_000, "node:with:colons", 0xabc, 42, "to:r:b");
+        let f = parked_field(
+            1_765_000_000_000,
+            "node:with:colons",
+            0xabc,
+            42,
+            "to:r:b",
+            true,
+        );
         assert!(f.starts_with(PARKED_PREFIX));
         assert_eq!(parked_origin(&f), Some(("node:with:colons", 0xabc, 42)));
         assert_eq!(parked_receiver(&f).as_deref(), Some("to:r:b"));
+        // Never sent: no node can have it.
+        let unsent = parked_field(1_765_000_000_000, "node:with:colons", 0xabc, 42, "b", false);
+        assert_eq!(
+            parked_origin(&unsent),
+            Some(("node:with:colons", 0xabc, 42))
+        );
+        assert_eq!(parked_receiver(&unsent), None);
         // Parked by an older version: no receiver written.
         let old = "p:1765000000000:node:with:colons:0000000000000abc:000000000000002a";
         assert_eq!(parked_origin(old), Some(("node:with:colons", 0xabc, 42)));
         assert_eq!(parked_receiver(old), None);
         assert!(
-            parked_field(1, "a", 1, 2, "b") < parked_field(2, "a", 1, 1, "b"),
+            parked_field(1, "a", 1, 2, "b", true) < parked_field(2, "a", 1, 1, "b", true),
             "ordered by time"
         );
         assert_eq!(parked_origin("17"), None);

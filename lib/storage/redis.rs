@@ -15,7 +15,8 @@
 //!
 //! A message another node parked for a session whose node was away is a field of the
 //! session's `ifm` hash named `p:<unix ms>:<origin node>:<epoch>:<sequence>:r<receiver, hex>`
-//! (ordered by when it was parked, unique to the message); the session's node takes such fields
+//! (`n` instead of `r` when it was never sent to the receiver; ordered by when it was parked,
+//! unique to the message); the session's node takes such fields
 //! in as its own messages when it finds the client in `parked`. A message the node it was sent
 //! to recorded as handled (`handled`) is not parked for a session that was that node's.
 //!

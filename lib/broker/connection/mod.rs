@@ -306,9 +306,9 @@ type ClusterWait = (
 );
 
 impl Waits {
-    /// Made when the connection first waits: every receiver is marked changed, so what
-    /// happened before it existed is looked at once (a commit or a forwarding ack that came
-    /// before the wait began is not waited for).
+    /// Made when the connection first waits: the commit, forwarding and route receivers are
+    /// marked changed, so what happened before they existed is looked at once (a commit or a
+    /// forwarding ack that came before the wait began is not waited for).
     fn new(broker: &Broker) -> Box<Waits> {
         Box::new(Waits {
             committed: broker.store.as_ref().map(|s| {
@@ -323,9 +323,10 @@ impl Waits {
                     routes: c.routes_changed(),
                     relief: c.relief(),
                 };
+                // Not relief: a pause begun now waits for relief from now on (or its own
+                // deadline), not for one that came before it.
                 watches.forwarded.mark_changed();
                 watches.routes.mark_changed();
-                watches.relief.mark_changed();
                 Box::new(watches)
             }),
             event: None,
@@ -585,8 +586,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             max_packet,
             ..
         } = self;
-        // Ended: the keep-alive wheel lets go of it.
-        link.kick.set_keep_alive_deadline(super::keep_alive::NONE);
         let broker = link.broker.clone();
         let close = if close.reason == Some(ReasonCode::SESSION_TAKEN_OVER) {
             // What the client sent on this connection before it opened the new one is
@@ -602,6 +601,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else {
             close
         };
+        // Ended (after what was read last, which may have paused it): no keep alive.
+        link.kick.set_keep_alive_deadline(super::keep_alive::NONE);
         tracing::debug!(peer = %link.info.remote, client_id = %link.client_id, why = %close.why, "client disconnected");
         broker
             .events

@@ -2,8 +2,9 @@
 //! not reach, against a real `redis-server`: a message the receiving node had recorded as
 //! handled (durably, with its session records) is not parked again for a session that was
 //! that node's, whether the session is still there or another node took it over from the
-//! dead one; a message past that mark, or for a session that moved away while its node was
-//! alive, is parked as before. Parking a handled message again is how a QoS 2 message was
+//! dead one (by the node's marks as they were when the session moved: what a frozen node
+//! commits after that is not in the session); a message past that mark, or for a session that
+//! moved away while its node was alive, is parked as before. Parking a handled message again is how a QoS 2 message was
 //! delivered twice after a node's `kill -9`.
 
 mod common;
@@ -129,6 +130,23 @@ fn a_message_its_node_handled_is_not_parked_for_that_nodes_sessions() {
             ParkOutcome::Gone,
         ]
     );
+    // b was only frozen: it resumes and commits what it had handled meanwhile (its mark goes
+    // to 20) after c took s2 over. s2 did not get those through b, so they are parked for it;
+    // s1, still b's, has them.
+    b.apply(
+        &[Change::Handled {
+            sender: "a".into(),
+            epoch: 7,
+            seq: 20,
+        }],
+        true,
+    )
+    .expect("record the late mark");
+    assert_eq!(
+        a.park(&[parcel("s2", 15, true), parcel("s1", 15, false)])
+            .expect("park"),
+        vec![ParkOutcome::Parked, ParkOutcome::Had]
+    );
     // A message a had not sent to b (it was queued when b went away) is parked whatever b's
     // mark says, and so is one for a share group (b gave the group's copy to the member it
     // chose): the parker asks nothing of the mark for them.
@@ -158,9 +176,18 @@ fn a_message_its_node_handled_is_not_parked_for_that_nodes_sessions() {
         vec![ParkOutcome::Parked]
     );
     // Only what was parked is there to be taken in.
+    let mut s2: Vec<String> = redis
+        .cli(&["HKEYS", "comqtt:ifm:s2"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    s2.sort();
     assert_eq!(
-        redis.cli(&["HKEYS", "comqtt:ifm:s2"]).trim(),
-        parked_field(1, "a", 7, 12, "b", true)
+        s2,
+        vec![
+            parked_field(1, "a", 7, 12, "b", true),
+            parked_field(1, "a", 7, 15, "b", true)
+        ]
     );
     let mut s1: Vec<String> = redis
         .cli(&["HKEYS", "comqtt:ifm:s1"])

@@ -12,6 +12,7 @@
 //! | `<prefix>:parked` | set | client ids whose `ifm` may hold parked messages |
 //! | `<prefix>:moved:<node>` | set | client ids whose sessions other nodes took over from `node` while it was away |
 //! | `<prefix>:handled:<node>` | hash | sender node → `<epoch>:<number>`: how far `node` durably handled that sender's forwarded messages |
+//! | `<prefix>:handledat:<node>:<client id>` | hash | `handled:<node>` as it was when the session moved away from `node` |
 //!
 //! A message another node parked for a session whose node was away is a field of the
 //! session's `ifm` hash named `p:<unix ms>:<origin node>:<epoch>:<sequence>:r<receiver, hex>`
@@ -146,6 +147,12 @@ impl RedisStore {
 
     fn client_key(&self, kind: &str, client_id: &str) -> String {
         format!("{}:{kind}:{client_id}", self.options.prefix)
+    }
+
+    /// Where the handled marks of node `from` are kept as they were when session `client_id`
+    /// moved away from it (see [`MOVED`]).
+    fn moved_marks_key(&self, from: &str, client_id: &str) -> String {
+        format!("{}:handledat:{from}:{client_id}", self.options.prefix)
     }
 
     /// Reads the subscriptions, messages and inbound QoS 2 ids of a session.
@@ -421,7 +428,13 @@ impl Backend for RedisStore {
                         .ignore();
                 }
                 Change::SessionMoved { client_id, from } => {
-                    pipe.sadd(self.client_key("moved", from), client_id.as_str())
+                    pipe.cmd("EVAL")
+                        .arg(MOVED)
+                        .arg(3)
+                        .arg(self.client_key("moved", from))
+                        .arg(self.client_key("handled", from))
+                        .arg(self.moved_marks_key(from, client_id))
+                        .arg(client_id.as_str())
                         .ignore();
                 }
                 Change::Handled { sender, epoch, seq } => {
@@ -512,25 +525,45 @@ redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 return 1
 "#;
 
+/// A session taken over from a node that is away: `KEYS` = that node's moved set, its handled
+/// marks, the copy of those marks kept for this session; `ARGV` = client id. The marks are
+/// copied as they are now: what the node commits later (a frozen node resuming) was not in
+/// the session this node read, so it must not keep the sender from parking it.
+const MOVED: &str = r#"
+redis.call('SADD', KEYS[1], ARGV[1])
+local marks = redis.call('HGETALL', KEYS[2])
+redis.call('DEL', KEYS[3])
+if #marks > 0 then redis.call('HSET', KEYS[3], unpack(marks)) end
+return 1
+"#;
+
 /// Parks one message: `KEYS` = records hash, the session's messages, the parked set, the
-/// handled marks of the node it was sent to, the sessions moved from that node; `ARGV` =
-/// client id, the owner suffix the record must end with ('' = any), field, value, the
-/// sender ('' = not asked), its epoch (hex, as in the mark), the message's sequence number.
-/// Returns 1 when parked, 0 when there is no session, 2 when the node it was sent to had
-/// handled it for a session that was that node's, the record when another node holds it.
+/// handled marks of the node it was sent to, the sessions moved from that node, the copy of
+/// that node's marks kept when this session moved; `ARGV` = client id, the owner suffix the
+/// record must end with ('' = any), field, value, the sender ('' = not asked), its epoch
+/// (hex, as in the mark), the message's sequence number. Returns 1 when parked, 0 when there
+/// is no session, 2 when the node it was sent to had handled it for a session that was that
+/// node's (its marks now, or as they were when the session moved), the record when another
+/// node holds it.
 const PARK: &str = r#"
 local rec = redis.call('HGET', KEYS[1], ARGV[1])
 if not rec then return 0 end
+local theirs = ARGV[2] ~= '' and string.sub(rec, -string.len(ARGV[2])) == ARGV[2]
 if ARGV[5] ~= '' then
-  local mark = redis.call('HGET', KEYS[4], ARGV[5])
-  local epoch, upto
-  if mark then epoch, upto = string.match(mark, '^(%x+):(%d+)$') end
-  if epoch == ARGV[6] and tonumber(ARGV[7]) <= tonumber(upto) then
-    local theirs = ARGV[2] ~= '' and string.sub(rec, -string.len(ARGV[2])) == ARGV[2]
-    if theirs or redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return 2 end
+  local marks = nil
+  if theirs then
+    marks = KEYS[4]
+  elseif redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then
+    marks = KEYS[6]
+  end
+  if marks then
+    local mark = redis.call('HGET', marks, ARGV[5])
+    local epoch, upto
+    if mark then epoch, upto = string.match(mark, '^(%x+):(%d+)$') end
+    if epoch == ARGV[6] and tonumber(ARGV[7]) <= tonumber(upto) then return 2 end
   end
 end
-if ARGV[2] ~= '' and string.sub(rec, -string.len(ARGV[2])) ~= ARGV[2] then return rec end
+if ARGV[2] ~= '' and not theirs then return rec end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[1])
 return 1
@@ -630,12 +663,13 @@ impl RedisStore {
                 };
                 pipe.cmd("EVAL")
                     .arg(PARK)
-                    .arg(5)
+                    .arg(6)
                     .arg(&cl)
                     .arg(self.client_key("ifm", &p.client_id))
                     .arg(&parked)
                     .arg(self.client_key("handled", receiver))
                     .arg(self.client_key("moved", receiver))
+                    .arg(self.moved_marks_key(receiver, &p.client_id))
                     .arg(&p.client_id)
                     .arg(suffix)
                     .arg(&p.field)
@@ -708,10 +742,22 @@ impl RedisStore {
     /// See [`super::SharedSessions::forget_moves`].
     pub fn forget_moves(&mut self, node: &str) -> Result<(), StoreError> {
         let key = self.client_key("moved", node);
-        match self.connection()?.del::<_, ()>(key) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.err(e)),
+        let moved: Vec<String> = match self.connection()?.smembers(&key) {
+            Ok(v) => v,
+            Err(e) => return Err(self.err(e)),
+        };
+        // The marks kept for the sessions that moved go with the set.
+        let mut keys: Vec<String> = moved
+            .iter()
+            .map(|id| self.moved_marks_key(node, id))
+            .collect();
+        keys.push(key);
+        for chunk in keys.chunks(500) {
+            if let Err(e) = self.connection()?.del::<_, ()>(chunk) {
+                return Err(self.err(e));
+            }
         }
+        Ok(())
     }
 
     /// See [`super::SharedSessions::unmark`].

@@ -147,6 +147,34 @@ fn a_message_its_node_handled_is_not_parked_for_that_nodes_sessions() {
             .expect("park"),
         vec![ParkOutcome::Parked, ParkOutcome::Had]
     );
+    // c reads session s5 of b's (to take it over) while b still commits: the marks that
+    // count for s5 are b's as they were when c read it (20), not when c committed the move
+    // (30), so 25, committed by b after c's read, is parked for s5.
+    claim(&mut b, "s5");
+    assert!(c.load_session("s5").expect("read").is_some());
+    b.apply(
+        &[Change::Handled {
+            sender: "a".into(),
+            epoch: 7,
+            seq: 30,
+        }],
+        true,
+    )
+    .expect("record a mark after c's read");
+    claim(&mut c, "s5");
+    c.apply(
+        &[Change::SessionMoved {
+            client_id: MqttString::from("s5"),
+            from: "b".into(),
+        }],
+        true,
+    )
+    .expect("record the move");
+    assert_eq!(
+        a.park(&[parcel("s5", 25, true), parcel("s5", 20, true)])
+            .expect("park"),
+        vec![ParkOutcome::Parked, ParkOutcome::Had]
+    );
     // A message a had not sent to b (it was queued when b went away) is parked whatever b's
     // mark says, and so is one for a share group (b gave the group's copy to the member it
     // chose): the parker asks nothing of the mark for them.

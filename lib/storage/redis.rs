@@ -226,6 +226,27 @@ impl RedisStore {
         let mut raw = Bytes::from(raw);
         let record = record::decode_session(&mut raw)?;
         let owner = record::decode_owner(&mut raw);
+        if let Some(from) = owner
+            .as_deref()
+            .filter(|o| Some(*o) != self.options.node.as_deref())
+        {
+            // Another node's session, maybe about to move here: its node's marks as of now,
+            // before its messages are read.
+            let (marks, copy) = (
+                self.client_key("handled", from),
+                self.moved_marks_key(from, client_id),
+            );
+            let copied: Result<i64, redis::RedisError> = redis::cmd("EVAL")
+                .arg(COPY_MARKS)
+                .arg(2)
+                .arg(marks)
+                .arg(copy)
+                .arg(MARKS_COPY_TTL_SECS)
+                .query(self.connection()?);
+            if let Err(e) = copied {
+                return Err(self.err(e));
+            }
+        }
         self.session_parts(client_id.to_string(), record, owner)
             .map(Some)
     }
@@ -526,16 +547,38 @@ return 1
 "#;
 
 /// A session taken over from a node that is away: `KEYS` = that node's moved set, its handled
-/// marks, the copy of those marks kept for this session; `ARGV` = client id. The marks are
-/// copied as they are now: what the node commits later (a frozen node resuming) was not in
-/// the session this node read, so it must not keep the sender from parking it.
+/// marks, the copy of those marks kept for this session; `ARGV` = client id. The copy made
+/// when the session was read ([`COPY_MARKS`]) is kept; else the marks are copied as they are
+/// now. What the node commits after that (a frozen node resuming) was not in the session this
+/// node read, so it must not keep the sender from parking it.
 const MOVED: &str = r#"
 redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('PERSIST', KEYS[3])
+  return 1
+end
 local marks = redis.call('HGETALL', KEYS[2])
-redis.call('DEL', KEYS[3])
 if #marks > 0 then redis.call('HSET', KEYS[3], unpack(marks)) end
 return 1
 "#;
+
+/// Copies a node's handled marks for a session about to be read from the store by another
+/// node (`KEYS` = the marks, the copy; `ARGV` = seconds the copy lives unless the session
+/// moves): taken before the session's messages are read, so the copy never covers a message
+/// the reader did not see ([`MOVED`] keeps it when the session moves).
+const COPY_MARKS: &str = r#"
+redis.call('DEL', KEYS[2])
+local marks = redis.call('HGETALL', KEYS[1])
+if #marks > 0 then
+  redis.call('HSET', KEYS[2], unpack(marks))
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+return 1
+"#;
+
+/// How long a copy of a node's marks made for a session read by another node lives if the
+/// session does not move after all.
+const MARKS_COPY_TTL_SECS: u64 = 3600;
 
 /// Parks one message: `KEYS` = records hash, the session's messages, the parked set, the
 /// handled marks of the node it was sent to, the sessions moved from that node, the copy of

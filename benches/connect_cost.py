@@ -20,21 +20,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-COMQTT = os.environ.get("COMQTT_BIN") or os.path.join(ROOT, "target", "release", "comqtt")
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import COMQTT, cpu_seconds, free_port  # noqa: E402  (the same broker binary and CPU reading)
 
 
 def connect_packet(i):

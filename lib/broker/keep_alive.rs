@@ -72,11 +72,6 @@ impl KeepAlive {
     fn expire(&self, now_ms: u64) -> Vec<Arc<Kick>> {
         self.wheel.lock().expire(now_ms)
     }
-
-    /// Connections watched (including ended ones not yet looked at again).
-    pub fn watched(&self) -> usize {
-        self.wheel.lock().len
-    }
 }
 
 /// Ticks until the broker is gone, kicking the connections whose keep alive ran out.
@@ -102,8 +97,6 @@ struct Wheel {
     slots: Vec<Vec<Weak<Kick>>>,
     /// The first tick not yet looked at.
     next: u64,
-    /// Connections in the slots.
-    len: usize,
     /// The ticker task.
     ticker: Option<tokio::task::JoinHandle<()>>,
 }
@@ -113,7 +106,6 @@ impl Default for Wheel {
         Wheel {
             slots: (0..SLOTS).map(|_| Vec::new()).collect(),
             next: 0,
-            len: 0,
             ticker: None,
         }
     }
@@ -127,7 +119,6 @@ impl Wheel {
             .div_ceil(TICK_MS)
             .clamp(self.next, self.next + SLOTS - 1);
         self.slots[(tick % SLOTS) as usize].push(kick);
-        self.len += 1;
     }
 
     /// Looks at every slot up to `now_ms`: returns the connections whose deadline passed,
@@ -141,7 +132,6 @@ impl Wheel {
         for tick in first..=now_tick {
             self.next = tick + 1;
             let slot = std::mem::take(&mut self.slots[(tick % SLOTS) as usize]);
-            self.len -= slot.len();
             for entry in slot {
                 // Gone: the connection ended.
                 let Some(kick) = entry.upgrade() else {
@@ -163,6 +153,13 @@ impl Wheel {
 mod tests {
     use super::*;
 
+    impl Wheel {
+        /// Connections in the slots.
+        fn len(&self) -> usize {
+            self.slots.iter().map(Vec::len).sum()
+        }
+    }
+
     fn kick(deadline: u64) -> Arc<Kick> {
         let k = Arc::new(Kick::default());
         k.set_keep_alive_deadline(deadline);
@@ -178,7 +175,7 @@ mod tests {
         let due = wheel.expire(1_500);
         assert_eq!(due.len(), 1);
         assert!(Arc::ptr_eq(&due[0], &k));
-        assert_eq!(wheel.len, 0);
+        assert_eq!(wheel.len(), 0);
     }
 
     #[test]
@@ -188,7 +185,7 @@ mod tests {
         wheel.insert(Arc::downgrade(&k), 1_500);
         k.set_keep_alive_deadline(2_800);
         assert!(wheel.expire(1_600).is_empty(), "moved on");
-        assert_eq!(wheel.len, 1);
+        assert_eq!(wheel.len(), 1);
         // Due at the first tick at or after the deadline.
         assert!(wheel.expire(2_999).is_empty());
         assert_eq!(wheel.expire(3_000).len(), 1);
@@ -223,10 +220,10 @@ mod tests {
         wheel.insert(Arc::downgrade(&paused), 500);
         paused.set_keep_alive_deadline(PAUSED);
         assert!(wheel.expire(10_000).is_empty());
-        assert_eq!(wheel.len, 1, "only the paused one is still watched");
+        assert_eq!(wheel.len(), 1, "only the paused one is still watched");
         paused.set_keep_alive_deadline(10_100);
         assert!(wheel.expire(10_099).is_empty());
         assert_eq!(wheel.expire(11_000).len(), 1);
-        assert_eq!(wheel.len, 0);
+        assert_eq!(wheel.len(), 0);
     }
 }

@@ -512,7 +512,6 @@ impl Peer {
     }
 
     async fn run(mut self, mut queue: mpsc::Receiver<Outgoing>) {
-        let mut seq = 0u64;
         let mut unacked: VecDeque<Unacked> = VecDeque::new();
         let mut backoff = Duration::from_millis(50);
         let mut gone_since: Option<Instant> = None;
@@ -521,20 +520,19 @@ impl Peer {
                 if self.parking.is_some() {
                     // Away: what it was sent and not acknowledged, and what comes for it,
                     // is parked for its persistent sessions.
-                    let more = self.park_away(&mut queue, &mut unacked, &mut seq).await;
+                    let more = self.park_away(&mut queue, &mut unacked).await;
                     if !more && self.stranded.is_empty() {
                         // Nothing waits: until the next message (parked at once: its
                         // publisher waits for it), or the peer is back.
                         tokio::select! {
                             next = queue.recv() => match next {
                                 Some(o) => {
-                                    seq = self.next_seq();
                                     self.stranded.push(Stranded {
                                         ticket: o.ticket,
                                         message: o.message,
                                         ordinary: o.ordinary,
                                         shared: o.shared,
-                                        seq,
+                                        seq: self.next_seq(),
                                         retained_at: o.retained_at,
                                         also: o.also,
                                         generation: o.generation,
@@ -585,7 +583,7 @@ impl Peer {
                 self.unstrand(&mut unacked);
             }
             let started = Instant::now();
-            let result = self.stream(&addr, &mut queue, &mut seq, &mut unacked).await;
+            let result = self.stream(&addr, &mut queue, &mut unacked).await;
             // Not streaming: a full queue drops rather than pausing publishers, and the ones
             // paused now read on.
             self.streaming.store(false, Ordering::Relaxed);
@@ -613,7 +611,6 @@ impl Peer {
         &mut self,
         queue: &mut mpsc::Receiver<Outgoing>,
         unacked: &mut VecDeque<Unacked>,
-        seq: &mut u64,
     ) -> bool {
         let Some(parker) = self.parking.clone() else {
             return false;
@@ -632,13 +629,12 @@ impl Peer {
         }));
         while self.stranded.len() < BATCH {
             let Ok(o) = queue.try_recv() else { break };
-            *seq = self.next_seq();
             self.stranded.push(Stranded {
                 ticket: o.ticket,
                 message: o.message,
                 ordinary: o.ordinary,
                 shared: o.shared,
-                seq: *seq,
+                seq: self.next_seq(),
                 retained_at: o.retained_at,
                 also: o.also,
                 generation: o.generation,
@@ -721,7 +717,6 @@ impl Peer {
         &mut self,
         addr: &str,
         queue: &mut mpsc::Receiver<Outgoing>,
-        seq: &mut u64,
         unacked: &mut VecDeque<Unacked>,
     ) -> Result<(), String> {
         let channel = channel(addr, &self.secret).map_err(|e| e.to_string())?;
@@ -767,9 +762,8 @@ impl Peer {
                     let mut messages = Vec::with_capacity(16);
                     let mut next = Some(first);
                     while let Some(o) = next {
-                        *seq = self.next_seq();
                         let f = Forwarded {
-                            seq: *seq,
+                            seq: self.next_seq(),
                             message: o.message,
                             deliver: o.ordinary,
                             shared: o.shared,

@@ -290,13 +290,9 @@ pub fn parked_field(
     receiver: &str,
     sent: bool,
 ) -> String {
-    use std::fmt::Write;
     let mark = if sent { 'r' } else { 'n' };
-    let mut field = format!("{PARKED_PREFIX}{stamp:013}:{node}:{epoch:016x}:{seq:016x}:{mark}");
-    for b in receiver.bytes() {
-        let _ = write!(field, "{b:02x}");
-    }
-    field
+    let receiver = hex::encode(receiver);
+    format!("{PARKED_PREFIX}{stamp:013}:{node}:{epoch:016x}:{seq:016x}:{mark}{receiver}")
 }
 
 /// The part of a parked field after its stamp, and its receiver part (`r` or `n`, then the
@@ -326,14 +322,7 @@ pub fn parked_origin(field: &str) -> Option<(&str, u64, u64)> {
 /// that was never sent: no node can have received it).
 pub fn parked_receiver(field: &str) -> Option<String> {
     let hex = parked_parts(field)?.1?.strip_prefix('r')?;
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
+    String::from_utf8(hex::decode(hex).ok()?).ok()
 }
 
 /// One session record of a shared store, as read.

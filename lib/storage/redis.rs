@@ -150,7 +150,7 @@ impl RedisStore {
     }
 
     /// Where the handled marks of node `from` are kept as they were when session `client_id`
-    /// moved away from it (see [`MOVED`]).
+    /// moved away from it (see [`COPY_MARKS`]).
     fn moved_marks_key(&self, from: &str, client_id: &str) -> String {
         format!("{}:handledat:{from}:{client_id}", self.options.prefix)
     }
@@ -242,6 +242,7 @@ impl RedisStore {
                 .arg(marks)
                 .arg(copy)
                 .arg(MARKS_COPY_TTL_SECS)
+                .arg(0)
                 .query(self.connection()?);
             if let Err(e) = copied {
                 return Err(self.err(e));
@@ -366,7 +367,18 @@ impl Backend for RedisStore {
         let mut pipe = redis::pipe();
         pipe.atomic();
         let mut buf = BytesMut::new();
-        for change in changes {
+        // A busy batch marks the same sender once per message: only its last mark is written
+        // (the commit is atomic, so it lands with every record before it).
+        let mut last_mark: Vec<(&str, usize)> = Vec::new();
+        for (i, change) in changes.iter().enumerate() {
+            if let Change::Handled { sender, .. } = change {
+                match last_mark.iter_mut().find(|(s, _)| s == &&**sender) {
+                    Some(last) => last.1 = i,
+                    None => last_mark.push((sender, i)),
+                }
+            }
+        }
+        for (i, change) in changes.iter().enumerate() {
             buf.clear();
             match change {
                 Change::Session { client_id, record }
@@ -449,19 +461,24 @@ impl Backend for RedisStore {
                         .ignore();
                 }
                 Change::SessionMoved { client_id, from } => {
+                    pipe.sadd(self.client_key("moved", from), client_id.as_str())
+                        .ignore();
+                    // The node's marks as this node read the session (copied then), kept
+                    // for good; as they are now if it was not read from here.
                     pipe.cmd("EVAL")
-                        .arg(MOVED)
-                        .arg(3)
-                        .arg(self.client_key("moved", from))
+                        .arg(COPY_MARKS)
+                        .arg(2)
                         .arg(self.client_key("handled", from))
                         .arg(self.moved_marks_key(from, client_id))
-                        .arg(client_id.as_str())
+                        .arg(0)
+                        .arg(1)
                         .ignore();
                 }
                 Change::Handled { sender, epoch, seq } => {
                     // Batches commit in order, and a sender's numbers only grow: the last
                     // write is the highest.
-                    if let Some(node) = self.options.node.as_deref() {
+                    let last = last_mark.iter().any(|(s, at)| s == &&**sender && *at == i);
+                    if let Some(node) = self.options.node.as_deref().filter(|_| last) {
                         pipe.hset(
                             self.client_key("handled", node),
                             &**sender,
@@ -546,32 +563,22 @@ redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 return 1
 "#;
 
-/// A session taken over from a node that is away: `KEYS` = that node's moved set, its handled
-/// marks, the copy of those marks kept for this session; `ARGV` = client id. The copy made
-/// when the session was read ([`COPY_MARKS`]) is kept; else the marks are copied as they are
-/// now. What the node commits after that (a frozen node resuming) was not in the session this
-/// node read, so it must not keep the sender from parking it.
-const MOVED: &str = r#"
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('PERSIST', KEYS[3])
+/// Copies a node's handled marks for a session another node reads or takes over: `KEYS` = the
+/// marks, the copy; `ARGV` = seconds the copy lives (0: for good), and 1 to keep a copy
+/// already there (made for good then). Made when the session is read, before its messages,
+/// the copy never covers a message the reader did not see: what the node commits after that
+/// (a frozen node resuming) is not in the session, so it must not keep a sender from parking
+/// it.
+const COPY_MARKS: &str = r#"
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('PERSIST', KEYS[2])
   return 1
 end
-local marks = redis.call('HGETALL', KEYS[2])
-if #marks > 0 then redis.call('HSET', KEYS[3], unpack(marks)) end
-return 1
-"#;
-
-/// Copies a node's handled marks for a session about to be read from the store by another
-/// node (`KEYS` = the marks, the copy; `ARGV` = seconds the copy lives unless the session
-/// moves): taken before the session's messages are read, so the copy never covers a message
-/// the reader did not see ([`MOVED`] keeps it when the session moves).
-const COPY_MARKS: &str = r#"
 redis.call('DEL', KEYS[2])
 local marks = redis.call('HGETALL', KEYS[1])
 if #marks > 0 then
   redis.call('HSET', KEYS[2], unpack(marks))
-  redis.call('EXPIRE', KEYS[2], ARGV[1])
+  if ARGV[1] ~= '0' then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 end
 return 1
 "#;

@@ -120,14 +120,7 @@ pub(super) async fn read_connect<R: AsyncRead + Unpin>(
                 });
             }
         }
-        if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
-            rbuf.reserve(
-                frame
-                    .total_len()
-                    .saturating_sub(rbuf.len())
-                    .min(RESERVE_AHEAD),
-            );
-        }
+        reserve_for_frame(rbuf, max_packet);
         match reader.read_buf(reserve(rbuf)).await {
             Ok(0) | Err(_) => return Ok(None),
             Ok(_) => {}

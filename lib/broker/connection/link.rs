@@ -498,14 +498,7 @@ impl Link {
                     }
                 }
                 Ok(None) => {
-                    if let Ok(Some(frame)) = peek_frame(rbuf, max_packet) {
-                        rbuf.reserve(
-                            frame
-                                .total_len()
-                                .saturating_sub(rbuf.len())
-                                .min(RESERVE_AHEAD),
-                        );
-                    }
+                    reserve_for_frame(rbuf, max_packet);
                     return Ok(());
                 }
                 Err(e) => return Err(Close::decode(&e)),

@@ -219,9 +219,8 @@ where
     broker.stats.client_connected();
     broker.events.each(|o| o.connected(&link.info));
     tracing::debug!(%peer, client_id = %link.client_id, protocol = %link.protocol, "client connected");
-    if let Some(period) = link.keep_alive_period() {
-        link.kick
-            .set_keep_alive_deadline(broker.keep_alive.deadline_after(period));
+    if link.keep_alive > 0 {
+        link.heard_from();
         broker.keep_alive.watch(&link.kick);
     }
     // Packets the client sent right behind CONNECT (it need not wait for CONNACK) came in the
@@ -643,6 +642,18 @@ fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
         buf.reserve(READ_CHUNK);
     }
     buf
+}
+
+/// With part of a packet in `buf`: room for the rest of it, at most [`RESERVE_AHEAD`] at once.
+fn reserve_for_frame(buf: &mut BytesMut, max_packet: usize) {
+    if let Ok(Some(frame)) = peek_frame(buf, max_packet) {
+        buf.reserve(
+            frame
+                .total_len()
+                .saturating_sub(buf.len())
+                .min(RESERVE_AHEAD),
+        );
+    }
 }
 
 /// What a cluster node tells a connection.
